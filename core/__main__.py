@@ -1,0 +1,35 @@
+"""Command line: ``python -m core hydro ...`` and ``python -m core rain ...``.
+
+The subcommands live with their models (``core.hydro.cli``, ``core.rain.cli``); this module only
+dispatches, so ``python -m core hydro`` never imports the rain side and vice versa.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {"hydro": "core.hydro.cli", "rain": "core.rain.cli"}
+
+USAGE = """usage: python -m core {hydro,rain} {train,evaluate} [options]
+
+  hydro   differentiable Xinanjiang (dXAJ) and its baselines
+  rain    ST-RainNet experiments 1 and 2
+
+Run 'python -m core hydro --help' or 'python -m core rain --help' for the options."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]])
+    return int(module.main(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
