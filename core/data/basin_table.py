@@ -1,0 +1,409 @@
+"""Basin tables: one CSV or NetCDF file per basin, plus an optional ``basins.csv`` of attributes.
+
+This is the format users upload in the dashboard and the simplest way to bring one's own basins::
+
+    my_basins/
+        basins.csv        gauge_id,name,lat,lon,area_km2,elevation,...   (optional)
+        01484100.csv      date,prcp_mm,tmin_c,tmax_c,q_obs_mm,...
+        01484100.nc       (or NetCDF: variables over a `time` dimension)
+
+Series columns are recognised by name (case-insensitive, see :data:`COLUMN_ALIASES`): ``date``;
+``prcp``/``prcp_mm`` (mm per step); ``pet``/``pet_mm`` (mm per step, optional: computed from
+meteorology when absent); ``q_obs``/``q_obs_mm`` (runoff depth, mm per step, blank / NaN / -999
+where not observed) or discharge ``q_obs_m3s``, ``q_obs_cfs``, ``q_obs_ls`` converted with
+``area_km2``; ``tmin_c``, ``tmax_c``, ``tmean_c`` (degC), ``srad_w_m2`` (W m-2; Daymet
+daylight mean when ``dayl_h`` is present), ``vp_pa`` (Pa), ``dayl_h`` (h). Other numeric columns are
+kept as extra meteorology. The time step (daily, hourly, ...) is read from the dates. A single CSV
+may also hold several basins in long format with a ``basin`` column, and per-basin constants
+(``lat``, ``lon``, ``area_km2``, ``elevation``, ``name``) may be columns of the series file itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import validation
+from .basins import BasinRecord, assemble, select_ids, step_label
+from .errors import DataError
+
+SERIES_SUFFIXES = (".csv", ".nc")
+ATTRIBUTES_FILE = "basins.csv"
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+# lower-case column name -> canonical variable name
+COLUMN_ALIASES: dict[str, str] = {}
+for _canonical, _aliases in {
+    "date": ("date", "time", "datetime", "timestamp"),
+    "prcp": ("prcp", "prcp_mm", "precip", "precip_mm", "precipitation", "precipitation_mm", "p", "p_mm",
+             "rain", "rain_mm", "rainfall", "rainfall_mm"),
+    "pet": ("pet", "pet_mm", "pe", "ep", "potential_evaporation"),
+    "q_obs": ("q_obs", "q_obs_mm", "qobs", "qobs_mm", "q_mm", "q", "runoff", "runoff_mm"),
+    "q_obs_m3s": ("q_obs_m3s", "q_m3s", "q_cms", "discharge_m3s", "streamflow_m3s"),
+    "q_obs_cfs": ("q_obs_cfs", "q_cfs", "streamflow_cfs", "discharge_cfs"),
+    "q_obs_ls": ("q_obs_ls", "q_ls", "discharge_ls"),
+    "tmin": ("tmin", "tmin_c", "tmin_degc"),
+    "tmax": ("tmax", "tmax_c", "tmax_degc"),
+    "tmean": ("tmean", "tmean_c", "tmean_degc", "tavg", "temp", "temperature", "tair"),
+    "srad": ("srad", "srad_w_m2", "srad_wm2"),
+    "vp": ("vp", "vp_pa"),
+    "vp_kpa": ("vp_kpa",),
+    "dayl": ("dayl", "dayl_h"),
+    "dayl_s": ("dayl_s",),
+    "swe": ("swe", "swe_mm"),
+    "basin": ("basin", "basin_id", "gauge_id", "id"),
+}.items():
+    for _alias in _aliases:
+        COLUMN_ALIASES[_alias] = _canonical
+
+# attribute names (basins.csv columns, constant series columns, NetCDF attributes) -> canonical
+STATIC_ALIASES = {
+    "gauge_id": "basin", "basin": "basin", "basin_id": "basin", "id": "basin",
+    "name": "name", "gauge_name": "name", "basin_name": "name",
+    "lat": "lat", "latitude": "lat", "gauge_lat": "lat",
+    "lon": "lon", "longitude": "lon", "gauge_lon": "lon",
+    "area_km2": "area_km2", "area": "area_km2",
+    "elevation": "elevation", "elevation_m": "elevation", "elev_mean_m": "elevation", "elev_mean": "elevation",
+}
+_SERIES_STATICS = ("lat", "lon", "area_km2", "elevation", "name")
+_STEP_SECONDS_DAY = 86400.0
+_CFS_TO_M3S = 0.0283168
+
+
+# ----------------------------------------------------------------------------------------------
+# public readers
+
+def list_table_basins(folder: str | os.PathLike) -> dict[str, Path]:
+    """Basin id -> series file for a basin-table folder (``basins.csv`` is not a basin)."""
+    folder = Path(folder)
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in SERIES_SUFFIXES or path.name.lower() == ATTRIBUTES_FILE:
+            continue
+        if path.stem in found:
+            raise DataError(f"basin {path.stem!r} has two series files ({found[path.stem].name}, {path.name})", file=path, basin=path.stem)
+        found[path.stem] = path
+    return found
+
+
+def load_table_folder_records(
+    folder: str | os.PathLike, basins: Iterable[str] | str | None = None
+) -> tuple[list[BasinRecord], dict[str, Any]]:
+    """Read the selected basins of a basin-table folder into records (see module docstring)."""
+    folder = Path(folder)
+    files = list_table_basins(folder)
+    if not files:
+        raise DataError(f"no basin series (*.csv, *.nc) in folder {folder}", file=folder)
+    ids = select_ids(files, basins, str(folder))
+    attributes = read_attributes(folder / ATTRIBUTES_FILE) if (folder / ATTRIBUTES_FILE).is_file() else {}
+    records = []
+    for basin in ids:
+        statics = dict(attributes.get(basin, {}))
+        for rec in _read_series_file(files[basin], default_basin=basin, statics=statics):
+            records.append(rec)
+    return records, {"source_kind": "basin_table"}
+
+
+def load_table_file_records(
+    path: str | os.PathLike, basins: Iterable[str] | str | None = None
+) -> tuple[list[BasinRecord], dict[str, Any]]:
+    """Read a single basin CSV/NetCDF file (one basin, or several in long format / a basin dim)."""
+    path = Path(path)
+    sidecar = path.parent / ATTRIBUTES_FILE
+    attributes = read_attributes(sidecar) if sidecar.is_file() and sidecar != path else {}
+    records = _read_series_file(path, default_basin=path.stem, statics=attributes.get(path.stem, {}), attributes=attributes)
+    by_id = {rec.basin: rec for rec in records}
+    ids = select_ids(by_id, basins, str(path))
+    return [by_id[b] for b in ids], {"source_kind": "basin_file"}
+
+
+def validate_upload(
+    data: bytes,
+    filename: str,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    pet_method: str = "auto",
+    lat: float | None = None,
+    area_km2: float | None = None,
+) -> xr.Dataset:
+    """Parse and fully validate an uploaded basin-table file (CSV or NetCDF) given as bytes.
+
+    Returns the basin dataset it describes (one basin, or several for a long-format CSV with a
+    ``basin`` column); the basin id is the file name without extension unless the file says
+    otherwise. ``lat`` / ``area_km2`` fill in attributes the file lacks (latitude is needed to
+    compute PET, area to convert discharge). Raises :class:`DataError` with a message naming the
+    file and the problem (too large, empty, wrong type, bad column, value or date).
+    """
+    name = Path(filename or "upload").name
+    if len(data) > max_bytes:
+        raise DataError(f"file is {len(data) / 1e6:.1f} MB, larger than the {max_bytes / 1e6:.1f} MB upload limit", file=name)
+    if not data.strip():
+        raise DataError("file is empty", file=name)
+    suffix = Path(name).suffix.lower()
+    if suffix not in SERIES_SUFFIXES:
+        raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv or .nc basin table", file=name)
+    statics = {k: v for k, v in (("lat", lat), ("area_km2", area_km2)) if v is not None}
+    basin = _safe_id(Path(name).stem)
+    if suffix == ".csv":
+        raw = _read_csv_source(io.BytesIO(data), name)
+        records = _records_from_table(raw, name, basin, statics, {})
+    else:
+        fd, tmp = tempfile.mkstemp(suffix=".nc")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            records = _records_from_netcdf(Path(tmp), basin, statics, display=name)
+        finally:
+            os.unlink(tmp)
+    return assemble(records, name, pet_method=pet_method, attrs={"source_kind": "upload"})
+
+
+def read_attributes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """``basins.csv`` -> {basin id: {attribute: value}}; ids and code-like columns stay text.
+
+    Recognised names (``gauge_id``/``basin``/``id``, ``gauge_name``/``name``, ``lat``, ``lon``,
+    ``area_km2``, ``elev_mean_m``/``elevation``) are mapped to the canonical ``basin``, ``name``,
+    ``lat``, ``lon``, ``area_km2``, ``elevation``; other columns keep their names. Numeric columns
+    become numbers except codes with leading zeros (``huc_02 = 02``).
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot read basin attributes ({exc})", file=path) from exc
+    table.columns = [str(c).strip() for c in table.columns]
+    renamed = {c: STATIC_ALIASES.get(c.lower(), c) for c in table.columns}
+    if "basin" not in renamed.values():
+        raise DataError("basins.csv needs an id column (gauge_id, basin or id)", file=path, variable="gauge_id")
+    table = table.rename(columns=renamed)
+    out: dict[str, dict[str, Any]] = {}
+    converted: dict[str, pd.Series] = {}
+    for column in table.columns:
+        if column in ("basin", "name"):
+            continue
+        text = table[column].str.strip()
+        numbers = pd.to_numeric(text.replace({"": None, "NA": None, "NaN": None, "nan": None}), errors="coerce")
+        is_code = text.str.match(r"^0\d").any()
+        parses = numbers.notna() | text.isin(["", "NA", "NaN", "nan"])
+        if parses.all() and not is_code:
+            converted[column] = numbers
+    for i, row in table.iterrows():
+        basin = str(row["basin"]).strip()
+        if not basin:
+            raise DataError(f"row {i + 2} has an empty basin id", file=path, variable="basin")
+        values: dict[str, Any] = {}
+        for column in table.columns:
+            if column == "basin":
+                continue
+            values[column] = float(converted[column].iloc[i]) if column in converted else str(row[column]).strip()
+        out[basin] = values
+    return out
+
+
+def write_basin_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
+    """Write a basin dataset to NetCDF (dict/list attributes are stored as JSON text)."""
+    out = ds.copy()
+    out.attrs = {k: (json.dumps(v) if isinstance(v, (dict, list, tuple)) else v) for k, v in ds.attrs.items()}
+    for name in ("basin", "name") + tuple(k for k in out.coords if out[k].dtype == object):
+        if name in out.coords:
+            out = out.assign_coords({name: out[name].astype(str)})
+    from core.runs import atomic_write_with
+
+    atomic_write_with(path, lambda tmp: out.to_netcdf(tmp))
+
+
+# ----------------------------------------------------------------------------------------------
+# parsing
+
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "basin"
+
+
+def _read_csv_source(source: Any, display: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source, skipinitialspace=True, low_memory=False)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not a UTF-8 text CSV ({exc.reason} at byte {exc.start})", file=display) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError("file is empty", file=display) from exc
+    except pd.errors.ParserError as exc:
+        raise DataError(f"not a well-formed CSV table ({exc})", file=display) from exc
+
+
+def _read_series_file(
+    path: Path,
+    default_basin: str,
+    statics: dict[str, Any],
+    attributes: dict[str, dict[str, Any]] | None = None,
+) -> list[BasinRecord]:
+    if path.suffix.lower() == ".nc":
+        return _records_from_netcdf(path, default_basin, statics, display=str(path), attributes=attributes)
+    return _records_from_table(_read_csv_source(path, str(path)), str(path), default_basin, statics, attributes or {})
+
+
+def _canonical_columns(table: pd.DataFrame, file: str, basin: str) -> pd.DataFrame:
+    renamed: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for column in table.columns:
+        key = str(column).strip()
+        canonical = COLUMN_ALIASES.get(key.lower(), STATIC_ALIASES.get(key.lower(), key))
+        if canonical in seen:
+            raise DataError(f"columns {seen[canonical]!r} and {key!r} both give variable {canonical!r}", file=file, variable=canonical, basin=basin)
+        seen[canonical] = key
+        renamed[column] = canonical
+    return table.rename(columns=renamed)
+
+
+def _records_from_table(
+    table: pd.DataFrame,
+    file: str,
+    default_basin: str,
+    statics: dict[str, Any],
+    attributes: dict[str, dict[str, Any]],
+) -> list[BasinRecord]:
+    table = _canonical_columns(table, file, default_basin)
+    validation.check_required(table, ("date",), file, default_basin)
+    if "basin" in table:
+        ids = table["basin"].astype(str).str.strip()
+        groups = [(b, table.loc[ids == b].drop(columns="basin")) for b in pd.unique(ids)]
+    else:
+        groups = [(default_basin, table)]
+    records = []
+    for basin, part in groups:
+        merged = dict(attributes.get(basin, {}))
+        merged.update(statics)
+        records.append(_record_from_frame(part, file, basin, merged))
+    return records
+
+
+def _parse_dates(column: pd.Series, file: str, basin: str) -> pd.DatetimeIndex:
+    text = column.astype(str).str.strip()
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(text, errors="coerce")
+    bad = parsed.isna()
+    if bad.any():
+        where = int(bad.to_numpy().nonzero()[0][0])
+        raise DataError(
+            f"cannot read {column.iloc[where]!r} on data row {where + 1} as a date (use ISO dates such as 2001-10-01 or 2001-10-01 13:00)",
+            file=file,
+            variable="date",
+            basin=basin,
+        )
+    index = pd.DatetimeIndex(parsed, name="time")
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index
+
+
+def _record_from_frame(part: pd.DataFrame, file: str, basin: str, statics: dict[str, Any]) -> BasinRecord:
+    """Dates, statics, numbers, units and checks for one basin's rows."""
+    index = _parse_dates(part["date"], file, basin)
+    frame = part.drop(columns="date")
+    frame.index = index
+    statics = dict(statics)
+    for name in _SERIES_STATICS:
+        if name in frame:
+            values = frame[name].dropna().unique()
+            if len(values) > 1:
+                raise DataError(f"column {name!r} is a per-basin constant but has {len(values)} different values", file=file, variable=name, basin=basin)
+            if len(values) and name not in statics:
+                statics[name] = values[0] if name == "name" else float(values[0])
+            frame = frame.drop(columns=name)
+    frame = validation.coerce_numeric(frame, file, basin)
+    frame, step = validation.regularise_time(frame, file, basin)
+    frame = _convert_units(frame, step, statics, file, basin)
+    validation.check_required(frame, ("prcp",), file, basin)
+    frame = validation.clean_streamflow(frame)
+    validation.check_precipitation(frame, file, basin)
+    validation.check_streamflow(frame, file, basin, step_label(step))
+    return BasinRecord(basin=basin, frame=frame, file=file, step=step, statics=statics)
+
+
+def _convert_units(frame: pd.DataFrame, step: pd.Timedelta, statics: dict[str, Any], file: str, basin: str) -> pd.DataFrame:
+    """Discharge columns -> runoff depth (mm per step); kPa -> Pa; seconds -> hours."""
+    discharge = [c for c in ("q_obs_m3s", "q_obs_cfs", "q_obs_ls") if c in frame]
+    if not discharge and "vp_kpa" not in frame and "dayl_s" not in frame:
+        return frame
+    frame = frame.copy()
+    if discharge:
+        if "q_obs" in frame or len(discharge) > 1:
+            raise DataError(f"several streamflow columns ({', '.join(['q_obs'] * ('q_obs' in frame) + discharge)}); keep one", file=file, variable="q_obs", basin=basin)
+        column = discharge[0]
+        area = statics.get("area_km2")
+        try:
+            area = float(area)
+        except (TypeError, ValueError):
+            area = float("nan")
+        if not np.isfinite(area) or area <= 0:
+            raise DataError(f"column {column!r} is discharge: converting it to mm needs a positive basin area 'area_km2'", file=file, variable="area_km2", basin=basin)
+        q = frame.pop(column)
+        q = q.where(~q.isin(validation.MISSING_CODES))
+        factor = {"q_obs_m3s": 1.0, "q_obs_cfs": _CFS_TO_M3S, "q_obs_ls": 1e-3}[column]
+        # m3/s over one step spread on the basin area, in mm
+        frame["q_obs"] = q * factor * step.total_seconds() / (area * 1e6) * 1000.0
+    if "vp_kpa" in frame:
+        frame["vp"] = frame.pop("vp_kpa") * 1000.0
+    if "dayl_s" in frame:
+        frame["dayl"] = frame.pop("dayl_s") / 3600.0
+    return frame
+
+
+def _records_from_netcdf(
+    path: Path,
+    default_basin: str,
+    statics: dict[str, Any],
+    display: str,
+    attributes: dict[str, dict[str, Any]] | None = None,
+) -> list[BasinRecord]:
+    try:
+        with xr.open_dataset(path) as handle:
+            ds = handle.load()
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot open as NetCDF ({exc})", file=display) from exc
+    time_name = next((n for n in ("time", "date") if n in ds.dims), None)
+    if time_name is None:
+        raise DataError(f"no 'time' dimension (dimensions: {', '.join(map(str, ds.dims)) or 'none'})", file=display, variable="time", basin=default_basin)
+    if "basin" in ds.dims:
+        ids = [str(b) for b in ds["basin"].values]
+        parts = [(b, ds.isel(basin=i)) for i, b in enumerate(ids)]
+    else:
+        parts = [(default_basin, ds)]
+    records = []
+    for basin, part in parts:
+        merged = dict((attributes or {}).get(basin, {}))
+        for key, value in list(part.attrs.items()) + [(k, part[k].values.item()) for k in part.variables if part[k].ndim == 0]:
+            canonical = STATIC_ALIASES.get(str(key).lower())
+            if canonical in _SERIES_STATICS:
+                merged.setdefault(canonical, value if canonical == "name" else _float_or_nan(value))
+        for key in part.coords:
+            canonical = STATIC_ALIASES.get(str(key).lower())
+            if canonical in _SERIES_STATICS and part[key].ndim == 0:
+                merged[canonical] = str(part[key].values) if canonical == "name" else _float_or_nan(part[key].values)
+        merged.update(statics)
+        series = {name: part[name].values for name in part.data_vars if part[name].dims == (time_name,)}
+        table = pd.DataFrame(series)
+        table.insert(0, "date", pd.DatetimeIndex(part[time_name].values).strftime("%Y-%m-%dT%H:%M:%S"))
+        # a NetCDF variable declared in m3/s is discharge, whatever its name
+        for name in list(table.columns):
+            if name in part and str(part[name].attrs.get("units", "")).replace(" ", "") in ("m3/s", "m3s-1", "m^3/s"):
+                table = table.rename(columns={name: "q_obs_m3s"})
+        table = _canonical_columns(table, display, basin)
+        records.append(_record_from_frame(table, display, basin, merged))
+    return records
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -1,0 +1,321 @@
+"""Assemble per-basin series into the one basin dataset, and the ``load_basins`` entry point.
+
+Every reader (CAMELS-US, basin table, embedded demo) turns its files into :class:`BasinRecord`
+objects: one ``DataFrame`` per basin with canonical column names and units (fluxes in mm per step)
+plus static attributes. :func:`assemble` then picks the period, computes PET where needed,
+validates, and stacks the basins into an ``xarray.Dataset`` with dims ``(basin, time)``
+(DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import validation
+from .errors import DataError
+from .pet import choose_pet_method, compute_pet
+
+# Units of the canonical variables; "{flux}" is replaced by the per-step flux unit (mm/day, mm/h).
+CANONICAL_UNITS = {
+    "prcp": "{flux}",
+    "pet": "{flux}",
+    "q_obs": "{flux}",
+    "tmin": "degC",
+    "tmax": "degC",
+    "tmean": "degC",
+    "srad": "W m-2",
+    "vp": "Pa",
+    "dayl": "h",
+    "swe": "mm",
+    "q_flag": "1",
+}
+# Per-basin coordinates every dataset carries (NaN / id when a source does not know them).
+BASIN_COORDS = ("name", "area_km2", "lat", "lon")
+
+
+@dataclass
+class BasinRecord:
+    """One basin's series as read from its files.
+
+    ``frame``: DataFrame indexed by a regular DatetimeIndex named ``time``; canonical columns;
+    fluxes in mm per step. ``file``: the main file (named in error messages); ``files`` maps a
+    variable to another file it came from (e.g. ``q_obs`` from a streamflow file). ``statics``:
+    ``name``, ``area_km2`` (km2), ``lat``/``lon`` (degrees), ``elevation`` (m) and any other
+    attributes. ``var_attrs``: extra attributes per variable (e.g. QC flag meanings).
+    """
+
+    basin: str
+    frame: pd.DataFrame
+    file: str
+    step: pd.Timedelta
+    statics: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    var_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def step_label(step: pd.Timedelta) -> str:
+    """Flux unit for a time step: ``mm/day`` for daily data, ``mm/h``, ``mm/3h``, ``mm/15min`` ..."""
+    if step == pd.Timedelta(days=1):
+        return "mm/day"
+    freq = pd.tseries.frequencies.to_offset(step).freqstr
+    return f"mm/{freq}"
+
+
+def parse_date(value: Any, what: str) -> pd.Timestamp | None:
+    """``None`` or a Timestamp; an unparsable value raises :class:`DataError` naming it."""
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"cannot read {what} {value!r} as a date ({exc})", date=str(value)) from exc
+    if stamp is pd.NaT:
+        raise DataError(f"{what} {value!r} is not a date", date=str(value))
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def select_ids(available: Iterable[str], basins: Iterable[str] | str | None, source: str) -> list[str]:
+    """Requested basin ids in request order (all available, sorted, when ``basins`` is None)."""
+    available = list(available)
+    if basins is None:
+        return sorted(available)
+    if isinstance(basins, (str, int)):
+        basins = [basins]
+    wanted = [str(b) for b in basins]
+    known = set(available)
+    for basin in wanted:
+        if basin not in known:
+            shown = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
+            raise DataError(f"unknown basin id {basin!r} in {source} (available: {shown or 'none'})", file=source, basin=basin)
+    if len(set(wanted)) != len(wanted):
+        duplicate = next(b for b in wanted if wanted.count(b) > 1)
+        raise DataError(f"basin id {duplicate!r} requested twice", file=source, basin=duplicate)
+    return wanted
+
+
+def assemble(
+    records: list[BasinRecord],
+    source: str,
+    start: Any = None,
+    end: Any = None,
+    pet_method: str = "auto",
+    attrs: dict[str, Any] | None = None,
+) -> xr.Dataset:
+    """Cut, complete, validate and stack basin records into the basin dataset.
+
+    The period defaults to the span every selected basin covers; an explicit ``start``/``end``
+    outside a basin's record is an error. PET is computed per basin when ``pet_method`` asks for it
+    (or ``"auto"`` finds no ``pet`` series). Forcing must be complete in the period; missing
+    observed streamflow stays NaN.
+    """
+    if not records:
+        raise DataError(f"no basins to load from {source}", file=source)
+    step = records[0].step
+    for rec in records[1:]:
+        if rec.step != step:
+            raise DataError(
+                f"time step {rec.step} differs from {step} of basin {records[0].basin}; load them separately",
+                file=rec.file,
+                basin=rec.basin,
+            )
+    start_ts, end_ts = parse_date(start, "start"), parse_date(end, "end")
+    if start_ts is None:
+        start_ts = max(rec.frame.index[0] for rec in records)
+    if end_ts is None:
+        end_ts = min(rec.frame.index[-1] for rec in records)
+    elif step < pd.Timedelta(days=1) and end_ts == end_ts.normalize():
+        # a midnight end (a plain date) includes that whole day for sub-daily data
+        end_ts = end_ts + pd.Timedelta(days=1) - step
+    if start is None and end is None and start_ts > end_ts:
+        spans = "; ".join(f"{r.basin}: {r.frame.index[0].date()}..{r.frame.index[-1].date()}" for r in records)
+        raise DataError(f"the selected basins share no common period ({spans}); load them separately or pick a period", file=source)
+    time = pd.date_range(start_ts, end_ts, freq=step, name="time")
+    if len(time) == 0:
+        raise DataError(f"period {start_ts} .. {end_ts} holds no time step", file=source, date=start_ts)
+
+    frames: list[pd.DataFrame] = []
+    methods: dict[str, str] = {}
+    for rec in records:
+        first, last = rec.frame.index[0], rec.frame.index[-1]
+        validation.check_period(first, last, time[0], time[-1], rec.file, rec.basin)
+        frame = rec.frame.reindex(time)
+        method = choose_pet_method(frame.columns, pet_method, sub_daily=step < pd.Timedelta(days=1))
+        if method != "provided":
+            _check_pet_inputs(frame, rec)
+            lat = _as_float(rec.statics.get("lat"))
+            if not np.isfinite(lat):
+                raise DataError(
+                    f"PET method {method!r} needs the basin latitude: add a 'lat' column to basins.csv "
+                    "or provide a 'pet' series",
+                    file=rec.file,
+                    variable="lat",
+                    basin=rec.basin,
+                )
+            frame = frame.copy()
+            try:
+                frame["pet"] = compute_pet(frame, method, lat, _as_float(rec.statics.get("elevation")))
+            except DataError as exc:
+                raise DataError(exc.reason, file=rec.file, variable=exc.variable, basin=rec.basin) from exc
+        validation.check_forcing_complete(frame, rec.file, rec.basin, rec.files)
+        frames.append(frame)
+        methods[rec.basin] = method
+    return _to_dataset(records, frames, time, step, source, methods, attrs or {})
+
+
+def _check_pet_inputs(frame: pd.DataFrame, rec: BasinRecord) -> None:
+    """Report NaN in PET inputs under their own name rather than as a NaN ``pet``."""
+    inputs = [c for c in ("tmin", "tmax", "tmean", "srad", "vp", "dayl") if c in frame]
+    validation.check_forcing_complete(frame[inputs], rec.file, rec.basin, rec.files)
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _to_dataset(
+    records: list[BasinRecord],
+    frames: list[pd.DataFrame],
+    time: pd.DatetimeIndex,
+    step: pd.Timedelta,
+    source: str,
+    methods: dict[str, str],
+    extra_attrs: dict[str, Any],
+) -> xr.Dataset:
+    flux = step_label(step)
+    ids = [rec.basin for rec in records]
+    # variable order: model inputs first, then observations, then the rest as they appear
+    names: list[str] = ["prcp", "pet"]
+    for frame in frames:
+        names += [c for c in frame.columns if c not in names]
+    names = [n for n in names if n != "q_obs"] + ["q_obs"]
+    data_vars: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    for name in names:
+        is_flag = name == "q_flag"
+        fill = -1 if is_flag else np.nan
+        dtype = np.int8 if is_flag else np.float64
+        stack = np.full((len(ids), len(time)), fill, dtype=dtype)
+        for i, frame in enumerate(frames):
+            if name not in frame:
+                continue
+            if is_flag:
+                stack[i] = frame[name].fillna(-1).to_numpy().astype(np.int8)
+            else:
+                stack[i] = frame[name].to_numpy(dtype=float)
+        unit = CANONICAL_UNITS.get(name, "unknown").format(flux=flux)
+        attrs: dict[str, Any] = {"units": unit}
+        for rec in records:
+            attrs.update(rec.var_attrs.get(name, {}))
+        data_vars[name] = (("basin", "time"), stack, attrs)
+        units[name] = unit
+
+    coords: dict[str, Any] = {"basin": ("basin", np.array(ids, dtype=object)), "time": time}
+    coords["name"] = ("basin", np.array([str(rec.statics.get("name") or rec.basin) for rec in records], dtype=object))
+    for key, unit in (("area_km2", "km2"), ("lat", "degrees_north"), ("lon", "degrees_east")):
+        coords[key] = ("basin", np.array([_as_float(rec.statics.get(key)) for rec in records]), {"units": unit})
+        units[key] = unit
+
+    static_names: list[str] = []
+    other_keys: list[str] = []
+    for rec in records:
+        for key in rec.statics:
+            if key not in BASIN_COORDS and key not in static_names and key not in other_keys:
+                values = [rec2.statics.get(key) for rec2 in records]
+                if all(v is None or _is_number(v) for v in values):
+                    static_names.append(key)
+                else:
+                    other_keys.append(key)
+    for key in static_names:
+        data_vars[key] = ("basin", np.array([_as_float(rec.statics.get(key)) for rec in records]))
+    for key in other_keys:
+        coords[key] = ("basin", np.array(["" if rec.statics.get(key) is None else str(rec.statics.get(key)) for rec in records], dtype=object))
+
+    distinct = sorted(set(methods.values()))
+    pet_method = distinct[0] if len(distinct) == 1 else ", ".join(f"{b}: {m}" for b, m in methods.items())
+    attrs = {
+        "source": source,
+        "pet_method": pet_method,
+        "time_step": pd.tseries.frequencies.to_offset(step).freqstr,
+        "time_step_seconds": int(step.total_seconds()),
+        "units": units,
+        "dynamic_variables": [n for n in names if n not in ("q_obs", "q_flag")],
+        "static_variables": static_names,
+    }
+    attrs.update(extra_attrs)
+    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return False
+
+
+def load_basins(
+    source: str | PathLike = "demo",
+    basins: Iterable[str] | str | None = None,
+    start: Any = None,
+    end: Any = None,
+    pet_method: str = "auto",
+) -> xr.Dataset:
+    """Load basins from any supported source into the basin dataset (DESIGN.md sections 3 and 7).
+
+    Parameters
+    ----------
+    source : ``"demo"`` (real observed catchments shipped inside the spotpy package), a CAMELS-US
+        folder (original layout), a basin-table folder (``<id>.csv`` / ``<id>.nc`` per basin plus an
+        optional ``basins.csv``), a single basin CSV/NetCDF file, or the name of a source listed by
+        :func:`core.data.sources.available_sources`.
+    basins : basin ids to load (strings such as ``"01022500"``); all when None (for ``"demo"``:
+        the default demo catchment, since the two demo records do not overlap in time).
+    start, end : period (inclusive, anything ``pandas.Timestamp`` reads); default: the span all
+        selected basins cover.
+    pet_method : ``"auto"``, ``"provided"``, ``"hargreaves"`` or ``"priestley_taylor"``.
+
+    Returns
+    -------
+    ``xarray.Dataset`` with dims ``(basin, time)``: ``prcp``, ``pet``, ``q_obs`` (mm per step;
+    q_obs NaN where not observed), the source's meteorology, coords ``name``, ``area_km2``, ``lat``,
+    ``lon``, numeric static attributes as ``(basin,)`` variables; ``attrs`` ``units`` (dict),
+    ``source``, ``pet_method``, ``time_step``, ``time_step_seconds``.
+
+    Raises
+    ------
+    DataError
+        for any problem with the data, naming the file, variable, basin and date.
+    """
+    from .sources import resolve_source
+
+    kind, location = resolve_source(source)
+    if kind == "demo":
+        from .embedded import load_demo_records
+
+        records, attrs = load_demo_records(basins)
+        label = "demo"
+    elif kind == "camels_us":
+        from .camels_us import load_camels_records
+
+        records, attrs = load_camels_records(location, basins)
+        label = str(location)
+    elif kind == "basin_table":
+        from .basin_table import load_table_folder_records
+
+        records, attrs = load_table_folder_records(location, basins)
+        label = str(location)
+    else:
+        from .basin_table import load_table_file_records
+
+        records, attrs = load_table_file_records(location, basins)
+        label = str(location)
+    return assemble(records, label, start=start, end=end, pet_method=pet_method, attrs=attrs)

@@ -1,0 +1,147 @@
+"""Where basin data live: the embedded demo, user folders from config or ``HYDROCAST_DATA``.
+
+``HYDROCAST_DATA`` holds one or more folders separated by ``os.pathsep`` (``:`` on Linux/macOS,
+``;`` on Windows). Each may be a CAMELS-US folder, a basin-table folder, a single basin file, or a
+parent folder whose direct sub-folders are such sources (e.g. ``../shared/data``). Configuration
+files can list more folders under ``data_sources:`` (pass them as ``extra``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import DataError
+
+ENV_VAR = "HYDROCAST_DATA"
+_SERIES_SUFFIXES = (".csv", ".nc")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One selectable basin data source.
+
+    ``name``: short label shown in the dashboard and accepted by ``load_basins``; ``kind``: ``demo``,
+    ``camels_us``, ``basin_table`` or ``basin_file``; ``path``: folder or file (``"demo"`` for the
+    embedded data); ``n_basins``: number of basins found; ``origin``: ``builtin``, ``env`` or ``config``.
+    """
+
+    name: str
+    kind: str
+    path: str
+    n_basins: int
+    origin: str
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def detect_kind(path: str | os.PathLike) -> str | None:
+    """``camels_us``, ``basin_table``, ``basin_file`` or None for an unrecognised path."""
+    from .camels_us import is_camels_us
+
+    path = Path(path)
+    if path.is_file():
+        return "basin_file" if path.suffix.lower() in _SERIES_SUFFIXES else None
+    if not path.is_dir():
+        return None
+    if is_camels_us(path):
+        return "camels_us"
+    if any(p.suffix.lower() in _SERIES_SUFFIXES and p.name.lower() != "basins.csv" for p in path.iterdir()):
+        return "basin_table"
+    return None
+
+
+def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
+    """Map ``load_basins``' ``source`` argument to ``(kind, path)``.
+
+    Accepts ``"demo"``, a path, or the name of a source from :func:`available_sources`.
+    """
+    if isinstance(source, str) and source.strip().lower() == "demo":
+        return "demo", "demo"
+    path = Path(os.fspath(source)).expanduser()
+    if path.exists():
+        kind = detect_kind(path)
+        if kind is None:
+            raise DataError(
+                "not a basin data source: expected a CAMELS-US folder (basin_mean_forcing/, usgs_streamflow/), "
+                "a folder of per-basin .csv/.nc files, or a single .csv/.nc file",
+                file=path,
+            )
+        return kind, path
+    if isinstance(source, str):
+        for candidate in available_sources(include_demo=False):
+            if candidate.name == source:
+                return candidate.kind, Path(candidate.path)
+    raise DataError(
+        f"data source {str(source)!r} not found: give 'demo', an existing folder or file, or a source name "
+        f"from ${ENV_VAR} (currently {os.environ.get(ENV_VAR, 'unset')!r})",
+        file=str(source),
+    )
+
+
+def configured_paths(extra: Iterable[str | os.PathLike] | None = None) -> list[tuple[Path, str]]:
+    """Folders from ``$HYDROCAST_DATA`` then ``extra`` (e.g. a config's ``data_sources`` list)."""
+    out: list[tuple[Path, str]] = []
+    for text in os.environ.get(ENV_VAR, "").split(os.pathsep):
+        if text.strip():
+            out.append((Path(text.strip()).expanduser(), "env"))
+    for item in extra or ():
+        out.append((Path(os.fspath(item)).expanduser(), "config"))
+    return out
+
+
+def available_sources(extra: Iterable[str | os.PathLike] | None = None, include_demo: bool = True) -> list[DataSource]:
+    """Every usable basin source: the demo first, then the configured folders that exist.
+
+    A configured folder that is itself not a source is searched one level down. Missing or
+    unrecognised folders are skipped (the dashboard lists what works).
+    """
+    sources: list[DataSource] = []
+    if include_demo:
+        from .embedded import DEMO_BASINS
+
+        sources.append(
+            DataSource("demo", "demo", "demo", len(DEMO_BASINS), "builtin", "real observed daily series shipped with spotpy (Fulda 1979-1988, HYMOD catchment 2012-2016)")
+        )
+    seen: set[Path] = set()
+    for path, origin in configured_paths(extra):
+        if not path.exists():
+            continue
+        kind = detect_kind(path)
+        candidates = [(path, kind)] if kind else [(p, detect_kind(p)) for p in sorted(path.iterdir()) if p.is_dir()]
+        for candidate, candidate_kind in candidates:
+            resolved = candidate.resolve()
+            if candidate_kind is None or resolved in seen:
+                continue
+            seen.add(resolved)
+            sources.append(DataSource(candidate.name, candidate_kind, str(resolved), _count_basins(resolved, candidate_kind), origin))
+    return sources
+
+
+def list_basins(source: str | os.PathLike) -> list[str]:
+    """Basin ids a source offers, without reading the series."""
+    kind, path = resolve_source(source)
+    if kind == "demo":
+        from .embedded import DEMO_BASINS
+
+        return list(DEMO_BASINS)
+    if kind == "camels_us":
+        from .camels_us import list_camels_basins
+
+        return list(list_camels_basins(path))
+    if kind == "basin_table":
+        from .basin_table import list_table_basins
+
+        return list(list_table_basins(path))
+    return [Path(path).stem]
+
+
+def _count_basins(path: Path, kind: str) -> int:
+    try:
+        return len(list_basins(path))
+    except DataError:
+        return 0

@@ -1,0 +1,228 @@
+"""Checks on basin time series, each raising :class:`DataError` that names file, variable, basin, date.
+
+The readers call these on one basin's ``DataFrame`` (DatetimeIndex ``time``, canonical column names,
+canonical units, fluxes in mm per step) before the basins are stacked into the dataset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+# Codes used by CAMELS and many agency exports for "no value"; only ever accepted in q_obs.
+MISSING_CODES = (-999.0, -9999.0)
+
+# Long-term runoff cannot exceed precipitation by this factor in a closed basin; beyond it the
+# streamflow is almost surely in m3/s or l/s rather than mm per step.
+MAX_RUNOFF_RATIO = 2.0
+MIN_STEPS_FOR_RATIO = 30
+
+NON_FORCING = ("q_obs", "q_flag")
+
+
+def check_required(frame: pd.DataFrame, required: tuple[str, ...], file: str, basin: str) -> None:
+    """Every name in ``required`` must be a column of ``frame``."""
+    for name in required:
+        if name not in frame.columns:
+            have = ", ".join(map(str, frame.columns)) or "none"
+            raise DataError(
+                f"required variable {name!r} is missing (columns found: {have})",
+                file=file,
+                variable=name,
+                basin=basin,
+            )
+
+
+def coerce_numeric(frame: pd.DataFrame, file: str, basin: str) -> pd.DataFrame:
+    """Convert text columns to float, raising on the first entry that is not a number.
+
+    Empty cells and ``NA``/``NaN`` stay missing; anything else that does not parse (``"1,5"``,
+    ``"n/a mm"``, ``"abc"``) is an error that quotes the value and its date.
+    """
+    out = frame
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        if name == "q_flag":
+            continue
+        converted = pd.to_numeric(column, errors="coerce")
+        bad = converted.isna() & column.notna() & (column.astype(str).str.strip() != "")
+        if bad.any():
+            where = bad.to_numpy().nonzero()[0][0]
+            raise DataError(
+                f"non-numeric value {column.iloc[where]!r} in column {name!r}",
+                file=file,
+                variable=name,
+                basin=basin,
+                date=frame.index[where],
+            )
+        if out is frame:
+            out = frame.copy()
+        out[name] = converted.astype(float)
+    return out
+
+
+def regularise_time(frame: pd.DataFrame, file: str, basin: str) -> tuple[pd.DataFrame, pd.Timedelta]:
+    """Infer the time step and put the series on a gap-free regular axis.
+
+    Rows must be in increasing time order without duplicates; the step is the most frequent
+    difference between consecutive rows, and every other difference must be a whole multiple of it
+    (a gap). Gaps become rows of NaN, which the forcing check later reports if they fall in the
+    requested period and which simply stay NaN for observed streamflow.
+    """
+    index = frame.index
+    if len(index) == 0:
+        raise DataError("the series has no rows", file=file, basin=basin)
+    if index.hasnans:
+        raise DataError("a row has no valid date", file=file, variable="date", basin=basin)
+    stamps = index.asi8
+    if len(stamps) == 1:
+        return frame, pd.Timedelta(days=1)
+    diffs = np.diff(stamps)
+    if (diffs <= 0).any():
+        where = int((diffs <= 0).nonzero()[0][0]) + 1
+        problem = "a duplicated date" if diffs[where - 1] == 0 else "a date out of order"
+        raise DataError(f"{problem}: dates must increase row by row", file=file, variable="date", basin=basin, date=index[where])
+    values, counts = np.unique(diffs, return_counts=True)
+    step_ns = int(values[counts.argmax()])
+    off_grid = diffs % step_ns != 0
+    if off_grid.any():
+        where = int(off_grid.nonzero()[0][0]) + 1
+        raise DataError(
+            f"irregular time step: {index[where]} is not a whole number of "
+            f"{pd.Timedelta(step_ns, unit='ns')} steps after the previous row",
+            file=file,
+            variable="date",
+            basin=basin,
+            date=index[where],
+        )
+    step = pd.Timedelta(step_ns, unit="ns")
+    if (diffs != step_ns).any():
+        full = pd.date_range(index[0], index[-1], freq=step, name=index.name)
+        frame = frame.reindex(full)
+    return frame, step
+
+
+def check_precipitation(frame: pd.DataFrame, file: str, basin: str) -> None:
+    """Precipitation must not be negative (a -999 missing code is negative too)."""
+    if "prcp" not in frame:
+        return
+    values = frame["prcp"].to_numpy(dtype=float)
+    negative = values < 0
+    if negative.any():
+        where = int(negative.nonzero()[0][0])
+        hint = " (a missing-value code? forcing must be complete)" if values[where] in MISSING_CODES else ""
+        raise DataError(
+            f"negative precipitation {values[where]:g} mm{hint}",
+            file=file,
+            variable="prcp",
+            basin=basin,
+            date=frame.index[where],
+        )
+
+
+def clean_streamflow(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn the -999/-9999 missing codes of observed streamflow into NaN."""
+    if "q_obs" not in frame:
+        return frame
+    q = frame["q_obs"]
+    missing = q.isin(MISSING_CODES)
+    if missing.any():
+        frame = frame.copy()
+        frame.loc[missing, "q_obs"] = np.nan
+    return frame
+
+
+def check_streamflow(frame: pd.DataFrame, file: str, basin: str, step_label: str) -> None:
+    """Observed streamflow (mm per step) must be non-negative and plausible against precipitation.
+
+    A long-term mean runoff above ``MAX_RUNOFF_RATIO`` times the mean precipitation is treated as a
+    unit error: discharge in m3/s or l/s was put in a column meant for mm.
+    """
+    if "q_obs" not in frame:
+        return
+    q = frame["q_obs"].to_numpy(dtype=float)
+    negative = q < 0
+    if negative.any():
+        where = int(negative.nonzero()[0][0])
+        raise DataError(
+            f"negative observed streamflow {q[where]:g}",
+            file=file,
+            variable="q_obs",
+            basin=basin,
+            date=frame.index[where],
+        )
+    if "prcp" not in frame:
+        return
+    p = frame["prcp"].to_numpy(dtype=float)
+    both = np.isfinite(q) & np.isfinite(p)
+    if both.sum() < MIN_STEPS_FOR_RATIO:
+        return
+    q_mean, p_mean = float(q[both].mean()), float(p[both].mean())
+    if p_mean > 0 and q_mean > MAX_RUNOFF_RATIO * p_mean:
+        first = frame.index[int(both.nonzero()[0][0])]
+        raise DataError(
+            f"implausible streamflow units: mean q_obs {q_mean:.3g} {step_label} is "
+            f"{q_mean / p_mean:.1f} times the mean precipitation {p_mean:.3g} {step_label}; "
+            "streamflow must be runoff depth in mm per step (from m3/s: q_mm = q * 1000 * "
+            "step_seconds / (area_km2 * 1e6)), or name the column q_obs_m3s / q_obs_cfs / q_obs_ls "
+            "and give area_km2",
+            file=file,
+            variable="q_obs",
+            basin=basin,
+            date=first,
+        )
+
+
+def check_forcing_complete(frame: pd.DataFrame, file: str, basin: str, files: dict[str, str] | None = None) -> None:
+    """No forcing variable (everything except observed streamflow) may be NaN in ``frame``.
+
+    ``frame`` is already cut to the requested period; ``files`` maps a variable to the file it came
+    from when a basin is spread over several files.
+    """
+    for name in frame.columns:
+        if name in NON_FORCING:
+            continue
+        values = frame[name].to_numpy(dtype=float)
+        missing = ~np.isfinite(values)
+        if missing.any():
+            where = int(missing.nonzero()[0][0])
+            count = int(missing.sum())
+            raise DataError(
+                f"forcing variable {name!r} is missing at {count} step(s) inside the requested "
+                "period (first shown); forcing must be complete, choose another period or fill the gaps",
+                file=(files or {}).get(name, file),
+                variable=name,
+                basin=basin,
+                date=frame.index[where],
+            )
+
+
+def check_period(
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    file: str,
+    basin: str,
+) -> None:
+    """The requested period [start, end] must lie inside the basin record [first, last]."""
+    if start > end:
+        raise DataError(f"period start {start.date()} is after its end {end.date()}", file=file, basin=basin, date=start)
+    if start < first:
+        raise DataError(
+            f"requested start {start} is before the first record {first} (data cover {first} .. {last})",
+            file=file,
+            basin=basin,
+            date=start,
+        )
+    if end > last:
+        raise DataError(
+            f"requested end {end} is after the last record {last} (data cover {first} .. {last})",
+            file=file,
+            basin=basin,
+            date=end,
+        )
