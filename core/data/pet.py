@@ -117,7 +117,8 @@ def _pet_daily(daily: pd.DataFrame, method: str, lat_deg: float, elevation_m: fl
     import pyet  # imported here: keeps `import core.data` light
 
     tmin = daily["tmin"].astype(float)
-    tmax = daily["tmax"].astype(float)
+    # gridded products occasionally give tmax a hair below tmin; a zero range, not NaN, is meant
+    tmax = np.maximum(daily["tmax"].astype(float), tmin)
     tmean = daily["tmean"].astype(float) if "tmean" in daily else (tmin + tmax) / 2.0
     lat = math.radians(lat_deg)
     elevation = 0.0 if elevation_m is None or not np.isfinite(elevation_m) else float(elevation_m)

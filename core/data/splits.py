@@ -1,0 +1,171 @@
+"""Train / validation / test periods by date, and normalisation fitted on the training period only.
+
+Typical use (the dXAJ trainer)::
+
+    periods = {"train": ("1980-10-01", "1995-09-30"), "test": ("1995-10-01", "2010-09-30")}
+    parts = split_periods(ds, periods)
+    norm = Normalizer.fit(parts["train"], ["prcp", "pet", "tmax"], statics=["aridity"])
+    config["normalization"] = norm.to_dict()        # stored with the run / checkpoint
+    z = norm.transform(parts["test"])               # same scaling at evaluation
+    norm = Normalizer.from_dict(config["normalization"])
+
+Statistics are NaN-aware, pooled over all basins and steps of the training period for dynamic
+variables and over basins for static ones; a zero spread is replaced by 1 so a constant input maps
+to 0 instead of dividing by zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .basins import parse_date
+from .errors import DataError
+
+PERIOD_ORDER = ("train", "valid", "test")
+
+
+def parse_period(period: Any, name: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(start, end)`` / ``[start, end]`` / ``{"start": .., "end": ..}`` -> two Timestamps."""
+    if isinstance(period, Mapping):
+        period = (period.get("start"), period.get("end"))
+    try:
+        start, end = period
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} period must be (start, end), got {period!r}", variable=name) from exc
+    start_ts, end_ts = parse_date(start, f"{name} start"), parse_date(end, f"{name} end")
+    if start_ts is None or end_ts is None:
+        raise DataError(f"{name} period needs both a start and an end, got {period!r}", variable=name)
+    if start_ts > end_ts:
+        raise DataError(f"{name} period starts {start_ts.date()} after it ends {end_ts.date()}", variable=name, date=start_ts)
+    return start_ts, end_ts
+
+
+def split_periods(ds: xr.Dataset, periods: Mapping[str, Any]) -> dict[str, xr.Dataset]:
+    """Cut ``ds`` into named periods (inclusive dates), e.g. ``{"train": (s, e), "test": (s, e)}``.
+
+    Each period must lie inside the dataset's time axis and periods must not overlap (a test
+    period that shares days with training would flatter the scores). Returns ``{name: Dataset}``.
+    """
+    if not periods:
+        raise DataError("no periods given (expected e.g. train and test)")
+    first, last = pd.Timestamp(ds.time.values[0]), pd.Timestamp(ds.time.values[-1])
+    step = pd.Timedelta(int(ds.attrs.get("time_step_seconds", 86400)), unit="s")
+    parsed: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
+    for name, period in periods.items():
+        start, end = parse_period(period, name)
+        if step < pd.Timedelta(days=1) and end == end.normalize():
+            end = end + pd.Timedelta(days=1) - step  # a plain end date includes that whole day
+        if start < first or end > last:
+            bad = start if start < first else end
+            raise DataError(
+                f"{name} period {start.date()} .. {end.date()} is outside the data ({first.date()} .. {last.date()})",
+                file=ds.attrs.get("source"),
+                variable=name,
+                date=bad,
+            )
+        parsed[name] = (start, end)
+    names = list(parsed)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            (s1, e1), (s2, e2) = parsed[a], parsed[b]
+            if s1 <= e2 and s2 <= e1:
+                raise DataError(f"periods {a!r} and {b!r} overlap from {max(s1, s2).date()} to {min(e1, e2).date()}", variable=b, date=max(s1, s2))
+    return {name: ds.sel(time=slice(start, end)) for name, (start, end) in parsed.items()}
+
+
+@dataclass
+class Normalizer:
+    """Per-variable z-score scaling: ``z = (x - mean) / std``.
+
+    ``stats``: ``{variable: {"mean": float, "std": float}}``; ``period``: the (start, end) the
+    statistics were fitted on, kept for provenance.
+    """
+
+    stats: dict[str, dict[str, float]]
+    period: tuple[str, str] | None = None
+    static: list[str] = field(default_factory=list)
+
+    @classmethod
+    def fit(
+        cls,
+        train: xr.Dataset,
+        variables: Iterable[str],
+        statics: Iterable[str] = (),
+    ) -> "Normalizer":
+        """Fit on the training-period dataset ``train`` (dynamic ``variables`` and ``statics``)."""
+        stats: dict[str, dict[str, float]] = {}
+        static_list = list(statics)
+        for name in list(variables) + static_list:
+            if name not in train:
+                raise DataError(f"cannot normalise {name!r}: not in the dataset", file=train.attrs.get("source"), variable=name)
+            values = np.asarray(train[name].values, dtype=float)
+            finite = values[np.isfinite(values)]
+            if finite.size == 0:
+                raise DataError(f"cannot normalise {name!r}: no finite value in the training period", file=train.attrs.get("source"), variable=name)
+            mean, std = float(finite.mean()), float(finite.std())
+            stats[name] = {"mean": mean, "std": std if std > 0 else 1.0}
+        time = train.time.values
+        period = (str(pd.Timestamp(time[0]).date()), str(pd.Timestamp(time[-1]).date())) if len(time) else None
+        return cls(stats=stats, period=period, static=static_list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-serialisable form (for run configs and checkpoints)."""
+        return {
+            "method": "zscore",
+            "period": list(self.period) if self.period else None,
+            "static": list(self.static),
+            "stats": {k: {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in self.stats.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Normalizer":
+        """Inverse of :meth:`to_dict`."""
+        if data.get("method", "zscore") != "zscore":
+            raise DataError(f"unknown normalisation method {data.get('method')!r}")
+        try:
+            stats = {str(k): {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in data["stats"].items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"malformed normalisation statistics ({exc})") from exc
+        period = tuple(data["period"]) if data.get("period") else None
+        return cls(stats=stats, period=period, static=list(data.get("static", [])))
+
+    def _get(self, name: str) -> tuple[float, float]:
+        if name not in self.stats:
+            raise DataError(f"no normalisation statistics for {name!r} (fitted: {', '.join(self.stats)})", variable=name)
+        return self.stats[name]["mean"], self.stats[name]["std"]
+
+    def apply(self, values: Any, name: str) -> Any:
+        """Scale an array / DataArray of variable ``name``; NaN stays NaN."""
+        mean, std = self._get(name)
+        return (values - mean) / std
+
+    def invert(self, values: Any, name: str) -> Any:
+        """Undo :meth:`apply` (e.g. a predicted normalised streamflow back to mm per step)."""
+        mean, std = self._get(name)
+        return values * std + mean
+
+    def transform(self, ds: xr.Dataset) -> xr.Dataset:
+        """Copy of ``ds`` with every fitted variable scaled (other variables unchanged)."""
+        out = ds.copy()
+        for name in self.stats:
+            if name in out:
+                out[name] = self.apply(out[name], name)
+                original = ds[name].attrs
+                out[name].attrs = {**original, "units": "1", "normalised": "zscore", "original_units": original.get("units", "")}
+        return out
+
+    def inverse_transform(self, ds: xr.Dataset) -> xr.Dataset:
+        """Inverse of :meth:`transform`."""
+        out = ds.copy()
+        for name in self.stats:
+            if name in out:
+                out[name] = self.invert(out[name], name)
+                attrs = {k: v for k, v in ds[name].attrs.items() if k not in ("normalised", "original_units")}
+                attrs["units"] = ds[name].attrs.get("original_units", attrs.get("units", ""))
+                out[name].attrs = attrs
+        return out
