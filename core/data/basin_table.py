@@ -229,7 +229,10 @@ def _safe_id(text: str) -> str:
 
 def _read_csv_source(source: Any, display: str) -> pd.DataFrame:
     try:
-        return pd.read_csv(source, skipinitialspace=True, low_memory=False)
+        # basin ids are text ("01484100"), never numbers that lose their leading zeros
+        id_columns = {alias: str for alias, canonical in COLUMN_ALIASES.items() if canonical == "basin"}
+        id_columns.update({alias.upper(): str for alias in id_columns})
+        return pd.read_csv(source, skipinitialspace=True, low_memory=False, dtype=id_columns)
     except UnicodeDecodeError as exc:
         raise DataError(f"not a UTF-8 text CSV ({exc.reason} at byte {exc.start})", file=display) from exc
     except pd.errors.EmptyDataError as exc:

@@ -146,8 +146,13 @@ def assemble(
         validation.check_period(first, last, time[0], time[-1], rec.file, rec.basin)
         frame = rec.frame.reindex(time)
         method = choose_pet_method(frame.columns, pet_method, sub_daily=step < pd.Timedelta(days=1))
+        # precipitation first, then the other inputs: the message names the variable the user
+        # will recognise, not a PET that came out NaN because of them
+        ordered = ["prcp"] + [c for c in frame.columns if c not in ("prcp", "pet")]
+        if method == "provided":
+            ordered.append("pet")
+        validation.check_forcing_complete(frame[ordered], rec.file, rec.basin, rec.files)
         if method != "provided":
-            _check_pet_inputs(frame, rec)
             lat = _as_float(rec.statics.get("lat"))
             if not np.isfinite(lat):
                 raise DataError(
@@ -162,16 +167,10 @@ def assemble(
                 frame["pet"] = compute_pet(frame, method, lat, _as_float(rec.statics.get("elevation")))
             except DataError as exc:
                 raise DataError(exc.reason, file=rec.file, variable=exc.variable, basin=rec.basin) from exc
-        validation.check_forcing_complete(frame, rec.file, rec.basin, rec.files)
+            validation.check_forcing_complete(frame[["pet"]], rec.file, rec.basin, rec.files)
         frames.append(frame)
         methods[rec.basin] = method
     return _to_dataset(records, frames, time, step, source, methods, attrs or {})
-
-
-def _check_pet_inputs(frame: pd.DataFrame, rec: BasinRecord) -> None:
-    """Report NaN in PET inputs under their own name rather than as a NaN ``pet``."""
-    inputs = [c for c in ("tmin", "tmax", "tmean", "srad", "vp", "dayl") if c in frame]
-    validation.check_forcing_complete(frame[inputs], rec.file, rec.basin, rec.files)
 
 
 def _as_float(value: Any) -> float:
