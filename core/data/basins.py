@@ -145,7 +145,10 @@ def assemble(
         first, last = rec.frame.index[0], rec.frame.index[-1]
         validation.check_period(first, last, time[0], time[-1], rec.file, rec.basin)
         frame = rec.frame.reindex(time)
-        method = choose_pet_method(frame.columns, pet_method, sub_daily=step < pd.Timedelta(days=1))
+        try:
+            method = choose_pet_method(frame.columns, pet_method, sub_daily=step < pd.Timedelta(days=1))
+        except DataError as exc:
+            raise DataError(exc.reason, file=rec.file, variable=exc.variable, basin=rec.basin) from exc
         # precipitation first, then the other inputs: the message names the variable the user
         # will recognise, not a PET that came out NaN because of them
         ordered = ["prcp"] + [c for c in frame.columns if c not in ("prcp", "pet")]
