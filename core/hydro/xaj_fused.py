@@ -76,7 +76,9 @@ def _kernel_parameters(params: torch.Tensor) -> torch.Tensor:
     ki, kg = p[:, _KI], p[:, _KG]
     total = ki + kg
     over = total >= 1.0
-    scale = torch.where(over, (1.0 - kern.PRECISION) / total, torch.ones_like(total))
+    # the unused branch must stay finite (KI = KG = 0 would give inf, and where's gradient 0 * inf = NaN)
+    safe_total = torch.where(over, total, torch.ones_like(total))
+    scale = torch.where(over, (1.0 - kern.PRECISION) / safe_total, torch.ones_like(total))
     ki = torch.where(over, ki * scale, ki)
     kg = torch.where(over, kg * scale, kg)
     cols = [p[:, _K], p[:, _B], p[:, _IM], p[:, _UM], p[:, _LM], p[:, _DM], p[:, _C],

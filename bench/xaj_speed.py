@@ -1,0 +1,156 @@
+"""Speed of the fused XAJ (numba recursion + hand adjoint) against the eager PyTorch reference.
+
+Both run side by side in one process on the same inputs; every time is the median of several
+repeats after one warm-up call (which also loads or compiles the numba kernels).
+
+    .venv/bin/python bench/xaj_speed.py            # full run (about a minute on 2 cores)
+    .venv/bin/python bench/xaj_speed.py --repeats 3 --markdown
+
+Cases (issue 4):
+  (a) 256 basins, 365 warmup + 365 simulated days, unit hydrograph 15 steps
+  (b) 16 basins, 730 simulated days (no warmup)
+  forward only and forward + backward (gradient w.r.t. params), per backend;
+  a whole dPL training step (ParameterLSTM hidden 64, 5 inputs -> sigmoid -> params -> XAJ ->
+  RMSE -> backward -> AdamW step) on case (a), per backend;
+  forward of one basin over 30 years of daily data (dashboard sliders; target < 20 ms).
+Forcing is synthetic (seeded gamma rain, seasonal PET) so the script needs no data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.hydro import xaj  # noqa: E402
+from core.hydro.lstm import ParameterLSTM  # noqa: E402
+from core.hydro.params import XAJ_PARAMS  # noqa: E402
+
+BACKENDS = ("reference", "fused")
+
+
+def synthetic_forcing(n_time: int, n_basin: int, seed: int = 0) -> torch.Tensor:
+    """[T, B, 2] daily P (gamma showers on ~40 % of days) and seasonal PET, mm/day."""
+    g = torch.Generator().manual_seed(seed)
+    wet = torch.rand(n_time, n_basin, generator=g) < 0.4
+    rain = torch.distributions.Gamma(0.7, 0.08).sample((n_time, n_basin)) * wet
+    day = torch.arange(n_time, dtype=torch.float32)[:, None]
+    pet = 2.5 + 2.0 * torch.sin(2 * torch.pi * (day - 100) / 365.25) + 0.3 * torch.rand(n_time, n_basin, generator=g)
+    return torch.stack([rain, pet.clamp(min=0.0)], dim=-1)
+
+
+def parameter_bounds() -> tuple[torch.Tensor, torch.Tensor]:
+    """Default (lower, upper) of the 15 parameters, [15] each."""
+    lower = torch.tensor([p.lower for p in XAJ_PARAMS], dtype=torch.float32)
+    upper = torch.tensor([p.upper for p in XAJ_PARAMS], dtype=torch.float32)
+    return lower, upper
+
+
+def random_params(n_basin: int, seed: int = 1) -> torch.Tensor:
+    lower, upper = parameter_bounds()
+    g = torch.Generator().manual_seed(seed)
+    return lower + torch.rand(n_basin, 15, generator=g) * (upper - lower)
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time (s) of ``fn`` over ``repeats`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def xaj_call(backend: str, forcing: torch.Tensor, params: torch.Tensor, warmup: int, backward: bool):
+    def run() -> None:
+        p = params.detach().requires_grad_(backward)
+        q, et = xaj.simulate(forcing, p, warmup=warmup, uh_length=15, backend=backend)
+        if backward:
+            (q.square().mean() + et.mean()).backward()
+    return run
+
+
+def training_step(backend: str, forcing: torch.Tensor, warmup: int, seed: int = 0):
+    """One dPL step per call: LSTM -> params -> XAJ -> NaN-masked RMSE -> backward -> AdamW."""
+    torch.manual_seed(seed)
+    n_time, n_basin, _ = forcing.shape
+    model = ParameterLSTM(n_inputs=5, hidden=64)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    z = torch.randn(n_time, n_basin, 5)
+    obs = torch.rand(n_time - warmup, n_basin)
+    obs[::7] = float("nan")
+    lower, upper = parameter_bounds()
+
+    def run() -> None:
+        optimiser.zero_grad()
+        params = lower + model(z) * (upper - lower)
+        q, _ = xaj.simulate(forcing, params, warmup=warmup, uh_length=15, backend=backend)
+        mask = ~torch.isnan(obs)
+        loss = torch.sqrt(torch.mean((q[mask] - obs[mask]) ** 2))
+        loss.backward()
+        optimiser.step()
+    return run
+
+
+def machine() -> str:
+    import numba
+
+    return (f"{platform.platform()} | {platform.processor() or platform.machine()} | "
+            f"{os.cpu_count()} cores | torch {torch.__version__} ({torch.get_num_threads()} threads) | "
+            f"numba {numba.__version__} ({numba.get_num_threads()} threads) | python {platform.python_version()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5, help="timed repeats of the reference (fused: 4x)")
+    ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    args = ap.parse_args(argv)
+    rep_ref, rep_fused = args.repeats, 4 * args.repeats
+
+    rows: list[tuple[str, float, float]] = []
+
+    def compare(label: str, make: Callable[[str], Callable[[], object]]) -> None:
+        t_ref = median_time(make("reference"), rep_ref)
+        t_fused = median_time(make("fused"), rep_fused)
+        rows.append((label, t_ref, t_fused))
+        print(f"  {label:<48s} reference {t_ref * 1e3:9.1f} ms   fused {t_fused * 1e3:8.1f} ms   "
+              f"ratio {t_ref / t_fused:6.1f}x", flush=True)
+
+    print("machine:", machine())
+    f_a, p_a = synthetic_forcing(730, 256), random_params(256)
+    f_b, p_b = synthetic_forcing(730, 16, seed=2), random_params(16, seed=3)
+    compare("(a) 256 basins, 365+365 d: forward", lambda b: xaj_call(b, f_a, p_a, 365, False))
+    compare("(a) 256 basins, 365+365 d: forward+backward", lambda b: xaj_call(b, f_a, p_a, 365, True))
+    compare("(b) 16 basins, 730 d: forward", lambda b: xaj_call(b, f_b, p_b, 0, False))
+    compare("(b) 16 basins, 730 d: forward+backward", lambda b: xaj_call(b, f_b, p_b, 0, True))
+    compare("dPL training step on (a) (LSTM 64 + XAJ + AdamW)", lambda b: training_step(b, f_a, 365))
+
+    f_30, p_30 = synthetic_forcing(10958, 1, seed=4), random_params(1, seed=5)
+    t_30 = median_time(lambda: xaj.simulate(f_30, p_30, warmup=0, uh_length=15, backend="fused"), rep_fused)
+    print(f"  1 basin, 30 years daily, forward (fused): {t_30 * 1e3:.1f} ms (target < 20 ms)")
+
+    if args.markdown:
+        print()
+        print(f"Machine: {machine()}  ")
+        print(f"Median of {rep_ref} (reference) / {rep_fused} (fused) repeats after a warm-up call.")
+        print()
+        print("| case | eager reference | fused (numba) | speed-up |")
+        print("|---|---:|---:|---:|")
+        for label, t_ref, t_fused in rows:
+            print(f"| {label} | {t_ref * 1e3:.0f} ms | {t_fused * 1e3:.1f} ms | {t_ref / t_fused:.1f}x |")
+        print(f"| 1 basin, 30 years daily, forward | | {t_30 * 1e3:.1f} ms | target < 20 ms |")
+
+
+if __name__ == "__main__":
+    main()
