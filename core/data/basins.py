@@ -19,6 +19,7 @@ import xarray as xr
 
 from . import validation
 from .errors import DataError
+from .errors import _format_date as _fmt
 from .pet import choose_pet_method, compute_pet
 
 # Units of the canonical variables; "{flux}" is replaced by the per-step flux unit (mm/day, mm/h).
@@ -135,9 +136,11 @@ def assemble(
     if start is None and end is None and start_ts > end_ts:
         spans = "; ".join(f"{r.basin}: {r.frame.index[0].date()}..{r.frame.index[-1].date()}" for r in records)
         raise DataError(f"the selected basins share no common period ({spans}); load them separately or pick a period", file=source)
+    if start_ts > end_ts and (start is not None or end is not None):
+        raise DataError(f"period start {_fmt(start_ts)} is after its end {_fmt(end_ts)}", file=source, date=start_ts)
     time = pd.date_range(start_ts, end_ts, freq=step, name="time")
     if len(time) == 0:
-        raise DataError(f"period {start_ts} .. {end_ts} holds no time step", file=source, date=start_ts)
+        raise DataError(f"period {_fmt(start_ts)} .. {_fmt(end_ts)} holds no time step", file=source, date=start_ts)
 
     frames: list[pd.DataFrame] = []
     methods: dict[str, str] = {}

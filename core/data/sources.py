@@ -45,14 +45,35 @@ def detect_kind(path: str | os.PathLike) -> str | None:
 
     path = Path(path)
     if path.is_file():
-        return "basin_file" if path.suffix.lower() in _SERIES_SUFFIXES else None
+        return "basin_file" if path.suffix.lower() in _SERIES_SUFFIXES and _looks_like_basin_series(path) else None
     if not path.is_dir():
         return None
     if is_camels_us(path):
         return "camels_us"
-    if any(p.suffix.lower() in _SERIES_SUFFIXES and p.name.lower() != "basins.csv" for p in path.iterdir()):
+    series = sorted(p for p in path.iterdir() if p.suffix.lower() in _SERIES_SUFFIXES and p.name.lower() != "basins.csv")
+    if series and _looks_like_basin_series(series[0]):
         return "basin_table"
     return None
+
+
+def _looks_like_basin_series(path: Path) -> bool:
+    """Cheap sniff: a CSV whose header has a date column, or a NetCDF whose
+    dimensions are only time (and basin) -- gridded weather files have lat/lon too."""
+    from .basin_table import COLUMN_ALIASES
+
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                header = [c.strip().strip('"').lower() for c in fh.readline().split(",")]
+            names = {COLUMN_ALIASES.get(c) for c in header}
+            return "date" in names
+        import xarray as xr
+
+        with xr.open_dataset(path, decode_cf=False) as handle:
+            dims = set(map(str, handle.dims))
+        return bool(dims) and dims <= {"time", "date", "basin"}
+    except (OSError, ValueError):
+        return False
 
 
 def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:

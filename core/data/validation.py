@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .errors import _format_date as _fmt
 
 # Codes used by CAMELS and many agency exports for "no value"; only ever accepted in q_obs.
 MISSING_CODES = (-999.0, -9999.0)
@@ -211,17 +212,17 @@ def check_period(
 ) -> None:
     """The requested period [start, end] must lie inside the basin record [first, last]."""
     if start > end:
-        raise DataError(f"period start {start.date()} is after its end {end.date()}", file=file, basin=basin, date=start)
+        raise DataError(f"period start {_fmt(start)} is after its end {_fmt(end)}", file=file, basin=basin, date=start)
     if start < first:
         raise DataError(
-            f"requested start {start} is before the first record {first} (data cover {first} .. {last})",
+            f"requested start {_fmt(start)} is before the first record {_fmt(first)} (data cover {_fmt(first)} .. {_fmt(last)})",
             file=file,
             basin=basin,
             date=start,
         )
     if end > last:
         raise DataError(
-            f"requested end {end} is after the last record {last} (data cover {first} .. {last})",
+            f"requested end {_fmt(end)} is after the last record {_fmt(last)} (data cover {_fmt(first)} .. {_fmt(last)})",
             file=file,
             basin=basin,
             date=end,
