@@ -1,0 +1,62 @@
+"""Baselines trained and evaluated in the same run format as dXAJ.
+
+``StaticXAJ``: one XAJ parameter set per basin, calibrated by gradient descent through the same
+physics (the classic calibration, done with the dPL machinery). ``LSTMBaseline``: the plain LSTM
+predicting streamflow directly. Both share ``forward(x, z, warmup, basin) -> {"q", ...}``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from core.hydro import xaj
+from core.hydro.lstm import StreamflowLSTM
+from core.hydro.params import XAJ_PARAMS, ParamRanges
+
+
+class StaticXAJ(nn.Module):
+    """Per-basin constant parameters: ``sigmoid(logits[basin])`` mapped onto the ranges.
+
+    Logits start at 0, i.e. every parameter at the middle of its range.
+    """
+
+    kind = "static_xaj"
+
+    def __init__(self, n_basins: int, ranges: ParamRanges, uh_length: int = 15, backend: str = "auto"):
+        super().__init__()
+        if n_basins < 1:
+            raise ValueError(f"static XAJ needs at least one basin, got n_basins={n_basins}")
+        self.ranges = ranges
+        self.uh_length = int(uh_length)
+        self.backend = backend
+        self.logits = nn.Parameter(torch.zeros(n_basins, len(XAJ_PARAMS)))
+
+    def physical_params(self, z: torch.Tensor | None = None, basin: torch.Tensor | None = None) -> torch.Tensor:
+        """Physical parameters ``[B, 15]`` of the basins ``basin`` (all basins when None)."""
+        logits = self.logits if basin is None else self.logits[basin]
+        return self.ranges.denormalise(torch.sigmoid(logits))
+
+    def forward(
+        self, x: torch.Tensor, z: torch.Tensor, warmup: int, basin: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        if basin is None:
+            raise ValueError("StaticXAJ.forward needs the basin index of every sample")
+        params = self.physical_params(None, basin)
+        q, et = xaj.simulate(x, params, warmup=warmup, uh_length=self.uh_length, backend=self.backend)
+        return {"q": q, "et": et, "params": params}
+
+
+class LSTMBaseline(nn.Module):
+    """Plain LSTM: streamflow from the window's normalised inputs; the warmup steps only spin it up."""
+
+    kind = "lstm"
+
+    def __init__(self, n_inputs: int, hidden: int = 64, dropout: float = 0.0, q_scale: float = 1.0):
+        super().__init__()
+        self.lstm = StreamflowLSTM(n_inputs, hidden, dropout, q_scale)
+
+    def forward(
+        self, x: torch.Tensor, z: torch.Tensor, warmup: int, basin: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        return {"q": self.lstm(z)[warmup:]}

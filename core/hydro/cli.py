@@ -1,0 +1,203 @@
+"""``python -m core hydro train|evaluate``: train dXAJ (and baselines) into a run directory, evaluate it.
+
+    python -m core hydro train --config configs/hydro_quick.yaml --run-dir runs/hydro-quick
+        [--data PATH] [--train-period START END] [--test-period START END] [--epochs N]
+        [--device auto|cpu|cuda] [--model dpl|static_xaj|lstm] [--baselines static_xaj,lstm|none]
+        [--resume]
+    python -m core hydro evaluate --run-dir runs/hydro-quick
+
+Also runs unchanged under ``torchrun --nproc_per_node=N -m core hydro train ...`` (rank 0 writes).
+The run directory gets config.yaml, status.json, history.json, checkpoints/, metrics.json and
+predictions.nc; each baseline gets the same layout under ``baselines/<name>/`` and its test scores
+also appear in the top-level metrics.json under its name. SIGTERM marks the run ``cancelled``,
+an exception marks it ``failed`` with the message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from core.hydro import distributed as D
+from core.hydro.config import for_model, load_config
+from core.runs import RunDir
+
+_STOP = {"requested": False}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core hydro", description="dXAJ training and evaluation")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train the configured model (and baselines), then evaluate")
+    train.add_argument("--config", required=True, help="YAML config file (see configs/hydro_quick.yaml)")
+    train.add_argument("--run-dir", required=True, help="run directory to create or resume")
+    train.add_argument("--data", help="data source: 'demo', a CAMELS-US or basin-table folder")
+    train.add_argument("--train-period", nargs=2, metavar=("START", "END"))
+    train.add_argument("--test-period", nargs=2, metavar=("START", "END"))
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    train.add_argument("--model", choices=("dpl", "static_xaj", "lstm"), help="override config key 'model'")
+    train.add_argument("--baselines", help="comma-separated baselines to run, or 'none'")
+    train.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
+    train.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    ev = sub.add_parser("evaluate", help="(re)evaluate a trained run directory")
+    ev.add_argument("--run-dir", required=True)
+    ev.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    over: dict[str, Any] = {"data": {}, "train": {}}
+    if args.data:
+        over["data"]["source"] = args.data
+    if args.train_period:
+        over["data"]["train_period"] = list(args.train_period)
+    if args.test_period:
+        over["data"]["test_period"] = list(args.test_period)
+    if args.epochs is not None:
+        over["train"]["epochs"] = args.epochs
+    if args.device:
+        over["train"]["device"] = args.device
+    if args.model:
+        over["model"] = args.model
+    if args.baselines is not None:
+        names = [] if args.baselines.strip().lower() in ("", "none") else args.baselines.split(",")
+        over["baselines"] = [n.strip() for n in names]
+    return over
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+    _STOP["requested"] = True
+
+
+def _stop_requested() -> bool:
+    return _STOP["requested"]
+
+
+def _train_one(config: dict, run: RunDir, resume: bool, progress: bool, device: str | None,
+               write_config: bool, final: bool) -> dict:
+    """Train and evaluate one model into ``run``; on resume a model already evaluated is kept as is."""
+    from core.hydro.evaluate import evaluate_model
+    from core.hydro.train import train_model
+
+    run.create()
+    done = run.read_metrics()
+    if resume and done.get("test") and done.get("model") == config["model"]:
+        return done
+    if D.is_main():
+        if write_config:
+            run.write_config(config)
+        run.update_status(state="running", progress=0.0, message=f"training {config['model']}", pid=os.getpid())
+    summary = train_model(config, run, resume=resume, progress_bar=progress, should_stop=_stop_requested)
+    result: dict = {}
+    if D.is_main():
+        run.update_status(message=f"evaluating {config['model']} on the test period")
+        result = evaluate_model(config, run, device)
+        result["training"] = summary
+        run.write_metrics(result)
+        med = result["test"]["median"]
+        message = f"{config['model']}: median test NSE {med['nse']:.3f}, KGE {med['kge']:.3f}"
+        if final:
+            run.update_status(state="completed", progress=1.0, message=message)
+        else:
+            run.update_status(message=message + "; training baselines next")
+    D.barrier()
+    return result
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    run = RunDir(args.run_dir)
+    if args.resume and run.config_path.exists():
+        config = load_config(None, run.read_config())  # the run's own config, not the file's current one
+    else:
+        config = load_config(args.config, _overrides(args))
+    D.init_from_env(config["train"]["device"])
+    main_run = run.create()
+    if D.is_main():
+        main_run.write_config(config)
+    progress = not args.no_progress
+    baselines = list(config.get("baselines") or [])
+    try:
+        top = _train_one(for_model(config, config["model"]), main_run, args.resume, progress, args.device,
+                         write_config=False, final=not baselines)
+        for name in baselines:
+            if D.is_main():
+                main_run.update_status(state="running", message=f"training baseline {name}")
+            sub = RunDir(main_run.path / "baselines" / name)
+            result = _train_one(for_model(config, name), sub, args.resume, progress, args.device,
+                                write_config=True, final=True)
+            if D.is_main():
+                top[name] = {"test": result["test"]}
+                main_run.write_metrics(top)
+        if D.is_main():
+            med = top["test"]["median"]
+            parts = [f"{config['model']} NSE {med['nse']:.3f}"] + [
+                f"{n} NSE {top[n]['test']['median']['nse']:.3f}" for n in baselines]
+            main_run.update_status(state="completed", progress=1.0, message="median test " + ", ".join(parts))
+            print(f"{main_run.path}: median test " + ", ".join(parts))
+        return 0
+    except KeyboardInterrupt:
+        if D.is_main():
+            main_run.update_status(state="cancelled", message="interrupted")
+        return 130
+    except Exception as exc:  # the dashboard shows the message; the traceback goes to the log
+        from core.hydro.train import Cancelled
+
+        if isinstance(exc, Cancelled):
+            if D.is_main():
+                main_run.update_status(state="cancelled", message=f"cancelled by request ({exc})")
+            return 143
+        traceback.print_exc()
+        if D.is_main():
+            main_run.update_status(state="failed", message=f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.hydro.evaluate import evaluate_model
+
+    run = RunDir(args.run_dir)
+    if not run.config_path.exists():
+        print(f"{run.config_path} not found: not a hydro run directory", file=sys.stderr)
+        return 2
+    config = load_config(None, run.read_config())
+    try:
+        top = evaluate_model(for_model(config, config["model"]), run, args.device)
+        for name in config.get("baselines") or []:
+            sub = RunDir(run.path / "baselines" / name)
+            if (sub.checkpoint_dir / "best.pt").exists() or (sub.checkpoint_dir / "last.pt").exists():
+                result = evaluate_model(for_model(config, name), sub, args.device)
+                sub.write_metrics(result)
+                top[name] = {"test": result["test"]}
+        run.write_metrics(top)
+    except Exception as exc:
+        traceback.print_exc()
+        run.update_status(message=f"evaluation failed: {type(exc).__name__}: {exc}")
+        return 1
+    print(f"{run.metrics_path}: median test NSE {top['test']['median']['nse']:.3f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _is_main_thread() else None
+    try:
+        return cmd_train(args) if args.command == "train" else cmd_evaluate(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

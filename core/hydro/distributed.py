@@ -1,0 +1,68 @@
+"""torch.distributed plumbing for the hydrology trainer (torchrun / DDP); single-process when absent.
+
+Under ``torchrun`` the environment carries ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; the
+process group uses gloo on CPU and nccl on CUDA. Without it every helper degrades to rank 0 of 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def init_from_env(device_name: str = "auto") -> bool:
+    """Initialise the process group when launched by torchrun with more than one process.
+
+    Returns True when a process group is (now) initialised.
+    """
+    if not dist.is_available():
+        return False
+    if dist.is_initialized():
+        return True
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    use_cuda = torch.cuda.is_available() and device_name != "cpu"
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return True
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """Only rank 0 writes the run directory."""
+    return rank() == 0
+
+
+def local_device(device: torch.device) -> torch.device:
+    """On CUDA each local rank takes its own GPU."""
+    if device.type == "cuda" and is_distributed():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks (identity in a single process). Works on a copy in float64."""
+    out = tensor.detach().to(torch.float64).clone()
+    if is_distributed():
+        backend_device = out.device if dist.get_backend() != "gloo" else torch.device("cpu")
+        moved = out.to(backend_device)
+        dist.all_reduce(moved, op=dist.ReduceOp.SUM)
+        out = moved.to(tensor.device)
+    return out
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()

@@ -1,0 +1,144 @@
+"""Evaluation over the whole test period of every basin: scores, hydrographs, parameter trajectories.
+
+Every test day ``t`` is simulated by the window that ends on it (targets ``[t - rho - horizon + 1, t]``,
+warmup before that), exactly as in training, and its last step is the prediction for ``t``; the
+warmup of the first test days comes from the days before the test period. The parameters that
+window produced are the parameter trajectory entry of day ``t``. The static XAJ has one parameter
+set per basin, so it runs once through warmup + the whole test period.
+
+Outputs: ``metrics.json`` (DESIGN.md section 7: ``{"test": {"median": {...}, "per_basin": {...}}}``)
+and ``predictions.nc`` with ``q_obs``, ``q_sim``, ``prcp``, ``pet`` ``(basin, time)`` and ``params``
+``(basin, time, param)`` in physical units, with the ranges as ``param_lower``/``param_upper``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from core import metrics
+from core.data.splits import Normalizer
+from core.device import resolve_device
+from core.hydro import xaj
+from core.hydro.baselines import StaticXAJ
+from core.hydro.params import XAJ_PARAMS
+from core.hydro.train import Prepared, build_model, load_checkpoint, prepare
+from core.hydro.windows import WindowSampler
+from core.runs import RunDir, atomic_write_with
+
+SCORE_KEYS = ("nse", "kge", "kge_r", "kge_alpha", "kge_beta", "rmse", "pbias", "peak_error")
+
+
+@torch.no_grad()
+def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", batch_size: int = 512,
+                   device: torch.device | None = None) -> dict[str, Any]:
+    """Daily predictions over ``period`` for every basin.
+
+    Returns ``{"first", "last", "q_sim": [basin, n] mm/step, "params": [basin, n, 15] or None}``;
+    days without enough preceding data for a full window stay NaN.
+    """
+    device = device or torch.device("cpu")
+    model.eval().to(device)
+    inputs, spec = prepared.inputs, prepared.spec
+    first, last = inputs.period_slice(prepared.periods[period], period)
+    n_basins, n_days = len(inputs.basins), last - first + 1
+    q_sim = np.full((n_basins, n_days), np.nan, dtype=np.float32)
+    params = None
+
+    if isinstance(model, StaticXAJ):
+        # one parameter set per basin: a single continuous run, spun up on the preceding days
+        start = max(0, first - spec.warmup - spec.rho)
+        forcing = torch.as_tensor(inputs.x[:, start : last + 1].transpose(1, 0, 2), device=device)
+        p = model.physical_params(None, None)
+        q, _ = xaj.simulate(forcing, p, warmup=first - start, uh_length=model.uh_length, backend=model.backend)
+        q_sim[:] = q.T.cpu().numpy()
+        params = np.repeat(p.cpu().numpy()[:, None, :], n_days, axis=1)
+        return {"first": first, "last": last, "q_sim": q_sim, "params": params}
+
+    ends = np.arange(first, last + 1)
+    starts = ends - spec.target_length + 1
+    ok = starts - spec.warmup >= 0
+    table = np.array([(b, f) for b in range(n_basins) for f in starts[ok]], dtype=np.int64).reshape(-1, 2)
+    sampler = WindowSampler(inputs.x, inputs.z, inputs.y, table, spec)
+    for i in range(0, len(table), batch_size):
+        rows = np.arange(i, min(i + batch_size, len(table)))
+        batch = sampler.batch(rows).to(device)
+        out = model(batch.x, batch.z, spec.warmup, batch.basin)
+        b = table[rows, 0]
+        day = table[rows, 1] + spec.target_length - 1 - first
+        q_sim[b, day] = out["q"][-1].float().cpu().numpy()
+        if "params" in out:
+            if params is None:
+                params = np.full((n_basins, n_days, len(XAJ_PARAMS)), np.nan, dtype=np.float32)
+            params[b, day] = out["params"].float().cpu().numpy()
+    return {"first": first, "last": last, "q_sim": q_sim, "params": params}
+
+
+def score_basins(q_sim: np.ndarray, q_obs: np.ndarray, basins: list[str]) -> dict[str, Any]:
+    """``{"median": {...}, "per_basin": {id: hydro_scores}}`` for ``[basin, time]`` arrays."""
+    per_basin = {bid: metrics.hydro_scores(q_sim[i], q_obs[i]) for i, bid in enumerate(basins)}
+    median = {}
+    for key in SCORE_KEYS:
+        values = np.array([s[key] for s in per_basin.values()], dtype=float)
+        median[key] = float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+    return {"median": median, "per_basin": per_basin}
+
+
+def predictions_dataset(prepared: Prepared, pred: Mapping[str, Any], model_name: str) -> xr.Dataset:
+    """predictions.nc content for one model."""
+    inputs = prepared.inputs
+    sl = slice(pred["first"], pred["last"] + 1)
+    coords = {"basin": inputs.basins, "time": inputs.time[sl]}
+    ds = xr.Dataset(
+        {
+            "q_obs": (("basin", "time"), inputs.y[:, sl], {"units": "mm/step", "long_name": "observed streamflow"}),
+            "q_sim": (("basin", "time"), pred["q_sim"], {"units": "mm/step", "long_name": f"simulated streamflow ({model_name})"}),
+            "prcp": (("basin", "time"), inputs.x[:, sl, 0], {"units": "mm/step"}),
+            "pet": (("basin", "time"), inputs.x[:, sl, 1], {"units": "mm/step"}),
+        },
+        coords=coords,
+        attrs={"model": model_name, "test_period": json.dumps(prepared.periods["test"]),
+               "warmup": prepared.spec.warmup, "rho": prepared.spec.rho, "horizon": prepared.spec.horizon},
+    )
+    if pred.get("params") is not None:
+        ranges = prepared.ranges
+        ds = ds.assign_coords(param=list(XAJ_PARAMS))
+        ds["params"] = (("basin", "time", "param"), pred["params"],
+                        {"long_name": "XAJ parameters of the window ending on each day (physical units)"})
+        ds["param_lower"] = ("param", np.array(ranges.lower, dtype=np.float64))
+        ds["param_upper"] = ("param", np.array(ranges.upper, dtype=np.float64))
+        ds.attrs["param_ranges"] = json.dumps(ranges.to_dict())
+    return ds
+
+
+def model_from_checkpoint(config: Mapping[str, Any], ckpt_dir: Path) -> tuple[nn.Module, Prepared, int]:
+    """Rebuild a trained model (best checkpoint, else last) with the normalisation it was trained with."""
+    path = ckpt_dir / "best.pt"
+    if not path.exists():
+        path = ckpt_dir / "last.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint in {ckpt_dir}: train the run first")
+    ckpt = load_checkpoint(path)
+    prepared = prepare(config, Normalizer.from_dict(ckpt["normalization"]))
+    model = build_model(config, prepared)
+    model.load_state_dict(ckpt["model"])
+    return model, prepared, int(ckpt["epoch"])
+
+
+def evaluate_model(config: Mapping[str, Any], run: RunDir, device_name: str | None = None) -> dict[str, Any]:
+    """Evaluate the run's own model: writes predictions.nc and returns the ``{"test": ...}`` block."""
+    device = resolve_device(device_name or config["train"]["device"])
+    model, prepared, epoch = model_from_checkpoint(config, run.checkpoint_dir)
+    pred = predict_period(model, prepared, "test", int(config["evaluate"]["batch_size"]), device)
+    obs = prepared.inputs.y[:, pred["first"] : pred["last"] + 1]
+    scores = score_basins(pred["q_sim"], obs, prepared.inputs.basins)
+    ds = predictions_dataset(prepared, pred, config["model"])
+    atomic_write_with(run.predictions_path, lambda tmp: ds.to_netcdf(tmp))
+    scores["period"] = list(prepared.periods["test"])
+    return {"model": config["model"], "checkpoint_epoch": epoch, "test": scores}

@@ -1,0 +1,89 @@
+"""LSTMs of the hydrology side, sequence-first ``[time, batch, feature]`` as in the seed.
+
+``ParameterLSTM`` generates the 15 normalised XAJ parameters (Linear + ReLU -> LSTM -> Linear ->
+sigmoid); ``StreamflowLSTM`` is the plain baseline that predicts streamflow directly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+STRATEGIES = ("last", "mean_time", "mean_basin")
+
+
+class _SeedLSTM(nn.Module):
+    """Linear(in -> hidden) + ReLU, one LSTM layer, Linear(hidden -> out), as in the seed's SimpleLSTM."""
+
+    def __init__(self, n_inputs: int, n_outputs: int, hidden: int = 64, dropout: float = 0.0):
+        super().__init__()
+        if n_inputs < 1 or n_outputs < 1 or hidden < 1:
+            raise ValueError(f"LSTM sizes must be positive: inputs {n_inputs}, outputs {n_outputs}, hidden {hidden}")
+        self.linear_in = nn.Linear(n_inputs, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, num_layers=1)
+        # dropout on the LSTM output only: the seed's single layer has no inter-layer dropout to set
+        self.dropout = nn.Dropout(dropout)
+        self.linear_out = nn.Linear(hidden, n_outputs)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z ``[T, B, n_inputs]`` -> raw outputs ``[T, B, n_outputs]``."""
+        if z.dim() != 3:
+            raise ValueError(f"LSTM input must be [time, batch, feature], got shape {tuple(z.shape)}")
+        hidden, _ = self.lstm(torch.relu(self.linear_in(z)))
+        return self.linear_out(self.dropout(hidden))
+
+
+class ParameterLSTM(nn.Module):
+    """Normalised XAJ parameters in [0, 1] from normalised forcing and static attributes.
+
+    strategy:
+      ``last``       the last step's values (the seed's default; the hidden state has seen the window);
+      ``mean_time``  mean over the window's steps;
+      ``mean_basin`` last-step values averaged over all samples of the same basin in the batch, so
+                     every window of a basin shares one parameter set (needs ``basin``).
+    """
+
+    def __init__(
+        self, n_inputs: int, n_params: int = 15, hidden: int = 64, dropout: float = 0.0, strategy: str = "last"
+    ):
+        super().__init__()
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown parameter strategy {strategy!r}; choose one of {STRATEGIES}")
+        self.strategy = strategy
+        self.net = _SeedLSTM(n_inputs, n_params, hidden, dropout)
+
+    def trajectory(self, z: torch.Tensor) -> torch.Tensor:
+        """Parameters at every step ``[T, B, n_params]`` in [0, 1]."""
+        return torch.sigmoid(self.net(z))
+
+    def forward(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
+        """z ``[T, B, n_inputs]`` (and basin index ``[B]``) -> parameters ``[B, n_params]`` in [0, 1]."""
+        params = self.trajectory(z)
+        if self.strategy == "mean_time":
+            return params.mean(dim=0)
+        last = params[-1]
+        if self.strategy == "last":
+            return last
+        if basin is None:
+            return last.mean(dim=0, keepdim=True).expand_as(last)
+        # mean of each basin's rows via a one-hot [B, B] matrix: differentiable, no Python loop
+        same = (basin[:, None] == basin[None, :]).to(last.dtype)
+        return same @ last / same.sum(dim=1, keepdim=True)
+
+
+class StreamflowLSTM(nn.Module):
+    """Plain LSTM baseline: streamflow (mm/step) at every step from normalised inputs.
+
+    ``q = softplus(out) * q_scale`` with ``q_scale`` (mm/step) the training-period streamflow standard
+    deviation: the network works at unit scale, the loss sees mm/step, and softplus keeps q >= 0
+    without the dead zone a ReLU output would have.
+    """
+
+    def __init__(self, n_inputs: int, hidden: int = 64, dropout: float = 0.0, q_scale: float = 1.0):
+        super().__init__()
+        self.net = _SeedLSTM(n_inputs, 1, hidden, dropout)
+        self.register_buffer("q_scale", torch.tensor(float(q_scale)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z ``[T, B, n_inputs]`` -> streamflow ``[T, B]`` in mm/step (non-negative)."""
+        return nn.functional.softplus(self.net(z)[..., 0]) * self.q_scale

@@ -1,0 +1,325 @@
+"""Training of dXAJ and its baselines on sliding windows, with early stopping, checkpoints and resume.
+
+``train_model(config, run)`` trains the config's ``model`` into the run directory ``run``:
+status.json (progress, epoch), history.json (train_loss, val_loss, val_nse per epoch) and
+``checkpoints/last.pt`` / ``checkpoints/best.pt``. A checkpoint holds the model, optimizer, epoch,
+early-stopping counters, history, RNG states and the normalisation statistics; it is written
+atomically, so it is either whole or absent, and ``resume=True`` continues from it to the same
+result as an uninterrupted run.
+
+Distributed (``torchrun``): the model is wrapped in DistributedDataParallel, a DistributedSampler
+splits each epoch's windows across ranks (the global batch is ``train.batch_size``), losses and
+validation sums are all-reduced, and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from core.data import load_basins
+from core.data.splits import Normalizer
+from core.device import resolve_device
+from core.hydro import distributed as D
+from core.hydro.baselines import LSTMBaseline, StaticXAJ
+from core.hydro.dpl import DPLModel
+from core.hydro.inputs import HydroInputs, build_inputs, fit_normalizer, resolve_periods, static_names
+from core.hydro.losses import get_loss
+from core.hydro.params import ParamRanges
+from core.hydro.windows import WindowSampler, WindowSpec, window_table
+from core.runs import RunDir, atomic_write_with
+
+
+class Cancelled(Exception):
+    """Raised inside training when the run is asked to stop (SIGTERM)."""
+
+
+@dataclass
+class Prepared:
+    """Everything a model needs from the data, shared by training and evaluation."""
+
+    inputs: HydroInputs
+    norm: Normalizer
+    periods: dict[str, tuple[str, str] | None]
+    spec: WindowSpec
+    ranges: ParamRanges
+
+
+def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
+    """Load the basins, resolve periods, fit (or reuse) the normalisation, build the arrays."""
+    data = config["data"]
+    ds = load_basins(data["source"], basins=data.get("basins"))
+    periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
+    dynamic = list(data["dynamic_inputs"])
+    statics = static_names(ds, data.get("static_inputs"))
+    if norm is None:
+        norm = fit_normalizer(ds, periods["train"], dynamic, statics)
+    else:
+        statics = list(norm.static)
+    inputs = build_inputs(ds, norm, dynamic, statics, periods["train"])
+    w = config["window"]
+    spec = WindowSpec(int(w["warmup"]), int(w["rho"]), int(w["horizon"]), int(w["stride"]))
+    ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges")
+    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
+
+
+def build_model(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
+    """``get_model(cfg)``: the network of ``config["model"]`` sized for the prepared inputs."""
+    kind = config["model"]
+    margs = config["model_args"]
+    n_inputs = len(prepared.inputs.input_names)
+    if kind == "dpl":
+        return DPLModel(n_inputs, prepared.ranges, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]),
+                        strategy=margs["strategy"], uh_length=int(config["xaj"]["uh_length"]),
+                        backend=config["xaj"]["backend"])
+    if kind == "static_xaj":
+        return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, uh_length=int(config["xaj"]["uh_length"]),
+                         backend=config["xaj"]["backend"])
+    if kind == "lstm":
+        q_scale = prepared.norm.stats["q_obs"]["std"]
+        return LSTMBaseline(n_inputs, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]), q_scale=q_scale)
+    raise ValueError(f"config key 'model' is {kind!r}; choose dpl, static_xaj or lstm")
+
+
+def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
+    t = config["train"]
+    if t["optimizer"] == "adadelta":
+        return torch.optim.Adadelta(params, lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
+    return torch.optim.AdamW(params, lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def period_table(prepared: Prepared, period: str, stride: int | None = None) -> np.ndarray:
+    """Windows whose targets lie inside ``period`` (warmup may reach into the preceding days)."""
+    bounds = prepared.periods.get(period)
+    if bounds is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    first, last = prepared.inputs.period_slice(bounds, period)
+    spec = prepared.spec
+    if stride is not None:
+        spec = WindowSpec(spec.warmup, spec.rho, spec.horizon, stride)
+    table = window_table(prepared.inputs.y, spec, first=first, last=last)
+    return table
+
+
+class _Indices:
+    """A sized stand-in dataset for DistributedSampler (it only needs ``len``)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _loss_value(loss_fn: Callable, name: str, q: torch.Tensor, y: torch.Tensor, q_std: torch.Tensor) -> torch.Tensor:
+    if name == "nse":
+        return loss_fn(q, y, obs_std=q_std)
+    return loss_fn(q, y)
+
+
+@torch.no_grad()
+def validate(model: nn.Module, prepared: Prepared, sampler: WindowSampler, config: Mapping[str, Any],
+             device: torch.device) -> tuple[float, float]:
+    """(val_loss, median per-basin NSE) over the validation windows, all-reduced across ranks.
+
+    Validation windows do not overlap (stride = rho + horizon), so each validation day counts once.
+    NSE comes from per-basin sums (n, sum obs, sum obs^2, sum squared error) so ranks can add them.
+    """
+    model.eval()
+    n_basins = len(prepared.inputs.basins)
+    sums = torch.zeros(n_basins, 4, dtype=torch.float64)
+    loss_fn, loss_name = get_loss(config["train"]["loss"]), config["train"]["loss"]
+    loss_sum = torch.zeros(2, dtype=torch.float64)
+    idx = np.arange(len(sampler))[D.rank() :: D.world_size()]
+    q_std_all = torch.as_tensor(prepared.inputs.q_std)
+    bs = int(config["evaluate"]["batch_size"])
+    for i in range(0, len(idx), bs):
+        batch = sampler.batch(idx[i : i + bs]).to(device)
+        q = model(batch.x, batch.z, prepared.spec.warmup, batch.basin)["q"]
+        loss = _loss_value(loss_fn, loss_name, q, batch.y, q_std_all[batch.basin.cpu()].to(device))
+        n_obs = torch.isfinite(batch.y).sum().item()
+        loss_sum += torch.tensor([float(loss) * n_obs, n_obs], dtype=torch.float64)
+        q, y = q.double().cpu(), batch.y.double().cpu()
+        ok = torch.isfinite(y)
+        y0, err = torch.where(ok, y, 0.0), torch.where(ok, (q - y) ** 2, 0.0)
+        parts = torch.stack([ok.sum(0).double(), y0.sum(0), (y0**2).sum(0), err.sum(0)], dim=1)  # [B, 4]
+        sums.index_add_(0, batch.basin.cpu(), parts)
+    sums = D.all_reduce_sum(sums)
+    loss_sum = D.all_reduce_sum(loss_sum)
+    n, so, so2, sse = sums.unbind(1)
+    var = so2 - so**2 / n.clamp(min=1)
+    nse = torch.where((n > 1) & (var > 0), 1 - sse / var.clamp(min=1e-12), torch.full_like(n, float("nan")))
+    val_loss = float(loss_sum[0] / loss_sum[1]) if loss_sum[1] > 0 else float("nan")
+    finite = nse[torch.isfinite(nse)]
+    return val_loss, float(finite.median()) if finite.numel() else float("nan")
+
+
+def _save_checkpoint(path, payload: dict) -> None:
+    atomic_write_with(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path) -> dict:
+    """Load a checkpoint written by :func:`train_model` (trusted: our own run directory)."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def train_model(
+    config: Mapping[str, Any],
+    run: RunDir,
+    resume: bool = False,
+    progress_bar: bool = True,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Train ``config["model"]`` into ``run``; returns ``{"best_epoch", "best_val_loss", "epochs_run"}``.
+
+    ``should_stop`` is polled between iterations; when it returns True, :class:`Cancelled` is raised
+    after the current iteration (the last complete checkpoint stays valid for ``--resume``).
+    """
+    tcfg = config["train"]
+    if tcfg.get("num_threads"):
+        torch.set_num_threads(int(tcfg["num_threads"]))
+    device = D.local_device(resolve_device(tcfg["device"]))
+    main = D.is_main()
+    last_path, best_path = run.checkpoint_dir / "last.pt", run.checkpoint_dir / "best.pt"
+    ckpt = load_checkpoint(last_path) if resume and last_path.exists() else None
+
+    norm = Normalizer.from_dict(ckpt["normalization"]) if ckpt else None
+    prepared = prepare(config, norm)
+    seed = int(tcfg["seed"])
+    seed_everything(seed)
+    model = build_model(config, prepared).to(device)
+    optimizer = make_optimizer(config, model.parameters())
+
+    train_table = period_table(prepared, "train")
+    if len(train_table) == 0:
+        raise ValueError(f"no training window: train period {prepared.periods['train']} is shorter than "
+                         f"warmup + rho + horizon = {prepared.spec.length} steps or has no observed streamflow")
+    inputs = prepared.inputs
+    train_sampler = WindowSampler(inputs.x, inputs.z, inputs.y, train_table, prepared.spec)
+    valid_table = period_table(prepared, "valid", stride=prepared.spec.target_length)
+    valid_sampler = WindowSampler(inputs.x, inputs.z, inputs.y, valid_table, prepared.spec) if len(valid_table) else None
+
+    state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state = {k: ckpt[k] for k in state}
+        _set_rng_state(ckpt["rng"])
+        if main:
+            run.write_history(state["history"])  # history.json may be ahead of the checkpoint after a kill
+
+    net: nn.Module = model
+    if D.is_distributed():
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    world = D.world_size()
+    if tcfg["batch_size"] % world:
+        raise ValueError(f"train.batch_size {tcfg['batch_size']} must be divisible by the {world} processes")
+    per_rank = tcfg["batch_size"] // world
+    dsampler = DistributedSampler(_Indices(len(train_sampler)), num_replicas=world, rank=D.rank(), shuffle=True, seed=seed)
+    loss_fn, loss_name = get_loss(tcfg["loss"]), tcfg["loss"]
+    q_std_all = torch.as_tensor(inputs.q_std)
+    epochs, patience = int(tcfg["epochs"]), int(tcfg.get("patience") or 0)
+    max_seconds = float(tcfg.get("max_minutes") or 0) * 60
+    t_start = time.monotonic()
+    base_payload = {"normalization": prepared.norm.to_dict(), "config": dict(config),
+                    "input_names": inputs.input_names, "basins": inputs.basins, "periods": prepared.periods}
+
+    for epoch in range(state["epoch"] + 1, epochs + 1):
+        if patience and valid_sampler is not None and state["bad_epochs"] >= patience:
+            break
+        net.train()
+        dsampler.set_epoch(epoch)
+        order = np.fromiter(iter(dsampler), dtype=np.int64)
+        n_iter = math.ceil(len(order) / per_rank)
+        if tcfg.get("iterations_per_epoch"):
+            n_iter = min(n_iter, int(tcfg["iterations_per_epoch"]))
+        bar = None
+        if progress_bar and main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n_iter, desc=f"{config['model']} epoch {epoch}/{epochs}", leave=False, mininterval=2)
+        loss_sum, n_batches, last_status = 0.0, 0, time.monotonic()
+        for it in range(n_iter):
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"stopped in epoch {epoch} at iteration {it}")
+            batch = train_sampler.batch(order[it * per_rank : (it + 1) * per_rank]).to(device)
+            optimizer.zero_grad(set_to_none=True)
+            out = net(batch.x, batch.z, prepared.spec.warmup, batch.basin)
+            loss = _loss_value(loss_fn, loss_name, out["q"], batch.y, q_std_all[batch.basin.cpu()].to(device))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{config['model']}: loss became {float(loss)} in epoch {epoch}, "
+                                         f"iteration {it} (basins {sorted({inputs.basins[int(b)] for b in batch.basin})})")
+            loss.backward()
+            if tcfg.get("grad_clip"):
+                nn.utils.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
+            optimizer.step()
+            loss_sum += float(loss.detach())
+            n_batches += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}", refresh=False)
+            if main and time.monotonic() - last_status > 5:
+                last_status = time.monotonic()
+                run.update_status(progress=((epoch - 1) + (it + 1) / n_iter) / epochs, epoch=epoch,
+                                  message=f"{config['model']}: epoch {epoch}/{epochs}, iteration {it + 1}/{n_iter}")
+        if bar is not None:
+            bar.close()
+        train_loss = float(D.all_reduce_sum(torch.tensor([loss_sum, n_batches]))[0]) / max(1, n_batches * world)
+        val_loss, val_nse = (validate(net, prepared, valid_sampler, config, device)
+                             if valid_sampler is not None else (float("nan"), float("nan")))
+        improved = valid_sampler is None or (math.isfinite(val_loss) and val_loss < state["best_val"])
+        if improved:
+            state["best_val"] = val_loss if valid_sampler is not None else train_loss
+            state["best_epoch"], state["bad_epochs"] = epoch, 0
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch
+        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_nse": val_nse,
+                  "seconds": round(time.monotonic() - t_start, 1)}
+        state["history"].append(record)
+        if main:
+            payload = {**base_payload, "model": _unwrap(net).state_dict(), "epoch": epoch}
+            if improved:
+                _save_checkpoint(best_path, payload)
+            _save_checkpoint(last_path, {**payload, **state, "optimizer": optimizer.state_dict(), "rng": _rng_state()})
+            run.append_history(record)
+            run.update_status(progress=epoch / epochs, epoch=epoch,
+                              message=f"{config['model']}: epoch {epoch}/{epochs} train_loss {train_loss:.4f} "
+                                      f"val_loss {val_loss:.4f} val_nse {val_nse:.3f}")
+        D.barrier()
+        if max_seconds and time.monotonic() - t_start > max_seconds:
+            if main:
+                run.update_status(message=f"{config['model']}: stopped after epoch {epoch}: train.max_minutes reached")
+            break
+    return {"best_epoch": state["best_epoch"], "best_val_loss": state["best_val"], "epochs_run": state["epoch"]}
