@@ -105,6 +105,8 @@ def test_missing_streamflow_is_allowed(folder):
 def test_unknown_basin(folder):
     msg, err = _message(folder, basins=["01484100", "99999999"])
     assert "unknown basin id '99999999'" in msg and "available: 01484100" in msg and err.basin == "99999999"
+    msg, _ = _message(folder, basins=[1484100])
+    assert "unknown basin id '1484100'" in msg and "did you mean '01484100'" in msg
 
 
 def test_period_outside_data(folder):

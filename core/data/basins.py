@@ -20,7 +20,7 @@ import xarray as xr
 from . import validation
 from .errors import DataError
 from .errors import _format_date as _fmt
-from .pet import choose_pet_method, compute_pet
+from .pet import choose_pet_method, compute_pet_batch
 
 # Units of the canonical variables; "{flux}" is replaced by the per-step flux unit (mm/day, mm/h).
 CANONICAL_UNITS = {
@@ -93,7 +93,9 @@ def select_ids(available: Iterable[str], basins: Iterable[str] | str | None, sou
     for basin in wanted:
         if basin not in known:
             shown = ", ".join(sorted(known)[:10]) + (" ..." if len(known) > 10 else "")
-            raise DataError(f"unknown basin id {basin!r} in {source} (available: {shown or 'none'})", file=source, basin=basin)
+            padded = [k for k in known if k.lstrip("0") == basin.lstrip("0") and k != basin]
+            hint = f"; did you mean {padded[0]!r}? ids are text, keep leading zeros" if padded else ""
+            raise DataError(f"unknown basin id {basin!r} in {source} (available: {shown or 'none'}){hint}", file=source, basin=basin)
     if len(set(wanted)) != len(wanted):
         duplicate = next(b for b in wanted if wanted.count(b) > 1)
         raise DataError(f"basin id {duplicate!r} requested twice", file=source, basin=duplicate)
@@ -158,24 +160,31 @@ def assemble(
         if method == "provided":
             ordered.append("pet")
         validation.check_forcing_complete(frame[ordered], rec.file, rec.basin, rec.files)
-        if method != "provided":
-            lat = _as_float(rec.statics.get("lat"))
-            if not np.isfinite(lat):
-                raise DataError(
-                    f"PET method {method!r} needs the basin latitude: add a 'lat' column to basins.csv "
-                    "or provide a 'pet' series",
-                    file=rec.file,
-                    variable="lat",
-                    basin=rec.basin,
-                )
-            frame = frame.copy()
-            try:
-                frame["pet"] = compute_pet(frame, method, lat, _as_float(rec.statics.get("elevation")))
-            except DataError as exc:
-                raise DataError(exc.reason, file=rec.file, variable=exc.variable, basin=rec.basin) from exc
-            validation.check_forcing_complete(frame[["pet"]], rec.file, rec.basin, rec.files)
+        if method != "provided" and not np.isfinite(_as_float(rec.statics.get("lat"))):
+            raise DataError(
+                f"PET method {method!r} needs the basin latitude: add a 'lat' column to basins.csv "
+                "or provide a 'pet' series",
+                file=rec.file,
+                variable="lat",
+                basin=rec.basin,
+            )
         frames.append(frame)
         methods[rec.basin] = method
+    for method in sorted(set(methods.values()) - {"provided"}):
+        todo = [i for i, rec in enumerate(records) if methods[rec.basin] == method]
+        try:
+            pets = compute_pet_batch(
+                [frames[i] for i in todo],
+                method,
+                [_as_float(records[i].statics.get("lat")) for i in todo],
+                [_as_float(records[i].statics.get("elevation")) for i in todo],
+            )
+        except DataError as exc:
+            rec = records[todo[0]] if len(todo) == 1 else None
+            raise DataError(exc.reason, file=rec.file if rec else source, variable=exc.variable, basin=rec.basin if rec else None) from exc
+        for i, pet in zip(todo, pets):
+            frames[i] = frames[i].assign(pet=pet.to_numpy())
+            validation.check_forcing_complete(frames[i][["pet"]], records[i].file, records[i].basin, records[i].files)
     return _to_dataset(records, frames, time, step, source, methods, attrs or {})
 
 

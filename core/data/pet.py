@@ -25,7 +25,6 @@ result stays in mm per step.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -87,7 +86,7 @@ def compute_pet(
     ----------
     frame : DataFrame indexed by a regular DatetimeIndex (step of one day or less), canonical
         columns ``tmin``, ``tmax`` (degC), optional ``tmean`` (degC), ``srad`` (W m-2), ``vp`` (Pa),
-        ``dayl`` (h).
+        ``dayl`` (h); sub-daily frames may carry only ``tmean``.
     method : ``"hargreaves"`` or ``"priestley_taylor"`` (already resolved, see :func:`choose_pet_method`).
     lat_deg : basin latitude in degrees north.
     elevation_m : basin mean elevation in metres, used for air pressure (Priestley-Taylor); sea
@@ -97,53 +96,94 @@ def compute_pet(
     -------
     Series of PET (mm per step), same index as ``frame``; NaN where an input is NaN.
     """
-    if lat_deg is None or not np.isfinite(lat_deg):
-        raise DataError(f"PET method {method!r} needs the basin latitude", variable="lat")
-    if not -90.0 <= lat_deg <= 90.0:
-        raise DataError(f"latitude {lat_deg} is outside -90..90 degrees", variable="lat")
-    step = _step_of(frame.index)
+    return compute_pet_batch([frame], method, [lat_deg], [elevation_m])[0]
+
+
+def compute_pet_batch(
+    frames: list[pd.DataFrame],
+    method: str,
+    lats_deg: list[float],
+    elevations_m: list[float | None],
+) -> list[pd.Series]:
+    """:func:`compute_pet` for several basins sharing one time index, in one pyet call.
+
+    pyet derives the day of year by formatting every date as text, which costs more than the PET
+    formula itself; passing all basins as one ``(time, basin, 1)`` array pays that once.
+    """
+    index = frames[0].index
+    for frame in frames[1:]:
+        if not frame.index.equals(index):
+            raise DataError("basins passed to one PET batch must share their time axis", variable="pet")
+    for lat in lats_deg:
+        if lat is None or not np.isfinite(lat):
+            raise DataError(f"PET method {method!r} needs the basin latitude", variable="lat")
+        if not -90.0 <= lat <= 90.0:
+            raise DataError(f"latitude {lat} is outside -90..90 degrees", variable="lat")
+    step = _step_of(index)
     if step > pd.Timedelta(days=1):
         raise DataError(f"cannot compute PET for a time step of {step}; provide a 'pet' series", variable="pet")
-    daily = frame if step == pd.Timedelta(days=1) else _to_daily(frame)
-    pet_day = _pet_daily(daily, method, lat_deg, elevation_m)
+    daily_frames = frames if step == pd.Timedelta(days=1) else [_to_daily(f) for f in frames]
+    pet_day = _pet_daily(daily_frames, method, lats_deg, elevations_m)  # (days, basins)
     if step == pd.Timedelta(days=1):
-        return pet_day.rename("pet")
+        return [pd.Series(pet_day[:, i], index=index, name="pet") for i in range(len(frames))]
     steps_per_day = pd.Timedelta(days=1) / step
-    per_step = pet_day.reindex(frame.index.normalize()).to_numpy() / steps_per_day
-    return pd.Series(per_step, index=frame.index, name="pet")
+    # spread each day's PET evenly over its steps
+    position = daily_frames[0].index.get_indexer(index.normalize())
+    return [pd.Series(pet_day[position, i] / steps_per_day, index=index, name="pet") for i in range(len(frames))]
 
 
-def _pet_daily(daily: pd.DataFrame, method: str, lat_deg: float, elevation_m: float | None) -> pd.Series:
+def _pet_daily(
+    daily: list[pd.DataFrame], method: str, lats_deg: list[float], elevations_m: list[float | None]
+) -> np.ndarray:
+    """Daily PET (mm/day), shape ``(days, basins)``."""
     import pyet  # imported here: keeps `import core.data` light
+    import xarray as xr
 
-    tmin = daily["tmin"].astype(float)
+    index = pd.DatetimeIndex(daily[0].index, name="time")
+
+    def grid(values: list[np.ndarray]) -> xr.DataArray:
+        # pyet's gridded layout: (time, y, x); basins along y, a single x
+        return xr.DataArray(np.stack(values, axis=1)[:, :, None], dims=("time", "y", "x"), coords={"time": index})
+
+    def column(name: str) -> list[np.ndarray]:
+        return [f[name].to_numpy(dtype=float) for f in daily]
+
+    tmin = grid(column("tmin"))
     # gridded products occasionally give tmax a hair below tmin; a zero range, not NaN, is meant
-    tmax = np.maximum(daily["tmax"].astype(float), tmin)
-    tmean = daily["tmean"].astype(float) if "tmean" in daily else (tmin + tmax) / 2.0
-    lat = math.radians(lat_deg)
-    elevation = 0.0 if elevation_m is None or not np.isfinite(elevation_m) else float(elevation_m)
+    tmax = np.maximum(grid(column("tmax")), tmin)
+    tmean = grid(
+        [
+            f["tmean"].to_numpy(dtype=float) if "tmean" in f else (f["tmin"].to_numpy(dtype=float) + f["tmax"].to_numpy(dtype=float)) / 2.0
+            for f in daily
+        ]
+    )
+    lat = xr.DataArray(np.radians(np.asarray(lats_deg, dtype=float))[:, None], dims=("y", "x"))
+    elevation = xr.DataArray(
+        np.array([0.0 if e is None or not np.isfinite(e) else float(e) for e in elevations_m])[:, None], dims=("y", "x")
+    )
     with warnings.catch_warnings():
         # pyet warns about NaN in inputs; NaN forcing is reported by our own validation instead
         warnings.simplefilter("ignore", RuntimeWarning)
         if method == "hargreaves":
             pet = pyet.hargreaves(tmean, tmax, tmin, lat)
         elif method == "priestley_taylor":
-            srad = daily["srad"].astype(float)
-            if "dayl" in daily:
-                # Daymet srad is the daylight-hours mean: scale to a 24-hour mean first
-                srad = srad * daily["dayl"].astype(float) / 24.0
+            # Daymet srad is the daylight-hours mean: with a day length, scale to a 24-hour mean
+            srad = grid(
+                [
+                    f["srad"].to_numpy(dtype=float) * (f["dayl"].to_numpy(dtype=float) / 24.0 if "dayl" in f else 1.0)
+                    for f in daily
+                ]
+            )
             rs = srad * _W_M2_TO_MJ_DAY
-            ea = daily["vp"].astype(float) / 1000.0  # Pa -> kPa
+            ea = grid(column("vp")) / 1000.0  # Pa -> kPa
             try:
                 rn = pyet.calc_rad_net(tmean, rs=rs, lat=lat, tmax=tmax, tmin=tmin, elevation=elevation, ea=ea)
             except Exception as exc:  # pyet raises a bare Exception for radiation > 100 MJ m-2 d-1
-                raise DataError(
-                    f"incoming radiation looks implausible for W m-2 ({exc})", variable="srad"
-                ) from exc
+                raise DataError(f"incoming radiation looks implausible for W m-2 ({exc})", variable="srad") from exc
             pet = pyet.priestley_taylor(tmean, rn=rn, elevation=elevation)
         else:
             raise DataError(f"cannot compute PET with method {method!r}", variable="pet")
-    return pd.Series(np.asarray(pet, dtype=float), index=daily.index)
+    return np.asarray(pet.transpose("time", "y", "x").values, dtype=float)[:, :, 0]
 
 
 def _to_daily(frame: pd.DataFrame) -> pd.DataFrame:
