@@ -86,6 +86,8 @@ def test_netcdf_basin_file_and_roundtrip(table, tmp_path):
     np.testing.assert_allclose(back["q_obs"].values, sub["q_obs"].values)
     np.testing.assert_allclose(back["pet"].values, sub["pet"].values)  # provided PET is kept
     assert back.attrs["pet_method"] == "provided"
+    np.testing.assert_allclose(back["aridity"].values, sub["aridity"].values)  # statics survive
+    assert list(back["huc_02"].values) == ["02", "02"] and back["name"].values[1] == "HOLIDAY CREEK NEAR ANDERSONVILLE, VA"
 
 
 def test_discharge_column_converted_with_area(table_dir, tmp_path):

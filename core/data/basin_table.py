@@ -72,7 +72,7 @@ STATIC_ALIASES = {
     "lat": "lat", "latitude": "lat", "gauge_lat": "lat",
     "lon": "lon", "longitude": "lon", "gauge_lon": "lon",
     "area_km2": "area_km2", "area": "area_km2",
-    "elevation": "elevation", "elevation_m": "elevation", "elev_mean_m": "elevation", "elev_mean": "elevation",
+    "elevation": "elevation", "elevation_m": "elevation", "elev_mean_m": "elevation",
 }
 _SERIES_STATICS = ("lat", "lon", "area_km2", "elevation", "name")
 _STEP_SECONDS_DAY = 86400.0
@@ -384,14 +384,24 @@ def _records_from_netcdf(
     records = []
     for basin, part in parts:
         merged = dict((attributes or {}).get(basin, {}))
-        for key, value in list(part.attrs.items()) + [(k, part[k].values.item()) for k in part.variables if part[k].ndim == 0]:
+        # per-basin scalars (0-d after selecting the basin) are static attributes, whatever their name
+        for key in part.variables:
+            if part[key].ndim != 0 or key in (time_name, "basin"):
+                continue
+            value = part[key].values.item()
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            canonical = STATIC_ALIASES.get(str(key).lower(), str(key))
+            if canonical in ("lat", "lon", "area_km2", "elevation"):
+                value = _float_or_nan(value)
+            elif not isinstance(value, str):
+                value = _float_or_nan(value)
+            merged[canonical] = value
+        # global attributes only for the well-known ones (others describe the file, not a basin)
+        for key, value in part.attrs.items():
             canonical = STATIC_ALIASES.get(str(key).lower())
             if canonical in _SERIES_STATICS:
-                merged.setdefault(canonical, value if canonical == "name" else _float_or_nan(value))
-        for key in part.coords:
-            canonical = STATIC_ALIASES.get(str(key).lower())
-            if canonical in _SERIES_STATICS and part[key].ndim == 0:
-                merged[canonical] = str(part[key].values) if canonical == "name" else _float_or_nan(part[key].values)
+                merged.setdefault(canonical, str(value) if canonical == "name" else _float_or_nan(value))
         merged.update(statics)
         series = {name: part[name].values for name in part.data_vars if part[name].dims == (time_name,)}
         table = pd.DataFrame(series)
