@@ -11,7 +11,6 @@ radiation would move the ratio by 2x or more).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

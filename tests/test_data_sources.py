@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from core.data import available_sources, list_basins, load_basins
 from core.data.sources import ENV_VAR, detect_kind
