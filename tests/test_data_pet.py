@@ -66,6 +66,8 @@ def test_method_choice_and_errors():
         choose_pet_method(["prcp", "tmean"])
     with pytest.raises(DataError, match=r"'priestley_taylor' needs the variable 'srad'.*variable=srad"):
         choose_pet_method(["prcp", "tmin", "tmax"], "priestley_taylor")
+    with pytest.raises(DataError, match=r"pet_method='provided' but the source has no 'pet' series.*basin=fulda_grebenau"):
+        load_basins("demo", pet_method="provided")
     with pytest.raises(DataError, match=r"unknown PET method 'penman'"):
         choose_pet_method(["prcp"], "penman")
     with pytest.raises(DataError, match=r"needs the variable 'tmin'.*basin=hymod_example"):
