@@ -9,7 +9,7 @@ import torch
 
 from core.hydro import xaj
 from core.hydro import xaj_fused
-from core.hydro.xaj_fused import STATE_NAMES, _XajRecursion, simulate_fused
+from core.hydro.xaj_fused import _XajRecursion, simulate_fused
 
 # DESIGN.md section 4 default ranges, order K,B,IM,UM,LM,DM,C,SM,EX,KI,KG,A,THETA,CI,CG
 LOWER = [0.1, 0.1, 0.01, 0.0, 60.0, 60.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.98]
@@ -124,10 +124,10 @@ def extreme_runs():
 def check_float64(runs):
     (q_r, e_r, s_r, g_r), (q_f, e_f, s_f, g_f) = runs[torch.float64]
     assert q_f.dtype == torch.float64
-    assert set(s_f) == set(s_r) == set(STATE_NAMES)
+    assert set(s_f) == set(s_r)
     assert_series_close("Q", q_r, q_f, 1e-5)
     assert_series_close("E", e_r, e_f, 1e-5)
-    for name in STATE_NAMES:
+    for name in s_r:
         assert_series_close(name, s_r[name], s_f[name], 1e-5)
     assert_gradients_close(g_r, g_f, 1e-4)
 
@@ -147,7 +147,7 @@ def check_float32(runs):
     assert q_f.dtype == torch.float32
     assert_series_close("Q", q_r, q_f, 1e-4)
     assert_series_close("E", e_r, e_f, 1e-4)
-    for name in STATE_NAMES:
+    for name in s_r:
         ref32, fused32, ref64 = s_r[name].double(), s_f[name].double(), s_64[name]
         scale = max(float(ref64.abs().max()), 1e-6)
         close = (fused32 - ref32).abs() <= 1e-4 * (ref32.abs() + scale)
@@ -194,34 +194,24 @@ def test_float64_gradcheck_of_recursion():
     pet = torch.rand(n_basin, n_time, generator=g, dtype=torch.float64) * 5.0
     lo, hi = torch.tensor(LOWER, dtype=torch.float64), torch.tensor(UPPER, dtype=torch.float64)
     phys = lo + (0.2 + 0.6 * torch.rand(n_basin, 15, generator=g, dtype=torch.float64)) * (hi - lo)
-    par = xaj_fused._kernel_parameters(phys).detach().requires_grad_(True)
-    init = xaj_fused._initial_states(phys).requires_grad_(True)
+    named = xaj.unpack_params(phys)
+    par = xaj_fused._kernel_parameters(named).detach().requires_grad_(True)
+    init = torch.stack(list(xaj.initial_state(named)), dim=1).detach().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda a, b: _XajRecursion.apply(prcp, pet, a, b), (par, init),
                                     eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 def test_float64_gradcheck_of_simulate():
-    """End to end (KI/KG rescaling, unit hydrograph, convolution) on a short series.
-
-    Without warmup; UM, LM, DM and SM are held fixed because the cold-start states (half of each
-    capacity) are constants by design, which finite differences would not know.
-    """
+    """End to end (KI/KG rescaling, cold-start states, unit hydrograph, convolution), all 15 parameters."""
     g = torch.Generator().manual_seed(4)
     forcing = torch.stack([torch.rand(30, 2, generator=g, dtype=torch.float64) * 40.0,
                            torch.rand(30, 2, generator=g, dtype=torch.float64) * 4.0], dim=-1)
     lo, hi = torch.tensor(LOWER, dtype=torch.float64), torch.tensor(UPPER, dtype=torch.float64)
     params = lo + (0.2 + 0.6 * torch.rand(2, 15, generator=g, dtype=torch.float64)) * (hi - lo)
     params[1, 9], params[1, 10] = 0.6, 0.5  # KI + KG >= 1: the rescaled branch
-    capacities = [3, 4, 5, 7]
-    free = [j for j in range(15) if j not in capacities]
-
-    def run(free_params: torch.Tensor):
-        full = params.clone()
-        full[:, free] = free_params
-        return simulate_fused(forcing, full, warmup=0, uh_length=8)
-
-    x = params[:, free].clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(run, (x,), eps=1e-6, atol=1e-6, rtol=1e-4)
+    params.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: simulate_fused(forcing, p, warmup=0, uh_length=8), (params,),
+                                    eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 def test_one_basin_thirty_years_runs_and_is_finite():

@@ -4,25 +4,26 @@
 section 4) but runs the per-step recursion in numba (``core.hydro.xaj_kernels``) over all basins
 at once and back-propagates through it with a reverse-mode adjoint instead of a per-step autograd
 graph. The parts that are cheap and vectorised already stay in torch with ordinary autograd:
-parameter preparation (KI/KG rescaling, initial states), the gamma unit hydrograph weights and the
-causal surface convolution (``conv1d``).
+parameter preparation (KI/KG rescaling, initial states), the gamma unit hydrograph weights, the
+causal surface convolution and the water-balance diagnostics, all through the reference's own
+functions so that both paths share them.
 
-The recursion runs on the host in float64 whatever the input dtype and device; results are cast
-back to the dtype and device of ``params``. Gradients flow to ``params`` only; forcing is data.
+The recursion runs on the host in float64 whatever the input dtype and device (on CUDA the inputs
+are copied to the host and the results back: a few MB); results are cast back to the dtype and
+device of ``params``. Gradients flow to ``params`` only; forcing is data. Warmup runs without
+gradient and its end states are constants, as in the reference.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from core.hydro import xaj_kernels as kern
+from core.hydro.unit_hydrograph import causal_convolve, gamma_unit_hydrograph, pending_volume
+from core.hydro.xaj import (FLUX_NAMES, INITIAL_NAMES, STATE_NAMES, XajParams, _checked_inputs,
+                            initial_state, unpack_params)
 
-# Parameter columns of the [B, 15] physical parameter tensor (DESIGN.md section 4 order).
-_K, _B, _IM, _UM, _LM, _DM, _C, _SM, _EX, _KI, _KG, _A, _THETA, _CI, _CG = range(15)
-N_PARAMS = 15
-
-STATE_NAMES = ("WU", "WL", "WD", "S", "FR", "QI", "QG", "RS", "RI", "RG", "RIM", "E", "QS")
+_KERNEL_STATE_COLUMNS = (kern.O_WU, kern.O_WL, kern.O_WD, kern.O_S, kern.O_FR, kern.O_QI, kern.O_QG)
 
 
 def is_available() -> bool:
@@ -67,65 +68,15 @@ class _XajRecursion(torch.autograd.Function):
         return None, None, gpar, ginit
 
 
-def _kernel_parameters(params: torch.Tensor) -> torch.Tensor:
-    """[B, 15] physical parameters -> [B, 13] kernel parameters (differentiable, float64).
-
-    KI and KG are rescaled by (1 - 1e-5) / (KI + KG) where KI + KG >= 1 (DESIGN.md section 4).
-    """
-    p = params
-    ki, kg = p[:, _KI], p[:, _KG]
-    total = ki + kg
-    over = total >= 1.0
-    # the unused branch must stay finite (KI = KG = 0 would give inf, and where's gradient 0 * inf = NaN)
-    safe_total = torch.where(over, total, torch.ones_like(total))
-    scale = torch.where(over, (1.0 - kern.PRECISION) / safe_total, torch.ones_like(total))
-    ki = torch.where(over, ki * scale, ki)
-    kg = torch.where(over, kg * scale, kg)
-    cols = [p[:, _K], p[:, _B], p[:, _IM], p[:, _UM], p[:, _LM], p[:, _DM], p[:, _C],
-            p[:, _SM], p[:, _EX], ki, kg, p[:, _CI], p[:, _CG]]
-    return torch.stack(cols, dim=1)
+def _kernel_parameters(p: XajParams) -> torch.Tensor:
+    """Named parameter columns (KI, KG already rescaled by ``unpack_params``) -> [B, 13] kernel order."""
+    return torch.stack([p.K, p.B, p.IM, p.UM, p.LM, p.DM, p.C, p.SM, p.EX, p.KI, p.KG, p.CI, p.CG], dim=1)
 
 
-def _initial_states(params: torch.Tensor) -> torch.Tensor:
-    """Cold-start states [B, 7] (WU, WL, WD, S, FR, QI, QG) of DESIGN.md section 4.6, as constants."""
-    p = params.detach()
-    fr = torch.full_like(p[:, 0], 0.1)
-    q0 = torch.full_like(p[:, 0], 0.1)
-    return torch.stack([0.5 * p[:, _UM], 0.5 * p[:, _LM], 0.5 * p[:, _DM], 0.5 * p[:, _SM],
-                        fr, q0, q0.clone()], dim=1)
-
-
-def _unit_hydrograph(params: torch.Tensor, uh_length: int) -> torch.Tensor:
-    """Gamma unit hydrograph weights [B, L] (sum 1) from A and THETA, differentiable."""
-    from core.hydro.unit_hydrograph import gamma_unit_hydrograph
-
-    return gamma_unit_hydrograph(params[:, _A], params[:, _THETA], uh_length)
-
-
-def _causal_convolution(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """out[b, t] = sum_k weights[b, k] inflow[b, t - k] with zero history; inflow [B, T], weights [B, L]."""
-    n_basin, n_time = inflow.shape
-    length = weights.shape[1]
-    x = F.pad(inflow, (length - 1, 0)).unsqueeze(0)  # [1, B, T + L - 1]
-    kernel = torch.flip(weights, dims=[1]).unsqueeze(1)  # [B, 1, L]
-    return F.conv1d(x, kernel, groups=n_basin).squeeze(0)
-
-
-def _check_inputs(forcing: torch.Tensor, params: torch.Tensor, warmup: int, uh_length: int) -> None:
-    if forcing.dim() != 3 or forcing.shape[2] != 2:
-        raise ValueError(f"xaj_fused.simulate_fused: forcing must be [T, B, 2] (P, PET), got {tuple(forcing.shape)}")
-    if params.dim() != 2 or params.shape[1] != N_PARAMS:
-        raise ValueError(f"xaj_fused.simulate_fused: params must be [B, {N_PARAMS}], got {tuple(params.shape)}")
-    if forcing.shape[1] != params.shape[0]:
-        raise ValueError(
-            f"xaj_fused.simulate_fused: forcing has {forcing.shape[1]} basins but params has {params.shape[0]}")
-    if not 0 <= warmup < forcing.shape[0]:
-        raise ValueError(f"xaj_fused.simulate_fused: warmup={warmup} must be in [0, T={forcing.shape[0]})")
-    if uh_length < 1:
-        raise ValueError(f"xaj_fused.simulate_fused: uh_length={uh_length} must be >= 1")
+def _check_forcing_gradient(forcing: torch.Tensor) -> None:
     if forcing.requires_grad:
         raise ValueError("xaj_fused.simulate_fused: forcing requires grad, but the fused adjoint only "
-                         "differentiates with respect to params; use backend='reference'")
+                         "differentiates with respect to params; use simulate(..., backend='reference')")
 
 
 def simulate_fused(
@@ -149,46 +100,48 @@ def simulate_fused(
     uh_length : int
         Length L of the gamma unit hydrograph, steps.
     return_states : bool
-        Also return a dict of ``[T - warmup, B]`` series: WU, WL, WD, S, FR, QI, QG (states at the
-        end of each step), RS, RI, RG, RIM, E, QS (fluxes in mm per step).
+        Also return the reference's diagnostics dict: ``[T - warmup, B]`` end-of-step states
+        ``WU, WL, WD, S, FR, QI, QG``, fluxes ``PE, R, RIM, RS, RI, RG, E, QS`` (mm per step), ``UH``
+        (water still in the unit hydrograph, mm) and ``[B]`` start-of-period states ``WU0 ... QG0``.
 
     Returns
     -------
     (q, et) or (q, et, states): streamflow and actual evapotranspiration ``[T - warmup, B]``, mm per
     step, dtype and device of ``params``.
     """
-    _check_inputs(forcing, params, warmup, uh_length)
+    _check_forcing_gradient(forcing)
+    forcing, params = _checked_inputs(forcing, params, warmup, uh_length)  # same errors as the reference
     dtype, device = params.dtype, params.device
     host = torch.device("cpu")
-    f64 = forcing.detach().to(device=host, dtype=torch.float64)
+    f64 = forcing.detach().to(device=host, dtype=torch.float64)  # already rounded to params.dtype
     prcp = f64[:, :, 0].T.contiguous()  # [B, T]
     pet = f64[:, :, 1].T.contiguous()
-    p64 = params.to(device=host, dtype=torch.float64)
-    par = _kernel_parameters(p64)
-    init = _initial_states(p64)
+    p = unpack_params(params.to(device=host, dtype=torch.float64))
+    par = _kernel_parameters(p)
+    init = torch.stack(list(initial_state(p)), dim=1)  # [B, 7], differentiable like the reference's
 
     if warmup > 0:
         with torch.no_grad():
             warm = _XajRecursion.apply(prcp[:, :warmup].contiguous(), pet[:, :warmup].contiguous(),
-                                       par.detach(), init)
-            init = torch.stack([warm[kern.O_WU, :, -1], warm[kern.O_WL, :, -1], warm[kern.O_WD, :, -1],
-                                warm[kern.O_S, :, -1], warm[kern.O_FR, :, -1], warm[kern.O_QI, :, -1],
-                                warm[kern.O_QG, :, -1]], dim=1).contiguous()
+                                       par.detach(), init.detach())
+            init = warm[list(_KERNEL_STATE_COLUMNS), :, -1].T.contiguous()
         prcp = prcp[:, warmup:].contiguous()
         pet = pet[:, warmup:].contiguous()
 
-    series = _XajRecursion.apply(prcp, pet, par, init)  # [N_OUT, B, T]
-    im = p64[:, _IM].unsqueeze(1)
-    surface_inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - im)
-    qs = _causal_convolution(surface_inflow, _unit_hydrograph(p64, uh_length))
+    series = _XajRecursion.apply(prcp, pet, par, init).transpose(1, 2)  # [N_OUT, T, B]
+    inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - p.IM)
+    weights = gamma_unit_hydrograph(p.A, p.THETA, uh_length)
+    qs = causal_convolve(inflow, weights)
     q = qs + series[kern.O_QI] + series[kern.O_QG]
 
-    def back(x: torch.Tensor) -> torch.Tensor:  # [B, T] float64 host -> [T, B] caller dtype/device
-        return x.T.to(device=device, dtype=dtype)
+    def back(x: torch.Tensor) -> torch.Tensor:  # float64 host -> caller dtype and device
+        return x.to(device=device, dtype=dtype)
 
     q_out, et_out = back(q), back(series[kern.O_E])
     if not return_states:
         return q_out, et_out
-    states = {name: back(series[i]) for i, name in enumerate(kern.OUTPUT_NAMES)}
-    states["QS"] = back(qs)
-    return q_out, et_out, {name: states[name] for name in STATE_NAMES}
+    out = {name: back(series[kern.OUTPUT_NAMES.index(name)]) for name in STATE_NAMES + FLUX_NAMES if name != "QS"}
+    out["QS"] = back(qs)
+    out["UH"] = back(pending_volume(inflow, weights))
+    out.update({name: back(init[:, i]) for i, name in enumerate(INITIAL_NAMES)})
+    return q_out, et_out, out

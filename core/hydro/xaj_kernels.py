@@ -2,8 +2,11 @@
 
 Only the per-step recursion lives here: evaporation, runoff generation, tension-water update,
 free-water sources and the two linear reservoirs (interflow, groundwater), exactly as in
-DESIGN.md section 4 and mirroring the branch choices of the eager reference
-``core.hydro.xaj`` (including which side of a tie receives the gradient). The gamma unit
+DESIGN.md section 4 and mirroring the eager reference ``core.hydro.xaj`` operation by operation:
+the same arithmetic order (so float64 results agree to the last bit where the libm ``pow`` agrees)
+and the same gradient conventions: ``torch.where`` sends the gradient down the taken branch only,
+``torch.clamp`` passes it to its input when the input lies inside the bounds including equality,
+``torch.minimum`` splits it half and half on a tie. The gamma unit
 hydrograph and the surface convolution stay in torch (``core.hydro.xaj_fused``).
 
 Layout: forcing ``[B, T]``, parameters ``[B, N_PAR]``, initial states ``[B, N_INIT]``, recorded
@@ -31,11 +34,11 @@ I_WU, I_WL, I_WD, I_S, I_FR, I_QI, I_QG = range(7)
 N_INIT = 7
 
 # Recorded series (state values at the END of each step, fluxes during the step).
-O_WU, O_WL, O_WD, O_S, O_FR, O_QI, O_QG, O_E, O_RS, O_RI, O_RG, O_RIM = range(12)
-N_OUT = 12
-OUTPUT_NAMES = ("WU", "WL", "WD", "S", "FR", "QI", "QG", "E", "RS", "RI", "RG", "RIM")
+O_WU, O_WL, O_WD, O_S, O_FR, O_QI, O_QG, O_E, O_RS, O_RI, O_RG, O_RIM, O_PE, O_R = range(14)
+N_OUT = 14
+OUTPUT_NAMES = ("WU", "WL", "WD", "S", "FR", "QI", "QG", "E", "RS", "RI", "RG", "RIM", "PE", "R")
 
-PRECISION = 1e-5  # the margin DESIGN.md keeps below WM and SM so the power laws stay finite
+PRECISION = 1e-5  # mm: floor of the deficits WM - W and SM - SS (DESIGN.md's "- 1e-5" margins)
 
 
 @njit(cache=True, fastmath=False, inline="always")
@@ -87,10 +90,11 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     wm = um + lm + dm
     wmm = wm * (1.0 + b)
     wsum = wu + wl + wd
-    wcap = wm - PRECISION
-    w0_clamped = wsum > wcap
-    w0 = wcap if w0_clamped else wsum
-    x1 = 1.0 - w0 / wm
+    deficit = wm - wsum  # WM - W0, floored (clamp passes the gradient at equality)
+    w0_clamped = deficit < PRECISION
+    if w0_clamped:
+        deficit = PRECISION
+    x1 = deficit / wm
     ib = 1.0 / (1.0 + b)
     p1, lg1 = _pow_and_log(x1, ib)
     a = wmm * (1.0 - p1)
@@ -107,10 +111,10 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
                 m = wmm
             x2 = 1.0 - m / wmm
             p2, lg2 = _pow_and_log(x2, 1.0 + b)
-            rr = pe - (wm - w0) + wm * p2
+            rr = pe - deficit + wm * p2
         else:
             r_case = 2
-            rr = pe - (wm - w0)
+            rr = pe - deficit
     else:
         rr = 0.0
     r = rr if rr > 0.0 else 0.0
@@ -120,18 +124,20 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     # 3. tension water update
     wet = d > 0.0
     if wet:
-        wu1 = wu + d - r
-        wu1_cap = wu1 > um
-        if wu1_cap:
-            wu1 = um
+        total = wu + wl + wd + d - r
+        wu_in = wu + d - r
+        wu1_cap = wu_in > um
+        wu1_tie = wu_in == um
+        wu1 = um if wu1_cap else wu_in
         wd_spill = wu + wl + d - r > um + lm
         if wd_spill:
-            wd1 = wu + wl + wd + d - r - um - lm
+            wd1 = total - um - lm
         else:
             wd1 = wd
-        wl1 = wu + wl + wd + d - r - wu1 - wd1
+        wl1 = total - wu1 - wd1
     else:
         wu1 = wu + d
+        wu1_tie = False
         wu1_cap = wu1 < 0.0  # here: clamped at zero from below
         if wu1_cap:
             wu1 = 0.0
@@ -151,10 +157,12 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     else:
         fr1 = fr
         ss = s
-    smc = sm - PRECISION
-    ss_clamped = ss > smc
-    ssc = smc if ss_clamped else ss
-    x3 = 1.0 - ssc / sm
+    free_deficit = sm - ss  # SM - SS*, floored like the tension-water deficit
+    ss_clamped = free_deficit < PRECISION
+    if ss_clamped:
+        free_deficit = PRECISION
+    ssc = sm - free_deficit
+    x3 = free_deficit / sm
     ie = 1.0 / (1.0 + ex)
     p3, lg3 = _pow_and_log(x3, ie)
     au = ms * (1.0 - p3)
@@ -178,12 +186,14 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     else:
         rs0 = 0.0
     rs_capped = rs0 > r
+    rs_tie = rs0 == r
     rs = r if rs_capped else rs0
     if runoff:
         s1 = ssc + (r - rs) / fr1
     else:
         s1 = s
     s1_capped = s1 > sm
+    s1_tie = s1 == sm
     s2 = sm if s1_capped else s1
     ri = ki * s2 * fr1
     rg = kg * s2 * fr1
@@ -193,10 +203,10 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
         wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim,
         # intermediates for the adjoint
         p, kp, ep, c1, eu, dd, cdd, el_case, ced, d, pe,
-        wm, wmm, w0_clamped, w0, x1, ib, p1, lg1, a, r_case, x2, p2, lg2, m, rr, r, pim,
-        wet, wu1, wu1_cap, wd_spill, wl1, wd1,
-        ms, runoff, fr1, ss, ss_clamped, ssc, x3, ie, p3, lg3, au, rs_case, x4, p4, lg4, m2,
-        rs0, rs_capped, s1, s1_capped, s2,
+        wm, wmm, w0_clamped, deficit, x1, ib, p1, lg1, a, r_case, x2, p2, lg2, m, rr, r, pim,
+        wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
+        ms, runoff, fr1, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, lg3, au, rs_case, x4, p4, lg4, m2,
+        rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
     )
 
 
@@ -234,8 +244,9 @@ def xaj_forward(prcp, pet, par, init, out):
             wu, wl, wd, s, fr = res[0], res[1], res[2], res[3], res[4]
             ri = res[7]
             rg = res[8]
-            qi = ci * qi + (1.0 - ci) * (ri * (1.0 - im))
-            qg = cg * qg + (1.0 - cg) * (rg * (1.0 - im))
+            pervious = 1.0 - im
+            qi = ci * qi + (1.0 - ci) * ri * pervious
+            qg = cg * qg + (1.0 - cg) * rg * pervious
             out[O_WU, ib_, t] = wu
             out[O_WL, ib_, t] = wl
             out[O_WD, ib_, t] = wd
@@ -248,6 +259,8 @@ def xaj_forward(prcp, pet, par, init, out):
             out[O_RI, ib_, t] = ri
             out[O_RG, ib_, t] = rg
             out[O_RIM, ib_, t] = res[9]
+            out[O_PE, ib_, t] = res[20]
+            out[O_R, ib_, t] = res[36]
 
 
 @njit(cache=True, fastmath=False, parallel=True)
@@ -313,10 +326,10 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
             (
                 wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim,
                 p, kp, ep, c1, eu, dd, cdd, el_case, ced, d, pe,
-                wm, wmm, w0_clamped, w0, x1, ib, p1, lg1, a, r_case, x2, p2, lg2, m, rr, r, pim,
-                wet, wu1, wu1_cap, wd_spill, wl1, wd1,
-                ms, runoff, fr1_, ss, ss_clamped, ssc, x3, ie, p3, lg3, au, rs_case, x4, p4, lg4, m2,
-                rs0, rs_capped, s1, s1_capped, s2,
+                wm, wmm, w0_clamped, deficit, x1, ib, p1, lg1, a, r_case, x2, p2, lg2, m, rr, r, pim,
+                wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
+                ms, runoff, fr1_, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, lg3, au, rs_case, x4, p4, lg4, m2,
+                rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
             ) = _step(wu, wl, wd, s, fr, prcp[bi, t], pet[bi, t],
                       k, b, im, um, lm, dm, c, sm, ex, ki, kg)
 
@@ -333,6 +346,8 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
             g_ri = gout[O_RI, bi, t]
             g_rg = gout[O_RG, bi, t]
             g_rim = gout[O_RIM, bi, t]
+            g_pe_out = gout[O_PE, bi, t]
+            g_r_out = gout[O_R, bi, t]
 
             # start-of-step adjoints, accumulated below
             g_wu = 0.0
@@ -366,14 +381,17 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
 
             # s2 = min(s1, sm)
             g_s1 = 0.0
-            if s1_capped:
+            if s1_tie:
+                g_sm += 0.5 * g_s2
+                g_s1 = 0.5 * g_s2
+            elif s1_capped:
                 g_sm += g_s2
             else:
                 g_s1 = g_s2
             # s1 = ssc + (r - rs) / fr1   (runoff) or s
             g_ssc = 0.0
-            g_r = 0.0
-            g_pe = 0.0
+            g_r = g_r_out
+            g_pe = g_pe_out
             if runoff:
                 g_ssc += g_s1
                 g_r += g_s1 / fr1
@@ -382,7 +400,10 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
             else:
                 g_s += g_s1
             # rs = min(rs0, r)
-            if rs_capped:
+            if rs_tie:
+                g_r += 0.5 * g_rs
+                g_rs0 = 0.5 * g_rs
+            elif rs_capped:
                 g_r += g_rs
                 g_rs0 = 0.0
             else:
@@ -419,15 +440,13 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
             g_x3 = g_p3 * ie * x3 ** (ie - 1.0)
             g_ie = g_p3 * p3 * lg3
             g_ex -= g_ie * ie * ie
-            # x3 = 1 - ssc / sm
-            g_ssc -= g_x3 / sm
-            g_sm += g_x3 * ssc / (sm * sm)
-            # ssc = min(ss, sm - eps)
+            # x3 = free_deficit / sm; ssc = sm - free_deficit; free_deficit = max(sm - ss, eps)
+            g_fd = g_x3 / sm - g_ssc
+            g_sm += g_ssc - g_x3 * free_deficit / (sm * sm)
             g_ss = 0.0
-            if ss_clamped:
-                g_sm += g_ssc
-            else:
-                g_ss = g_ssc
+            if not ss_clamped:
+                g_sm += g_fd
+                g_ss = -g_fd
             # ss, fr1
             if runoff:
                 g_fr += g_ss * s / fr1
@@ -480,12 +499,16 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
                     g_lm -= g_wd1
                 else:
                     g_wd += g_wd1
-                if wu1_cap:
+                g_in = g_wu1
+                if wu1_tie:
+                    g_um += 0.5 * g_wu1
+                    g_in = 0.5 * g_wu1
+                elif wu1_cap:
                     g_um += g_wu1
-                else:
-                    g_wu += g_wu1
-                    g_d += g_wu1
-                    g_r -= g_wu1
+                    g_in = 0.0
+                g_wu += g_in
+                g_d += g_in
+                g_r -= g_in
             else:
                 if not wu1_cap:
                     g_wu += g_wu1
@@ -503,12 +526,12 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
             g_rr = g_r if rr >= 0.0 else 0.0
             g_wm = 0.0
             g_wmm = 0.0
-            g_w0 = 0.0
+            g_def = 0.0
             g_a = 0.0
             if r_case == 1:
                 g_pe += g_rr
-                g_wm += g_rr * (p2 - 1.0)
-                g_w0 += g_rr
+                g_wm += g_rr * p2
+                g_def -= g_rr
                 g_p2 = g_rr * wm
                 g_x2 = g_p2 * (1.0 + b) * x2**b
                 g_b += g_p2 * p2 * lg2
@@ -521,24 +544,21 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
                     g_pe += g_m
             elif r_case == 2:
                 g_pe += g_rr
-                g_wm -= g_rr
-                g_w0 += g_rr
+                g_def -= g_rr
             # a = wmm (1 - x1**ib)
             g_wmm += g_a * (1.0 - p1)
             g_p1 = -g_a * wmm
             g_x1 = g_p1 * ib * x1 ** (ib - 1.0)
             g_ib = g_p1 * p1 * lg1
             g_b -= g_ib * ib * ib
-            # x1 = 1 - w0 / wm
-            g_w0 -= g_x1 / wm
-            g_wm += g_x1 * w0 / (wm * wm)
-            # w0 = min(wu + wl + wd, wm - eps)
-            if w0_clamped:
-                g_wm += g_w0
-            else:
-                g_wu += g_w0
-                g_wl += g_w0
-                g_wd += g_w0
+            # x1 = deficit / wm; deficit = max(wm - (wu + wl + wd), eps)
+            g_def += g_x1 / wm
+            g_wm -= g_x1 * deficit / (wm * wm)
+            if not w0_clamped:
+                g_wm += g_def
+                g_wu -= g_def
+                g_wl -= g_def
+                g_wd -= g_def
             # wmm = wm (1 + b); wm = um + lm + dm
             g_wm += g_wmm * (1.0 + b)
             g_b += g_wmm * wm
