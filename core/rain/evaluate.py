@@ -1,0 +1,162 @@
+"""Test-set verification of experiments 1 and 2 against persistence, on region 1 only.
+
+Every system (``exp1``, ``exp2``, ``persistence`` = the last observed rain map) is scored identically
+on the same test samples and region-1 pixels: RMSE and MAE (rain units), and per threshold
+(event = value >= threshold) the contingency counts, CSI, POD, FAR, frequency bias and ETS, and FSS
+at a few window sizes. The experiment 2 minus experiment 1 difference of CSI and RMSE gets a paired
+bootstrap confidence interval over test times.
+
+``metrics.json`` (DESIGN.md section 7)::
+
+    {"test": {"exp1": {"rmse": .., "mae": .., "csi": {"5.0": ..}, "pod": {..}, "far": {..},
+                       "bias": {..}, "ets": {..}, "contingency": {"5.0": {"hits": ..}}, "fss": {"5.0": {"3": ..}}},
+              "exp2": {..}, "persistence": {..}},
+     "comparison": {"exp2_minus_exp1": {"csi": {"5.0": {"diff", "low", "high", "level", "n_boot"}}, "rmse": {..}}},
+     "thresholds": [..], "units": "..", "n_test": .., "test_times": [first, last], "grid": {..}}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from core import metrics as M
+from core.rain.experiments import ExperimentData
+from core.rain.model import STRainNet
+from core.runs import atomic_write_with
+
+DEFAULT_THRESHOLDS_12H = (0.1, 5.0, 15.0, 30.0)  # mm per 12 h
+DEFAULT_THRESHOLDS_RADAR = (0.5, 1.0, 5.0, 10.0)  # mm/h
+DEFAULT_FSS_SCALES = (1, 3, 5)  # pixels
+
+
+def threshold_key(threshold: float) -> str:
+    """JSON key of a threshold: ``5 -> "5.0"``, ``0.1 -> "0.1"``."""
+    return str(float(threshold))
+
+
+def check_thresholds(thresholds) -> list[float]:
+    """Validated list of thresholds (positive, finite, increasing)."""
+    if not isinstance(thresholds, (list, tuple)) or not thresholds:
+        raise ValueError(f"config evaluate.thresholds must be a non-empty list of numbers, got {thresholds!r}")
+    try:
+        values = [float(t) for t in thresholds]
+    except (TypeError, ValueError):
+        raise ValueError(f"config evaluate.thresholds must be numbers, got {thresholds!r}") from None
+    if any(not np.isfinite(v) or v <= 0 for v in values):
+        raise ValueError(f"config evaluate.thresholds must be positive and finite, got {values}")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(f"config evaluate.thresholds must be strictly increasing, got {values}")
+    return values
+
+
+@torch.no_grad()
+def predict(
+    model: STRainNet,
+    data: ExperimentData,
+    ends: np.ndarray,
+    steps: int,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None = None,
+    batch_size: int = 8,
+) -> np.ndarray:
+    """Region-1 rain (mm per step) predicted for the samples ending at ``ends``: ``[N, H1, W1]`` float64."""
+    model.eval()
+    out = []
+    rows, cols = data.r1
+    for k in range(0, len(ends), batch_size):
+        chunk = ends[k : k + batch_size]
+        x = np.stack([data.inputs[i - steps + 1 : i + 1] for i in chunk])
+        xt = torch.from_numpy(x).to(device)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+            y = model(xt)
+        y = y.float()[:, 0, rows, cols].cpu().numpy()
+        out.append(data.normalizer.rain_inverse(y))
+    return np.concatenate(out, axis=0) if out else np.zeros((0,) + data.mask[rows, cols].shape)
+
+
+def truth_and_persistence(data: ExperimentData, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Observed region-1 rain at the predicted frames and at the last input frames (persistence), ``[N, H1, W1]``."""
+    rows, cols = data.r1
+    truth = data.rain_mm[np.asarray(ends) + 1][:, rows, cols].astype(np.float64)
+    persistence = data.rain_mm[np.asarray(ends)][:, rows, cols].astype(np.float64)
+    return truth, persistence
+
+
+def score(pred: np.ndarray, obs: np.ndarray, thresholds, fss_scales) -> dict:
+    """All scores of one system: ``pred`` and ``obs`` ``[N, H, W]`` in the same units (NaN = unobserved)."""
+    out: dict = {"rmse": M.rmse(pred, obs), "mae": M.mae(pred, obs)}
+    for name in ("csi", "pod", "far", "bias", "ets", "contingency", "fss"):
+        out[name] = {}
+    for t in thresholds:
+        key = threshold_key(t)
+        counts = M.contingency(pred, obs, t)
+        scores = M.scores_from_counts(counts)
+        for name in ("csi", "pod", "far", "bias", "ets"):
+            out[name][key] = scores[name]
+        out["contingency"][key] = counts
+        out["fss"][key] = {str(int(s)): M.fss(pred, obs, t, int(s)) for s in fss_scales}
+    return out
+
+
+def compare(pred1: np.ndarray, pred2: np.ndarray, obs: np.ndarray, thresholds, n_boot: int, seed: int) -> dict:
+    """Paired bootstrap (over test times) of exp2 - exp1 for CSI per threshold and for RMSE.
+
+    A positive CSI difference and a negative RMSE difference favour experiment 2.
+    """
+    a = np.stack([pred1, obs], axis=1)
+    b = np.stack([pred2, obs], axis=1)
+    out = {"csi": {}, "rmse": M.paired_bootstrap_ci(lambda c: M.rmse(c[:, 0], c[:, 1]), a, b, n_boot, seed)}
+    for t in thresholds:
+        out["csi"][threshold_key(t)] = M.paired_bootstrap_ci(lambda c, t=t: M.csi(c[:, 0], c[:, 1], t), a, b, n_boot, seed)
+    return out
+
+
+def write_predictions(
+    path: Path,
+    times: pd.DatetimeIndex,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    fields: dict[str, np.ndarray],
+    units: str,
+    attrs: dict,
+    upstream: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> None:
+    """Write region-1 ``fields`` (``[time, lat, lon]``) and optionally the exp2 input extent to NetCDF atomically.
+
+    ``upstream`` = ``(lat_input, lon_input, last_rain [time, lat_input, lon_input])``: the last observed
+    rain over experiment 2's whole input grid (regions 2 and 1), for maps.
+    """
+    data_vars = {
+        name: (("time", "lat", "lon"), np.asarray(v, dtype=np.float32), {"units": units, "long_name": _LONG.get(name, name)})
+        for name, v in fields.items()
+    }
+    coords = {
+        "time": ("time", pd.DatetimeIndex(times).values),
+        "lat": ("lat", np.asarray(lat, dtype=np.float64), {"units": "degrees_north", "standard_name": "latitude"}),
+        "lon": ("lon", np.asarray(lon, dtype=np.float64), {"units": "degrees_east", "standard_name": "longitude"}),
+    }
+    if upstream is not None:
+        lat_in, lon_in, last = upstream
+        coords["lat_input"] = ("lat_input", np.asarray(lat_in, dtype=np.float64), {"units": "degrees_north"})
+        coords["lon_input"] = ("lon_input", np.asarray(lon_in, dtype=np.float64), {"units": "degrees_east"})
+        data_vars["input_rain_last"] = (
+            ("time", "lat_input", "lon_input"),
+            np.asarray(last, dtype=np.float32),
+            {"units": units, "long_name": "last observed rain over the experiment 2 input grid (region 2 + region 1)"},
+        )
+    ds = xr.Dataset(data_vars, coords=coords, attrs={k: str(v) for k, v in attrs.items()})
+    encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
+    atomic_write_with(path, lambda tmp: ds.to_netcdf(tmp, encoding=encoding))
+
+
+_LONG = {
+    "truth": "observed rain at the predicted time",
+    "exp1": "ST-RainNet experiment 1 (region 1 only)",
+    "exp2": "ST-RainNet experiment 2 (upstream region 2 + region 1)",
+    "persistence": "persistence: last observed rain map",
+}

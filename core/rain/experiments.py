@@ -1,0 +1,313 @@
+"""Experiments 1 and 2: which grid the model sees, which pixels are scored, and the time split.
+
+- Experiment 1 (``exp1``): the model sees region 1 only.
+- Experiment 2 (``exp2``): region 2 (upstream, west by default) is concatenated with region 1 along x
+  (along y for a north or south upstream side), upstream part first in the flow direction. A boolean
+  mask marks region 1; the loss and every metric use those pixels only.
+
+Regions are lat/lon boxes (inclusive). When ``region2`` is not given it is the box of the same size
+right next to region 1 on the upstream side. Both experiments use the same samples (the same target
+times), split chronologically into train / validation / test by the time of the predicted frame;
+samples are never shuffled across the split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from core.rain.stacking import (
+    Normalizer,
+    channel_names,
+    sample_end_indices,
+    stack_channels,
+)
+
+EXPERIMENTS = ("exp1", "exp2")
+SIDES = ("west", "east", "south", "north")
+
+
+@dataclass
+class Box:
+    """Inclusive lat/lon box in degrees."""
+
+    lat: tuple[float, float]
+    lon: tuple[float, float]
+
+    @classmethod
+    def from_config(cls, cfg, key: str) -> "Box":
+        if not isinstance(cfg, dict) or "lat" not in cfg or "lon" not in cfg:
+            raise ValueError(f"config regions.{key} must be a mapping with 'lat: [south, north]' and 'lon: [west, east]', got {cfg!r}")
+        lat, lon = cfg["lat"], cfg["lon"]
+        for name, pair in (("lat", lat), ("lon", lon)):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ValueError(f"config regions.{key}.{name} must be a pair [min, max], got {pair!r}")
+            if not float(pair[0]) < float(pair[1]):
+                raise ValueError(f"config regions.{key}.{name} = {list(pair)}: the first value must be below the second")
+        return cls(lat=(float(lat[0]), float(lat[1])), lon=(float(lon[0]), float(lon[1])))
+
+
+def _indices(coord: np.ndarray, lo: float, hi: float, key: str, name: str) -> np.ndarray:
+    tol = 1e-6 * max(1.0, abs(lo), abs(hi))
+    idx = np.nonzero((coord >= lo - tol) & (coord <= hi + tol))[0]
+    if idx.size == 0:
+        raise ValueError(
+            f"config regions.{key}.{name} = [{lo}, {hi}] lies outside the data grid "
+            f"({name} {float(coord.min()):.4g} .. {float(coord.max()):.4g})"
+        )
+    return idx
+
+
+def region_indices(ds: xr.Dataset, box: Box, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row (lat) and column (lon) indices of the grid cells inside ``box``."""
+    return (
+        _indices(ds["lat"].values, *box.lat, key=key, name="lat"),
+        _indices(ds["lon"].values, *box.lon, key=key, name="lon"),
+    )
+
+
+@dataclass
+class Layout:
+    """Where region 1 and region 2 sit in the data grid and in each experiment's input grid."""
+
+    r1_rows: np.ndarray
+    r1_cols: np.ndarray
+    r2_rows: np.ndarray | None
+    r2_cols: np.ndarray | None
+    side: str
+
+
+def plan_regions(ds: xr.Dataset, regions_cfg: dict, need_region2: bool) -> Layout:
+    """Resolve the region boxes of ``regions_cfg`` on the grid of ``ds`` (lat ascending)."""
+    if not isinstance(regions_cfg, dict) or "region1" not in regions_cfg:
+        raise ValueError("config section 'regions' must give region1: {lat: [south, north], lon: [west, east]}")
+    side = regions_cfg.get("upstream_side", "west")
+    if side not in SIDES:
+        raise ValueError(f"config regions.upstream_side = {side!r}; use one of {SIDES}")
+    r1 = Box.from_config(regions_cfg["region1"], "region1")
+    rows, cols = region_indices(ds, r1, "region1")
+    if not need_region2:
+        return Layout(rows, cols, None, None, side)
+    along_x = side in ("west", "east")
+    if regions_cfg.get("region2") is not None:
+        r2 = Box.from_config(regions_cfg["region2"], "region2")
+        rows2, cols2 = region_indices(ds, r2, "region2")
+    else:
+        # default: same size, adjacent on the upstream side
+        n_lat, n_lon = ds.sizes["lat"], ds.sizes["lon"]
+        if along_x:
+            rows2 = rows
+            start = cols[0] - len(cols) if side == "west" else cols[-1] + 1
+            cols2 = np.arange(start, start + len(cols))
+            bad = cols2.min() < 0 or cols2.max() >= n_lon
+        else:
+            cols2 = cols
+            start = rows[0] - len(rows) if side == "south" else rows[-1] + 1
+            rows2 = np.arange(start, start + len(rows))
+            bad = rows2.min() < 0 or rows2.max() >= n_lat
+        if bad:
+            raise ValueError(
+                f"the default region2 (region1's size, on its {side} side) runs off the data grid; "
+                "move regions.region1 or give regions.region2 explicitly"
+            )
+    if along_x and not np.array_equal(rows2, rows):
+        raise ValueError(
+            f"regions.region2 must cover the same latitude rows as region1 to be joined along x "
+            f"(region1 has {len(rows)} rows, region2 {len(rows2)}); give region2 the same lat range"
+        )
+    if not along_x and not np.array_equal(cols2, cols):
+        raise ValueError(
+            "regions.region2 must cover the same longitude columns as region1 to be joined along y; "
+            "give region2 the same lon range"
+        )
+    overlap = np.intersect1d(cols2, cols) if along_x else np.intersect1d(rows2, rows)
+    if overlap.size:
+        raise ValueError(f"regions.region2 overlaps region1 by {overlap.size} grid lines; they must be disjoint")
+    return Layout(rows, cols, rows2, cols2, side)
+
+
+@dataclass
+class ExperimentData:
+    """Everything one experiment trains and is scored on.
+
+    ``inputs``: ``[time, C, H, W]`` normalised (NaN -> 0); ``target``: ``[time, H, W]`` normalised rain
+    with NaN where unobserved; ``rain_mm``: ``[time, H, W]`` the rain as read (mm per step, NaN kept); ``mask``: ``[H, W]`` True on region 1; ``r1``: (row slice, col slice)
+    of region 1 inside the input grid; ``lat``/``lon``: coordinates of the input grid.
+    """
+
+    name: str
+    inputs: np.ndarray
+    target: np.ndarray
+    rain_mm: np.ndarray
+    mask: np.ndarray
+    r1: tuple[slice, slice]
+    lat: np.ndarray
+    lon: np.ndarray
+    normalizer: Normalizer
+    channels: list[str]
+
+
+def _take(stack: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return stack[:, :, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def build_experiment(
+    name: str,
+    stack: np.ndarray,
+    ds: xr.Dataset,
+    layout: Layout,
+    fit_frames: np.ndarray,
+    variables: list[str],
+    levels: list,
+) -> ExperimentData:
+    """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
+
+    The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid.
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
+    lat, lon = ds["lat"].values, ds["lon"].values
+    r1 = _take(stack, layout.r1_rows, layout.r1_cols)
+    h1, w1 = r1.shape[-2:]
+    if name == "exp1":
+        grid, r1_slice = r1, (slice(0, h1), slice(0, w1))
+        glat, glon = lat[layout.r1_rows], lon[layout.r1_cols]
+    else:
+        if layout.r2_rows is None:
+            raise ValueError("experiment exp2 needs region2 (regions.region2 or an upstream_side)")
+        r2 = _take(stack, layout.r2_rows, layout.r2_cols)
+        if layout.side in ("west", "east"):
+            first_is_r2 = layout.side == "west"
+            grid = np.concatenate([r2, r1] if first_is_r2 else [r1, r2], axis=3)
+            off = r2.shape[-1] if first_is_r2 else 0
+            r1_slice = (slice(0, h1), slice(off, off + w1))
+            glat = lat[layout.r1_rows]
+            glon = np.concatenate([lon[layout.r2_cols], lon[layout.r1_cols]] if first_is_r2 else [lon[layout.r1_cols], lon[layout.r2_cols]])
+        else:
+            first_is_r2 = layout.side == "south"  # lat ascending: south comes first
+            grid = np.concatenate([r2, r1] if first_is_r2 else [r1, r2], axis=2)
+            off = r2.shape[-2] if first_is_r2 else 0
+            r1_slice = (slice(off, off + h1), slice(0, w1))
+            glon = lon[layout.r1_cols]
+            glat = np.concatenate([lat[layout.r2_rows], lat[layout.r1_rows]] if first_is_r2 else [lat[layout.r1_rows], lat[layout.r2_rows]])
+    normalizer = Normalizer.fit(grid, fit_frames)
+    normed = normalizer.transform(grid)
+    target = normed[:, -1].copy()
+    inputs = np.nan_to_num(normed, nan=0.0, posinf=0.0, neginf=0.0)
+    mask = np.zeros(grid.shape[-2:], dtype=bool)
+    mask[r1_slice] = True
+    return ExperimentData(
+        name=name,
+        inputs=inputs,
+        target=target,
+        rain_mm=grid[:, -1].copy(),
+        mask=mask,
+        r1=r1_slice,
+        lat=np.asarray(glat),
+        lon=np.asarray(glon),
+        normalizer=normalizer,
+        channels=channel_names(variables, levels),
+    )
+
+
+# --- time split --------------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    """Sample end indices (last input frame) of each part, chronological."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def fit_frames(self, steps: int) -> np.ndarray:
+        """Frames seen by training samples (inputs and targets): what the normalisation may use."""
+        if len(self.train) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.arange(int(self.train.min()) - steps + 1, int(self.train.max()) + 2)
+
+
+def _period(cfg, key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if not isinstance(cfg, (list, tuple)) or len(cfg) != 2:
+        raise ValueError(f"config split.{key} must be [start, end], got {cfg!r}")
+    try:
+        start, end = pd.Timestamp(str(cfg[0])), pd.Timestamp(str(cfg[1]))
+    except ValueError as exc:
+        raise ValueError(f"config split.{key} = {cfg!r}: not a date ({exc})") from None
+    if end < start:
+        raise ValueError(f"config split.{key} = {cfg!r}: end before start")
+    return start, end
+
+
+def split_samples(times: np.ndarray, steps: int, split_cfg: dict) -> Split:
+    """Chronological train / val / test sample indices, by the time of the predicted frame.
+
+    ``split_cfg`` gives either periods ``train: [start, end]``, ``test: [start, end]`` and optionally
+    ``val: [start, end]`` (default: the last ``val_fraction`` of the training samples), or fractions
+    ``train_fraction`` / ``val_fraction`` (test = the rest).
+    """
+    split_cfg = split_cfg or {}
+    ends = sample_end_indices(times, steps)
+    if ends.size == 0:
+        raise ValueError(f"the data hold {len(times)} frames: too few for a sample of {steps} input steps + 1 target")
+    target_time = pd.DatetimeIndex(np.asarray(times)[ends + 1])
+    val_fraction = float(split_cfg.get("val_fraction", 0.15))
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"config split.val_fraction must be in [0, 1), got {val_fraction}")
+    if "train" in split_cfg or "test" in split_cfg:
+        if "train" not in split_cfg or "test" not in split_cfg:
+            raise ValueError("config section 'split' needs both train: [start, end] and test: [start, end]")
+        t0, t1 = _period(split_cfg["train"], "train")
+        s0, s1 = _period(split_cfg["test"], "test")
+        in_train = (target_time >= t0) & (target_time <= t1)
+        test = ends[(target_time >= s0) & (target_time <= s1)]
+        if split_cfg.get("val") is not None:
+            v0, v1 = _period(split_cfg["val"], "val")
+            val = ends[(target_time >= v0) & (target_time <= v1)]
+            train = ends[in_train]
+        else:
+            tr = ends[in_train]
+            n_val = int(round(val_fraction * len(tr)))
+            train, val = tr[: len(tr) - n_val], tr[len(tr) - n_val :]
+    else:
+        n = len(ends)
+        train_fraction = float(split_cfg.get("train_fraction", 0.7))
+        if not 0 < train_fraction < 1 or train_fraction + val_fraction >= 1:
+            raise ValueError(
+                f"config split fractions train_fraction={train_fraction}, val_fraction={val_fraction} must leave a test part"
+            )
+        n_train = int(round(train_fraction * n))
+        n_val = int(round(val_fraction * n))
+        train, val, test = ends[:n_train], ends[n_train : n_train + n_val], ends[n_train + n_val :]
+    t_first, t_last = target_time.min(), target_time.max()
+    if len(train) == 0:
+        raise ValueError(f"the training period holds no samples (predicted frames run {t_first} .. {t_last})")
+    if len(test) == 0:
+        raise ValueError(f"the test period holds no samples (predicted frames run {t_first} .. {t_last})")
+    # a test or validation sample must not feed on a frame that was a training target ("never shuffled across")
+    if np.intersect1d(train + 1, test + 1).size or np.intersect1d(train + 1, val + 1).size:
+        raise ValueError("config split: the train period overlaps the test or validation period")
+    return Split(train=train, val=val, test=test)
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Samples ``(x [T, C, H, W], y [1, H, W])`` of one experiment, ``ends`` = last input frame indices."""
+
+    def __init__(self, data: ExperimentData, ends: np.ndarray, steps: int) -> None:
+        self.data = data
+        self.ends = np.asarray(ends, dtype=np.int64)
+        self.steps = steps
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        i = int(self.ends[k])
+        x = torch.from_numpy(np.ascontiguousarray(self.data.inputs[i - self.steps + 1 : i + 1]))
+        y = torch.from_numpy(np.ascontiguousarray(self.data.target[i + 1][None]))
+        return x, y

@@ -1,0 +1,285 @@
+"""One rain run end to end: config -> data -> experiments -> training -> verification -> run directory.
+
+The config (YAML, defaults below, documented in ``configs/rain_quick.yaml``)::
+
+    seed: 0
+    data:
+      source: demo              # "demo" (generated world), a NetCDF/Zarr file, or a radar folder
+      demo: {}                  # keyword arguments of core.data.weather_demo.load_demo_weather
+      radar: {}                 # keyword arguments of core.data.radar (radar folders only)
+      variables: auto           # atmospheric variables to stack (auto = all with a level dimension)
+      levels: auto
+      coarsen: 1                # block-average the grid by this factor first
+      steps: 6                  # input frames per sample (T)
+    regions:
+      region1: {lat: [south, north], lon: [west, east]}
+      region2: {lat: [..], lon: [..]}   # optional: default = same size, next to region1 upstream
+      upstream_side: west
+    split: {train: [start, end], val: [start, end], test: [start, end]}   # or train_fraction/val_fraction
+    experiments: [exp1, exp2]
+    model: {hidden_channels: [32, 64], kernel_size: 3}
+    train: {epochs: 20, batch_size: 8, lr: 0.001, loss: weighted_mse, alpha: 1.0, amp: auto, ...}
+    evaluate: {thresholds: [0.1, 5, 15, 30], fss_scales: [1, 3, 5], n_boot: 1000}
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from core.rain import evaluate as E
+from core.rain.experiments import EXPERIMENTS, ExperimentData, Layout, Split, build_experiment, plan_regions, split_samples
+from core.rain.stacking import coarsen, resolve_variables, stack_channels
+from core.rain.train import TrainConfig, amp_settings, dist_info, load_best_model, train_experiment
+from core.runs import RunDir
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULTS: dict = {
+    "kind": "rain",
+    "seed": 0,
+    "data": {
+        "source": "demo",
+        "demo": {},
+        "radar": {},
+        "variables": "auto",
+        "levels": "auto",
+        "coarsen": 1,
+        "steps": 6,
+    },
+    "regions": {},
+    "split": {},
+    "experiments": ["exp1", "exp2"],
+    "model": {"hidden_channels": [32, 64], "kernel_size": 3},
+    "train": {},
+    "evaluate": {"thresholds": None, "fss_scales": list(E.DEFAULT_FSS_SCALES), "n_boot": 1000, "batch_size": 8},
+}
+SECTIONS = set(DEFAULTS) | {"name", "description"}
+
+
+def complete_config(cfg: dict) -> dict:
+    """``cfg`` over the defaults, checked for unknown sections and keys and malformed values."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"a rain config must be a YAML mapping, got {type(cfg).__name__}")
+    unknown = set(cfg) - SECTIONS
+    if unknown:
+        raise ValueError(f"unknown section(s) {sorted(unknown)} in the rain config; allowed: {sorted(SECTIONS)}")
+    out = copy.deepcopy(DEFAULTS)
+    for key, value in cfg.items():
+        if isinstance(out.get(key), dict) and key not in ("regions", "split", "model", "train"):
+            if not isinstance(value, dict):
+                raise ValueError(f"config section {key!r} must be a mapping, got {value!r}")
+            extra = set(value) - set(out[key])
+            if extra:
+                raise ValueError(f"unknown key(s) {sorted(extra)} in config section {key!r}; allowed: {sorted(out[key])}")
+            out[key].update(value)
+        else:
+            out[key] = value
+    exps = out["experiments"]
+    if isinstance(exps, str):
+        exps = [exps]
+    if not isinstance(exps, list) or not exps:
+        raise ValueError(f"config 'experiments' must list exp1 and/or exp2, got {out['experiments']!r}")
+    for name in exps:
+        if name not in EXPERIMENTS:
+            raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
+    out["experiments"] = list(dict.fromkeys(exps))
+    TrainConfig.from_config(out["train"])
+    if out["evaluate"]["thresholds"] is not None:
+        out["evaluate"]["thresholds"] = E.check_thresholds(out["evaluate"]["thresholds"])
+    scales = out["evaluate"]["fss_scales"]
+    if not isinstance(scales, list) or not all(isinstance(s, int) and s >= 1 for s in scales):
+        raise ValueError(f"config evaluate.fss_scales must be a list of window sizes >= 1 pixel, got {scales!r}")
+    if int(out["data"]["steps"]) < 1:
+        raise ValueError(f"config data.steps must be >= 1, got {out['data']['steps']}")
+    return out
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+
+def resolve_source(source: str, config_dir: Path | None) -> Path:
+    """A data path given in a config: as is, relative to the working directory, the config's folder or the repo."""
+    p = Path(source).expanduser()
+    candidates = [p] if p.is_absolute() else [Path.cwd() / p] + ([config_dir / p] if config_dir else []) + [REPO_ROOT / p]
+    for c in candidates:
+        if c.exists():
+            return c.resolve()
+    raise FileNotFoundError(
+        f"config data.source {source!r} not found (looked at {', '.join(str(c) for c in candidates)})"
+    )
+
+
+def open_gridded(data_cfg: dict, config_dir: Path | None = None) -> tuple[xr.Dataset, str]:
+    """The gridded dataset of ``data_cfg`` (section 3 of DESIGN.md) and its kind: ``"weather"`` or ``"radar"``."""
+    source = data_cfg.get("source", "demo")
+    if isinstance(source, xr.Dataset):
+        return source, "radar" if all("level" not in v.dims for v in source.data_vars.values()) else "weather"
+    if source == "demo":
+        from core.data.weather_demo import load_demo_weather
+
+        return load_demo_weather(**(data_cfg.get("demo") or {})), "weather"
+    path = resolve_source(str(source), config_dir)
+    if path.is_dir() and not path.suffix == ".zarr":
+        from core.data.radar import load_radar
+
+        return load_radar(path, **(data_cfg.get("radar") or {})), "radar"
+    if path.suffix == ".zarr":
+        ds = xr.open_zarr(path)
+    else:
+        ds = xr.open_dataset(path)
+    if "rain" not in ds.data_vars:
+        raise ValueError(f"{path}: no 'rain' variable (has {sorted(ds.data_vars)}); expected the layout of DESIGN.md section 3")
+    kind = "radar" if all("level" not in v.dims for v in ds.data_vars.values()) else "weather"
+    return ds, kind
+
+
+@dataclass
+class Prepared:
+    """Data of a run, ready to train and verify."""
+
+    experiments: dict[str, ExperimentData]
+    split: Split
+    times: pd.DatetimeIndex
+    steps: int
+    layout: Layout
+    kind: str
+    units: str
+
+
+def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = None) -> Prepared:
+    """Load and stack the data of ``cfg`` (completed) and build every listed experiment on the same split."""
+    if ds is None:
+        ds, kind = open_gridded(cfg["data"], config_dir)
+    else:
+        kind = "radar" if all("level" not in v.dims for v in ds.data_vars.values()) else "weather"
+    for dim in ("time", "lat", "lon"):
+        if dim not in ds.dims:
+            raise ValueError(f"gridded dataset lacks the {dim!r} dimension (dims: {dict(ds.sizes)})")
+    if ds["lat"].size > 1 and ds["lat"].values[1] < ds["lat"].values[0]:
+        ds = ds.isel(lat=slice(None, None, -1))
+    ds = coarsen(ds, cfg["data"].get("coarsen", 1))
+    steps = int(cfg["data"]["steps"])
+    times = pd.DatetimeIndex(ds["time"].values)
+    split = split_samples(times.values, steps, cfg["split"])
+    layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"])
+    variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
+    stack = stack_channels(ds, variables, levels)
+    fit = split.fit_frames(steps)
+    experiments = {name: build_experiment(name, stack, ds, layout, fit, variables, levels) for name in cfg["experiments"]}
+    units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
+    return Prepared(experiments, split, times, steps, layout, kind, units)
+
+
+# --- train and evaluate ----------------------------------------------------------------------------
+
+
+def train_all(
+    cfg: dict,
+    prepared: Prepared,
+    run: RunDir,
+    device: torch.device,
+    resume: bool = False,
+    on_batch: Callable[[str, int, int, int], None] | None = None,
+    on_epoch: Callable[[str, dict], None] | None = None,
+) -> dict:
+    """Train every experiment of the config one after the other; returns per-experiment summaries."""
+    tcfg = TrainConfig.from_config(cfg["train"])
+    summaries = {}
+    for name in cfg["experiments"]:
+        result = train_experiment(
+            prepared.experiments[name],
+            prepared.split,
+            prepared.steps,
+            cfg["model"],
+            tcfg,
+            device,
+            seed=int(cfg.get("seed", 0)),
+            run=run,
+            resume=resume,
+            on_batch=(lambda e, b, n, name=name: on_batch(name, e, b, n)) if on_batch else None,
+            on_epoch=(lambda rec, name=name: on_epoch(name, rec)) if on_epoch else None,
+        )
+        summaries[name] = {
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_val_loss,
+            "stopped_early": result.stopped_early,
+        }
+    return summaries
+
+
+def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.device) -> dict:
+    """Score the best checkpoint of each trained experiment and persistence on the test samples.
+
+    Writes ``metrics.json`` and ``predictions.nc`` into ``run`` and returns the metrics.
+    """
+    ev = cfg["evaluate"]
+    thresholds = ev["thresholds"] or list(
+        E.DEFAULT_THRESHOLDS_RADAR if prepared.kind == "radar" else E.DEFAULT_THRESHOLDS_12H
+    )
+    thresholds = E.check_thresholds(thresholds)
+    scales = ev["fss_scales"]
+    ends = prepared.split.test
+    first = prepared.experiments[cfg["experiments"][0]]
+    truth, persistence = E.truth_and_persistence(first, ends)
+    tcfg = TrainConfig.from_config(cfg["train"])
+    autocast_on, autocast_dtype, _ = amp_settings(device, tcfg.amp)
+    preds: dict[str, np.ndarray] = {}
+    for name in cfg["experiments"]:
+        model, _ = load_best_model(run.checkpoint_dir, name, device)
+        preds[name] = E.predict(
+            model, prepared.experiments[name], ends, prepared.steps, device,
+            autocast_dtype if autocast_on else None, int(ev.get("batch_size", 8)),
+        )
+    systems = {**preds, "persistence": persistence}
+    test = {name: E.score(p, truth, thresholds, scales) for name, p in systems.items()}
+    target_times = prepared.times[ends + 1]
+    metrics = {
+        "test": test,
+        "thresholds": thresholds,
+        "fss_scales": scales,
+        "units": prepared.units,
+        "n_test": int(len(ends)),
+        "test_times": [target_times[0].isoformat(), target_times[-1].isoformat()],
+        "n_train": int(len(prepared.split.train)),
+        "n_val": int(len(prepared.split.val)),
+        "grid": {
+            name: {"input_shape": list(d.inputs.shape[-2:]), "region1_shape": list(d.mask[d.r1].shape), "channels": len(d.channels)}
+            for name, d in prepared.experiments.items()
+        },
+        "source": prepared.kind,
+    }
+    if "exp1" in preds and "exp2" in preds:
+        metrics["comparison"] = {
+            "exp2_minus_exp1": E.compare(preds["exp1"], preds["exp2"], truth, thresholds, int(ev["n_boot"]), int(cfg.get("seed", 0)))
+        }
+    rows, cols = first.r1
+    upstream = None
+    if "exp2" in prepared.experiments:
+        d2 = prepared.experiments["exp2"]
+        upstream = (d2.lat, d2.lon, d2.rain_mm[ends])
+    E.write_predictions(
+        run.predictions_path,
+        target_times,
+        first.lat[rows],
+        first.lon[cols],
+        {"truth": truth, **preds, "persistence": persistence},
+        prepared.units,
+        {"upstream_side": prepared.layout.side, "experiments": ",".join(cfg["experiments"])},
+        upstream,
+    )
+    run.write_metrics(metrics)
+    return metrics
+
+
+def is_writer() -> bool:
+    """Only rank 0 writes the run directory."""
+    return dist_info()[1] == 0
