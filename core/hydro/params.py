@@ -151,7 +151,8 @@ class ParamRanges:
         if data is None:
             return cls(source=source)
         if not isinstance(data, Mapping):
-            raise ValueError(f"{source}: expected a mapping of parameter name to [lower, upper], got {type(data).__name__}")
+            raise ValueError(f"{source}: expected a mapping of parameter name to [lower, upper], "
+                             f"got {type(data).__name__}")
         return cls(dict(data), source=source)
 
     @classmethod
@@ -198,7 +199,8 @@ class ParamRanges:
         ``lower + p (upper - lower)``; differentiable in ``p01``; values outside [0, 1] are not clipped.
         """
         if p01.shape[-1] != len(XAJ_PARAMS):
-            raise ValueError(f"denormalise: last dimension of p01 must be {len(XAJ_PARAMS)}, got shape {tuple(p01.shape)}")
+            raise ValueError(f"denormalise: last dimension of p01 must be {len(XAJ_PARAMS)}, "
+                             f"got shape {tuple(p01.shape)}")
         lower, upper = self.bounds_tensors(p01.dtype, p01.device)
         return lower + p01 * (upper - lower)
 
