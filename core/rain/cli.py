@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load_config(args) -> tuple[dict, Path | None]:
     run = RunDir(args.run_dir)
-    if args.config is not None:
+    if getattr(args, "config", None) is not None:
         if not args.config.exists():
             raise FileNotFoundError(f"config file {args.config} not found")
         try:
@@ -92,7 +92,7 @@ def _load_config(args) -> tuple[dict, Path | None]:
     try:
         cfg = pipeline.complete_config(raw)
     except ValueError as exc:
-        where = args.config or run.config_path
+        where = getattr(args, "config", None) or run.config_path
         raise ValueError(f"{where}: {exc}") from None
     return cfg, config_dir
 

@@ -37,8 +37,10 @@ def weighted_mse(pred: torch.Tensor, obs: torch.Tensor, mask: torch.Tensor | Non
     pred = pred.float()
     obs = obs.float().expand_as(pred)
     keep = _keep(obs, mask)
-    # NaN observations are zeroed before the arithmetic: 0 * NaN in the backward pass would still be NaN
+    # pixels that do not count are zeroed before the arithmetic: 0 * NaN in the backward pass would
+    # still be NaN, so a NaN observation or a wild region-2 prediction must never enter it
     obs = torch.where(keep, obs, torch.zeros_like(obs))
+    pred = torch.where(keep, pred, torch.zeros_like(pred))
     return _masked_mean((pred - obs) ** 2 * (1.0 + alpha * obs), keep)
 
 
@@ -52,6 +54,7 @@ def log_cosh(pred: torch.Tensor, obs: torch.Tensor, mask: torch.Tensor | None = 
     obs = obs.float().expand_as(pred)
     keep = _keep(obs, mask)
     obs = torch.where(keep, obs, torch.zeros_like(obs))
+    pred = torch.where(keep, pred, torch.zeros_like(pred))
     d = (pred - obs).abs()
     return _masked_mean(d + torch.nn.functional.softplus(-2.0 * d) - math.log(2.0), keep)
 

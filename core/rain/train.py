@@ -235,6 +235,9 @@ def train_experiment(
             # drop records of epochs after the checkpoint (a run killed between history and checkpoint)
             others = [r for r in run.read_history() if r.get("experiment") != exp]
             run.write_history(others + history)
+    elif writer and run is not None:
+        # a fresh start replaces whatever an earlier run of this experiment left in history.json
+        run.write_history([r for r in run.read_history() if r.get("experiment") != exp])
 
     net = torch.nn.parallel.DistributedDataParallel(model) if is_dist else model
     train_ds = WindowDataset(data, split.train, steps)
@@ -285,7 +288,8 @@ def train_experiment(
             best_val, best_epoch, bad_epochs = val_loss, epoch, 0
         else:
             bad_epochs += 1
-        finished = (tcfg.patience > 0 and bad_epochs >= tcfg.patience) or epoch + 1 >= tcfg.epochs
+        # only early stopping ends a run for good: a resumed run may be given more epochs
+        finished = tcfg.patience > 0 and bad_epochs >= tcfg.patience
         record = {
             "experiment": exp,
             "epoch": epoch,
@@ -335,7 +339,7 @@ def train_experiment(
         epochs_run=len(history),
         best_epoch=best_epoch,
         best_val_loss=best_val,
-        stopped_early=len(history) < tcfg.epochs,
+        stopped_early=finished and len(history) < tcfg.epochs,
     )
 
 

@@ -1,0 +1,212 @@
+"""Experiments 1 and 2 layout, the time split, config errors, and the CLI end to end (train, evaluate, resume)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+import yaml
+
+from core.rain import cli, pipeline
+from core.rain.experiments import plan_regions, split_samples
+from core.runs import RunDir
+
+
+def _world(nt=48, ny=6, nx=16, seed=0) -> xr.Dataset:
+    """Small advecting world on a 0.5 degree grid: rain moves 2 cells east per 12 h step."""
+    rng = np.random.default_rng(seed)
+    time = pd.date_range("2020-01-01", periods=nt, freq="12h")
+    rain = np.zeros((nt, ny, nx + 2 * nt))
+    blobs = rng.random((ny, nx + 2 * nt)) > 0.75
+    field = blobs * rng.gamma(2.0, 6.0, blobs.shape)
+    for t in range(nt):
+        rain[t] = np.roll(field, 2 * t, axis=1)
+    rain = rain[:, :, :nx]
+    temp = 285 - 6.5 * np.arange(2)[None, :, None, None] + rng.normal(0, 1, (nt, 2, ny, nx))
+    return xr.Dataset(
+        {
+            "temperature": (("time", "level", "lat", "lon"), temp, {"units": "K"}),
+            "u": (("time", "level", "lat", "lon"), 10 + rng.normal(0, 1, (nt, 2, ny, nx)), {"units": "m s-1"}),
+            "rain": (("time", "lat", "lon"), rain, {"units": "mm"}),
+        },
+        coords={"time": time, "level": [850.0, 500.0], "lat": 50 + 0.5 * np.arange(ny), "lon": 0.5 * np.arange(nx)},
+    )
+
+
+REGIONS = {"region1": {"lat": [50, 52.5], "lon": [4, 7.5]}, "upstream_side": "west"}
+
+
+def _config(tmp_path, **over) -> dict:
+    path = tmp_path / "world.nc"
+    if not path.exists():
+        _world().to_netcdf(path)
+    cfg = {
+        "seed": 3,
+        "data": {"source": str(path), "steps": 3},
+        "regions": REGIONS,
+        "split": {"train": ["2020-01-02", "2020-01-16"], "test": ["2020-01-17T12", "2020-01-24"]},
+        "experiments": ["exp1", "exp2"],
+        "model": {"hidden_channels": [4, 4]},
+        "train": {"epochs": 3, "batch_size": 4, "patience": 0, "amp": "false", "channels_last": "false"},
+        "evaluate": {"thresholds": [0.1, 5, 15, 30], "fss_scales": [1, 3], "n_boot": 50},
+    }
+    for key, value in over.items():
+        cfg[key] = value
+    return cfg
+
+
+def _write(tmp_path, cfg, name="cfg.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def test_exp2_puts_region2_upstream_and_masks_region1(tmp_path):
+    cfg = pipeline.complete_config(_config(tmp_path))
+    prep = pipeline.prepare(cfg, ds=_world())
+    e1, e2 = prep.experiments["exp1"], prep.experiments["exp2"]
+    assert e1.inputs.shape[1:] == (5, 6, 8) and e2.inputs.shape[1:] == (5, 6, 16)  # 2 x 2 levels + rain
+    assert e1.mask.all()
+    # west side: region 2 first, region 1 (the mask) on the east part of the joined grid
+    assert not e2.mask[:, :8].any() and e2.mask[:, 8:].all()
+    assert np.allclose(e2.lon, 0.5 * np.arange(16))
+    assert np.array_equal(e2.rain_mm[:, :, 8:], e1.rain_mm)
+    east = plan_regions(_world(), {"region1": {"lat": [50, 52.5], "lon": [0, 3.5]}, "upstream_side": "east"}, True)
+    assert list(east.r2_cols) == list(range(8, 16))
+
+
+def test_region_and_config_errors(tmp_path):
+    ds = _world()
+    with pytest.raises(ValueError, match=r"region1.lon = \[40.0, 45.0\] lies outside the data grid"):
+        plan_regions(ds, {"region1": {"lat": [50, 52], "lon": [40, 45]}}, False)
+    with pytest.raises(ValueError, match="runs off the data grid"):
+        plan_regions(ds, {"region1": {"lat": [50, 52], "lon": [0, 3]}, "upstream_side": "west"}, True)
+    with pytest.raises(ValueError, match="upstream_side"):
+        plan_regions(ds, {"region1": {"lat": [50, 52], "lon": [4, 7]}, "upstream_side": "up"}, True)
+    with pytest.raises(ValueError, match="same latitude rows"):
+        plan_regions(ds, {"region1": {"lat": [50, 52], "lon": [4, 7]}, "region2": {"lat": [50, 51], "lon": [0, 3.5]}}, True)
+    with pytest.raises(ValueError, match="first value must be below"):
+        plan_regions(ds, {"region1": {"lat": [52, 50], "lon": [4, 7]}}, False)
+    with pytest.raises(ValueError, match="unknown experiment 'exp3'"):
+        pipeline.complete_config(_config(tmp_path, experiments=["exp1", "exp3"]))
+    for bad in ([5, 1], [0, 5], "5", ["a"]):
+        with pytest.raises(ValueError, match="evaluate.thresholds"):
+            pipeline.complete_config(_config(tmp_path, evaluate={"thresholds": bad}))
+    with pytest.raises(ValueError, match="unknown key"):
+        pipeline.complete_config(_config(tmp_path, train={"epoch": 3}))
+    with pytest.raises(ValueError, match="unknown section"):
+        pipeline.complete_config({**_config(tmp_path), "trian": {}})
+
+
+def test_split_is_chronological_and_disjoint():
+    times = pd.date_range("2020-01-01", periods=40, freq="12h").values
+    s = split_samples(times, 3, {"train_fraction": 0.6, "val_fraction": 0.2})
+    assert s.train.max() < s.val.min() and s.val.max() < s.test.min()
+    p = split_samples(times, 3, {"train": ["2020-01-01", "2020-01-12"], "test": ["2020-01-15", "2020-01-20"]})
+    assert p.train.max() < p.val.min() and p.val.max() < p.test.min()
+    assert pd.Timestamp(times[p.test.min() + 1]) >= pd.Timestamp("2020-01-15")
+    assert p.fit_frames(3).max() == p.train.max() + 1  # normalisation never sees validation or test targets
+    with pytest.raises(ValueError, match="overlaps"):
+        split_samples(times, 3, {"train": ["2020-01-01", "2020-01-12"], "test": ["2020-01-10", "2020-01-20"]})
+    with pytest.raises(ValueError, match="test period holds no samples"):
+        split_samples(times, 3, {"train": ["2020-01-01", "2020-01-12"], "test": ["2021-01-10", "2021-01-20"]})
+
+
+def test_cli_train_and_evaluate_write_metrics_schema(tmp_path):
+    cfg_path = _write(tmp_path, _config(tmp_path))
+    run_dir = tmp_path / "run"
+    assert cli.main(["train", "--config", str(cfg_path), "--run-dir", str(run_dir), "--no-progress"]) == 0
+    run = RunDir(run_dir)
+    status = run.read_status()
+    assert status["state"] == "completed" and status["progress"] == 1.0
+    metrics = json.loads(run.metrics_path.read_text())
+    for name in ("exp1", "exp2", "persistence"):
+        m = metrics["test"][name]
+        assert m["rmse"] >= 0 and m["mae"] >= 0
+        for score in ("csi", "pod", "far", "bias", "ets"):
+            assert set(m[score]) == {"0.1", "5.0", "15.0", "30.0"}
+        c = m["contingency"]["5.0"]
+        assert sum(c.values()) == metrics["n_test"] * 6 * 8  # region 1 pixels only
+    ci = metrics["comparison"]["exp2_minus_exp1"]["csi"]["5.0"]
+    assert set(ci) >= {"diff", "low", "high"}
+    history = run.read_history()
+    assert [r["experiment"] for r in history] == ["exp1"] * 3 + ["exp2"] * 3
+    assert sorted(p.name for p in run.checkpoint_dir.iterdir()) == ["exp1_best.pt", "exp1_last.pt", "exp2_best.pt", "exp2_last.pt"]
+    with xr.open_dataset(run.predictions_path) as pred:
+        assert set(pred.data_vars) >= {"truth", "exp1", "exp2", "persistence", "input_rain_last"}
+        assert pred["exp1"].dims == ("time", "lat", "lon") and pred.sizes["lat"] == 6 and pred.sizes["lon"] == 8
+        assert pred.sizes["lon_input"] == 16 and pred.sizes["time"] == metrics["n_test"]
+        assert (pred["exp2"].values >= 0).all()
+        truth = pred["truth"].values
+    # persistence is the last observed map: its scores equal scoring the shifted truth directly
+    assert metrics["test"]["persistence"]["rmse"] == pytest.approx(
+        float(np.sqrt(np.mean((pred_persistence(run) - truth) ** 2))), rel=1e-5
+    )
+    # evaluate alone reproduces the metrics from the checkpoints
+    run.metrics_path.unlink()
+    assert cli.main(["evaluate", "--run-dir", str(run_dir)]) == 0
+    again = json.loads(run.metrics_path.read_text())
+    assert again["test"]["exp2"]["rmse"] == pytest.approx(metrics["test"]["exp2"]["rmse"], rel=1e-6)
+
+
+def pred_persistence(run: RunDir) -> np.ndarray:
+    with xr.open_dataset(run.predictions_path) as pred:
+        return pred["persistence"].values.astype(np.float64)
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypatch):
+    cfg_path = _write(tmp_path, _config(tmp_path))
+    full = tmp_path / "full"
+    assert cli.main(["train", "--config", str(cfg_path), "--run-dir", str(full), "--no-progress"]) == 0
+
+    # interrupted: stop in the middle of experiment 2 (after its first epoch), as a SIGTERM would
+    part = tmp_path / "part"
+    original = pipeline.train_all
+
+    def interrupted(cfg, prepared, run, device, resume=False, on_batch=None, on_epoch=None):
+        def stop(name, record):
+            on_epoch(name, record)
+            if name == "exp2" and record["epoch"] == 0:
+                raise cli.RunCancelled("test interruption")
+        return original(cfg, prepared, run, device, resume=resume, on_batch=on_batch, on_epoch=stop)
+
+    monkeypatch.setattr(pipeline, "train_all", interrupted)
+    assert cli.main(["train", "--config", str(cfg_path), "--run-dir", str(part), "--no-progress"]) == 143
+    assert RunDir(part).read_status()["state"] == "cancelled"
+    monkeypatch.setattr(pipeline, "train_all", original)
+    assert cli.main(["train", "--run-dir", str(part), "--resume", "--no-progress"]) == 0
+
+    for exp in ("exp1", "exp2"):
+        a = torch.load(full / "checkpoints" / f"{exp}_last.pt", weights_only=False)
+        b = torch.load(part / "checkpoints" / f"{exp}_last.pt", weights_only=False)
+        for key in a["model"]:
+            assert torch.equal(a["model"][key], b["model"][key]), (exp, key)
+    ma, mb = RunDir(full).read_metrics(), RunDir(part).read_metrics()
+    assert ma["test"] == mb["test"]
+    assert [r["train_loss"] for r in RunDir(full).read_history()] == [r["train_loss"] for r in RunDir(part).read_history()]
+
+
+def test_cli_reports_config_errors_in_status(tmp_path, capsys):
+    cfg_path = _write(tmp_path, _config(tmp_path, regions={"region1": {"lat": [50, 52], "lon": [90, 95]}}))
+    run_dir = tmp_path / "bad"
+    assert cli.main(["train", "--config", str(cfg_path), "--run-dir", str(run_dir), "--no-progress"]) == 1
+    status = RunDir(run_dir).read_status()
+    assert status["state"] == "failed" and "region1.lon" in status["message"] and "outside the data grid" in status["message"]
+    bad = _write(tmp_path, _config(tmp_path, experiments=["exp9"]), "bad.yaml")
+    assert cli.main(["train", "--config", str(bad), "--run-dir", str(tmp_path / "bad2"), "--no-progress"]) == 1
+    assert "exp9" in capsys.readouterr().err
+    assert cli.main(["train", "--config", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r")]) == 1
+    # command-line overrides of periods and epochs
+    cfg = _config(tmp_path)
+    ok = _write(tmp_path, cfg, "ok.yaml")
+    run = tmp_path / "override"
+    argv = ["train", "--config", str(ok), "--run-dir", str(run), "--epochs", "1", "--no-progress",
+            "--train-period", "2020-01-02", "2020-01-14", "--test-period", "2020-01-20", "2020-01-24"]
+    assert cli.main(argv) == 0
+    saved = RunDir(run).read_config()
+    assert saved["train"]["epochs"] == 1 and saved["split"]["test"] == ["2020-01-20", "2020-01-24"]
+    assert RunDir(run).read_metrics()["test_times"][0] >= "2020-01-20"
