@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.hydro import distributed as D
-from core.hydro.config import for_model, load_config
+from core.hydro.config import deep_merge, for_model, load_config
 from core.runs import RunDir
 
 _STOP = {"requested": False}
@@ -113,7 +113,8 @@ def _train_one(config: dict, run: RunDir, resume: bool, progress: bool, device: 
 def cmd_train(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir)
     if args.resume and run.config_path.exists():
-        config = load_config(None, run.read_config())  # the run's own config, not the file's current one
+        # the run's own config, not the file's current one; command-line overrides (e.g. more epochs) still apply
+        config = load_config(None, deep_merge(run.read_config(), _overrides(args)))
     else:
         config = load_config(args.config, _overrides(args))
     D.init_from_env(config["train"]["device"])
@@ -185,6 +186,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _STOP["requested"] = False
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _is_main_thread() else None
     try:
         return cmd_train(args) if args.command == "train" else cmd_evaluate(args)

@@ -10,7 +10,9 @@ A config is a plain nested dict (it is written to the run's ``config.yaml`` as r
                     0 turns early stopping off), ``test_period``, ``dynamic_inputs``, ``static_inputs``
                     (``all`` = every static attribute of the dataset, or a list)
 ``window``          ``warmup``, ``rho``, ``horizon``, ``stride`` (steps; DESIGN.md section 5)
-``model_args``      ``hidden``, ``dropout``, ``strategy`` (``last`` | ``mean_time`` | ``mean_basin``)
+``model_args``      ``hidden``, ``dropout``, ``strategy`` (``last`` | ``mean_time`` | ``mean_basin``),
+                    ``lstm_steps`` (dXAJ: the parameter LSTM reads only the window's last N steps;
+                    null = the whole window, as in the seed)
 ``xaj``             ``uh_length`` (steps), ``backend`` (``auto`` | ``reference`` | ``fused``)
 ``param_ranges``    ``{name: [lower, upper]}`` (omitted names keep the defaults)
 ``train``           ``epochs``, ``batch_size`` (global, windows), ``iterations_per_epoch`` (null = all
@@ -48,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
         "static_inputs": "all",
     },
     "window": {"warmup": 365, "rho": 365, "horizon": 1, "stride": 1},
-    "model_args": {"hidden": 64, "dropout": 0.0, "strategy": "last"},
+    "model_args": {"hidden": 64, "dropout": 0.0, "strategy": "last", "lstm_steps": None},
     "xaj": {"uh_length": 15, "backend": "auto"},
     "param_ranges": None,
     "train": {

@@ -35,8 +35,12 @@ class DPLModel(nn.Module):
         strategy: str = "last",
         uh_length: int = 15,
         backend: str = "auto",
+        lstm_steps: int | None = None,
     ):
         super().__init__()
+        # the LSTM may read only the last ``lstm_steps`` of each window: its cost grows with the
+        # window length while the physics (compiled) is cheap, so long warmups stay affordable
+        self.lstm_steps = int(lstm_steps) if lstm_steps else None
         self.ranges = ranges
         self.uh_length = int(uh_length)
         self.backend = backend
@@ -44,6 +48,8 @@ class DPLModel(nn.Module):
 
     def physical_params(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
         """Physical XAJ parameters ``[B, 15]`` for the windows ``z`` ``[T, B, F]``."""
+        if self.lstm_steps is not None:
+            z = z[-self.lstm_steps :]
         return self.ranges.denormalise(self.param_lstm(z, basin))
 
     def forward(

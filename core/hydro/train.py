@@ -81,7 +81,7 @@ def build_model(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
     if kind == "dpl":
         return DPLModel(n_inputs, prepared.ranges, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]),
                         strategy=margs["strategy"], uh_length=int(config["xaj"]["uh_length"]),
-                        backend=config["xaj"]["backend"])
+                        backend=config["xaj"]["backend"], lstm_steps=margs.get("lstm_steps"))
     if kind == "static_xaj":
         return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, uh_length=int(config["xaj"]["uh_length"]),
                          backend=config["xaj"]["backend"])
@@ -206,6 +206,10 @@ def train_model(
     after the current iteration (the last complete checkpoint stays valid for ``--resume``).
     """
     tcfg = config["train"]
+    # Back-propagating a loss on late steps through hundreds of LSTM steps shrinks gradients into
+    # float32 denormals, which x86 CPUs process ~100x slower: flushing them to zero made a dXAJ
+    # iteration (365-step LSTM, batch 64) ~10x faster here, with no visible change in the result.
+    torch.set_flush_denormal(True)
     if tcfg.get("num_threads"):
         torch.set_num_threads(int(tcfg["num_threads"]))
     device = D.local_device(resolve_device(tcfg["device"]))

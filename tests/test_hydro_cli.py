@@ -1,0 +1,141 @@
+"""End to end on the embedded demo catchment: CLI train + evaluate, run format, resume, cancel, failure."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+import yaml
+
+from core.hydro import cli
+from core.hydro.config import load_config
+from core.hydro.params import XAJ_PARAMS
+from core.hydro.train import Cancelled, load_checkpoint, train_model
+from core.runs import RunDir
+
+TINY = {
+    "name": "tiny",
+    "model": "dpl",
+    "data": {
+        "source": "demo",
+        "train_period": ["1984-01-01", "1985-12-31"],
+        "valid_fraction": 0.25,
+        "test_period": ["1986-01-01", "1986-02-28"],
+        "dynamic_inputs": ["prcp", "pet"],
+    },
+    "window": {"warmup": 20, "rho": 20, "horizon": 1},
+    "model_args": {"hidden": 8},
+    "xaj": {"backend": "reference"},
+    "train": {"epochs": 2, "batch_size": 8, "iterations_per_epoch": 3, "lr": 0.01, "loss": "nse", "seed": 3,
+              "device": "cpu"},
+    "evaluate": {"batch_size": 64},
+}
+
+
+def _write_config(tmp_path, **changes) -> str:
+    config = json.loads(json.dumps(TINY))
+    for key, value in changes.items():
+        config[key] = value
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _check_metrics(block: dict, basins: list[str]) -> None:
+    assert set(block["test"]["median"]) >= {"nse", "kge"}
+    assert set(block["test"]["per_basin"]) == set(basins)
+    for scores in block["test"]["per_basin"].values():
+        assert {"nse", "kge", "rmse", "pbias", "peak_error", "kge_r", "kge_alpha", "kge_beta"} <= set(scores)
+        assert math.isfinite(scores["nse"]) and scores["rmse"] >= 0
+
+
+def test_cli_train_and_evaluate_with_baselines(tmp_path):
+    run_dir = tmp_path / "run"
+    config = _write_config(tmp_path, baselines=["static_xaj", "lstm"])
+    assert cli.main(["train", "--config", config, "--run-dir", str(run_dir), "--no-progress"]) == 0
+    run = RunDir(run_dir)
+    assert run.read_status()["state"] == "completed"
+    assert run.read_config()["baselines"] == ["static_xaj", "lstm"]
+    history = run.read_history()
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert all({"train_loss", "val_loss", "val_nse"} <= set(r) for r in history)
+    assert (run.checkpoint_dir / "last.pt").exists() and (run.checkpoint_dir / "best.pt").exists()
+
+    metrics = json.loads(run.metrics_path.read_text())
+    _check_metrics(metrics, ["fulda_grebenau"])
+    for name in ("static_xaj", "lstm"):
+        _check_metrics(metrics[name], ["fulda_grebenau"])
+        sub = RunDir(run_dir / "baselines" / name)
+        assert sub.read_status()["state"] == "completed" and sub.predictions_path.exists()
+
+    with xr.open_dataset(run.predictions_path) as ds:
+        assert ds.sizes["time"] == 59 and list(ds["param"].values) == list(XAJ_PARAMS)
+        assert {"q_obs", "q_sim", "prcp", "params", "param_lower", "param_upper"} <= set(ds.variables)
+        assert np.all(np.isfinite(ds["q_sim"].values))
+        params = ds["params"].values[0]  # [time, 15], one set per window end date
+        assert np.all(params >= ds["param_lower"].values - 1e-5) and np.all(params <= ds["param_upper"].values + 1e-5)
+        assert np.ptp(params, axis=0).max() > 0  # a trajectory, not a constant
+        assert json.loads(ds.attrs["param_ranges"])["CG"] == [0.98, 0.998]
+        # the reported NSE is the NSE of the saved series
+        q_sim, q_obs = ds["q_sim"].values[0], ds["q_obs"].values[0]
+    expected = 1 - np.sum((q_sim - q_obs) ** 2) / np.sum((q_obs - q_obs.mean()) ** 2)
+    assert math.isclose(metrics["test"]["per_basin"]["fulda_grebenau"]["nse"], expected, rel_tol=1e-4)
+
+    # evaluate again from the checkpoints: same scores
+    run.metrics_path.unlink()
+    assert cli.main(["evaluate", "--run-dir", str(run_dir)]) == 0
+    again = json.loads(run.metrics_path.read_text())
+    assert math.isclose(again["test"]["median"]["nse"], metrics["test"]["median"]["nse"], rel_tol=1e-6)
+    assert math.isclose(again["lstm"]["test"]["median"]["nse"], metrics["lstm"]["test"]["median"]["nse"], rel_tol=1e-6)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    config = load_config(None, {**TINY, "train": {**TINY["train"], "epochs": 3}})
+    straight = RunDir(tmp_path / "straight").create()
+    train_model(config, straight, progress_bar=False)
+
+    broken = RunDir(tmp_path / "broken").create()
+    calls = {"n": 0}
+
+    def stop_in_third_epoch() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2 * 3 + 1  # after two full epochs and one iteration of the third
+
+    with pytest.raises(Cancelled):
+        train_model(config, broken, progress_bar=False, should_stop=stop_in_third_epoch)
+    assert load_checkpoint(broken.checkpoint_dir / "last.pt")["epoch"] == 2
+    train_model(config, broken, resume=True, progress_bar=False)
+
+    a = load_checkpoint(straight.checkpoint_dir / "last.pt")
+    b = load_checkpoint(broken.checkpoint_dir / "last.pt")
+    assert a["epoch"] == b["epoch"] == 3
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(straight.read_history()) == strip(broken.read_history())
+
+
+def test_cancel_and_failure_states(tmp_path, monkeypatch):
+    config = _write_config(tmp_path)
+    # a SIGTERM sets the stop flag; emulate its arrival during training
+    monkeypatch.setattr(cli, "_stop_requested", lambda: True)
+    assert cli.main(["train", "--config", config, "--run-dir", str(tmp_path / "c"), "--no-progress"]) == 143
+    assert RunDir(tmp_path / "c").read_status()["state"] == "cancelled"
+    monkeypatch.undo()
+
+    code = cli.main(["train", "--config", config, "--run-dir", str(tmp_path / "f"), "--no-progress",
+                     "--test-period", "2001-01-01", "2001-12-31"])
+    assert code == 1
+    status = RunDir(tmp_path / "f").read_status()
+    assert status["state"] == "failed" and "2001" in status["message"]
+
+
+def test_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ValueError, match="rhoo.*window"):
+        load_config(None, {**TINY, "window": {"rhoo": 3}})
+    with pytest.raises(ValueError, match="'model'"):
+        load_config(None, {**TINY, "model": "gr4j"})

@@ -1,0 +1,72 @@
+"""NaN-masked losses: missing observations change neither the value nor the gradient."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from core.hydro.losses import get_loss, masked_mse, masked_nse_loss, masked_rmse
+
+
+def _pair():
+    torch.manual_seed(0)
+    obs = torch.rand(20, 3) * 5
+    sim = (obs + torch.randn(20, 3)).requires_grad_(True)
+    return sim, obs
+
+
+@pytest.mark.parametrize("loss_fn", [masked_rmse, masked_mse, masked_nse_loss])
+def test_nan_observations_are_ignored(loss_fn):
+    sim, obs = _pair()
+    holed = obs.clone()
+    holed[5:9, 1] = float("nan")
+    holed[0, 0] = float("nan")
+    value = loss_fn(sim, holed)
+    assert torch.isfinite(value)
+    value.backward()
+    grad = sim.grad
+    assert torch.all(torch.isfinite(grad))
+    assert torch.all(grad[5:9, 1] == 0) and grad[0, 0] == 0
+    # changing the simulation where obs is missing changes nothing
+    sim2 = sim.detach().clone()
+    sim2[5:9, 1] += 100.0
+    sim2[0, 0] = -50.0
+    assert torch.allclose(loss_fn(sim2, holed), value.detach())
+
+
+def test_rmse_matches_observed_subset():
+    sim, obs = _pair()
+    holed = obs.clone()
+    holed[::2, 0] = float("nan")
+    keep = torch.isfinite(holed)
+    expected = torch.sqrt(((sim[keep] - obs[keep]) ** 2).mean())
+    assert math.isclose(float(masked_rmse(sim.detach(), holed)), float(expected.detach()), rel_tol=1e-5)
+
+
+def test_nse_loss_is_one_minus_nse_per_sample():
+    sim, obs = _pair()
+    err = ((sim - obs) ** 2).sum(0)
+    var = ((obs - obs.mean(0)) ** 2).sum(0)
+    expected = (err / (var + 0.1)).mean()
+    assert math.isclose(float(masked_nse_loss(sim.detach(), obs)), float(expected.detach()), rel_tol=1e-5)
+    # with basin standard deviations: squared errors scaled by (std + eps)^-2
+    std = torch.tensor([1.0, 2.0, 0.5])
+    expected = (((sim - obs) ** 2) / (std + 0.1) ** 2).mean()
+    assert math.isclose(float(masked_nse_loss(sim.detach(), obs, obs_std=std)), float(expected.detach()), rel_tol=1e-5)
+
+
+def test_all_missing_gives_zero_not_nan():
+    sim = torch.ones(4, 2, requires_grad=True)
+    obs = torch.full((4, 2), float("nan"))
+    for fn in (masked_mse, masked_nse_loss):
+        value = fn(sim, obs)
+        assert float(value) == 0.0
+        value.backward()
+        assert torch.all(torch.isfinite(sim.grad))
+
+
+def test_unknown_loss_name():
+    with pytest.raises(ValueError, match="loss"):
+        get_loss("mae")
