@@ -1,0 +1,81 @@
+"""Hydrographs: observed vs simulated streamflow per basin (with baselines), metrics table, flow-duration curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import metrics as M
+from core.viz.hydrographs import flow_duration_curve, hydrograph
+from ui.data import MODEL_LABELS, hydro_predictions, runs_with_predictions
+from ui.frame import setup_page, show_error
+
+setup_page("Hydrographs", "📈")
+st.title("📈 Hydrographs")
+
+runs = runs_with_predictions("hydro")
+if not runs:
+    st.info("No finished dXAJ run yet: train one on the **Train dXAJ** page.")
+    st.page_link("pages/2_Train_dXAJ.py", label="Train dXAJ", icon="🏋️")
+    st.stop()
+
+by_name = {r.name: r for r in runs}
+c1, c2 = st.columns(2)
+run_name = c1.selectbox("Run", list(by_name), key="hydro_run_pick")
+run = by_name[run_name]
+try:
+    models = hydro_predictions(run)
+except (OSError, ValueError) as exc:
+    show_error(exc, f"Reading the predictions of {run.name}")
+    st.stop()
+main = next(iter(models.values()))
+basins = [str(b) for b in main["basin"].values]
+basin = c2.selectbox("Basin", basins, key="hydro_basin_pick")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def basin_series(run_path: str, mtime: float, basin: str) -> dict:
+    """Arrays of one basin: time, obs, prcp and each model's simulation (aligned on the main model's time)."""
+    from core.runs import RunDir
+
+    models = hydro_predictions(RunDir(run_path))
+    main = next(iter(models.values()))
+    out = {"time": main["time"].values, "q_obs": main["q_obs"].sel(basin=basin).values,
+           "prcp": main["prcp"].sel(basin=basin).values, "sims": {}}
+    for name, ds in models.items():
+        q = ds["q_sim"].sel(basin=basin).reindex(time=main["time"]).values
+        out["sims"][MODEL_LABELS.get(name, name)] = q
+    return out
+
+
+series = basin_series(str(run.path), run.predictions_path.stat().st_mtime, basin)
+name = str(main["name"].sel(basin=basin).values) if "name" in main.coords else basin
+st.plotly_chart(hydrograph(series["time"], series["q_obs"], series["sims"], prcp=series["prcp"],
+                           title=f"{basin}: observed vs simulated streamflow (test period)"), key="hydrograph")
+
+
+@st.cache_data(show_spinner=False)
+def metrics_table(run_path: str, mtime: float) -> pd.DataFrame:
+    from core.runs import RunDir
+
+    rows = []
+    for model, ds in hydro_predictions(RunDir(run_path)).items():
+        for b in ds["basin"].values:
+            scores = M.hydro_scores(ds["q_sim"].sel(basin=b).values, ds["q_obs"].sel(basin=b).values)
+            rows.append({"model": MODEL_LABELS.get(model, model), "basin": str(b),
+                         **{k: scores[k] for k in ("nse", "kge", "rmse", "pbias", "peak_error")}})
+    table = pd.DataFrame(rows)
+    medians = table.groupby("model", sort=False)[["nse", "kge", "rmse", "pbias", "peak_error"]].median().reset_index()
+    medians["basin"] = "median"
+    return pd.concat([table, medians], ignore_index=True)
+
+
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(flow_duration_curve(series["q_obs"], series["sims"], title=f"{basin}: flow-duration curve"),
+                    key="fdc")
+with right:
+    st.markdown("**Test scores, all basins** (NSE, KGE: 1 is perfect; PBIAS and peak error in %)")
+    table = metrics_table(str(run.path), run.predictions_path.stat().st_mtime)
+    st.dataframe(table.round(3), hide_index=True)

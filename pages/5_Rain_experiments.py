@@ -1,0 +1,153 @@
+"""Rain experiments: data source, region 1 and its upstream region 2, experiment choice, training job."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import streamlit as st
+import yaml
+
+from core.runs import RunDir
+from core.viz.maps import region_map
+from ui.frame import setup_page, show_error
+from ui.job_panel import job_status, start
+
+REPO = Path(__file__).resolve().parents[1]
+BASE_CONFIG = REPO / "configs" / "rain_quick.yaml"
+FALLBACK_REGION1 = {"lat": [40.0, 50.0], "lon": [10.0, 20.0]}
+SIDES = ("west", "east", "south", "north")
+
+PRESETS = {
+    "quick demo (a couple of minutes on a CPU)": {"epochs": 1, "batch": 4, "hidden": "8, 16", "n_boot": 200},
+    "standard (configs/rain_quick.yaml)": {"epochs": None, "batch": None, "hidden": None, "n_boot": None},
+}
+
+setup_page("Rain experiments", "🌧️")
+st.title("🌧️ Rain experiments")
+st.markdown("**Experiment 1** trains ST-RainNet on the target region 1 alone; **experiment 2** adds the "
+            "upstream region 2 next to it. Both are scored on region 1 only, so the difference measures "
+            "what the upstream weather adds.")
+
+
+@st.cache_data(show_spinner=False)
+def base_config() -> dict:
+    if BASE_CONFIG.exists():
+        return yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8")) or {}
+    return {"regions": {"region1": FALLBACK_REGION1, "upstream_side": "west"}}
+
+
+@st.cache_data(show_spinner="Reading the data grid…")
+def grid_extent(source: str, demo_kwargs: tuple) -> tuple[list[float], list[float]] | None:
+    """Latitudes and longitudes of the gridded source (None when it cannot be opened)."""
+    from core.rain.pipeline import open_gridded
+
+    ds, _ = open_gridded({"source": source, "demo": dict(demo_kwargs), "radar": {}}, REPO / "configs")
+    return [float(v) for v in ds["lat"].values], [float(v) for v in ds["lon"].values]
+
+
+def region2_box(region1: dict, side: str, size: float, step: float) -> dict:
+    """Region 2 of ``size`` times region 1's width (or height) on ``side``, one grid step apart."""
+    (s, n), (w, e) = region1["lat"], region1["lon"]
+    if side in ("west", "east"):
+        width = size * (e - w)
+        lon = [w - step - width, w - step] if side == "west" else [e + step, e + step + width]
+        return {"lat": [s, n], "lon": lon}
+    height = size * (n - s)
+    lat = [s - step - height, s - step] if side == "south" else [n + step, n + step + height]
+    return {"lat": lat, "lon": [w, e]}
+
+
+base = base_config()
+regions = base.get("regions") or {}
+r1_default = regions.get("region1") or FALLBACK_REGION1
+
+st.subheader("Data and regions")
+kind = st.radio("Data source", ["demo (generated world)", "gridded file (NetCDF/Zarr, ERA5 layout)", "radar folder"],
+                horizontal=True, key="rain_source_kind")
+if kind.startswith("demo"):
+    source = "demo"
+else:
+    source = st.text_input("Path", key="rain_source_path", placeholder="/path/to/file.nc or radar folder").strip()
+demo_kwargs = tuple(sorted(((base.get("data") or {}).get("demo") or {}).items())) if source == "demo" else ()
+
+c1, c2, c3, c4 = st.columns(4)
+south = c1.number_input("Region 1 south (°N)", -90.0, 90.0, float(r1_default["lat"][0]), key="r1_south")
+north = c2.number_input("Region 1 north (°N)", -90.0, 90.0, float(r1_default["lat"][1]), key="r1_north")
+west = c3.number_input("Region 1 west (°E)", -180.0, 180.0, float(r1_default["lon"][0]), key="r1_west")
+east = c4.number_input("Region 1 east (°E)", -180.0, 180.0, float(r1_default["lon"][1]), key="r1_east")
+c1, c2, c3 = st.columns(3)
+side = c1.selectbox("Upstream side of region 2", SIDES, index=SIDES.index(regions.get("upstream_side", "west")),
+                    key="r2_side")
+size = c2.number_input("Region 2 size (x region 1)", 0.25, 4.0, 1.0, 0.25, key="r2_size",
+                       help="1 = same size as region 1 (the default of the experiments)")
+experiment_choice = c3.radio("Experiments", ["both", "exp1", "exp2"], horizontal=True, key="rain_experiments")
+region1 = {"lat": [south, north], "lon": [west, east]}
+
+extent = None
+if source:
+    try:
+        extent = grid_extent(source, demo_kwargs)
+    except Exception as exc:  # an unreadable path is reported, the rest of the page still works
+        show_error(exc, f"Opening the data source {source}")
+lat_grid, lon_grid = extent if extent else (None, None)
+step = abs(lon_grid[1] - lon_grid[0]) if lon_grid and len(lon_grid) > 1 else 0.25
+region2 = region2_box(region1, side, size, step) if experiment_choice != "exp1" else None
+st.plotly_chart(region_map(region1, region2, lat_grid, lon_grid), key="region_map")
+
+st.subheader("Training settings")
+preset_name = st.radio("Preset", list(PRESETS), horizontal=True, key="rain_preset")
+preset = PRESETS[preset_name]
+tag = list(PRESETS).index(preset_name)
+train_base = base.get("train") or {}
+hidden_base = ", ".join(str(h) for h in (base.get("model") or {}).get("hidden_channels", [32, 64]))
+with st.form("rain_settings"):
+    c1, c2, c3, c4 = st.columns(4)
+    epochs = c1.number_input("Epochs", 1, 1000, int(preset["epochs"] or train_base.get("epochs", 20)), key=f"rain_epochs_{tag}")
+    batch = c2.number_input("Batch size", 1, 256, int(preset["batch"] or train_base.get("batch_size", 8)), key=f"rain_batch_{tag}")
+    lr = c3.number_input("Learning rate", 1e-5, 1.0, float(train_base.get("lr", 1e-3)), format="%.5f", key=f"rain_lr_{tag}")
+    loss = c4.selectbox("Loss", ["weighted_mse", "log_cosh"], key=f"rain_loss_{tag}")
+    c1, c2, c3 = st.columns(3)
+    hidden = c1.text_input("Hidden channels (encoder, bottleneck)", preset["hidden"] or hidden_base, key=f"rain_hidden_{tag}")
+    amp = c2.selectbox("Mixed precision", ["auto", "true", "false"], key=f"rain_amp_{tag}",
+                       help="auto: bfloat16 on CPUs that support it, float16 on CUDA")
+    device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key=f"rain_device_{tag}")
+    submitted = st.form_submit_button("Start training", type="primary")
+
+if submitted:
+    config = copy.deepcopy(base)
+    config.pop("kind", None)
+    config.setdefault("data", {})["source"] = source or "demo"
+    config["regions"] = {"region1": region1, "upstream_side": side}
+    if region2 is not None and size != 1.0:
+        config["regions"]["region2"] = region2
+    config["experiments"] = ["exp1", "exp2"] if experiment_choice == "both" else [experiment_choice]
+    config["train"] = {**train_base, "epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "loss": loss,
+                       "amp": amp, "device": device}
+    if preset["n_boot"]:
+        config.setdefault("evaluate", {})["n_boot"] = preset["n_boot"]
+    try:
+        config.setdefault("model", {})["hidden_channels"] = [int(h) for h in hidden.replace(" ", "").split(",") if h]
+        from core.rain.pipeline import complete_config
+
+        complete_config(copy.deepcopy(config))
+    except ValueError as exc:
+        show_error(exc, "The rain settings are not valid")
+    else:
+        if not source:
+            st.error("Give the path of the gridded file or radar folder.")
+        elif start("rain", config, name="strainnet") is not None:
+            st.success("Training started in the background; you can switch pages, it keeps running.")
+
+
+def _summary(run: RunDir) -> None:
+    metrics = run.read_metrics()
+    test = metrics.get("test") or {}
+    cols = st.columns(max(len(test), 1))
+    for col, (name, scores) in zip(cols, test.items()):
+        col.metric(f"{name} RMSE", f"{scores.get('rmse', float('nan')):.3f}")
+    st.page_link("pages/6_Rain_maps.py", label="See the rain maps and CSI", icon="🛰️")
+
+
+st.subheader("Training job")
+job_status("rain", _summary)

@@ -1,0 +1,70 @@
+"""Rain maps: truth vs experiment 1 vs experiment 2 (and persistence), difference maps, CSI table, PNG export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.viz.maps import difference_maps, rain_maps
+from core.viz.verification import csi_chart, gain_table, verification_table
+from ui.data import predictions, runs_with_predictions
+from ui.frame import setup_page, show_error
+
+setup_page("Rain maps", "🛰️")
+st.title("🛰️ Rain maps")
+
+runs = runs_with_predictions("rain")
+if not runs:
+    st.info("No finished rain run yet: train one on the **Rain experiments** page.")
+    st.page_link("pages/5_Rain_experiments.py", label="Rain experiments", icon="🌧️")
+    st.stop()
+
+by_name = {r.name: r for r in runs}
+run = by_name[st.selectbox("Run", list(by_name), key="rain_run_pick")]
+try:
+    ds = predictions(run.predictions_path)
+except (OSError, ValueError) as exc:
+    show_error(exc, f"Reading the predictions of {run.name}")
+    st.stop()
+metrics = run.read_metrics()
+units = str(metrics.get("units") or ds["truth"].attrs.get("units", "mm"))
+systems = [n for n in ("exp1", "exp2", "persistence") if n in ds]
+times = pd.DatetimeIndex(ds["time"].values)
+labels = [t.strftime("%Y-%m-%d %H:%M") for t in times]
+
+# default to the wettest test time: an empty map shows nothing
+wettest = int(np.nanargmax(np.nan_to_num(ds["truth"].values).sum(axis=(1, 2)))) if len(times) else 0
+choice = st.select_slider("Test time (predicted field)", options=labels, value=labels[wettest], key="rain_time")
+i = labels.index(choice)
+lat, lon = ds["lat"].values, ds["lon"].values
+fields = {"truth": ds["truth"].values[i], **{n: ds[n].values[i] for n in systems}}
+st.plotly_chart(rain_maps(fields, lat, lon, units, title=f"Region 1 rain at {choice} ({units})"), key="rain_maps")
+st.plotly_chart(difference_maps({n: ds[n].values[i] for n in systems}, ds["truth"].values[i], lat, lon, units,
+                                title="Prediction minus truth (blue: too dry, red: too wet)"), key="diff_maps")
+
+st.subheader("Verification over the whole test period")
+table = verification_table(metrics)
+if table.empty:
+    st.info("This run has no categorical scores in metrics.json.")
+else:
+    st.markdown(f"CSI, POD, FAR, ETS per threshold ({units}); RMSE over all region-1 pixels.")
+    st.table(table.set_index(["threshold", "system"]).style.format("{:.3f}", na_rep="–"))
+    gains = gain_table(metrics)
+    if not gains.empty:
+        st.markdown("**Experiment 2 minus experiment 1** with the paired-bootstrap interval "
+                    "(CSI gain > 0 and RMSE change < 0 favour the upstream region):")
+        st.table(gains.set_index(["score", "threshold"]).style.format("{:.3f}", na_rep="–"))
+    st.plotly_chart(csi_chart(metrics), key="csi_chart")
+
+st.subheader("Static map export")
+if st.button("Render PNG with cartopy", key="export_png"):
+    from core.viz.static_maps import rain_maps_png
+
+    try:
+        png = rain_maps_png(fields, lat, lon, units, title=f"{run.name} {choice}")
+    except Exception as exc:  # cartopy/matplotlib problems become a message, not a traceback
+        show_error(exc, "Static map export failed")
+    else:
+        st.image(png)
+        st.download_button("Download PNG", png, file_name=f"{run.name}_{i:04d}.png", mime="image/png")

@@ -1,0 +1,59 @@
+"""Runs: every run with status, config, metrics and duration; compare two; export; delete."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.runs import delete_run, list_runs
+from ui.frame import runs_root, setup_page, show_error
+from ui.run_tables import compare_frame, metrics_frame, runs_frame
+
+setup_page("Runs", "🗂️")
+st.title("🗂️ Runs")
+
+runs = list_runs(runs_root())
+if not runs:
+    st.info(f"No runs in {runs_root()} yet.")
+    st.stop()
+by_name = {r.name: r for r in runs}
+st.dataframe(runs_frame(runs), hide_index=True,
+             column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})
+
+st.subheader("One run")
+run = by_name[st.selectbox("Run", list(by_name), key="runs_pick")]
+status = run.read_status()
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown(f"**State:** {status.get('state', '?')} — {status.get('message', '')}")
+    st.markdown("**Config**")
+    st.code(run.config_path.read_text(encoding="utf-8") if run.config_path.exists() else "(none yet)", language="yaml")
+with c2:
+    table = metrics_frame(run)
+    if table.empty:
+        st.info("No metrics yet.")
+    else:
+        st.dataframe(table, hide_index=True, height=300)
+        st.download_button("Export metrics (CSV)", table.to_csv(index=False).encode("utf-8"),
+                           file_name=f"{run.name}_metrics.csv", mime="text/csv", key="export_csv")
+    if run.predictions_path.exists():
+        st.download_button("Export predictions (NetCDF)", run.predictions_path.read_bytes(),
+                           file_name=f"{run.name}_predictions.nc", mime="application/x-netcdf", key="export_nc")
+    if status.get("state") == "failed":
+        st.code(status.get("log_tail") or run.tail_log(15), language="text")
+    with st.popover("Delete this run"):
+        st.warning(f"Delete {run.name} and all its files?")
+        if st.button("Yes, delete", key="delete_run", type="primary"):
+            try:
+                delete_run(run, runs_root())
+            except ValueError as exc:
+                show_error(exc, "Cannot delete")
+            else:
+                st.success(f"Deleted {run.name}")
+                st.rerun()
+
+st.subheader("Compare two runs")
+names = list(by_name)
+c1, c2 = st.columns(2)
+a = c1.selectbox("Run A", names, index=0, key="compare_a")
+b = c2.selectbox("Run B", names, index=min(1, len(names) - 1), key="compare_b")
+st.dataframe(compare_frame(by_name[a], by_name[b]), hide_index=True, height=320)

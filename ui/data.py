@@ -1,0 +1,124 @@
+"""Cached loaders for datasets and run results (keyed on paths and file modification times)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import xarray as xr
+
+from core.runs import RunDir, list_runs
+from ui.frame import runs_root
+
+UPLOAD_DIR_NAME = "uploads"
+
+
+def upload_dir() -> Path:
+    path = runs_root() / UPLOAD_DIR_NAME
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@st.cache_data(show_spinner=False, ttl=300)
+def _available_sources(upload_files: tuple[str, ...]) -> dict[str, str]:
+    from core.data import available_sources
+
+    options = {}
+    for source in available_sources():
+        key = "demo" if source.kind == "demo" else source.path
+        options[key] = f"{source.name} ({source.kind}, {source.n_basins} basins)"
+    for path in upload_files:
+        options[path] = f"upload: {Path(path).name}"
+    return options
+
+
+def source_options() -> dict[str, str]:
+    """``{source argument for load_basins: label}``: demo, $HYDROCAST_DATA folders, uploaded files."""
+    uploads = tuple(sorted(str(p) for p in upload_dir().glob("*") if p.suffix.lower() in (".csv", ".nc")))
+    return _available_sources(uploads)
+
+
+@st.cache_data(show_spinner=False)
+def basin_ids(source: str) -> list[str]:
+    from core.data import list_basins
+
+    return list_basins(source)
+
+
+@st.cache_data(show_spinner="Loading basin data…")
+def basin_dataset(source: str, basins: tuple[str, ...] | None = None) -> xr.Dataset:
+    """``core.data.load_basins`` cached per (source, basins)."""
+    from core.data import load_basins
+
+    return load_basins(source, basins=list(basins) if basins else None).load()
+
+
+@st.cache_data(show_spinner=False)
+def basin_catalog(source: str, ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Id, name, lat, lon, area of every basin of a source (for the outlet map and table).
+
+    Basin-table folders have a basins.csv with these attributes; other sources are read basin by
+    basin (cached), which is quick for the few basins of the demo or a sample.
+    """
+    from core.data import DataError, load_basins
+
+    rows = []
+    if Path(source).is_dir() and (Path(source) / "basins.csv").exists():
+        from core.data.basin_table import read_attributes
+
+        attrs = read_attributes(Path(source) / "basins.csv")
+        for bid in ids:
+            a = attrs.get(bid, {})
+            rows.append({"basin": bid, "name": a.get("name", bid), "lat": a.get("lat"), "lon": a.get("lon"),
+                         "area_km2": a.get("area_km2")})
+        return rows
+    for bid in ids[:30]:
+        try:
+            ds = load_basins(source, basins=[bid])
+        except DataError as exc:
+            rows.append({"basin": bid, "name": f"unreadable: {exc}", "lat": None, "lon": None, "area_km2": None})
+            continue
+        rows.append({"basin": bid, "name": str(ds["name"].values[0]) if "name" in ds.coords else bid,
+                     "lat": float(ds["lat"].values[0]), "lon": float(ds["lon"].values[0]),
+                     "area_km2": float(ds["area_km2"].values[0]) if "area_km2" in ds.coords else None,
+                     "start": str(ds.time.values[0])[:10], "end": str(ds.time.values[-1])[:10]})
+    return rows
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+@st.cache_data(show_spinner="Reading predictions…", max_entries=16)
+def _open_predictions(path: str, mtime: float) -> xr.Dataset:
+    with xr.open_dataset(path) as ds:
+        return ds.load()
+
+
+def predictions(path: Path) -> xr.Dataset:
+    """A run's predictions.nc, cached until the file changes."""
+    return _open_predictions(str(path), _mtime(path))
+
+
+def hydro_predictions(run: RunDir) -> dict[str, xr.Dataset]:
+    """``{model name: predictions}``: the run's own model first, then its baselines."""
+    out = {}
+    if run.predictions_path.exists():
+        ds = predictions(run.predictions_path)
+        out[str(ds.attrs.get("model", "dpl"))] = ds
+    base = run.path / "baselines"
+    if base.is_dir():
+        for sub in sorted(base.iterdir()):
+            path = sub / "predictions.nc"
+            if path.exists():
+                out[sub.name] = predictions(path)
+    return out
+
+
+def runs_with_predictions(kind: str) -> list[RunDir]:
+    """Runs of ``kind`` that have predictions, newest first."""
+    return [r for r in list_runs(runs_root(), kind) if r.predictions_path.exists()]
+
+
+MODEL_LABELS = {"dpl": "dXAJ (dPL)", "static_xaj": "XAJ, static parameters", "lstm": "LSTM"}

@@ -1,0 +1,85 @@
+"""Start / follow / cancel a background training job (shared by the two Train pages).
+
+The page remembers its run in ``st.session_state[f"{kind}_run"]``; after a reload it finds the
+active job (lock file) or the newest run of its kind, so a second tab sees the same job.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import streamlit as st
+
+from core import jobs
+from core.runs import FINAL_STATES, RunDir, list_runs
+from core.viz.training import loss_curves
+from ui.frame import runs_root, show_error
+
+POLL_SECONDS = 2.0
+
+
+def run_key(kind: str) -> str:
+    return f"{kind}_run"
+
+
+def current_run(kind: str) -> RunDir | None:
+    """The run this page follows: the one it started, else the active job of its kind, else the newest."""
+    path = st.session_state.get(run_key(kind))
+    if path:
+        return RunDir(path)
+    active = jobs.active_job(runs_root())
+    if active is not None and (active.read_config().get("kind") or active.name.split("-")[0]) == kind:
+        return active
+    runs = list_runs(runs_root(), kind)
+    return runs[0] if runs else None
+
+
+def start(kind: str, config: Mapping[str, Any], name: str | None = None) -> RunDir | None:
+    """Start a job; a refusal (another job on this device) is shown as an error and returns None."""
+    try:
+        run = jobs.start_job(kind, config, runs_root(), name=name)
+    except jobs.JobError as exc:
+        st.error(str(exc), icon="⛔")
+        return None
+    except (OSError, ValueError) as exc:
+        show_error(exc, "Could not start the training job")
+        return None
+    st.session_state[run_key(kind)] = str(run.path)
+    return run
+
+
+def job_status(kind: str, summary: Callable[[RunDir], None] | None = None) -> None:
+    """Status of the followed run: progress, message, loss curves, cancel; polls while it runs."""
+    run = current_run(kind)
+    if run is None:
+        st.info("No run yet: set it up above and press **Start training**.")
+        return
+    running = run.read_status().get("state") not in FINAL_STATES
+    # run_every only while a job runs, so a finished page stays still
+    st.fragment(run_every=POLL_SECONDS if running else None)(_status_body)(kind, str(run.path), running, summary)
+
+
+def _status_body(kind: str, path: str, was_running: bool, summary: Callable[[RunDir], None] | None) -> None:
+    run = RunDir(path)
+    status = jobs.poll_job(run)
+    state = status.get("state", "pending")
+    icon = {"completed": "✅", "failed": "❌", "cancelled": "⏹️", "running": "⏳", "pending": "⏳"}.get(state, "❔")
+    st.markdown(f"{icon} **Run `{run.name}`: {state}**")
+    st.progress(min(max(float(status.get("progress") or 0.0), 0.0), 1.0), text=str(status.get("message", "")))
+    if state in ("running", "pending"):
+        if st.button("Cancel training", key=f"cancel_{kind}", type="secondary"):
+            status = jobs.cancel_job(run)
+            st.warning(f"Run {run.name} {status.get('state')}: {status.get('message', '')}")
+    if state == "failed":
+        st.error(f"Training failed: {status.get('message', '')}")
+        tail = status.get("log_tail") or run.tail_log(15)
+        if tail:
+            st.code(tail, language="text")
+    history = run.read_history()
+    if history:
+        st.plotly_chart(loss_curves(history, title="Training and validation loss"),
+                        key=f"loss_{kind}")
+    if state == "completed" and summary is not None:
+        summary(run)
+    if was_running and state in FINAL_STATES:
+        st.rerun()  # the whole page redraws once, with polling off

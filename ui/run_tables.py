@@ -1,0 +1,60 @@
+"""Flat tables of runs and their metrics (for the Runs page and its CSV export)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.runs import RunDir
+
+
+def run_kind(run: RunDir) -> str:
+    return run.read_config().get("kind") or run.name.split("-")[0]
+
+
+def runs_frame(runs: list[RunDir]) -> pd.DataFrame:
+    rows = []
+    for run in runs:
+        status = run.read_status()
+        seconds = run.duration_seconds()
+        rows.append({"run": run.name, "kind": run_kind(run), "state": status.get("state", "?"),
+                     "progress": float(status.get("progress") or 0.0),
+                     "duration (s)": round(seconds) if seconds is not None else None,
+                     "started": status.get("started"), "message": status.get("message", "")})
+    return pd.DataFrame(rows, columns=["run", "kind", "state", "progress", "duration (s)", "started", "message"])
+
+
+def metrics_frame(run: RunDir) -> pd.DataFrame:
+    """One row per (model or system, basin or threshold, score): the run's test metrics, long format."""
+    metrics = run.read_metrics()
+    rows = []
+    if run_kind(run) == "hydro":
+        blocks = {metrics.get("model", "dpl"): metrics.get("test") or {}}
+        for name, value in metrics.items():
+            if isinstance(value, dict) and "test" in value and name not in ("test",):
+                blocks[name] = value["test"]
+        for model, test in blocks.items():
+            for score, value in (test.get("median") or {}).items():
+                rows.append({"model": model, "where": "median", "score": score, "value": value})
+            for basin, scores in (test.get("per_basin") or {}).items():
+                for score, value in scores.items():
+                    rows.append({"model": model, "where": basin, "score": score, "value": value})
+    else:
+        for system, scores in (metrics.get("test") or {}).items():
+            for score, value in scores.items():
+                if isinstance(value, dict):
+                    for threshold, v in value.items():
+                        if not isinstance(v, dict):
+                            rows.append({"model": system, "where": f"threshold {threshold}", "score": score, "value": v})
+                else:
+                    rows.append({"model": system, "where": "all", "score": score, "value": value})
+    return pd.DataFrame(rows, columns=["model", "where", "score", "value"])
+
+
+def compare_frame(a: RunDir, b: RunDir) -> pd.DataFrame:
+    """The metrics of two runs side by side (rows where either has a value)."""
+    fa = metrics_frame(a).rename(columns={"value": a.name})
+    fb = metrics_frame(b).rename(columns={"value": b.name})
+    merged = fa.merge(fb, on=["model", "where", "score"], how="outer")
+    if a.name in merged and b.name in merged and a.name != b.name:
+        merged["difference (b - a)"] = pd.to_numeric(merged[b.name], errors="coerce") - pd.to_numeric(merged[a.name], errors="coerce")
+    return merged
