@@ -180,6 +180,7 @@ class TrainResult:
     best_epoch: int
     best_val_loss: float
     stopped_early: bool
+    final_state: dict  # model weights after the last epoch (CPU tensors)
 
 
 def train_experiment(
@@ -340,6 +341,7 @@ def train_experiment(
         best_epoch=best_epoch,
         best_val_loss=best_val,
         stopped_early=finished and len(history) < tcfg.epochs,
+        final_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
     )
 
 

@@ -1,0 +1,150 @@
+"""ST-RainNet training speed: as shipped (bf16 autocast + channels_last) vs plain float32, side by side.
+
+    OMP_NUM_THREADS=2 .venv/bin/python bench/rain_speed.py [--steps 4] [--rounds 3] [--skip-csi]
+
+For each grid (64 x 64 = experiment 1 size, 64 x 128 = experiment 2 width) and each variant, a
+forked child process builds the same model (56 channels, T = 6, hidden [32, 64], batch 4), runs a
+warm-up step and then ``--steps`` timed AdamW steps, and reports samples/s and its peak resident
+memory above the level before training (sampled every 2 ms). Variants alternate over ``--rounds``
+rounds so that machine load hits both alike; the median is reported. The last part trains the quick
+demo config briefly with and without bf16 and compares test CSI at 5 mm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+from core.rain.model import STRainNet  # noqa: E402
+from core.rain.train import cpu_bf16_supported  # noqa: E402
+
+VARIANTS = {
+    "float32 (plain)": {"amp": False, "channels_last": False},
+    "shipped (bf16 + channels_last)": {"amp": True, "channels_last": True},
+    "bf16 only": {"amp": True, "channels_last": False},
+    "channels_last only": {"amp": False, "channels_last": True},
+}
+
+
+def _measure(height: int, width: int, amp: bool, channels_last: bool, steps: int, queue) -> None:
+    torch.manual_seed(0)
+    proc = psutil.Process()
+    model = STRainNet(56, [32, 64]).use_channels_last(channels_last)
+    x = torch.randn(4, 6, 56, height, width)
+    y = torch.rand(4, 1, height, width)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            pred = model(x, clip=False)
+        loss = ((pred.float() - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    base = proc.memory_info().rss
+    peak = [base]
+    running = [True]
+
+    def sample():
+        while running[0]:
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    step()  # warm-up: oneDNN primitive creation
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    elapsed = time.perf_counter() - t0
+    running[0] = False
+    sampler.join()
+    queue.put((steps * 4 / elapsed, (peak[0] - base) / 2**20))
+
+
+def measure(height, width, variant, steps):
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    p = ctx.Process(target=_measure, args=(height, width, variant["amp"], variant["channels_last"], steps, queue))
+    p.start()
+    result = queue.get()
+    p.join()
+    return result
+
+
+def csi_check(epochs: int) -> list[tuple[str, float, float, float]]:
+    """Train the quick demo config with and without bf16 autocast; test CSI@5 mm of exp1 and exp2."""
+    import tempfile
+
+    import yaml
+
+    from core.rain import pipeline
+    from core.runs import RunDir
+
+    cfg_path = Path(__file__).resolve().parents[1] / "configs" / "rain_quick.yaml"
+    raw = yaml.safe_load(cfg_path.read_text())
+    rows = []
+    for label, amp in (("float32 (plain)", "false"), ("shipped (bf16 + channels_last)", "auto")):
+        cfg = pipeline.complete_config({**raw, "train": {**raw.get("train", {}), "amp": amp, "epochs": epochs,
+                                                         "channels_last": "false" if amp == "false" else "auto"}})
+        prepared = pipeline.prepare(cfg, cfg_path.parent)
+        with tempfile.TemporaryDirectory() as tmp:
+            run = RunDir(tmp).create()
+            t0 = time.perf_counter()
+            pipeline.train_all(cfg, prepared, run, torch.device("cpu"))
+            elapsed = time.perf_counter() - t0
+            m = pipeline.evaluate_run(cfg, prepared, run, torch.device("cpu"))
+        rows.append((label, m["test"]["exp1"]["csi"]["5.0"], m["test"]["exp2"]["csi"]["5.0"], elapsed))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--skip-csi", action="store_true")
+    ap.add_argument("--csi-epochs", type=int, default=6)
+    args = ap.parse_args()
+    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, native bf16: {cpu_bf16_supported()}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"ST-RainNet: C=56, T=6, hidden [32, 64], batch 4, AdamW; median of {args.rounds} rounds x {args.steps} steps\n")
+    print("| grid | variant | samples/s | x plain fp32 | peak extra memory (MiB) |")
+    print("|---|---|---|---|---|")
+    for h, w in ((64, 64), (64, 128)):
+        speeds = {k: [] for k in VARIANTS}
+        mems = {k: [] for k in VARIANTS}
+        for _ in range(args.rounds):
+            for name, variant in VARIANTS.items():
+                s, m = measure(h, w, variant, args.steps)
+                speeds[name].append(s)
+                mems[name].append(m)
+        ref = statistics.median(speeds["float32 (plain)"])
+        for name in VARIANTS:
+            s = statistics.median(speeds[name])
+            print(f"| {h}x{w} | {name} | {s:.2f} | {s / ref:.2f}x | {statistics.median(mems[name]):.0f} |")
+        sys.stdout.flush()
+    if not args.skip_csi:
+        print(f"\nTest CSI at 5 mm after {args.csi_epochs} epochs of configs/rain_quick.yaml:\n")
+        print("| variant | exp1 CSI@5 | exp2 CSI@5 | training time (s) |")
+        print("|---|---|---|---|")
+        for label, c1, c2, t in csi_check(args.csi_epochs):
+            print(f"| {label} | {c1:.3f} | {c2:.3f} | {t:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
