@@ -14,7 +14,7 @@ from ui.frame import device_summary, runs_root, setup_page, show_error
 
 setup_page("Home", "💧")
 
-st.title("💧 Hydrocast Studio")
+st.title("Hydrocast Studio")
 st.markdown(
     "Differentiable hydrology and rain nowcasting on a laptop: **dXAJ** (an LSTM that generates the 15 "
     "Xinanjiang parameters, trained through the physics) for streamflow, and **ST-RainNet** for rain, "
@@ -25,13 +25,13 @@ st.markdown(
 left, right = st.columns(2)
 with left:
     st.subheader("Where to go")
-    st.page_link("pages/1_Basins.py", label="Basins: browse data, map of outlets, upload a basin table", icon="🗺️")
-    st.page_link("pages/2_Train_dXAJ.py", label="Train dXAJ: parameter ranges, settings, live loss", icon="🏋️")
-    st.page_link("pages/3_Hydrographs.py", label="Hydrographs: observed vs simulated, metrics, FDC", icon="📈")
-    st.page_link("pages/4_Parameters.py", label="Parameters: LSTM trajectories and a slider sandbox", icon="🎛️")
-    st.page_link("pages/5_Rain_experiments.py", label="Rain experiments: regions, train exp1/exp2", icon="🌧️")
-    st.page_link("pages/6_Rain_maps.py", label="Rain maps: truth vs predictions, differences, CSI", icon="🛰️")
-    st.page_link("pages/7_Runs.py", label="Runs: status, compare, export, delete", icon="🗂️")
+    st.page_link("pages/1_Basins.py", label="Basins: browse data, map of outlets, upload a basin table")
+    st.page_link("pages/2_Train_dXAJ.py", label="Train dXAJ: parameter ranges, settings, live loss")
+    st.page_link("pages/3_Hydrographs.py", label="Hydrographs: observed vs simulated, metrics, FDC")
+    st.page_link("pages/4_Parameters.py", label="Parameters: LSTM trajectories and a slider sandbox")
+    st.page_link("pages/5_Rain_experiments.py", label="Rain experiments: regions, train exp1/exp2")
+    st.page_link("pages/6_Rain_maps.py", label="Rain maps: truth vs predictions, differences, CSI")
+    st.page_link("pages/7_Runs.py", label="Runs: status, compare, export, delete")
 with right:
     st.subheader("This machine")
     st.markdown(f"Training device: **{device_summary()}**")

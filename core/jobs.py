@@ -36,6 +36,7 @@ REQUEST_NAME = "request.yaml"
 # Popen handles of workers started by this process: polling them reaps finished children, which
 # would otherwise linger as zombies that still look alive to a pid check.
 _CHILDREN: dict[int, subprocess.Popen] = {}
+_EXIT_CODES: dict[int, int] = {}
 
 
 class JobError(RuntimeError):
@@ -77,7 +78,7 @@ def process_alive(pid: int | None, started: float | None = None) -> bool:
         return False
     child = _CHILDREN.get(int(pid))
     if child is not None and child.poll() is not None:
-        _CHILDREN.pop(int(pid), None)
+        _EXIT_CODES[int(pid)] = _CHILDREN.pop(int(pid)).returncode
         return False
     try:
         proc = psutil.Process(int(pid))
@@ -239,7 +240,7 @@ def poll_job(run: RunDir | str | os.PathLike, log_lines: int = 15) -> dict:
         _release(run)
         return status
     child = _CHILDREN.pop(int(pid), None) if pid else None
-    code = child.returncode if child is not None else None
+    code = child.poll() if child is not None else _EXIT_CODES.pop(int(pid), None) if pid else None
     tail = run.tail_log(log_lines)
     how = f"exit code {code}" if code is not None else "no exit code known"
     status = run.update_status(

@@ -12,7 +12,7 @@ from ui.data import basin_catalog, basin_dataset, basin_ids, upload_dir
 from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, keep, persistent_widget, setup_page, show_error, widget_key
 
 setup_page("Basins", "🗺️")
-st.title("🗺️ Basins")
+st.title("Basins")
 
 source = st.session_state[DATA_SOURCE_KEY]
 try:

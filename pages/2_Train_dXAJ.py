@@ -32,7 +32,7 @@ PRESETS = {
 }
 
 setup_page("Train dXAJ", "🏋️")
-st.title("🏋️ Train dXAJ")
+st.title("Train dXAJ")
 st.markdown("An LSTM reads each window of forcing and basin attributes and outputs the 15 XAJ parameters "
             "inside the ranges below; the XAJ physics turns them into streamflow and the loss flows back "
             "through it.")
@@ -121,7 +121,7 @@ def _summary(run: RunDir) -> None:
     for name in ("static_xaj", "lstm"):
         if name in metrics:
             cols[2].metric(f"{name} NSE", f"{metrics[name]['test']['median'].get('nse', np.nan):.3f}")
-    st.page_link("pages/3_Hydrographs.py", label="See the hydrographs", icon="📈")
+    st.page_link("pages/3_Hydrographs.py", label="See the hydrographs")
 
 
 st.subheader("Training job")

@@ -12,12 +12,12 @@ from ui.data import MODEL_LABELS, hydro_predictions, runs_with_predictions
 from ui.frame import setup_page, show_error
 
 setup_page("Hydrographs", "📈")
-st.title("📈 Hydrographs")
+st.title("Hydrographs")
 
 runs = runs_with_predictions("hydro")
 if not runs:
     st.info("No finished dXAJ run yet: train one on the **Train dXAJ** page.")
-    st.page_link("pages/2_Train_dXAJ.py", label="Train dXAJ", icon="🏋️")
+    st.page_link("pages/2_Train_dXAJ.py", label="Train dXAJ")
     st.stop()
 
 by_name = {r.name: r for r in runs}

@@ -14,7 +14,7 @@ from ui.data import basin_dataset, basin_ids, hydro_predictions, runs_with_predi
 from ui.frame import DATA_SOURCE_KEY, setup_page, show_error
 
 setup_page("Parameters", "🎛️")
-st.title("🎛️ XAJ parameters")
+st.title("XAJ parameters")
 
 runs = [r for r in runs_with_predictions("hydro")]
 with_params = {}

@@ -24,7 +24,7 @@ PRESETS = {
 }
 
 setup_page("Rain experiments", "🌧️")
-st.title("🌧️ Rain experiments")
+st.title("Rain experiments")
 st.markdown("**Experiment 1** trains ST-RainNet on the target region 1 alone; **experiment 2** adds the "
             "upstream region 2 next to it. Both are scored on region 1 only, so the difference measures "
             "what the upstream weather adds.")
@@ -146,7 +146,7 @@ def _summary(run: RunDir) -> None:
     cols = st.columns(max(len(test), 1))
     for col, (name, scores) in zip(cols, test.items()):
         col.metric(f"{name} RMSE", f"{scores.get('rmse', float('nan')):.3f}")
-    st.page_link("pages/6_Rain_maps.py", label="See the rain maps and CSI", icon="🛰️")
+    st.page_link("pages/6_Rain_maps.py", label="See the rain maps and CSI")
 
 
 st.subheader("Training job")

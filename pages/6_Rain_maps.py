@@ -12,12 +12,12 @@ from ui.data import predictions, runs_with_predictions
 from ui.frame import setup_page, show_error
 
 setup_page("Rain maps", "🛰️")
-st.title("🛰️ Rain maps")
+st.title("Rain maps")
 
 runs = runs_with_predictions("rain")
 if not runs:
     st.info("No finished rain run yet: train one on the **Rain experiments** page.")
-    st.page_link("pages/5_Rain_experiments.py", label="Rain experiments", icon="🌧️")
+    st.page_link("pages/5_Rain_experiments.py", label="Rain experiments")
     st.stop()
 
 by_name = {r.name: r for r in runs}

@@ -9,7 +9,7 @@ from ui.frame import runs_root, setup_page, show_error
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
 
 setup_page("Runs", "🗂️")
-st.title("🗂️ Runs")
+st.title("Runs")
 
 runs = list_runs(runs_root())
 if not runs:

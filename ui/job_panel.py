@@ -39,7 +39,7 @@ def start(kind: str, config: Mapping[str, Any], name: str | None = None) -> RunD
     try:
         run = jobs.start_job(kind, config, runs_root(), name=name)
     except jobs.JobError as exc:
-        st.error(str(exc), icon="⛔")
+        st.error(str(exc))
         return None
     except (OSError, ValueError) as exc:
         show_error(exc, "Could not start the training job")
@@ -63,8 +63,7 @@ def _status_body(kind: str, path: str, was_running: bool, summary: Callable[[Run
     run = RunDir(path)
     status = jobs.poll_job(run)
     state = status.get("state", "pending")
-    icon = {"completed": "✅", "failed": "❌", "cancelled": "⏹️", "running": "⏳", "pending": "⏳"}.get(state, "❔")
-    st.markdown(f"{icon} **Run `{run.name}`: {state}**")
+    st.markdown(f"**Run `{run.name}`: {state}**")
     st.progress(min(max(float(status.get("progress") or 0.0), 0.0), 1.0), text=str(status.get("message", "")))
     if state in ("running", "pending"):
         if st.button("Cancel training", key=f"cancel_{kind}", type="secondary"):

@@ -1,0 +1,114 @@
+"""End-to-end fixtures: the real app under ``streamlit run`` on 127.0.0.1 and Debian's Chromium via Playwright.
+
+Skips (with the reason) when Chromium or Playwright is missing. Screenshots go to ``test-artifacts/``.
+The app gets its own empty runs folder; ``HYDROCAST_DATA`` points at ``../shared/data/camels_us_daily``
+when that folder exists, so multi-basin runs can be trained from the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path(os.environ.get("HYDROCAST_CHROMIUM", "/usr/bin/chromium"))
+CAMELS_DAILY = (REPO / ".." / "shared" / "data" / "camels_us_daily").resolve()
+RENDERED = "[data-testid=stApp][data-test-script-state=notRunning]"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def playwright_browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: apt-get install -y chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Base URL of a fresh ``streamlit run app.py`` with its own runs folder; stopped at the end."""
+    if shutil.which("streamlit", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("streamlit executable not found next to the Python interpreter")
+    runs = tmp_path_factory.mktemp("e2e_runs")
+    port = _free_port()
+    env = dict(os.environ, HYDROCAST_RUNS=str(runs), PYTHONUNBUFFERED="1")
+    if CAMELS_DAILY.is_dir():
+        env["HYDROCAST_DATA"] = str(CAMELS_DAILY)
+    else:
+        env.pop("HYDROCAST_DATA", None)
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "e2e_server.log", "wb")
+    cmd = [str(Path(sys.executable).parent / "streamlit"), "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    break
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited early; see {ARTIFACTS / 'e2e_server.log'}")
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("streamlit did not become healthy within 60 s")
+    yield {"url": url, "runs": runs, "camels": CAMELS_DAILY if CAMELS_DAILY.is_dir() else None}
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture()
+def page(playwright_browser, app_server):
+    context = playwright_browser.new_context(viewport={"width": 1400, "height": 2200})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()
+
+
+def wait_rendered(pg, timeout_ms: int = 60_000) -> None:
+    """Until the script run finished and no skeleton placeholder is left."""
+    pg.wait_for_selector(RENDERED, state="attached", timeout=timeout_ms)
+    pg.wait_for_function("() => document.querySelectorAll('[data-testid=stSkeleton]').length === 0",
+                         timeout=timeout_ms)
+
+
+def shot(pg, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_no_exception(pg) -> None:
+    boxes = pg.locator("[data-testid=stException]")
+    assert boxes.count() == 0, boxes.first.inner_text()[:2000]
