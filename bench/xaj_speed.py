@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.hydro import xaj  # noqa: E402
 from core.hydro.lstm import ParameterLSTM  # noqa: E402
-from core.hydro.params import XAJ_PARAMS  # noqa: E402
+from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS  # noqa: E402
 
 BACKENDS = ("reference", "fused")
 
@@ -50,8 +50,8 @@ def synthetic_forcing(n_time: int, n_basin: int, seed: int = 0) -> torch.Tensor:
 
 def parameter_bounds() -> tuple[torch.Tensor, torch.Tensor]:
     """Default (lower, upper) of the 15 parameters, [15] each."""
-    lower = torch.tensor([p.lower for p in XAJ_PARAMS], dtype=torch.float32)
-    upper = torch.tensor([p.upper for p in XAJ_PARAMS], dtype=torch.float32)
+    lower = torch.tensor([DEFAULT_RANGES[name][0] for name in XAJ_PARAMS], dtype=torch.float32)
+    upper = torch.tensor([DEFAULT_RANGES[name][1] for name in XAJ_PARAMS], dtype=torch.float32)
     return lower, upper
 
 

@@ -9,12 +9,12 @@ import torch
 
 from core.hydro import xaj
 from core.hydro import xaj_fused
+from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS
 from core.hydro.xaj_fused import _XajRecursion, simulate_fused
 
-# DESIGN.md section 4 default ranges, order K,B,IM,UM,LM,DM,C,SM,EX,KI,KG,A,THETA,CI,CG
-LOWER = [0.1, 0.1, 0.01, 0.0, 60.0, 60.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.98]
-UPPER = [1.0, 0.4, 0.1, 20.0, 90.0, 120.0, 0.2, 100.0, 1.5, 0.7, 0.7, 2.9, 6.5, 0.9, 0.998]
-NAMES = ["K", "B", "IM", "UM", "LM", "DM", "C", "SM", "EX", "KI", "KG", "A", "THETA", "CI", "CG"]
+NAMES = list(XAJ_PARAMS)  # K, B, IM, UM, LM, DM, C, SM, EX, KI, KG, A, THETA, CI, CG
+LOWER = [DEFAULT_RANGES[name][0] for name in NAMES]
+UPPER = [DEFAULT_RANGES[name][1] for name in NAMES]
 N_REAL_BASINS = 4
 TEN_YEARS = 3653
 
@@ -73,19 +73,22 @@ def extreme_forcing(n_basin: int) -> torch.Tensor:
     return torch.stack([prcp, pet], dim=-1)
 
 
-def run_both(forcing, params, warmup, dtype):
-    """(reference, fused) results, each (q, et, states) plus gradients of a loss touching every series."""
+def run_both(forcing, params, warmup, dtype, gradients=True):
+    """(reference, fused) results, each (q, et, states) plus gradients of a loss touching every series
+    (None without ``gradients``)."""
     results = []
     weights = None
     for backend in ("reference", "fused"):
-        p = params.to(dtype).detach().requires_grad_(True)
+        p = params.to(dtype).detach().requires_grad_(gradients)
         f = forcing.to(dtype)
         q, et, states = xaj.simulate(f, p, warmup=warmup, uh_length=15, return_states=True, backend=backend)
         if weights is None:
             g = torch.Generator().manual_seed(7)
             weights = {k: torch.rand(v.shape, generator=g, dtype=torch.float64).to(dtype) for k, v in states.items()}
-        loss = (q * weights["QS"]).sum() + et.sum() + sum((v * weights[k]).sum() for k, v in states.items())
-        (grad,) = torch.autograd.grad(loss, p)
+        grad = None
+        if gradients:
+            loss = (q * weights["QS"]).sum() + et.sum() + sum((v * weights[k]).sum() for k, v in states.items())
+            (grad,) = torch.autograd.grad(loss, p)
         results.append((q.detach(), et.detach(), {k: v.detach() for k, v in states.items()}, grad))
     return results
 
@@ -111,14 +114,16 @@ def real_runs(shared_data):
     """Both backends on 10 years of real forcing, float64 and float32 (computed once per module)."""
     forcing = real_forcing(shared_data)
     params = parameter_sets(N_REAL_BASINS, seed=11)[:N_REAL_BASINS]
-    return {dtype: run_both(forcing, params, warmup=365, dtype=dtype) for dtype in (torch.float64, torch.float32)}
+    return {dtype: run_both(forcing, params, warmup=365, dtype=dtype, gradients=dtype == torch.float64)
+            for dtype in (torch.float64, torch.float32)}
 
 
 @pytest.fixture(scope="module")
 def extreme_runs():
     params = parameter_sets(3, seed=5)
     forcing = extreme_forcing(params.shape[0])
-    return {dtype: run_both(forcing, params, warmup=30, dtype=dtype) for dtype in (torch.float64, torch.float32)}
+    return {dtype: run_both(forcing, params, warmup=30, dtype=dtype, gradients=dtype == torch.float64)
+            for dtype in (torch.float64, torch.float32)}
 
 
 def check_float64(runs):
@@ -175,7 +180,6 @@ def test_extremes_and_parameter_bounds_float64_match_reference(extreme_runs):
 
 def test_extremes_and_parameter_bounds_float32_match_reference(extreme_runs):
     check_float32(extreme_runs)
-    assert torch.isfinite(extreme_runs[torch.float32][1][3]).all()
 
 
 def test_gradients_without_warmup_match_reference():
@@ -189,9 +193,9 @@ def test_float64_gradcheck_of_recursion():
     """Finite differences vs the hand adjoint, for parameters and initial states."""
     g = torch.Generator().manual_seed(3)
     n_basin, n_time = 3, 40
-    prcp = (torch.rand(n_basin, n_time, generator=g, dtype=torch.float64) * 30.0)
-    prcp[:, ::3] = 0.0  # dry steps between showers exercise both branch families
-    pet = torch.rand(n_basin, n_time, generator=g, dtype=torch.float64) * 5.0
+    prcp = (torch.rand(n_time, n_basin, generator=g, dtype=torch.float64) * 30.0)
+    prcp[::3] = 0.0  # dry steps between showers exercise both branch families
+    pet = torch.rand(n_time, n_basin, generator=g, dtype=torch.float64) * 5.0
     lo, hi = torch.tensor(LOWER, dtype=torch.float64), torch.tensor(UPPER, dtype=torch.float64)
     phys = lo + (0.2 + 0.6 * torch.rand(n_basin, 15, generator=g, dtype=torch.float64)) * (hi - lo)
     named = xaj.unpack_params(phys)

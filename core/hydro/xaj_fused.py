@@ -16,10 +16,11 @@ gradient and its end states are constants, as in the reference.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from core.hydro import xaj_kernels as kern
-from core.hydro.unit_hydrograph import causal_convolve, gamma_unit_hydrograph, pending_volume
+from core.hydro.unit_hydrograph import gamma_unit_hydrograph, pending_volume
 from core.hydro.xaj import (FLUX_NAMES, INITIAL_NAMES, STATE_NAMES, XajParams, _checked_inputs,
                             initial_state, unpack_params)
 
@@ -38,34 +39,63 @@ def is_available() -> bool:
 class _XajRecursion(torch.autograd.Function):
     """Autograd wrapper of the compiled recursion.
 
-    Inputs: prcp, pet ``[B, T]`` float64 host tensors (data, no gradient); par ``[B, 13]`` and
+    Inputs: prcp, pet ``[T, B]`` float64 host tensors (data, no gradient); par ``[B, 13]`` and
     init ``[B, 7]`` float64 host tensors (kernel order of ``xaj_kernels``).
-    Output: the recorded series ``[N_OUT, B, T]`` (see ``xaj_kernels.OUTPUT_NAMES``).
+    Outputs: the ``N_OUT`` recorded series, each ``[T, B]`` (order ``xaj_kernels.OUTPUT_NAMES``).
+    Series the loss does not use get no gradient buffer (``set_materialize_grads(False)``).
     """
 
     @staticmethod
     def forward(ctx, prcp, pet, par, init):  # type: ignore[override]
-        p_np = prcp.detach().numpy()
-        e_np = pet.detach().numpy()
         par_np = par.detach().contiguous().numpy()
         init_np = init.detach().contiguous().numpy()
-        out = kern.empty_outputs(*p_np.shape)
-        kern.xaj_forward(p_np, e_np, par_np, init_np, out)
+        out = kern.empty_outputs(*prcp.shape)
+        kern.xaj_forward(prcp.numpy(), pet.numpy(), par_np, init_np, out)
         out_t = torch.from_numpy(out)
+        ctx.set_materialize_grads(False)
+        # the trajectory the adjoint replays; saved through autograd so that an in-place edit of an
+        # output (a view of it) is caught by the version counter instead of corrupting the gradient
         ctx.save_for_backward(prcp, pet, par, init, out_t)
-        return out_t
+        return tuple(out_t.unbind(0))
 
     @staticmethod
-    def backward(ctx, grad_out):  # type: ignore[override]
+    def backward(ctx, *grads):  # type: ignore[override]
         prcp, pet, par, init, out_t = ctx.saved_tensors
-        gout = grad_out.detach().to(torch.float64).contiguous().numpy()
+        out = out_t.numpy()
+        gout = np.zeros_like(out)  # calloc: untouched series cost nothing
+        for i, g in enumerate(grads):
+            if g is not None:
+                gout[i] = g.detach().numpy()
         gpar = torch.zeros_like(par)
         ginit = torch.zeros_like(init)
-        kern.xaj_backward(
-            prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(),
-            init.detach().contiguous().numpy(), out_t.numpy(), gout, gpar.numpy(), ginit.numpy(),
-        )
+        kern.xaj_backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(),
+                          init.detach().contiguous().numpy(), out, gout, gpar.numpy(), ginit.numpy())
         return None, None, gpar, ginit
+
+
+class _UnitHydrographConvolution(torch.autograd.Function):
+    """``causal_convolve`` of the reference (same sums in the same order) with a compiled adjoint.
+
+    inflow ``[T, B]`` and weights ``[B, L]`` float64 host tensors -> routed flow ``[T, B]``.
+    """
+
+    @staticmethod
+    def forward(ctx, inflow, weights):  # type: ignore[override]
+        x = inflow.detach().contiguous()
+        w = weights.detach().contiguous()
+        out = torch.empty_like(x)
+        kern.uh_convolve_forward(x.numpy(), w.numpy(), out.numpy())
+        ctx.save_for_backward(x, w)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, w = ctx.saved_tensors
+        g_in = torch.empty_like(x)
+        g_w = torch.empty_like(w)
+        kern.uh_convolve_backward(x.numpy(), w.numpy(), grad.detach().to(torch.float64).contiguous().numpy(),
+                                  g_in.numpy(), g_w.numpy())
+        return g_in, g_w
 
 
 def _kernel_parameters(p: XajParams) -> torch.Tensor:
@@ -114,24 +144,24 @@ def simulate_fused(
     dtype, device = params.dtype, params.device
     host = torch.device("cpu")
     f64 = forcing.detach().to(device=host, dtype=torch.float64)  # already rounded to params.dtype
-    prcp = f64[:, :, 0].T.contiguous()  # [B, T]
-    pet = f64[:, :, 1].T.contiguous()
+    prcp = f64[:, :, 0].contiguous()  # [T, B]
+    pet = f64[:, :, 1].contiguous()
     p = unpack_params(params.to(device=host, dtype=torch.float64))
     par = _kernel_parameters(p)
     init = torch.stack(list(initial_state(p)), dim=1)  # [B, 7], differentiable like the reference's
 
     if warmup > 0:
         with torch.no_grad():
-            warm = _XajRecursion.apply(prcp[:, :warmup].contiguous(), pet[:, :warmup].contiguous(),
+            warm = _XajRecursion.apply(prcp[:warmup].contiguous(), pet[:warmup].contiguous(),
                                        par.detach(), init.detach())
-            init = warm[list(_KERNEL_STATE_COLUMNS), :, -1].T.contiguous()
-        prcp = prcp[:, warmup:].contiguous()
-        pet = pet[:, warmup:].contiguous()
+            init = torch.stack([warm[i][-1] for i in _KERNEL_STATE_COLUMNS], dim=1)
+        prcp = prcp[warmup:].contiguous()
+        pet = pet[warmup:].contiguous()
 
-    series = _XajRecursion.apply(prcp, pet, par, init).transpose(1, 2)  # [N_OUT, T, B]
+    series = _XajRecursion.apply(prcp, pet, par, init)  # N_OUT x [T, B]
     inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - p.IM)
     weights = gamma_unit_hydrograph(p.A, p.THETA, uh_length)
-    qs = causal_convolve(inflow, weights)
+    qs = _UnitHydrographConvolution.apply(inflow, weights)
     q = qs + series[kern.O_QI] + series[kern.O_QG]
 
     def back(x: torch.Tensor) -> torch.Tensor:  # float64 host -> caller dtype and device

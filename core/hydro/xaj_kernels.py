@@ -9,8 +9,9 @@ and the same gradient conventions: ``torch.where`` sends the gradient down the t
 ``torch.minimum`` splits it half and half on a tie. The gamma unit
 hydrograph and the surface convolution stay in torch (``core.hydro.xaj_fused``).
 
-Layout: forcing ``[B, T]``, parameters ``[B, N_PAR]``, initial states ``[B, N_INIT]``, recorded
-series ``[N_OUT, B, T]``; everything float64. Each basin is independent, so the outer loop is a
+Layout: forcing ``[T, B]``, parameters ``[B, N_PAR]``, initial states ``[B, N_INIT]``, recorded
+series ``[N_OUT, T, B]`` (so each series is a contiguous ``[T, B]`` tensor, the reference's layout);
+everything float64. Each basin is independent, so the outer loop is a
 ``prange`` over basins.
 
 Backward strategy: the forward pass records every state at the end of each step; the backward
@@ -42,11 +43,9 @@ PRECISION = 1e-5  # mm: floor of the deficits WM - W and SM - SS (DESIGN.md's "-
 
 
 @njit(cache=True, fastmath=False, inline="always")
-def _pow_and_log(x: float, y: float):
-    """x**y and log(x) with the convention used by torch for x == 0 (log term treated as 0)."""
-    pw = x**y
-    lg = math.log(x) if x > 0.0 else 0.0
-    return pw, lg
+def _log0(x: float) -> float:
+    """log(x) for the exponent derivative of x**y, 0 at x == 0 (torch's convention for pow's backward)."""
+    return math.log(x) if x > 0.0 else 0.0
 
 
 @njit(cache=True, fastmath=False, inline="always")
@@ -96,21 +95,23 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
         deficit = PRECISION
     x1 = deficit / wm
     ib = 1.0 / (1.0 + b)
-    p1, lg1 = _pow_and_log(x1, ib)
-    a = wmm * (1.0 - p1)
     r_case = 0  # 0: PE == 0, 1: partial area, 2: whole basin saturated
+    p1 = 0.0
+    a = 0.0
     x2 = 0.0
     p2 = 0.0
-    lg2 = 0.0
     m = 0.0
     if pe > 0.0:
+        # A only matters when there is net rainfall: skipping the power on dry steps changes nothing
+        p1 = x1**ib
+        a = wmm * (1.0 - p1)
         if pe + a < wmm:
             r_case = 1
             m = a + pe
             if m > wmm:
                 m = wmm
             x2 = 1.0 - m / wmm
-            p2, lg2 = _pow_and_log(x2, 1.0 + b)
+            p2 = x2 ** (1.0 + b)
             rr = pe - deficit + wm * p2
         else:
             r_case = 2
@@ -164,21 +165,23 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     ssc = sm - free_deficit
     x3 = free_deficit / sm
     ie = 1.0 / (1.0 + ex)
-    p3, lg3 = _pow_and_log(x3, ie)
-    au = ms * (1.0 - p3)
     rs_case = 0
+    p3 = 0.0
+    au = 0.0
     x4 = 0.0
     p4 = 0.0
-    lg4 = 0.0
     m2 = 0.0
     if runoff:
+        # AU only matters where R > 0 (same reasoning as A)
+        p3 = x3**ie
+        au = ms * (1.0 - p3)
         if pe + au < ms:
             rs_case = 1
             m2 = pe + au
             if m2 > ms:
                 m2 = ms
             x4 = 1.0 - m2 / ms
-            p4, lg4 = _pow_and_log(x4, 1.0 + ex)
+            p4 = x4 ** (1.0 + ex)
             rs0 = fr1 * (pe - sm + ssc + sm * p4)
         else:
             rs_case = 2
@@ -200,12 +203,12 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     s3 = s2 * (1.0 - ki - kg)
 
     return (
-        wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim,
+        wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim, pe, r,  # recorded (positions 0-11)
         # intermediates for the adjoint
         p, kp, ep, c1, eu, dd, cdd, el_case, ced, d, pe,
-        wm, wmm, w0_clamped, deficit, x1, ib, p1, lg1, a, r_case, x2, p2, lg2, m, rr, r, pim,
+        wm, wmm, w0_clamped, deficit, x1, ib, p1, a, r_case, x2, p2, m, rr, r, pim,
         wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
-        ms, runoff, fr1, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, lg3, au, rs_case, x4, p4, lg4, m2,
+        ms, runoff, fr1, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, au, rs_case, x4, p4, m2,
         rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
     )
 
@@ -214,9 +217,9 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
 def xaj_forward(prcp, pet, par, init, out):
     """Run the recursion over ``T`` steps for ``B`` basins and record every series.
 
-    prcp, pet: [B, T] mm/step; par: [B, N_PAR]; init: [B, N_INIT]; out: [N_OUT, B, T] (written).
+    prcp, pet: [T, B] mm/step; par: [B, N_PAR]; init: [B, N_INIT]; out: [N_OUT, T, B] (written).
     """
-    n_basin, n_time = prcp.shape
+    n_time, n_basin = prcp.shape
     for ib_ in prange(n_basin):
         k = par[ib_, P_K]
         b = par[ib_, P_B]
@@ -239,7 +242,7 @@ def xaj_forward(prcp, pet, par, init, out):
         qi = init[ib_, I_QI]
         qg = init[ib_, I_QG]
         for t in range(n_time):
-            res = _step(wu, wl, wd, s, fr, prcp[ib_, t], pet[ib_, t],
+            res = _step(wu, wl, wd, s, fr, prcp[t, ib_], pet[t, ib_],
                         k, b, im, um, lm, dm, c, sm, ex, ki, kg)
             wu, wl, wd, s, fr = res[0], res[1], res[2], res[3], res[4]
             ri = res[7]
@@ -247,30 +250,30 @@ def xaj_forward(prcp, pet, par, init, out):
             pervious = 1.0 - im
             qi = ci * qi + (1.0 - ci) * ri * pervious
             qg = cg * qg + (1.0 - cg) * rg * pervious
-            out[O_WU, ib_, t] = wu
-            out[O_WL, ib_, t] = wl
-            out[O_WD, ib_, t] = wd
-            out[O_S, ib_, t] = s
-            out[O_FR, ib_, t] = fr
-            out[O_QI, ib_, t] = qi
-            out[O_QG, ib_, t] = qg
-            out[O_E, ib_, t] = res[5]
-            out[O_RS, ib_, t] = res[6]
-            out[O_RI, ib_, t] = ri
-            out[O_RG, ib_, t] = rg
-            out[O_RIM, ib_, t] = res[9]
-            out[O_PE, ib_, t] = res[20]
-            out[O_R, ib_, t] = res[36]
+            out[O_WU, t, ib_] = wu
+            out[O_WL, t, ib_] = wl
+            out[O_WD, t, ib_] = wd
+            out[O_S, t, ib_] = s
+            out[O_FR, t, ib_] = fr
+            out[O_QI, t, ib_] = qi
+            out[O_QG, t, ib_] = qg
+            out[O_E, t, ib_] = res[5]
+            out[O_RS, t, ib_] = res[6]
+            out[O_RI, t, ib_] = ri
+            out[O_RG, t, ib_] = rg
+            out[O_RIM, t, ib_] = res[9]
+            out[O_PE, t, ib_] = res[10]
+            out[O_R, t, ib_] = res[11]
 
 
 @njit(cache=True, fastmath=False, parallel=True)
 def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
     """Reverse-mode adjoint of :func:`xaj_forward`.
 
-    gout: [N_OUT, B, T] dL/d(recorded series); gpar: [B, N_PAR] and ginit: [B, N_INIT] are
+    gout: [N_OUT, T, B] dL/d(recorded series); gpar: [B, N_PAR] and ginit: [B, N_INIT] are
     overwritten with dL/d(par) and dL/d(init).
     """
-    n_basin, n_time = prcp.shape
+    n_time, n_basin = prcp.shape
     for bi in prange(n_basin):
         k = par[bi, P_K]
         b = par[bi, P_B]
@@ -308,13 +311,13 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
         a_qg = 0.0
         for t in range(n_time - 1, -1, -1):
             if t > 0:
-                wu = out[O_WU, bi, t - 1]
-                wl = out[O_WL, bi, t - 1]
-                wd = out[O_WD, bi, t - 1]
-                s = out[O_S, bi, t - 1]
-                fr = out[O_FR, bi, t - 1]
-                qi = out[O_QI, bi, t - 1]
-                qg = out[O_QG, bi, t - 1]
+                wu = out[O_WU, t - 1, bi]
+                wl = out[O_WL, t - 1, bi]
+                wd = out[O_WD, t - 1, bi]
+                s = out[O_S, t - 1, bi]
+                fr = out[O_FR, t - 1, bi]
+                qi = out[O_QI, t - 1, bi]
+                qg = out[O_QG, t - 1, bi]
             else:
                 wu = init[bi, I_WU]
                 wl = init[bi, I_WL]
@@ -324,30 +327,30 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
                 qi = init[bi, I_QI]
                 qg = init[bi, I_QG]
             (
-                wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim,
+                wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim, _pe, _r,
                 p, kp, ep, c1, eu, dd, cdd, el_case, ced, d, pe,
-                wm, wmm, w0_clamped, deficit, x1, ib, p1, lg1, a, r_case, x2, p2, lg2, m, rr, r, pim,
+                wm, wmm, w0_clamped, deficit, x1, ib, p1, a, r_case, x2, p2, m, rr, r, pim,
                 wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
-                ms, runoff, fr1_, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, lg3, au, rs_case, x4, p4, lg4, m2,
+                ms, runoff, fr1_, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, au, rs_case, x4, p4, m2,
                 rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
-            ) = _step(wu, wl, wd, s, fr, prcp[bi, t], pet[bi, t],
+            ) = _step(wu, wl, wd, s, fr, prcp[t, bi], pet[t, bi],
                       k, b, im, um, lm, dm, c, sm, ex, ki, kg)
 
             # adjoints of this step's outputs: carried from step t+1 plus direct loss terms
-            g_wu2 = a_wu + gout[O_WU, bi, t]
-            g_wl2 = a_wl + gout[O_WL, bi, t]
-            g_wd2 = a_wd + gout[O_WD, bi, t]
-            g_s3 = a_s + gout[O_S, bi, t]
-            g_fr1 = a_fr + gout[O_FR, bi, t]
-            g_qi1 = a_qi + gout[O_QI, bi, t]
-            g_qg1 = a_qg + gout[O_QG, bi, t]
-            g_e = gout[O_E, bi, t]
-            g_rs = gout[O_RS, bi, t]
-            g_ri = gout[O_RI, bi, t]
-            g_rg = gout[O_RG, bi, t]
-            g_rim = gout[O_RIM, bi, t]
-            g_pe_out = gout[O_PE, bi, t]
-            g_r_out = gout[O_R, bi, t]
+            g_wu2 = a_wu + gout[O_WU, t, bi]
+            g_wl2 = a_wl + gout[O_WL, t, bi]
+            g_wd2 = a_wd + gout[O_WD, t, bi]
+            g_s3 = a_s + gout[O_S, t, bi]
+            g_fr1 = a_fr + gout[O_FR, t, bi]
+            g_qi1 = a_qi + gout[O_QI, t, bi]
+            g_qg1 = a_qg + gout[O_QG, t, bi]
+            g_e = gout[O_E, t, bi]
+            g_rs = gout[O_RS, t, bi]
+            g_ri = gout[O_RI, t, bi]
+            g_rg = gout[O_RG, t, bi]
+            g_rim = gout[O_RIM, t, bi]
+            g_pe_out = gout[O_PE, t, bi]
+            g_r_out = gout[O_R, t, bi]
 
             # start-of-step adjoints, accumulated below
             g_wu = 0.0
@@ -420,7 +423,7 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
                 g_ssc += gi
                 g_p4 = gi * sm
                 g_x4 = g_p4 * (1.0 + ex) * x4**ex
-                g_ex += g_p4 * p4 * lg4
+                g_ex += g_p4 * p4 * _log0(x4)
                 g_m2 = -g_x4 / ms
                 g_ms += g_x4 * m2 / (ms * ms)
                 if pe + au > ms:  # cannot happen inside this branch; kept for symmetry with clamp
@@ -434,12 +437,14 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
                 g_pe += gi
                 g_ssc += gi
                 g_sm -= gi
-            # au = ms (1 - x3**ie)
-            g_ms += g_au * (1.0 - p3)
-            g_p3 = -g_au * ms
-            g_x3 = g_p3 * ie * x3 ** (ie - 1.0)
-            g_ie = g_p3 * p3 * lg3
-            g_ex -= g_ie * ie * ie
+            # au = ms (1 - x3**ie), computed only where R > 0
+            g_x3 = 0.0
+            if runoff:
+                g_ms += g_au * (1.0 - p3)
+                g_p3 = -g_au * ms
+                g_x3 = g_p3 * ie * x3 ** (ie - 1.0)
+                g_ie = g_p3 * p3 * _log0(x3)
+                g_ex -= g_ie * ie * ie
             # x3 = free_deficit / sm; ssc = sm - free_deficit; free_deficit = max(sm - ss, eps)
             g_fd = g_x3 / sm - g_ssc
             g_sm += g_ssc - g_x3 * free_deficit / (sm * sm)
@@ -534,7 +539,7 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
                 g_def -= g_rr
                 g_p2 = g_rr * wm
                 g_x2 = g_p2 * (1.0 + b) * x2**b
-                g_b += g_p2 * p2 * lg2
+                g_b += g_p2 * p2 * _log0(x2)
                 g_m = -g_x2 / wmm
                 g_wmm += g_x2 * m / (wmm * wmm)
                 if a + pe > wmm:  # cannot happen inside this branch
@@ -545,12 +550,14 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
             elif r_case == 2:
                 g_pe += g_rr
                 g_def -= g_rr
-            # a = wmm (1 - x1**ib)
-            g_wmm += g_a * (1.0 - p1)
-            g_p1 = -g_a * wmm
-            g_x1 = g_p1 * ib * x1 ** (ib - 1.0)
-            g_ib = g_p1 * p1 * lg1
-            g_b -= g_ib * ib * ib
+            # a = wmm (1 - x1**ib), computed only where PE > 0
+            g_x1 = 0.0
+            if pe > 0.0:
+                g_wmm += g_a * (1.0 - p1)
+                g_p1 = -g_a * wmm
+                g_x1 = g_p1 * ib * x1 ** (ib - 1.0)
+                g_ib = g_p1 * p1 * _log0(x1)
+                g_b -= g_ib * ib * ib
             # x1 = deficit / wm; deficit = max(wm - (wu + wl + wd), eps)
             g_def += g_x1 / wm
             g_wm -= g_x1 * deficit / (wm * wm)
@@ -597,7 +604,7 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
                 g_wu += g_eu
             # ep = max(k pet, 0)
             if kp >= 0.0:
-                g_k += g_ep * pet[bi, t]
+                g_k += g_ep * pet[t, bi]
 
             a_wu = g_wu
             a_wl = g_wl
@@ -629,6 +636,38 @@ def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
         ginit[bi, I_QG] = a_qg
 
 
-def empty_outputs(n_basin: int, n_time: int) -> np.ndarray:
-    """Allocate the recorded-series buffer ``[N_OUT, B, T]`` float64."""
-    return np.empty((N_OUT, n_basin, n_time), dtype=np.float64)
+def empty_outputs(n_time: int, n_basin: int) -> np.ndarray:
+    """Allocate the recorded-series buffer ``[N_OUT, T, B]`` float64."""
+    return np.empty((N_OUT, n_time, n_basin), dtype=np.float64)
+
+
+@njit(cache=True, fastmath=False, parallel=True)
+def uh_convolve_forward(inflow, weights, out):
+    """out[t, b] = sum_k weights[b, k] inflow[t - k, b], zero history; summed in ascending k as the
+    reference's ``causal_convolve`` does. inflow, out: [T, B]; weights: [B, L]."""
+    n_time, n_basin = inflow.shape
+    length = weights.shape[1]
+    for b in prange(n_basin):
+        for t in range(n_time):
+            acc = 0.0
+            for k in range(min(length, t + 1)):
+                acc = acc + weights[b, k] * inflow[t - k, b]
+            out[t, b] = acc
+
+
+@njit(cache=True, fastmath=False, parallel=True)
+def uh_convolve_backward(inflow, weights, gout, ginflow, gweights):
+    """Adjoint of :func:`uh_convolve_forward`: ginflow [T, B] and gweights [B, L] (overwritten)."""
+    n_time, n_basin = inflow.shape
+    length = weights.shape[1]
+    for b in prange(n_basin):
+        for k in range(length):
+            acc = 0.0
+            for t in range(k, n_time):
+                acc += gout[t, b] * inflow[t - k, b]
+            gweights[b, k] = acc
+        for t in range(n_time):
+            acc = 0.0
+            for k in range(min(length, n_time - t)):
+                acc += weights[b, k] * gout[t + k, b]
+            ginflow[t, b] = acc
