@@ -8,12 +8,15 @@ import streamlit as st
 from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS, ParamRanges
 
 DRAFT_KEY = "param_ranges_draft"
+"""Ranges the table starts from (changed by the one-range form and reset); cell edits apply on top."""
+CURRENT_KEY = "param_ranges_current"
+"""What the table shows now, cell edits included (possibly invalid)."""
 VERSION_KEY = "param_ranges_version"
 TABLE_COLUMNS = ["name", "unit", "lower", "upper", "default lower", "default upper", "physical limits", "meaning"]
 
 
 def draft() -> dict[str, list[float]]:
-    """The ranges as edited so far (possibly invalid), ``{name: [lower, upper]}``."""
+    """The table's starting ranges ``{name: [lower, upper]}`` (possibly invalid)."""
     if DRAFT_KEY not in st.session_state:
         st.session_state[DRAFT_KEY] = {n: list(r) for n, r in DEFAULT_RANGES.items()}
     return st.session_state[DRAFT_KEY]
@@ -42,8 +45,8 @@ def range_editor() -> ParamRanges | None:
         column_config={"lower": st.column_config.NumberColumn("lower", format="%.4g"),
                        "upper": st.column_config.NumberColumn("upper", format="%.4g")},
     )
-    current = {str(r["name"]): [r["lower"], r["upper"]] for _, r in edited.iterrows()}
-    st.session_state[DRAFT_KEY] = current
+    current = {str(r["name"]): [float(r["lower"]), float(r["upper"])] for _, r in edited.iterrows()}
+    st.session_state[CURRENT_KEY] = current
     with st.expander("Set one range", expanded=False):
         c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
         name = c1.selectbox("Parameter", XAJ_PARAMS, key="range_param")

@@ -1,0 +1,50 @@
+"""Helpers for the AppTest suites: open a page of the real app, wait for background jobs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core import jobs
+from core.runs import FINAL_STATES, RunDir
+
+REPO = Path(__file__).resolve().parents[1]
+# torch imports and first data loads take seconds on a busy 2-core machine
+TIMEOUT = 120
+
+
+def open_page(page: str | None = None) -> AppTest:
+    """A fresh AppTest of app.py switched to ``pages/<page>`` (None = home), after its first run."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    if page:
+        at.switch_page(f"pages/{page}")
+    at.run()
+    return at
+
+
+def errors_of(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def poll_until_final(run_path: str | Path, timeout: float = 300.0) -> dict:
+    """What the page's polling fragment does (run_every never fires inside AppTest)."""
+    run = RunDir(run_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = jobs.poll_job(run)
+        if status.get("state") in FINAL_STATES:
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"{run.name} did not finish in {timeout} s:\n{run.tail_log(30)}")
+
+
+def button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
+    return matches[0]
