@@ -48,3 +48,29 @@ def button(at: AppTest, label: str):
     matches = [b for b in at.button if b.label == label]
     assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
     return matches[0]
+
+
+def write_small_world(path: Path, nt: int = 48, ny: int = 6, nx: int = 16, seed: int = 0) -> Path:
+    """A small gridded weather file (DESIGN.md section 3 layout) where rain blobs drift 2 cells east per
+    12 h step, so the upstream (west) region carries information about region 1's next field."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    time = pd.date_range("2020-01-01", periods=nt, freq="12h")
+    width = nx + 2 * nt
+    blobs = rng.random((ny, width)) > 0.75
+    field = blobs * rng.gamma(2.0, 6.0, blobs.shape)
+    rain = np.stack([np.roll(field, 2 * t, axis=1)[:, :nx] for t in range(nt)])
+    temp = 285 - 6.5 * np.arange(2)[None, :, None, None] + rng.normal(0, 1, (nt, 2, ny, nx))
+    ds = xr.Dataset(
+        {
+            "temperature": (("time", "level", "lat", "lon"), temp, {"units": "K"}),
+            "u": (("time", "level", "lat", "lon"), 10 + rng.normal(0, 1, (nt, 2, ny, nx)), {"units": "m s-1"}),
+            "rain": (("time", "lat", "lon"), rain, {"units": "mm"}),
+        },
+        coords={"time": time, "level": [850.0, 500.0], "lat": 50 + 0.5 * np.arange(ny), "lon": 0.5 * np.arange(nx)},
+    )
+    ds.to_netcdf(path)
+    return path
