@@ -85,7 +85,8 @@ def _train_one(config: dict, run: RunDir, resume: bool, progress: bool, device: 
     from core.hydro.evaluate import evaluate_model
     from core.hydro.train import train_model
 
-    run.create()
+    if D.is_main():  # only rank 0 touches the run directory, even to create folders
+        run.create()
     done = run.read_metrics()
     if resume and done.get("test") and done.get("model") == config["model"]:
         return done
@@ -118,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         config = load_config(args.config, _overrides(args))
     D.init_from_env(config["train"]["device"])
-    main_run = run.create()
+    main_run = run.create() if D.is_main() else run
     if D.is_main():
         main_run.write_config(config)
     progress = not args.no_progress

@@ -300,7 +300,9 @@ def train_model(
         if bar is not None:
             bar.close()
         train_loss = float(D.all_reduce_sum(torch.tensor([loss_sum, n_batches]))[0]) / max(1, n_batches * world)
-        val_loss, val_nse = (validate(net, prepared, valid_sampler, config, device)
+        # the plain module: a DDP forward may broadcast buffers (the LSTM baseline's q_scale), a collective
+        # that would hang when a rank has no validation window; validate() all-reduces its sums itself
+        val_loss, val_nse = (validate(model, prepared, valid_sampler, config, device)
                              if valid_sampler is not None else (float("nan"), float("nan")))
         improved = valid_sampler is None or (math.isfinite(val_loss) and val_loss < state["best_val"])
         if improved:
