@@ -65,7 +65,10 @@ class ConvLSTMCell(nn.Module):
             )
         h_cur, c_cur = self.init_state(x) if state is None else state
         gates = self.conv(torch.cat([x, h_cur.to(x.dtype)], dim=1))
-        i, f, o, g = torch.split(gates, self.hidden_dim, dim=1)
-        c_next = torch.sigmoid(f) * c_cur + torch.sigmoid(i) * torch.tanh(g)
-        h_next = torch.sigmoid(o) * torch.tanh(c_next)
+        # one sigmoid over the three gates that need it: fewer passes over memory than three calls
+        ifo = torch.sigmoid(gates[:, : 3 * self.hidden_dim])
+        g = torch.tanh(gates[:, 3 * self.hidden_dim :])
+        i, f, o = torch.split(ifo, self.hidden_dim, dim=1)
+        c_next = f * c_cur + i * g
+        h_next = o * torch.tanh(c_next)
         return h_next, c_next

@@ -78,6 +78,10 @@ class STRainNet(nn.Module):
         if x.dim() != 5 or x.shape[2] != self.in_channels:
             raise ValueError(f"STRainNet expected input [B, T, {self.in_channels}, H, W], got {tuple(x.shape)}")
         b, t, c, h, w = x.shape
+        if torch.is_autocast_enabled(x.device.type):
+            # run the recurrence in the autocast dtype: states then start (and stay) in bf16/fp16, and
+            # the per-step float32 <-> half casts that dominate a mixed recurrence disappear
+            x = x.to(torch.get_autocast_dtype(x.device.type))
         multiple = 2**self.depth
         pad_h, pad_w = (-h) % multiple, (-w) % multiple
 
