@@ -11,8 +11,8 @@ hydrograph and the surface convolution stay in torch (``core.hydro.xaj_fused``).
 
 Layout: forcing ``[T, B]``, parameters ``[B, N_PAR]``, initial states ``[B, N_INIT]``, recorded
 series ``[N_OUT, T, B]`` (so each series is a contiguous ``[T, B]`` tensor, the reference's layout);
-everything float64. Each basin is independent, so the outer loop is a
-``prange`` over basins.
+everything float64. Each basin is independent: one compiled function runs one
+basin, and serial or ``prange`` drivers loop over basins.
 
 Backward strategy: the forward pass records every state at the end of each step; the backward
 pass walks the steps in reverse, recomputes the step's intermediates from the recorded start
@@ -213,427 +213,458 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     )
 
 
-@njit(cache=True, fastmath=False, parallel=True)
+@njit(cache=True, fastmath=False)
+def _forward_basin(ib_, prcp, pet, par, init, out):
+    """The recursion of one basin (column ``ib_``) over all steps; see :func:`xaj_forward`."""
+    n_time = prcp.shape[0]
+    k = par[ib_, P_K]
+    b = par[ib_, P_B]
+    im = par[ib_, P_IM]
+    um = par[ib_, P_UM]
+    lm = par[ib_, P_LM]
+    dm = par[ib_, P_DM]
+    c = par[ib_, P_C]
+    sm = par[ib_, P_SM]
+    ex = par[ib_, P_EX]
+    ki = par[ib_, P_KI]
+    kg = par[ib_, P_KG]
+    ci = par[ib_, P_CI]
+    cg = par[ib_, P_CG]
+    wu = init[ib_, I_WU]
+    wl = init[ib_, I_WL]
+    wd = init[ib_, I_WD]
+    s = init[ib_, I_S]
+    fr = init[ib_, I_FR]
+    qi = init[ib_, I_QI]
+    qg = init[ib_, I_QG]
+    for t in range(n_time):
+        res = _step(wu, wl, wd, s, fr, prcp[t, ib_], pet[t, ib_],
+                    k, b, im, um, lm, dm, c, sm, ex, ki, kg)
+        wu, wl, wd, s, fr = res[0], res[1], res[2], res[3], res[4]
+        ri = res[7]
+        rg = res[8]
+        pervious = 1.0 - im
+        qi = ci * qi + (1.0 - ci) * ri * pervious
+        qg = cg * qg + (1.0 - cg) * rg * pervious
+        out[O_WU, t, ib_] = wu
+        out[O_WL, t, ib_] = wl
+        out[O_WD, t, ib_] = wd
+        out[O_S, t, ib_] = s
+        out[O_FR, t, ib_] = fr
+        out[O_QI, t, ib_] = qi
+        out[O_QG, t, ib_] = qg
+        out[O_E, t, ib_] = res[5]
+        out[O_RS, t, ib_] = res[6]
+        out[O_RI, t, ib_] = ri
+        out[O_RG, t, ib_] = rg
+        out[O_RIM, t, ib_] = res[9]
+        out[O_PE, t, ib_] = res[10]
+        out[O_R, t, ib_] = res[11]
+
+
+@njit(cache=True, fastmath=False)
+def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
+    """Adjoint of one basin (column ``bi``); see :func:`xaj_backward`."""
+    n_time = prcp.shape[0]
+    k = par[bi, P_K]
+    b = par[bi, P_B]
+    im = par[bi, P_IM]
+    um = par[bi, P_UM]
+    lm = par[bi, P_LM]
+    dm = par[bi, P_DM]
+    c = par[bi, P_C]
+    sm = par[bi, P_SM]
+    ex = par[bi, P_EX]
+    ki = par[bi, P_KI]
+    kg = par[bi, P_KG]
+    ci = par[bi, P_CI]
+    cg = par[bi, P_CG]
+    g_k = 0.0
+    g_b = 0.0
+    g_im = 0.0
+    g_um = 0.0
+    g_lm = 0.0
+    g_dm = 0.0
+    g_c = 0.0
+    g_sm = 0.0
+    g_ex = 0.0
+    g_ki = 0.0
+    g_kg = 0.0
+    g_ci = 0.0
+    g_cg = 0.0
+    # adjoints of the states at the end of the current step
+    a_wu = 0.0
+    a_wl = 0.0
+    a_wd = 0.0
+    a_s = 0.0
+    a_fr = 0.0
+    a_qi = 0.0
+    a_qg = 0.0
+    for t in range(n_time - 1, -1, -1):
+        if t > 0:
+            wu = out[O_WU, t - 1, bi]
+            wl = out[O_WL, t - 1, bi]
+            wd = out[O_WD, t - 1, bi]
+            s = out[O_S, t - 1, bi]
+            fr = out[O_FR, t - 1, bi]
+            qi = out[O_QI, t - 1, bi]
+            qg = out[O_QG, t - 1, bi]
+        else:
+            wu = init[bi, I_WU]
+            wl = init[bi, I_WL]
+            wd = init[bi, I_WD]
+            s = init[bi, I_S]
+            fr = init[bi, I_FR]
+            qi = init[bi, I_QI]
+            qg = init[bi, I_QG]
+        (
+            wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim, _pe, _r,
+            p, kp, ep, c1, eu, dd, cdd, el_case, ced, d, pe,
+            wm, wmm, w0_clamped, deficit, x1, ib, p1, a, r_case, x2, p2, m, rr, r, pim,
+            wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
+            ms, runoff, fr1_, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, au, rs_case, x4, p4, m2,
+            rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
+        ) = _step(wu, wl, wd, s, fr, prcp[t, bi], pet[t, bi],
+                  k, b, im, um, lm, dm, c, sm, ex, ki, kg)
+
+        # adjoints of this step's outputs: carried from step t+1 plus direct loss terms
+        g_wu2 = a_wu + gout[O_WU, t, bi]
+        g_wl2 = a_wl + gout[O_WL, t, bi]
+        g_wd2 = a_wd + gout[O_WD, t, bi]
+        g_s3 = a_s + gout[O_S, t, bi]
+        g_fr1 = a_fr + gout[O_FR, t, bi]
+        g_qi1 = a_qi + gout[O_QI, t, bi]
+        g_qg1 = a_qg + gout[O_QG, t, bi]
+        g_e = gout[O_E, t, bi]
+        g_rs = gout[O_RS, t, bi]
+        g_ri = gout[O_RI, t, bi]
+        g_rg = gout[O_RG, t, bi]
+        g_rim = gout[O_RIM, t, bi]
+        g_pe_out = gout[O_PE, t, bi]
+        g_r_out = gout[O_R, t, bi]
+
+        # start-of-step adjoints, accumulated below
+        g_wu = 0.0
+        g_wl = 0.0
+        g_wd = 0.0
+        g_s = 0.0
+        g_fr = 0.0
+
+        # 5. linear reservoirs: q1 = c q + (1 - c) (x (1 - im))
+        g_ci += g_qi1 * (qi - ri * (1.0 - im))
+        a_qi_prev = g_qi1 * ci
+        g_rin = g_qi1 * (1.0 - ci)
+        g_ri += g_rin * (1.0 - im)
+        g_im -= g_rin * ri
+        g_cg += g_qg1 * (qg - rg * (1.0 - im))
+        a_qg_prev = g_qg1 * cg
+        g_rgn = g_qg1 * (1.0 - cg)
+        g_rg += g_rgn * (1.0 - im)
+        g_im -= g_rgn * rg
+
+        # drainage s3 = s2 (1 - ki - kg); ri = ki s2 fr1; rg = kg s2 fr1
+        g_s2 = g_s3 * (1.0 - ki - kg)
+        g_ki -= g_s3 * s2
+        g_kg -= g_s3 * s2
+        g_ki += g_ri * s2 * fr1
+        g_s2 += g_ri * ki * fr1
+        g_fr1 += g_ri * ki * s2
+        g_kg += g_rg * s2 * fr1
+        g_s2 += g_rg * kg * fr1
+        g_fr1 += g_rg * kg * s2
+
+        # s2 = min(s1, sm)
+        g_s1 = 0.0
+        if s1_tie:
+            g_sm += 0.5 * g_s2
+            g_s1 = 0.5 * g_s2
+        elif s1_capped:
+            g_sm += g_s2
+        else:
+            g_s1 = g_s2
+        # s1 = ssc + (r - rs) / fr1   (runoff) or s
+        g_ssc = 0.0
+        g_r = g_r_out
+        g_pe = g_pe_out
+        if runoff:
+            g_ssc += g_s1
+            g_r += g_s1 / fr1
+            g_rs -= g_s1 / fr1
+            g_fr1 -= g_s1 * (r - rs) / (fr1 * fr1)
+        else:
+            g_s += g_s1
+        # rs = min(rs0, r)
+        if rs_tie:
+            g_r += 0.5 * g_rs
+            g_rs0 = 0.5 * g_rs
+        elif rs_capped:
+            g_r += g_rs
+            g_rs0 = 0.0
+        else:
+            g_rs0 = g_rs
+        # rs0
+        g_au = 0.0
+        g_ms = 0.0
+        if rs_case == 1:
+            inner = pe - sm + ssc + sm * p4
+            g_fr1 += g_rs0 * inner
+            gi = g_rs0 * fr1
+            g_pe += gi
+            g_sm += gi * (p4 - 1.0)
+            g_ssc += gi
+            g_p4 = gi * sm
+            g_x4 = g_p4 * (1.0 + ex) * x4**ex
+            g_ex += g_p4 * p4 * _log0(x4)
+            g_m2 = -g_x4 / ms
+            g_ms += g_x4 * m2 / (ms * ms)
+            if pe + au > ms:  # cannot happen inside this branch; kept for symmetry with clamp
+                g_ms += g_m2
+            else:
+                g_pe += g_m2
+                g_au += g_m2
+        elif rs_case == 2:
+            g_fr1 += g_rs0 * (pe + ssc - sm)
+            gi = g_rs0 * fr1
+            g_pe += gi
+            g_ssc += gi
+            g_sm -= gi
+        # au = ms (1 - x3**ie), computed only where R > 0
+        g_x3 = 0.0
+        if runoff:
+            g_ms += g_au * (1.0 - p3)
+            g_p3 = -g_au * ms
+            g_x3 = g_p3 * ie * x3 ** (ie - 1.0)
+            g_ie = g_p3 * p3 * _log0(x3)
+            g_ex -= g_ie * ie * ie
+        # x3 = free_deficit / sm; ssc = sm - free_deficit; free_deficit = max(sm - ss, eps)
+        g_fd = g_x3 / sm - g_ssc
+        g_sm += g_ssc - g_x3 * free_deficit / (sm * sm)
+        g_ss = 0.0
+        if not ss_clamped:
+            g_sm += g_fd
+            g_ss = -g_fd
+        # ss, fr1
+        if runoff:
+            g_fr += g_ss * s / fr1
+            g_s += g_ss * fr / fr1
+            g_fr1 -= g_ss * fr * s / (fr1 * fr1)
+            g_r += g_fr1 / pe
+            g_pe -= g_fr1 * r / (pe * pe)
+        else:
+            g_s += g_ss
+            g_fr += g_fr1
+        # ms = sm (1 + ex)
+        g_sm += g_ms * (1.0 + ex)
+        g_ex += g_ms * sm
+
+        # 3. tension water: clamp to [0, capacity]
+        g_wu1 = 0.0
+        if wu1 > um:
+            g_um += g_wu2
+        elif wu1 >= 0.0:
+            g_wu1 = g_wu2
+        g_wl1 = 0.0
+        if wl1 > lm:
+            g_lm += g_wl2
+        elif wl1 >= 0.0:
+            g_wl1 = g_wl2
+        g_wd1 = 0.0
+        if wd1 > dm:
+            g_dm += g_wd2
+        elif wd1 >= 0.0:
+            g_wd1 = g_wd2
+        g_d = 0.0
+        g_el = 0.0
+        g_ed = 0.0
+        if wet:
+            # wl1 = wu + wl + wd + d - r - wu1 - wd1
+            g_wu += g_wl1
+            g_wl += g_wl1
+            g_wd += g_wl1
+            g_d += g_wl1
+            g_r -= g_wl1
+            g_wu1 -= g_wl1
+            g_wd1 -= g_wl1
+            if wd_spill:
+                g_wu += g_wd1
+                g_wl += g_wd1
+                g_wd += g_wd1
+                g_d += g_wd1
+                g_r -= g_wd1
+                g_um -= g_wd1
+                g_lm -= g_wd1
+            else:
+                g_wd += g_wd1
+            g_in = g_wu1
+            if wu1_tie:
+                g_um += 0.5 * g_wu1
+                g_in = 0.5 * g_wu1
+            elif wu1_cap:
+                g_um += g_wu1
+                g_in = 0.0
+            g_wu += g_in
+            g_d += g_in
+            g_r -= g_in
+        else:
+            if not wu1_cap:
+                g_wu += g_wu1
+                g_d += g_wu1
+            g_wl += g_wl1
+            g_el -= g_wl1
+            g_wd += g_wd1
+            g_ed -= g_wd1
+
+        # rim = max(pe im, 0)
+        if pim >= 0.0:
+            g_pe += g_rim * im
+            g_im += g_rim * pe
+        # r = max(rr, 0)
+        g_rr = g_r if rr >= 0.0 else 0.0
+        g_wm = 0.0
+        g_wmm = 0.0
+        g_def = 0.0
+        g_a = 0.0
+        if r_case == 1:
+            g_pe += g_rr
+            g_wm += g_rr * p2
+            g_def -= g_rr
+            g_p2 = g_rr * wm
+            g_x2 = g_p2 * (1.0 + b) * x2**b
+            g_b += g_p2 * p2 * _log0(x2)
+            g_m = -g_x2 / wmm
+            g_wmm += g_x2 * m / (wmm * wmm)
+            if a + pe > wmm:  # cannot happen inside this branch
+                g_wmm += g_m
+            else:
+                g_a += g_m
+                g_pe += g_m
+        elif r_case == 2:
+            g_pe += g_rr
+            g_def -= g_rr
+        # a = wmm (1 - x1**ib), computed only where PE > 0
+        g_x1 = 0.0
+        if pe > 0.0:
+            g_wmm += g_a * (1.0 - p1)
+            g_p1 = -g_a * wmm
+            g_x1 = g_p1 * ib * x1 ** (ib - 1.0)
+            g_ib = g_p1 * p1 * _log0(x1)
+            g_b -= g_ib * ib * ib
+        # x1 = deficit / wm; deficit = max(wm - (wu + wl + wd), eps)
+        g_def += g_x1 / wm
+        g_wm -= g_x1 * deficit / (wm * wm)
+        if not w0_clamped:
+            g_wm += g_def
+            g_wu -= g_def
+            g_wl -= g_def
+            g_wd -= g_def
+        # wmm = wm (1 + b); wm = um + lm + dm
+        g_wm += g_wmm * (1.0 + b)
+        g_b += g_wmm * wm
+        g_um += g_wm
+        g_lm += g_wm
+        g_dm += g_wm
+
+        # 1. evaporation; pe = max(d, 0), d = p - e, e = eu + el + ed
+        if d >= 0.0:
+            g_d += g_pe
+        g_e -= g_d
+        g_eu = g_e
+        g_el += g_e
+        g_ed += g_e
+        g_dd = 0.0
+        g_cdd = 0.0
+        if ced:
+            g_cdd += g_ed
+            g_wl -= g_ed
+        if el_case == 1:
+            g_dd += g_el * wl / lm
+            g_wl += g_el * dd / lm
+            g_lm -= g_el * dd * wl / (lm * lm)
+        elif el_case == 2:
+            g_cdd += g_el
+        elif el_case == 3:
+            g_wl += g_el
+        g_c += g_cdd * dd
+        g_dd += g_cdd * c
+        # dd = ep - eu
+        g_ep = g_dd
+        g_eu -= g_dd
+        if c1:
+            g_ep += g_eu
+        else:
+            g_wu += g_eu
+        # ep = max(k pet, 0)
+        if kp >= 0.0:
+            g_k += g_ep * pet[t, bi]
+
+        a_wu = g_wu
+        a_wl = g_wl
+        a_wd = g_wd
+        a_s = g_s
+        a_fr = g_fr
+        a_qi = a_qi_prev
+        a_qg = a_qg_prev
+
+    gpar[bi, P_K] = g_k
+    gpar[bi, P_B] = g_b
+    gpar[bi, P_IM] = g_im
+    gpar[bi, P_UM] = g_um
+    gpar[bi, P_LM] = g_lm
+    gpar[bi, P_DM] = g_dm
+    gpar[bi, P_C] = g_c
+    gpar[bi, P_SM] = g_sm
+    gpar[bi, P_EX] = g_ex
+    gpar[bi, P_KI] = g_ki
+    gpar[bi, P_KG] = g_kg
+    gpar[bi, P_CI] = g_ci
+    gpar[bi, P_CG] = g_cg
+    ginit[bi, I_WU] = a_wu
+    ginit[bi, I_WL] = a_wl
+    ginit[bi, I_WD] = a_wd
+    ginit[bi, I_S] = a_s
+    ginit[bi, I_FR] = a_fr
+    ginit[bi, I_QI] = a_qi
+    ginit[bi, I_QG] = a_qg
+
+
+
+# Drivers. Basins are independent; the serial drivers are the default (they compile in a few seconds
+# and do not compete with torch's threads), the prange ones split wide batches over numba's threads.
+
+
+@njit(cache=True, fastmath=False)
 def xaj_forward(prcp, pet, par, init, out):
     """Run the recursion over ``T`` steps for ``B`` basins and record every series.
 
     prcp, pet: [T, B] mm/step; par: [B, N_PAR]; init: [B, N_INIT]; out: [N_OUT, T, B] (written).
     """
-    n_time, n_basin = prcp.shape
-    for ib_ in prange(n_basin):
-        k = par[ib_, P_K]
-        b = par[ib_, P_B]
-        im = par[ib_, P_IM]
-        um = par[ib_, P_UM]
-        lm = par[ib_, P_LM]
-        dm = par[ib_, P_DM]
-        c = par[ib_, P_C]
-        sm = par[ib_, P_SM]
-        ex = par[ib_, P_EX]
-        ki = par[ib_, P_KI]
-        kg = par[ib_, P_KG]
-        ci = par[ib_, P_CI]
-        cg = par[ib_, P_CG]
-        wu = init[ib_, I_WU]
-        wl = init[ib_, I_WL]
-        wd = init[ib_, I_WD]
-        s = init[ib_, I_S]
-        fr = init[ib_, I_FR]
-        qi = init[ib_, I_QI]
-        qg = init[ib_, I_QG]
-        for t in range(n_time):
-            res = _step(wu, wl, wd, s, fr, prcp[t, ib_], pet[t, ib_],
-                        k, b, im, um, lm, dm, c, sm, ex, ki, kg)
-            wu, wl, wd, s, fr = res[0], res[1], res[2], res[3], res[4]
-            ri = res[7]
-            rg = res[8]
-            pervious = 1.0 - im
-            qi = ci * qi + (1.0 - ci) * ri * pervious
-            qg = cg * qg + (1.0 - cg) * rg * pervious
-            out[O_WU, t, ib_] = wu
-            out[O_WL, t, ib_] = wl
-            out[O_WD, t, ib_] = wd
-            out[O_S, t, ib_] = s
-            out[O_FR, t, ib_] = fr
-            out[O_QI, t, ib_] = qi
-            out[O_QG, t, ib_] = qg
-            out[O_E, t, ib_] = res[5]
-            out[O_RS, t, ib_] = res[6]
-            out[O_RI, t, ib_] = ri
-            out[O_RG, t, ib_] = rg
-            out[O_RIM, t, ib_] = res[9]
-            out[O_PE, t, ib_] = res[10]
-            out[O_R, t, ib_] = res[11]
+    for b in range(prcp.shape[1]):
+        _forward_basin(b, prcp, pet, par, init, out)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
+def xaj_forward_parallel(prcp, pet, par, init, out):
+    """:func:`xaj_forward` with basins spread over numba's threads."""
+    for b in prange(prcp.shape[1]):
+        _forward_basin(b, prcp, pet, par, init, out)
+
+
+@njit(cache=True, fastmath=False)
 def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
     """Reverse-mode adjoint of :func:`xaj_forward`.
 
     gout: [N_OUT, T, B] dL/d(recorded series); gpar: [B, N_PAR] and ginit: [B, N_INIT] are
     overwritten with dL/d(par) and dL/d(init).
     """
-    n_time, n_basin = prcp.shape
-    for bi in prange(n_basin):
-        k = par[bi, P_K]
-        b = par[bi, P_B]
-        im = par[bi, P_IM]
-        um = par[bi, P_UM]
-        lm = par[bi, P_LM]
-        dm = par[bi, P_DM]
-        c = par[bi, P_C]
-        sm = par[bi, P_SM]
-        ex = par[bi, P_EX]
-        ki = par[bi, P_KI]
-        kg = par[bi, P_KG]
-        ci = par[bi, P_CI]
-        cg = par[bi, P_CG]
-        g_k = 0.0
-        g_b = 0.0
-        g_im = 0.0
-        g_um = 0.0
-        g_lm = 0.0
-        g_dm = 0.0
-        g_c = 0.0
-        g_sm = 0.0
-        g_ex = 0.0
-        g_ki = 0.0
-        g_kg = 0.0
-        g_ci = 0.0
-        g_cg = 0.0
-        # adjoints of the states at the end of the current step
-        a_wu = 0.0
-        a_wl = 0.0
-        a_wd = 0.0
-        a_s = 0.0
-        a_fr = 0.0
-        a_qi = 0.0
-        a_qg = 0.0
-        for t in range(n_time - 1, -1, -1):
-            if t > 0:
-                wu = out[O_WU, t - 1, bi]
-                wl = out[O_WL, t - 1, bi]
-                wd = out[O_WD, t - 1, bi]
-                s = out[O_S, t - 1, bi]
-                fr = out[O_FR, t - 1, bi]
-                qi = out[O_QI, t - 1, bi]
-                qg = out[O_QG, t - 1, bi]
-            else:
-                wu = init[bi, I_WU]
-                wl = init[bi, I_WL]
-                wd = init[bi, I_WD]
-                s = init[bi, I_S]
-                fr = init[bi, I_FR]
-                qi = init[bi, I_QI]
-                qg = init[bi, I_QG]
-            (
-                wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim, _pe, _r,
-                p, kp, ep, c1, eu, dd, cdd, el_case, ced, d, pe,
-                wm, wmm, w0_clamped, deficit, x1, ib, p1, a, r_case, x2, p2, m, rr, r, pim,
-                wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
-                ms, runoff, fr1_, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, au, rs_case, x4, p4, m2,
-                rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
-            ) = _step(wu, wl, wd, s, fr, prcp[t, bi], pet[t, bi],
-                      k, b, im, um, lm, dm, c, sm, ex, ki, kg)
+    for b in range(prcp.shape[1]):
+        _backward_basin(b, prcp, pet, par, init, out, gout, gpar, ginit)
 
-            # adjoints of this step's outputs: carried from step t+1 plus direct loss terms
-            g_wu2 = a_wu + gout[O_WU, t, bi]
-            g_wl2 = a_wl + gout[O_WL, t, bi]
-            g_wd2 = a_wd + gout[O_WD, t, bi]
-            g_s3 = a_s + gout[O_S, t, bi]
-            g_fr1 = a_fr + gout[O_FR, t, bi]
-            g_qi1 = a_qi + gout[O_QI, t, bi]
-            g_qg1 = a_qg + gout[O_QG, t, bi]
-            g_e = gout[O_E, t, bi]
-            g_rs = gout[O_RS, t, bi]
-            g_ri = gout[O_RI, t, bi]
-            g_rg = gout[O_RG, t, bi]
-            g_rim = gout[O_RIM, t, bi]
-            g_pe_out = gout[O_PE, t, bi]
-            g_r_out = gout[O_R, t, bi]
 
-            # start-of-step adjoints, accumulated below
-            g_wu = 0.0
-            g_wl = 0.0
-            g_wd = 0.0
-            g_s = 0.0
-            g_fr = 0.0
-
-            # 5. linear reservoirs: q1 = c q + (1 - c) (x (1 - im))
-            g_ci += g_qi1 * (qi - ri * (1.0 - im))
-            a_qi_prev = g_qi1 * ci
-            g_rin = g_qi1 * (1.0 - ci)
-            g_ri += g_rin * (1.0 - im)
-            g_im -= g_rin * ri
-            g_cg += g_qg1 * (qg - rg * (1.0 - im))
-            a_qg_prev = g_qg1 * cg
-            g_rgn = g_qg1 * (1.0 - cg)
-            g_rg += g_rgn * (1.0 - im)
-            g_im -= g_rgn * rg
-
-            # drainage s3 = s2 (1 - ki - kg); ri = ki s2 fr1; rg = kg s2 fr1
-            g_s2 = g_s3 * (1.0 - ki - kg)
-            g_ki -= g_s3 * s2
-            g_kg -= g_s3 * s2
-            g_ki += g_ri * s2 * fr1
-            g_s2 += g_ri * ki * fr1
-            g_fr1 += g_ri * ki * s2
-            g_kg += g_rg * s2 * fr1
-            g_s2 += g_rg * kg * fr1
-            g_fr1 += g_rg * kg * s2
-
-            # s2 = min(s1, sm)
-            g_s1 = 0.0
-            if s1_tie:
-                g_sm += 0.5 * g_s2
-                g_s1 = 0.5 * g_s2
-            elif s1_capped:
-                g_sm += g_s2
-            else:
-                g_s1 = g_s2
-            # s1 = ssc + (r - rs) / fr1   (runoff) or s
-            g_ssc = 0.0
-            g_r = g_r_out
-            g_pe = g_pe_out
-            if runoff:
-                g_ssc += g_s1
-                g_r += g_s1 / fr1
-                g_rs -= g_s1 / fr1
-                g_fr1 -= g_s1 * (r - rs) / (fr1 * fr1)
-            else:
-                g_s += g_s1
-            # rs = min(rs0, r)
-            if rs_tie:
-                g_r += 0.5 * g_rs
-                g_rs0 = 0.5 * g_rs
-            elif rs_capped:
-                g_r += g_rs
-                g_rs0 = 0.0
-            else:
-                g_rs0 = g_rs
-            # rs0
-            g_au = 0.0
-            g_ms = 0.0
-            if rs_case == 1:
-                inner = pe - sm + ssc + sm * p4
-                g_fr1 += g_rs0 * inner
-                gi = g_rs0 * fr1
-                g_pe += gi
-                g_sm += gi * (p4 - 1.0)
-                g_ssc += gi
-                g_p4 = gi * sm
-                g_x4 = g_p4 * (1.0 + ex) * x4**ex
-                g_ex += g_p4 * p4 * _log0(x4)
-                g_m2 = -g_x4 / ms
-                g_ms += g_x4 * m2 / (ms * ms)
-                if pe + au > ms:  # cannot happen inside this branch; kept for symmetry with clamp
-                    g_ms += g_m2
-                else:
-                    g_pe += g_m2
-                    g_au += g_m2
-            elif rs_case == 2:
-                g_fr1 += g_rs0 * (pe + ssc - sm)
-                gi = g_rs0 * fr1
-                g_pe += gi
-                g_ssc += gi
-                g_sm -= gi
-            # au = ms (1 - x3**ie), computed only where R > 0
-            g_x3 = 0.0
-            if runoff:
-                g_ms += g_au * (1.0 - p3)
-                g_p3 = -g_au * ms
-                g_x3 = g_p3 * ie * x3 ** (ie - 1.0)
-                g_ie = g_p3 * p3 * _log0(x3)
-                g_ex -= g_ie * ie * ie
-            # x3 = free_deficit / sm; ssc = sm - free_deficit; free_deficit = max(sm - ss, eps)
-            g_fd = g_x3 / sm - g_ssc
-            g_sm += g_ssc - g_x3 * free_deficit / (sm * sm)
-            g_ss = 0.0
-            if not ss_clamped:
-                g_sm += g_fd
-                g_ss = -g_fd
-            # ss, fr1
-            if runoff:
-                g_fr += g_ss * s / fr1
-                g_s += g_ss * fr / fr1
-                g_fr1 -= g_ss * fr * s / (fr1 * fr1)
-                g_r += g_fr1 / pe
-                g_pe -= g_fr1 * r / (pe * pe)
-            else:
-                g_s += g_ss
-                g_fr += g_fr1
-            # ms = sm (1 + ex)
-            g_sm += g_ms * (1.0 + ex)
-            g_ex += g_ms * sm
-
-            # 3. tension water: clamp to [0, capacity]
-            g_wu1 = 0.0
-            if wu1 > um:
-                g_um += g_wu2
-            elif wu1 >= 0.0:
-                g_wu1 = g_wu2
-            g_wl1 = 0.0
-            if wl1 > lm:
-                g_lm += g_wl2
-            elif wl1 >= 0.0:
-                g_wl1 = g_wl2
-            g_wd1 = 0.0
-            if wd1 > dm:
-                g_dm += g_wd2
-            elif wd1 >= 0.0:
-                g_wd1 = g_wd2
-            g_d = 0.0
-            g_el = 0.0
-            g_ed = 0.0
-            if wet:
-                # wl1 = wu + wl + wd + d - r - wu1 - wd1
-                g_wu += g_wl1
-                g_wl += g_wl1
-                g_wd += g_wl1
-                g_d += g_wl1
-                g_r -= g_wl1
-                g_wu1 -= g_wl1
-                g_wd1 -= g_wl1
-                if wd_spill:
-                    g_wu += g_wd1
-                    g_wl += g_wd1
-                    g_wd += g_wd1
-                    g_d += g_wd1
-                    g_r -= g_wd1
-                    g_um -= g_wd1
-                    g_lm -= g_wd1
-                else:
-                    g_wd += g_wd1
-                g_in = g_wu1
-                if wu1_tie:
-                    g_um += 0.5 * g_wu1
-                    g_in = 0.5 * g_wu1
-                elif wu1_cap:
-                    g_um += g_wu1
-                    g_in = 0.0
-                g_wu += g_in
-                g_d += g_in
-                g_r -= g_in
-            else:
-                if not wu1_cap:
-                    g_wu += g_wu1
-                    g_d += g_wu1
-                g_wl += g_wl1
-                g_el -= g_wl1
-                g_wd += g_wd1
-                g_ed -= g_wd1
-
-            # rim = max(pe im, 0)
-            if pim >= 0.0:
-                g_pe += g_rim * im
-                g_im += g_rim * pe
-            # r = max(rr, 0)
-            g_rr = g_r if rr >= 0.0 else 0.0
-            g_wm = 0.0
-            g_wmm = 0.0
-            g_def = 0.0
-            g_a = 0.0
-            if r_case == 1:
-                g_pe += g_rr
-                g_wm += g_rr * p2
-                g_def -= g_rr
-                g_p2 = g_rr * wm
-                g_x2 = g_p2 * (1.0 + b) * x2**b
-                g_b += g_p2 * p2 * _log0(x2)
-                g_m = -g_x2 / wmm
-                g_wmm += g_x2 * m / (wmm * wmm)
-                if a + pe > wmm:  # cannot happen inside this branch
-                    g_wmm += g_m
-                else:
-                    g_a += g_m
-                    g_pe += g_m
-            elif r_case == 2:
-                g_pe += g_rr
-                g_def -= g_rr
-            # a = wmm (1 - x1**ib), computed only where PE > 0
-            g_x1 = 0.0
-            if pe > 0.0:
-                g_wmm += g_a * (1.0 - p1)
-                g_p1 = -g_a * wmm
-                g_x1 = g_p1 * ib * x1 ** (ib - 1.0)
-                g_ib = g_p1 * p1 * _log0(x1)
-                g_b -= g_ib * ib * ib
-            # x1 = deficit / wm; deficit = max(wm - (wu + wl + wd), eps)
-            g_def += g_x1 / wm
-            g_wm -= g_x1 * deficit / (wm * wm)
-            if not w0_clamped:
-                g_wm += g_def
-                g_wu -= g_def
-                g_wl -= g_def
-                g_wd -= g_def
-            # wmm = wm (1 + b); wm = um + lm + dm
-            g_wm += g_wmm * (1.0 + b)
-            g_b += g_wmm * wm
-            g_um += g_wm
-            g_lm += g_wm
-            g_dm += g_wm
-
-            # 1. evaporation; pe = max(d, 0), d = p - e, e = eu + el + ed
-            if d >= 0.0:
-                g_d += g_pe
-            g_e -= g_d
-            g_eu = g_e
-            g_el += g_e
-            g_ed += g_e
-            g_dd = 0.0
-            g_cdd = 0.0
-            if ced:
-                g_cdd += g_ed
-                g_wl -= g_ed
-            if el_case == 1:
-                g_dd += g_el * wl / lm
-                g_wl += g_el * dd / lm
-                g_lm -= g_el * dd * wl / (lm * lm)
-            elif el_case == 2:
-                g_cdd += g_el
-            elif el_case == 3:
-                g_wl += g_el
-            g_c += g_cdd * dd
-            g_dd += g_cdd * c
-            # dd = ep - eu
-            g_ep = g_dd
-            g_eu -= g_dd
-            if c1:
-                g_ep += g_eu
-            else:
-                g_wu += g_eu
-            # ep = max(k pet, 0)
-            if kp >= 0.0:
-                g_k += g_ep * pet[t, bi]
-
-            a_wu = g_wu
-            a_wl = g_wl
-            a_wd = g_wd
-            a_s = g_s
-            a_fr = g_fr
-            a_qi = a_qi_prev
-            a_qg = a_qg_prev
-
-        gpar[bi, P_K] = g_k
-        gpar[bi, P_B] = g_b
-        gpar[bi, P_IM] = g_im
-        gpar[bi, P_UM] = g_um
-        gpar[bi, P_LM] = g_lm
-        gpar[bi, P_DM] = g_dm
-        gpar[bi, P_C] = g_c
-        gpar[bi, P_SM] = g_sm
-        gpar[bi, P_EX] = g_ex
-        gpar[bi, P_KI] = g_ki
-        gpar[bi, P_KG] = g_kg
-        gpar[bi, P_CI] = g_ci
-        gpar[bi, P_CG] = g_cg
-        ginit[bi, I_WU] = a_wu
-        ginit[bi, I_WL] = a_wl
-        ginit[bi, I_WD] = a_wd
-        ginit[bi, I_S] = a_s
-        ginit[bi, I_FR] = a_fr
-        ginit[bi, I_QI] = a_qi
-        ginit[bi, I_QG] = a_qg
+@njit(cache=True, fastmath=False, parallel=True)
+def xaj_backward_parallel(prcp, pet, par, init, out, gout, gpar, ginit):
+    """:func:`xaj_backward` with basins spread over numba's threads."""
+    for b in prange(prcp.shape[1]):
+        _backward_basin(b, prcp, pet, par, init, out, gout, gpar, ginit)
 
 
 def empty_outputs(n_time: int, n_basin: int) -> np.ndarray:
@@ -641,13 +672,13 @@ def empty_outputs(n_time: int, n_basin: int) -> np.ndarray:
     return np.empty((N_OUT, n_time, n_basin), dtype=np.float64)
 
 
-@njit(cache=True, fastmath=False, parallel=True)
+@njit(cache=True, fastmath=False)
 def uh_convolve_forward(inflow, weights, out):
     """out[t, b] = sum_k weights[b, k] inflow[t - k, b], zero history; summed in ascending k as the
     reference's ``causal_convolve`` does. inflow, out: [T, B]; weights: [B, L]."""
     n_time, n_basin = inflow.shape
     length = weights.shape[1]
-    for b in prange(n_basin):
+    for b in range(n_basin):
         for t in range(n_time):
             acc = 0.0
             for k in range(min(length, t + 1)):
@@ -655,12 +686,12 @@ def uh_convolve_forward(inflow, weights, out):
             out[t, b] = acc
 
 
-@njit(cache=True, fastmath=False, parallel=True)
+@njit(cache=True, fastmath=False)
 def uh_convolve_backward(inflow, weights, gout, ginflow, gweights):
     """Adjoint of :func:`uh_convolve_forward`: ginflow [T, B] and gweights [B, L] (overwritten)."""
     n_time, n_basin = inflow.shape
     length = weights.shape[1]
-    for b in prange(n_basin):
+    for b in range(n_basin):
         for k in range(length):
             acc = 0.0
             for t in range(k, n_time):
