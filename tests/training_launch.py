@@ -70,9 +70,23 @@ def command(args: list[str], nproc: int = 1, hooks: bool = False) -> list[str]:
 
 def run_cli(args: list[str], nproc: int = 1, env: Mapping[str, str] | None = None, hooks: bool = False,
             timeout: float = 240) -> subprocess.CompletedProcess:
-    """Run the CLI to completion (or death) in the repo root; output captured for failure messages."""
-    return subprocess.run(command(args, nproc, hooks), cwd=REPO_ROOT, env=child_env(env), capture_output=True,
-                          text=True, timeout=timeout)
+    """Run the CLI to completion (or death) in the repo root; output captured for failure messages.
+
+    The child gets its own session, so on a timeout the whole group (torchrun's agent and its workers)
+    is killed rather than left running behind the test.
+    """
+    import signal
+
+    cmd = command(args, nproc, hooks)
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{' '.join(cmd)} still running after {timeout} s\n{out[-2000:]}\n{err[-4000:]}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def explain(proc: subprocess.CompletedProcess) -> str:

@@ -24,6 +24,8 @@ def init_from_env(device_name: str = "auto") -> bool:
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
     use_cuda = torch.cuda.is_available() and device_name != "cpu"
+    if use_cuda:  # nccl collectives run on the current device: one GPU per local rank
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return True
 
@@ -56,7 +58,9 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum over ranks (identity in a single process). Works on a copy in float64."""
     out = tensor.detach().to(torch.float64).clone()
     if is_distributed():
-        backend_device = out.device if dist.get_backend() != "gloo" else torch.device("cpu")
+        # nccl reduces CUDA tensors only (the sums built on the CPU must move), gloo CPU tensors
+        nccl = dist.get_backend() == "nccl"
+        backend_device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
         moved = out.to(backend_device)
         dist.all_reduce(moved, op=dist.ReduceOp.SUM)
         out = moved.to(tensor.device)
