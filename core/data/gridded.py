@@ -1,0 +1,174 @@
+"""Large gridded records: lazy opening, window-by-window samples, prepared Zarr stores.
+
+A 10-year, 12-hourly, 56-channel record on a 0.25-degree grid is far larger than memory. Here the
+record stays a dask-backed ``xarray.Dataset`` (``open_mfdataset``/``open_zarr`` with chunks) and
+samples are cut one window at a time from a rolling buffer of the last ``steps + 1`` frames, so only
+one time chunk is ever read at once.
+
+Channel order (DESIGN.md section 6): for each atmospheric variable, for each level (surface first),
+then rain last — ``channel_names(("temperature", "dewpoint"), (1000, 850))`` gives
+``temperature@1000, temperature@850, dewpoint@1000, dewpoint@850, rain``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import deque
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import xarray as xr
+
+from core.data.errors import DataError
+
+ATMOSPHERE_VARIABLES = ("temperature", "dewpoint", "u", "v", "height")
+
+
+def channel_names(variables: Sequence[str], levels: Sequence[float]) -> list[str]:
+    """Names of the stacked channels: ``<variable>@<level>`` for each variable and level, then ``rain``."""
+    return [f"{v}@{int(lev) if float(lev).is_integer() else lev}" for v in variables for lev in levels] + ["rain"]
+
+
+def open_gridded_files(paths: str | os.PathLike | Iterable[str | os.PathLike], chunks: dict | None = None) -> xr.Dataset:
+    """Open one Zarr store or many NetCDF files as one lazy dataset (nothing is read until used).
+
+    ``chunks`` defaults to one time step per chunk along time and whole fields in space.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise DataError("no gridded files given", variable="paths")
+    for p in paths:
+        if not p.exists():
+            raise DataError(f"gridded file {p} does not exist", file=p)
+    chunks = {"time": 1} if chunks is None else chunks
+    try:
+        if len(paths) == 1 and (paths[0].suffix == ".zarr" or paths[0].is_dir()):
+            ds = xr.open_zarr(paths[0], chunks=chunks)
+        else:
+            ds = xr.open_mfdataset(sorted(paths), chunks=chunks, combine="by_coords", data_vars="minimal",
+                                   coords="minimal", compat="override", parallel=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot open gridded file(s) {', '.join(map(str, paths))}: {exc}",
+                        file=", ".join(map(str, paths))) from exc
+    validate_gridded(ds, ", ".join(map(str, paths)))
+    return ds
+
+
+def validate_gridded(ds: xr.Dataset, source: str = "dataset") -> None:
+    """Check the layout of DESIGN.md section 3; raise :class:`DataError` naming what is wrong."""
+    if "rain" not in ds.data_vars:
+        raise DataError(f"{source} has no 'rain' variable (has {sorted(ds.data_vars)})", file=source, variable="rain")
+    if ds["rain"].dims != ("time", "lat", "lon"):
+        raise DataError(f"{source}: 'rain' has dims {ds['rain'].dims}, expected ('time', 'lat', 'lon')",
+                        file=source, variable="rain")
+    for name in ds.data_vars:
+        if "level" in ds[name].dims and ds[name].dims != ("time", "level", "lat", "lon"):
+            raise DataError(f"{source}: '{name}' has dims {ds[name].dims}, expected ('time', 'level', 'lat', 'lon')",
+                            file=source, variable=name)
+    if ds.sizes["lat"] > 1 and not bool((ds["lat"].diff("lat") > 0).all()):
+        raise DataError(f"{source}: latitudes must be ascending", file=source, variable="lat")
+    if float(ds["lon"].min()) < -180 or float(ds["lon"].max()) > 180:
+        raise DataError(f"{source}: longitudes must lie in -180..180", file=source, variable="lon")
+
+
+def _frame_stack(block: xr.Dataset, variables: Sequence[str], levels: Sequence[float] | None) -> np.ndarray:
+    """``[time, C, lat, lon]`` float32 array of ``block`` in the channel order of :func:`channel_names`."""
+    parts = []
+    for name in variables:
+        da = block[name] if levels is None else block[name].sel(level=list(levels))
+        parts.append(np.asarray(da.values, dtype=np.float32))
+    parts.append(np.asarray(block["rain"].values, dtype=np.float32)[:, None])
+    return np.concatenate(parts, axis=1)
+
+
+def iter_windows(
+    ds: xr.Dataset,
+    steps: int = 6,
+    variables: Sequence[str] = ATMOSPHERE_VARIABLES,
+    levels: Sequence[float] | None = None,
+    block_steps: int = 16,
+) -> Iterator[tuple[np.datetime64, np.ndarray, np.ndarray]]:
+    """Yield ``(target time, inputs [steps, C, lat, lon], target rain [lat, lon])`` for every window, in time order.
+
+    Reads ``block_steps`` frames at a time and keeps only the last ``steps + 1`` frames, so memory
+    holds one block plus one window whatever the length of the record. Windows never span a gap in
+    the time axis (a step different from the record's usual step).
+    """
+    missing = [v for v in variables if v not in ds.data_vars]
+    if missing:
+        raise DataError(f"gridded dataset lacks variable(s) {missing} (has {sorted(ds.data_vars)})",
+                        variable=", ".join(missing))
+    times = ds["time"].values
+    if times.size < steps + 1:
+        raise DataError(f"gridded record has {times.size} steps; a window needs {steps + 1}", variable="time")
+    yield from _rolling_windows(
+        times, lambda sl: _frame_stack(ds.isel(time=sl), variables, levels), steps, block_steps)
+
+
+def _rolling_windows(times: np.ndarray, read_block, steps: int, block_steps: int
+                     ) -> Iterator[tuple[np.datetime64, np.ndarray, np.ndarray]]:
+    """Windows from frames read ``block_steps`` at a time by ``read_block(slice) -> [time, C, lat, lon]``."""
+    usual_step = np.median(np.diff(times))
+    buffer: deque[tuple[np.datetime64, np.ndarray]] = deque(maxlen=steps + 1)
+    for start in range(0, times.size, block_steps):
+        block = read_block(slice(start, start + block_steps))
+        for k in range(block.shape[0]):
+            t = times[start + k]
+            if buffer and t - buffer[-1][0] != usual_step:
+                buffer.clear()  # a gap: start a new run of frames
+            buffer.append((t, block[k]))
+            if len(buffer) == steps + 1:
+                frames = [f for _, f in buffer]
+                yield t, np.stack(frames[:-1]), frames[-1][-1]
+
+
+def prepare_zarr(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    variables: Sequence[str] = ATMOSPHERE_VARIABLES,
+    levels: Sequence[float] | None = None,
+    time_chunk: int = 16,
+) -> Path:
+    """Write ``ds`` as a chunked Zarr store of stacked channels for repeated training.
+
+    The store holds ``stack`` ``(time, channel, lat, lon)`` float32 in the order of :func:`channel_names`,
+    chunked ``time_chunk`` steps by whole fields, and ``rain`` as given. It is written to a temporary
+    folder and renamed into place, so an interrupted write never leaves a half store at ``path``.
+    """
+    path = Path(path)
+    if path.exists():
+        raise DataError(f"Zarr store {path} already exists; remove it or choose another path", file=path)
+    level_values = list(ds["level"].values) if levels is None else list(levels)
+    names = channel_names(variables, level_values)
+    atmosphere = [ds[v].sel(level=level_values) for v in variables]
+    stacked = xr.concat([da.rename({"level": "channel"}).drop_vars("channel") for da in atmosphere]
+                        + [ds["rain"].expand_dims(channel=1, axis=1)], dim="channel")
+    stacked = stacked.assign_coords(channel=names).astype(np.float32).chunk(
+        {"time": time_chunk, "channel": -1, "lat": -1, "lon": -1})
+    out = xr.Dataset({"stack": stacked, "rain": ds["rain"].chunk({"time": time_chunk, "lat": -1, "lon": -1})},
+                     attrs=dict(ds.attrs, channels=",".join(names)))
+    for name in out.variables:
+        out[name].encoding = {}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        out.to_zarr(tmp, mode="w", consolidated=True)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def iter_zarr_windows(store: str | os.PathLike, steps: int = 6, block_steps: int = 16
+                      ) -> Iterator[tuple[np.datetime64, np.ndarray, np.ndarray]]:
+    """Like :func:`iter_windows`, reading a store made by :func:`prepare_zarr` (channels already stacked)."""
+    ds = xr.open_zarr(store)
+    stack = ds["stack"]
+    yield from _rolling_windows(
+        ds["time"].values, lambda sl: np.asarray(stack.isel(time=sl).values, dtype=np.float32), steps, block_steps)
