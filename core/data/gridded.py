@@ -157,7 +157,7 @@ def prepare_zarr(
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        out.to_zarr(tmp, mode="w", consolidated=True)
+        out.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
