@@ -210,3 +210,20 @@ def test_cli_reports_config_errors_in_status(tmp_path, capsys):
     saved = RunDir(run).read_config()
     assert saved["train"]["epochs"] == 1 and saved["split"]["test"] == ["2020-01-20", "2020-01-24"]
     assert RunDir(run).read_metrics()["test_times"][0] >= "2020-01-20"
+
+
+def test_cli_on_a_small_demo_world(tmp_path):
+    cfg = {
+        "data": {"source": "demo", "demo": {"seed": 1, "n_steps": 40, "lat_range": [30, 38], "lon_range": [90, 106]}, "steps": 3},
+        "regions": {"region1": {"lat": [30, 38], "lon": [98, 106]}, "upstream_side": "west"},
+        "split": {"train_fraction": 0.6, "val_fraction": 0.15},
+        "model": {"hidden_channels": [4, 4]},
+        "train": {"epochs": 1, "batch_size": 8},
+        "evaluate": {"n_boot": 20},
+    }
+    run_dir = tmp_path / "demo"
+    assert cli.main(["train", "--config", str(_write(tmp_path, cfg)), "--run-dir", str(run_dir), "--no-progress"]) == 0
+    metrics = RunDir(run_dir).read_metrics()
+    assert set(metrics["test"]) == {"exp1", "exp2", "persistence"}
+    assert metrics["grid"]["exp2"] == {"input_shape": [8, 16], "region1_shape": [8, 8], "channels": 56}
+    assert set(metrics["test"]["exp2"]["csi"]) == {"0.1", "5.0", "15.0", "30.0"}  # 12-hour defaults
