@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=2 .venv/bin/python bench/rain_speed.py [--steps 4] [--rounds 3] [--skip-csi]
 
 For each grid (64 x 64 = experiment 1 size, 64 x 128 = experiment 2 width) and each variant, a
-forked child process builds the same model (56 channels, T = 6, hidden [32, 64], batch 4), runs a
+freshly spawned child process builds the same model (56 channels, T = 6, hidden [32, 64], batch 4), runs a
 warm-up step and then ``--steps`` timed AdamW steps, and reports samples/s and its peak resident
 memory above the level before training (sampled every 2 ms). Variants alternate over ``--rounds``
 rounds so that machine load hits both alike; the median is reported. The last part trains the quick
@@ -76,7 +76,7 @@ def _measure(height: int, width: int, amp: bool, channels_last: bool, steps: int
 
 
 def measure(height, width, variant, steps):
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # fork after OpenMP has started can hang the child
     queue = ctx.Queue()
     p = ctx.Process(target=_measure, args=(height, width, variant["amp"], variant["channels_last"], steps, queue))
     p.start()
