@@ -112,3 +112,45 @@ def shot(pg, name: str) -> Path:
 def assert_no_exception(pg) -> None:
     boxes = pg.locator("[data-testid=stException]")
     assert boxes.count() == 0, boxes.first.inner_text()[:2000]
+
+
+def nav(pg, label: str) -> None:
+    """Go to a page through the sidebar navigation (keeps the session, unlike a new URL)."""
+    pg.locator("[data-testid=stSidebarNav] a").filter(has_text=label).first.click()
+    pg.wait_for_timeout(300)
+    wait_rendered(pg)
+
+
+def widget(pg, testid: str, label: str):
+    return pg.locator(f"[data-testid={testid}]").filter(has=pg.get_by_text(label, exact=True)).first
+
+
+def select_option(pg, label: str, option: str, testid: str = "stSelectbox") -> None:
+    """Open the selectbox (or multiselect) labelled ``label`` and click ``option``."""
+    box = widget(pg, testid, label).locator("input").first
+    box.click()
+    box.press_sequentially(option, delay=20)  # filters the virtualised list so the option is rendered
+    pg.get_by_role("option", name=option, exact=True).first.click()
+    if testid == "stMultiSelect":
+        pg.keyboard.press("Escape")
+    pg.wait_for_timeout(300)
+    wait_rendered(pg)
+
+
+def fill_number(pg, label: str, value) -> None:
+    box = widget(pg, "stNumberInput", label).locator("input")
+    box.fill(str(value))
+    box.press("Enter")
+    pg.wait_for_timeout(300)
+    wait_rendered(pg)
+
+
+def wait_text(pg, text: str, timeout_ms: int) -> None:
+    pg.get_by_text(text).first.wait_for(state="visible", timeout=timeout_ms)
+
+
+def record_timing(name: str, seconds: float) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (ARTIFACTS / "timings.txt").open("a") as fh:
+        fh.write(f"{name} {seconds:.3f}\n")
+    print(f"\n{name}: {seconds:.3f} s")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, shot, wait_rendered
+from tests.e2e.conftest import assert_no_exception, record_timing, shot, wait_rendered
 
 pytestmark = pytest.mark.e2e
 
@@ -19,8 +19,8 @@ def test_home_first_render(page, app_server):
     wait_rendered(page)
     page.get_by_text("Hydrocast Studio").first.wait_for()
     seconds = time.perf_counter() - start
-    print(f"\nfirst render of the home page (fresh server, fresh browser): {seconds:.2f} s")
-    (shot(page, "00_home").parent / "timings.txt").open("a").write(f"home_first_render_s {seconds:.3f}\n")
+    record_timing("home_first_render_s (fresh server, new browser context)", seconds)
+    shot(page, "00_home")
     assert_no_exception(page)
     assert page.get_by_text("Training device").count() >= 1
 
