@@ -131,12 +131,9 @@ def open_gridded(data_cfg: dict, config_dir: Path | None = None) -> tuple[xr.Dat
         from core.data.radar import load_radar
 
         return load_radar(path, **(data_cfg.get("radar") or {})), "radar"
-    if path.suffix == ".zarr":
-        ds = xr.open_zarr(path)
-    else:
-        ds = xr.open_dataset(path)
-    if "rain" not in ds.data_vars:
-        raise ValueError(f"{path}: no 'rain' variable (has {sorted(ds.data_vars)}); expected the layout of DESIGN.md section 3")
+    from core.data.gridded import open_gridded_files
+
+    ds = open_gridded_files(path)  # lazy, checked against the layout of DESIGN.md section 3
     kind = "radar" if all("level" not in v.dims for v in ds.data_vars.values()) else "weather"
     return ds, kind
 

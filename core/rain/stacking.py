@@ -26,17 +26,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import xarray as xr
 
+from core.data.gridded import channel_names  # the one definition of the channel order, shared with the data layer
+
 RAIN = "rain"
-
-
-def channel_names(variables: list[str], levels: list) -> list[str]:
-    """Names of the stacked channels in order: ``<variable>@<level>`` for each variable for each level, then ``rain``."""
-    return [f"{v}@{_level_text(lev)}" for v in variables for lev in levels] + [RAIN]
-
-
-def _level_text(level) -> str:
-    value = float(level)
-    return str(int(value)) if value.is_integer() else str(value)
+__all__ = ["channel_names", "resolve_variables", "stack_channels", "coarsen", "sample_end_indices", "Normalizer"]
 
 
 def resolve_variables(ds: xr.Dataset, variables, levels) -> tuple[list[str], list]:
