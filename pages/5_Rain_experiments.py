@@ -118,6 +118,11 @@ if submitted:
     config = copy.deepcopy(base)
     config.pop("kind", None)
     config.setdefault("data", {})["source"] = source or "demo"
+    if source != "demo":
+        # the example config's dates, coarsening and demo arguments describe the generated world only;
+        # for a user's file the core defaults apply (split by fractions of the file's time span)
+        config["data"] = {"source": source}
+        config["split"] = {}
     config["regions"] = {"region1": region1, "upstream_side": side}
     if region2 is not None and size != 1.0:
         config["regions"]["region2"] = region2

@@ -131,3 +131,19 @@ def test_runs_page_lists_compares_and_exports(trained):
     metrics = at.dataframe[1].value
     assert {"model", "where", "score", "value"} <= set(metrics.columns)
     assert ((metrics["where"] == "median") & (metrics["score"] == "nse")).any()
+
+
+def test_cancel_from_the_page(trained):
+    at = open_page("2_Train_dXAJ.py")
+    at.radio(key="hydro_preset").set_value("standard (configs/hydro_quick.yaml)").run()
+    button(at, "Start training").click().run()
+    assert_clean(at)
+    run_path = at.session_state["hydro_run"]
+    assert run_path != trained["run"]
+    cancel = [b for b in at.button if b.label == "Cancel training"]
+    assert cancel, "a running job offers Cancel"
+    cancel[0].click().run()
+    assert_clean(at)
+    status = poll_until_final(run_path, timeout=60)
+    assert status["state"] == "cancelled"
+    assert jobs.active_job() is None

@@ -68,7 +68,7 @@ def flow_duration_curve(q_obs: np.ndarray, simulations: Mapping[str, np.ndarray]
         fig.add_trace(go.Scatter(x=p, y=v, name=label, mode="lines",
                                  line={"color": SIM_COLORS[i % len(SIM_COLORS)], "dash": "solid" if i == 0 else "dash"}))
     fig.update_xaxes(title_text="exceedance probability (%)", range=[0, 100])
-    fig.update_yaxes(title_text=f"Q ({units})", type="log")
+    fig.update_yaxes(title_text=f"Q ({units})", type="log", dtick=1)  # one label per decade
     fig.update_layout(title=title or "Flow-duration curve", height=360, margin={"l": 60, "r": 20, "t": 50, "b": 40})
     return fig
 
