@@ -55,7 +55,8 @@ def _check_metrics(block: dict, basins: list[str]) -> None:
 
 def test_cli_train_and_evaluate_with_baselines(tmp_path):
     run_dir = tmp_path / "run"
-    config = _write_config(tmp_path, baselines=["static_xaj", "lstm"])
+    config = _write_config(tmp_path, baselines=["static_xaj", "lstm"],
+                           overrides={"lstm": {"train": {"optimizer": "adadelta", "lr": 1.0}}})
     assert cli.main(["train", "--config", config, "--run-dir", str(run_dir), "--no-progress"]) == 0
     run = RunDir(run_dir)
     assert run.read_status()["state"] == "completed"
@@ -71,6 +72,10 @@ def test_cli_train_and_evaluate_with_baselines(tmp_path):
         _check_metrics(metrics[name], ["fulda_grebenau"])
         sub = RunDir(run_dir / "baselines" / name)
         assert sub.read_status()["state"] == "completed" and sub.predictions_path.exists()
+        assert sub.read_config()["model"] == name
+    assert RunDir(run_dir / "baselines" / "lstm").read_config()["train"]["optimizer"] == "adadelta"
+    with xr.open_dataset(RunDir(run_dir / "baselines" / "static_xaj").predictions_path) as ds:
+        assert np.ptp(ds["params"].values, axis=1).max() == 0  # one parameter set per basin
 
     with xr.open_dataset(run.predictions_path) as ds:
         assert ds.sizes["time"] == 59 and list(ds["param"].values) == list(XAJ_PARAMS)
@@ -139,3 +144,20 @@ def test_config_errors_name_the_key(tmp_path):
         load_config(None, {**TINY, "window": {"rhoo": 3}})
     with pytest.raises(ValueError, match="'model'"):
         load_config(None, {**TINY, "model": "gr4j"})
+
+
+def test_evaluate_stride_blocks(tmp_path):
+    run_dir = tmp_path / "run"
+    config = _write_config(tmp_path)
+    assert cli.main(["train", "--config", config, "--run-dir", str(run_dir), "--no-progress"]) == 0
+    assert cli.main(["evaluate", "--run-dir", str(run_dir), "--eval-stride", "10"]) == 0
+    with xr.open_dataset(RunDir(run_dir).predictions_path) as ds:
+        assert ds.attrs["window_stride"] == 10
+        q_sim, params = ds["q_sim"].values[0], ds["params"].values[0]
+    assert np.all(np.isfinite(q_sim)) and np.all(np.isfinite(params))
+    # windows end on the last test day and every 10 days before it: parameters change only there
+    n = len(q_sim)
+    changes = {i for i in range(1, n) if not np.array_equal(params[i], params[i - 1])}
+    assert changes and changes <= {n - 10 * k for k in range(1, n // 10 + 1)}
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--run-dir", str(run_dir), "--eval-stride", "x"])

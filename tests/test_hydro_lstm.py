@@ -86,3 +86,19 @@ def test_static_xaj_one_parameter_set_per_basin():
     assert out["q"].shape == (15, 3)
     out["q"].sum().backward()
     assert torch.all(model.logits.grad[[1, 2]] == 0) and model.logits.grad[3].abs().sum() > 0
+
+
+def test_truncated_bptt_keeps_outputs_and_cuts_long_gradients():
+    torch.manual_seed(2)
+    full = ParameterLSTM(3, hidden=8)
+    cut = ParameterLSTM(3, hidden=8, bptt_steps=4)
+    cut.load_state_dict(full.state_dict())
+    z = torch.randn(20, 2, 3, requires_grad=True)
+    out_full, out_cut = full(z), cut(z)
+    assert torch.allclose(out_full, out_cut, atol=1e-6)
+    (grad_cut,) = torch.autograd.grad(out_cut.sum(), z)
+    (grad_full,) = torch.autograd.grad(out_full.sum(), z)
+    assert torch.all(grad_cut[:16] == 0) and grad_cut[16:].abs().sum() > 0
+    assert grad_full[:16].abs().sum() > 0
+    with torch.no_grad():  # evaluation runs the whole window in one pass
+        assert torch.allclose(cut(z), out_full, atol=1e-6)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.hydro import distributed as D
-from core.hydro.config import deep_merge, for_model, load_config
+from core.hydro.config import deep_merge, for_model, load_config, validate
 from core.runs import RunDir
 
 _STOP = {"requested": False}
@@ -43,32 +43,43 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="auto (default), cpu or cuda[:N]")
     train.add_argument("--model", choices=("dpl", "static_xaj", "lstm"), help="override config key 'model'")
     train.add_argument("--baselines", help="comma-separated baselines to run, or 'none'")
+    train.add_argument("--eval-stride", type=int, help="override evaluate.stride (test windows every N days)")
     train.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
     train.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     ev = sub.add_parser("evaluate", help="(re)evaluate a trained run directory")
     ev.add_argument("--run-dir", required=True)
     ev.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    ev.add_argument("--eval-stride", type=int, help="override evaluate.stride (test windows every N days)")
     return parser
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    over: dict[str, Any] = {"data": {}, "train": {}}
-    if args.data:
+    over: dict[str, Any] = {"data": {}, "train": {}, "evaluate": {}}
+    if getattr(args, "eval_stride", None) is not None:
+        over["evaluate"]["stride"] = args.eval_stride
+    if getattr(args, "data", None):
         over["data"]["source"] = args.data
-    if args.train_period:
+    if getattr(args, "train_period", None):
         over["data"]["train_period"] = list(args.train_period)
-    if args.test_period:
+    if getattr(args, "test_period", None):
         over["data"]["test_period"] = list(args.test_period)
-    if args.epochs is not None:
+    if getattr(args, "epochs", None) is not None:
         over["train"]["epochs"] = args.epochs
-    if args.device:
+    if getattr(args, "device", None):
         over["train"]["device"] = args.device
-    if args.model:
+    if getattr(args, "model", None):
         over["model"] = args.model
-    if args.baselines is not None:
+    if getattr(args, "baselines", None) is not None:
         names = [] if args.baselines.strip().lower() in ("", "none") else args.baselines.split(",")
         over["baselines"] = [n.strip() for n in names]
     return over
+
+
+def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
+    """The run's stored config (defaults filled in) with this command line's overrides on top."""
+    config = deep_merge(load_config(None, run.read_config()), _overrides(args))
+    validate(config)
+    return config
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
@@ -115,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir)
     if args.resume and run.config_path.exists():
         # the run's own config, not the file's current one; command-line overrides (e.g. more epochs) still apply
-        config = load_config(None, deep_merge(run.read_config(), _overrides(args)))
+        config = _run_config(run, args)
     else:
         config = load_config(args.config, _overrides(args))
     D.init_from_env(config["train"]["device"])
@@ -167,7 +178,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not run.config_path.exists():
         print(f"{run.config_path} not found: not a hydro run directory", file=sys.stderr)
         return 2
-    config = load_config(None, run.read_config())
+    config = _run_config(run, args)
     try:
         top = evaluate_model(for_model(config, config["model"]), run, args.device)
         for name in config.get("baselines") or []:

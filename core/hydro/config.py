@@ -12,7 +12,8 @@ A config is a plain nested dict (it is written to the run's ``config.yaml`` as r
 ``window``          ``warmup``, ``rho``, ``horizon``, ``stride`` (steps; DESIGN.md section 5)
 ``model_args``      ``hidden``, ``dropout``, ``strategy`` (``last`` | ``mean_time`` | ``mean_basin``),
                     ``lstm_steps`` (dXAJ: the parameter LSTM reads only the window's last N steps;
-                    null = the whole window, as in the seed)
+                    null = the whole window, as in the seed), ``bptt_steps`` (dXAJ: truncated
+                    back-propagation through the last N LSTM steps; null = full)
 ``xaj``             ``uh_length`` (steps), ``backend`` (``auto`` | ``reference`` | ``fused``)
 ``param_ranges``    ``{name: [lower, upper]}`` (omitted names keep the defaults)
 ``train``           ``epochs``, ``batch_size`` (global, windows), ``iterations_per_epoch`` (null = all
@@ -20,7 +21,8 @@ A config is a plain nested dict (it is written to the run's ``config.yaml`` as r
                     ``loss`` (``rmse`` | ``mse`` | ``nse``), ``patience`` (epochs), ``seed``, ``device``,
                     ``grad_clip``, ``num_threads``, ``max_minutes`` (wall-clock cap; stops after the
                     epoch that crosses it)
-``evaluate``        ``batch_size`` (windows per forward pass)
+``evaluate``        ``batch_size`` (windows per forward pass), ``stride`` (k: a window ends every k test
+                    days and predicts its last k days; 1 = one window per day)
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
         "static_inputs": "all",
     },
     "window": {"warmup": 365, "rho": 365, "horizon": 1, "stride": 1},
-    "model_args": {"hidden": 64, "dropout": 0.0, "strategy": "last", "lstm_steps": None},
+    "model_args": {"hidden": 64, "dropout": 0.0, "strategy": "last", "lstm_steps": None, "bptt_steps": None},
     "xaj": {"uh_length": 15, "backend": "auto"},
     "param_ranges": None,
     "train": {
@@ -68,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "num_threads": None,
         "max_minutes": None,
     },
-    "evaluate": {"batch_size": 512},
+    "evaluate": {"batch_size": 512, "stride": 1},
 }
 
 _FREE_KEYS = {"param_ranges", "overrides", "name", "baselines"}

@@ -36,6 +36,7 @@ class DPLModel(nn.Module):
         uh_length: int = 15,
         backend: str = "auto",
         lstm_steps: int | None = None,
+        bptt_steps: int | None = None,
     ):
         super().__init__()
         # the LSTM may read only the last ``lstm_steps`` of each window: its cost grows with the
@@ -44,7 +45,7 @@ class DPLModel(nn.Module):
         self.ranges = ranges
         self.uh_length = int(uh_length)
         self.backend = backend
-        self.param_lstm = ParameterLSTM(n_inputs, len(XAJ_PARAMS), hidden, dropout, strategy)
+        self.param_lstm = ParameterLSTM(n_inputs, len(XAJ_PARAMS), hidden, dropout, strategy, bptt_steps)
 
     def physical_params(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
         """Physical XAJ parameters ``[B, 15]`` for the windows ``z`` ``[T, B, F]``."""

@@ -3,7 +3,8 @@
 Every test day ``t`` is simulated by the window that ends on it (targets ``[t - rho - horizon + 1, t]``,
 warmup before that), exactly as in training, and its last step is the prediction for ``t``; the
 warmup of the first test days comes from the days before the test period. The parameters that
-window produced are the parameter trajectory entry of day ``t``. The static XAJ has one parameter
+window produced are the parameter trajectory entry of day ``t``. With ``evaluate.stride`` k > 1 a
+window ends every k days and predicts its last k days (k times cheaper for long test periods). The static XAJ has one parameter
 set per basin, so it runs once through warmup + the whole test period.
 
 Outputs: ``metrics.json`` (DESIGN.md section 7: ``{"test": {"median": {...}, "per_basin": {...}}}``)
@@ -37,8 +38,12 @@ SCORE_KEYS = ("nse", "kge", "kge_r", "kge_alpha", "kge_beta", "rmse", "pbias", "
 
 @torch.no_grad()
 def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", batch_size: int = 512,
-                   device: torch.device | None = None) -> dict[str, Any]:
+                   device: torch.device | None = None, stride: int = 1) -> dict[str, Any]:
     """Daily predictions over ``period`` for every basin.
+
+    ``stride`` k: windows end every k days and each predicts its last k days with one parameter set
+    (k = 1: a window per day, the exact per-day trajectory; larger k divides the cost by k and stays
+    inside what training scored, since every target step of a window entered the loss).
 
     Returns ``{"first", "last", "q_sim": [basin, n] mm/step, "params": [basin, n, 15] or None}``;
     days without enough preceding data for a full window stay NaN.
@@ -61,23 +66,28 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
         params = np.repeat(p.cpu().numpy()[:, None, :], n_days, axis=1)
         return {"first": first, "last": last, "q_sim": q_sim, "params": params}
 
-    ends = np.arange(first, last + 1)
+    if not 1 <= stride <= spec.target_length:
+        raise ValueError(f"config key 'evaluate.stride' must be in 1 .. rho + horizon = {spec.target_length}, got {stride}")
+    ends = np.arange(last, first - 1, -stride)[::-1]  # window end days; the last test day always ends one
     starts = ends - spec.target_length + 1
     ok = starts - spec.warmup >= 0
     table = np.array([(b, f) for b in range(n_basins) for f in starts[ok]], dtype=np.int64).reshape(-1, 2)
     sampler = WindowSampler(inputs.x, inputs.z, inputs.y, table, spec)
+    back = np.arange(stride - 1, -1, -1)  # offsets of the predicted days before each window end
     for i in range(0, len(table), batch_size):
         rows = np.arange(i, min(i + batch_size, len(table)))
         batch = sampler.batch(rows).to(device)
         out = model(batch.x, batch.z, spec.warmup, batch.basin)
-        b = table[rows, 0]
-        day = table[rows, 1] + spec.target_length - 1 - first
-        q_sim[b, day] = out["q"][-1].float().cpu().numpy()
+        b = np.broadcast_to(table[rows, 0], (stride, len(rows)))
+        day = (table[rows, 1] + spec.target_length - 1 - first)[None, :] - back[:, None]  # [stride, n]
+        keep = day >= 0
+        q_sim[b[keep], day[keep]] = out["q"][-stride:].float().cpu().numpy()[keep]
         if "params" in out:
             if params is None:
                 params = np.full((n_basins, n_days, len(XAJ_PARAMS)), np.nan, dtype=np.float32)
-            params[b, day] = out["params"].float().cpu().numpy()
-    return {"first": first, "last": last, "q_sim": q_sim, "params": params}
+            p = np.broadcast_to(out["params"].float().cpu().numpy()[None], (stride, len(rows), len(XAJ_PARAMS)))
+            params[b[keep], day[keep]] = p[keep]
+    return {"first": first, "last": last, "q_sim": q_sim, "params": params, "stride": stride}
 
 
 def score_basins(q_sim: np.ndarray, q_obs: np.ndarray, basins: list[str]) -> dict[str, Any]:
@@ -104,6 +114,7 @@ def predictions_dataset(prepared: Prepared, pred: Mapping[str, Any], model_name:
         },
         coords=coords,
         attrs={"model": model_name, "test_period": json.dumps(prepared.periods["test"]),
+               "window_stride": int(pred.get("stride", 1)),
                "warmup": prepared.spec.warmup, "rho": prepared.spec.rho, "horizon": prepared.spec.horizon},
     )
     if pred.get("params") is not None:
@@ -135,7 +146,8 @@ def evaluate_model(config: Mapping[str, Any], run: RunDir, device_name: str | No
     """Evaluate the run's own model: writes predictions.nc and returns the ``{"test": ...}`` block."""
     device = resolve_device(device_name or config["train"]["device"])
     model, prepared, epoch = model_from_checkpoint(config, run.checkpoint_dir)
-    pred = predict_period(model, prepared, "test", int(config["evaluate"]["batch_size"]), device)
+    pred = predict_period(model, prepared, "test", int(config["evaluate"]["batch_size"]), device,
+                          stride=int(config["evaluate"].get("stride") or 1))
     obs = prepared.inputs.y[:, pred["first"] : pred["last"] + 1]
     scores = score_basins(pred["q_sim"], obs, prepared.inputs.basins)
     ds = predictions_dataset(prepared, pred, config["model"])

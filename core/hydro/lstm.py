@@ -25,11 +25,24 @@ class _SeedLSTM(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.linear_out = nn.Linear(hidden, n_outputs)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z ``[T, B, n_inputs]`` -> raw outputs ``[T, B, n_outputs]``."""
+    def forward(self, z: torch.Tensor, bptt_steps: int | None = None) -> torch.Tensor:
+        """z ``[T, B, n_inputs]`` -> raw outputs ``[T, B, n_outputs]``.
+
+        ``bptt_steps`` k (training only): truncated back-propagation through time. The first T - k
+        steps run without gradient and hand their (h, c) to the last k steps, which are
+        differentiated. Outputs are identical; only gradient paths longer than k steps are cut.
+        """
         if z.dim() != 3:
             raise ValueError(f"LSTM input must be [time, batch, feature], got shape {tuple(z.shape)}")
-        hidden, _ = self.lstm(torch.relu(self.linear_in(z)))
+        n_steps = z.shape[0]
+        if bptt_steps and torch.is_grad_enabled() and n_steps > bptt_steps:
+            cut = n_steps - int(bptt_steps)
+            with torch.no_grad():
+                head, state = self.lstm(torch.relu(self.linear_in(z[:cut])))
+            tail, _ = self.lstm(torch.relu(self.linear_in(z[cut:])), state)
+            hidden = torch.cat([head, tail])
+        else:
+            hidden, _ = self.lstm(torch.relu(self.linear_in(z)))
         return self.linear_out(self.dropout(hidden))
 
 
@@ -44,9 +57,13 @@ class ParameterLSTM(nn.Module):
     """
 
     def __init__(
-        self, n_inputs: int, n_params: int = 15, hidden: int = 64, dropout: float = 0.0, strategy: str = "last"
+        self, n_inputs: int, n_params: int = 15, hidden: int = 64, dropout: float = 0.0, strategy: str = "last",
+        bptt_steps: int | None = None,
     ):
         super().__init__()
+        # a loss on the last step alone back-propagated through hundreds of steps yields vanishing
+        # gradients whose float32 denormals made CPU training erratically slow; truncation avoids both
+        self.bptt_steps = int(bptt_steps) if bptt_steps else None
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown parameter strategy {strategy!r}; choose one of {STRATEGIES}")
         self.strategy = strategy
@@ -54,7 +71,7 @@ class ParameterLSTM(nn.Module):
 
     def trajectory(self, z: torch.Tensor) -> torch.Tensor:
         """Parameters at every step ``[T, B, n_params]`` in [0, 1]."""
-        return torch.sigmoid(self.net(z))
+        return torch.sigmoid(self.net(z, self.bptt_steps))
 
     def forward(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
         """z ``[T, B, n_inputs]`` (and basin index ``[B]``) -> parameters ``[B, n_params]`` in [0, 1]."""

@@ -81,7 +81,7 @@ def build_model(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
     if kind == "dpl":
         return DPLModel(n_inputs, prepared.ranges, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]),
                         strategy=margs["strategy"], uh_length=int(config["xaj"]["uh_length"]),
-                        backend=config["xaj"]["backend"], lstm_steps=margs.get("lstm_steps"))
+                        backend=config["xaj"]["backend"], lstm_steps=margs.get("lstm_steps"), bptt_steps=margs.get("bptt_steps"))
     if kind == "static_xaj":
         return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, uh_length=int(config["xaj"]["uh_length"]),
                          backend=config["xaj"]["backend"])
@@ -323,8 +323,9 @@ def train_model(
             run.update_status(progress=epoch / epochs, epoch=epoch,
                               message=f"{config['model']}: epoch {epoch}/{epochs} train_loss {train_loss:.4f} "
                                       f"val_loss {val_loss:.4f} val_nse {val_nse:.3f}")
-        D.barrier()
-        if max_seconds and time.monotonic() - t_start > max_seconds:
+        # every rank must leave the loop at the same epoch, so the time cap is decided jointly
+        over_time = bool(max_seconds) and time.monotonic() - t_start > max_seconds
+        if max_seconds and float(D.all_reduce_sum(torch.tensor([float(over_time)]))[0]) > 0:
             if main:
                 run.update_status(message=f"{config['model']}: stopped after epoch {epoch}: train.max_minutes reached")
             break
