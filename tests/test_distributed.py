@@ -1,7 +1,7 @@
 """Two-process (torchrun, gloo, CPU) training gives the same model as one process with the same global batch.
 
 Each trainer is launched as a real CLI process, once alone and once under
-``python -m torch.distributed.run --nproc_per_node=2`` (through ``tests/training_launch.py``, which
+``python -m torch.distributed.run --standalone --nproc_per_node=2`` (through ``tests/training_launch.py``, which
 runs ``python -m core`` unchanged and only watches what rank 1 writes). The checkpoints' parameters and
 optimiser moments, the per-epoch losses (validation losses are sums reduced across ranks) and the
 continuous test scores must agree to float32 tolerance; rank 1 must not write into the run directory.
@@ -25,7 +25,10 @@ PARITY = {"rtol": 1e-4, "atol": 1e-5}
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> "L.Path":
-    return tmp_path_factory.getbasetemp() / "training"
+    root = tmp_path_factory.getbasetemp() / "training"
+    # the four uninterrupted runs are independent: train them side by side
+    L.references(root, [("hydro", 1), ("hydro", 2), ("rain", 1), ("rain", 2)])
+    return root
 
 
 def _initial_model(kind: str, ckpt: dict, config: "L.Path") -> dict[str, torch.Tensor]:

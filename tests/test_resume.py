@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,10 @@ EPOCHS = {"hydro": L.HYDRO_EPOCHS, "rain": L.RAIN_EPOCHS}
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "training"
+    root = tmp_path_factory.getbasetemp() / "training"
+    # the uninterrupted runs to compare with are independent: train them side by side
+    L.references(root, [("hydro", 1), ("rain", 1), ("rain", 2)])
+    return root
 
 
 def _epochs_done(kind: str, state: dict) -> int:
@@ -57,8 +61,8 @@ def _assert_same_result(run_dir: Path, ref: "L.Reference") -> None:
     assert L.read_json(run_dir / "status.json")["state"] == "completed"
 
 
-@pytest.mark.parametrize("kind", ["hydro", "rain"])
-def test_sigkill_at_random_step_then_mid_checkpoint_resumes_to_same_metrics(kind: str, work: Path) -> None:
+def _kill_twice_then_resume(kind: str, work: Path) -> None:
+    """Single process: SIGKILL after a random step, resume and SIGKILL mid-checkpoint, resume to the end."""
     ref = L.reference(kind, work, nproc=1)
     per_epoch = _steps_per_epoch(ref)
     total_epochs = EPOCHS[kind] * N_EXPERIMENTS[kind]
@@ -68,7 +72,7 @@ def test_sigkill_at_random_step_then_mid_checkpoint_resumes_to_same_metrics(kind
     # 1. SIGKILL right after a random optimiser step
     k = rng.randint(1, ref.steps - 1)
     marker = logs / f"killed-{kind}-1.json"
-    p1 = L.run_cli(ref.args(run_dir), hooks=True, env={"HC_KILL_AT_STEP": k, "HC_MARKER": marker})
+    p1 = L.run_cli(ref.args(run_dir), env={"HC_KILL_AT_STEP": k, "HC_MARKER": marker})
     assert p1.returncode == -signal.SIGKILL, L.explain(p1)
     assert L.read_json(marker)["step"] == k
     state1 = L.check_run_dir(run_dir)
@@ -80,7 +84,7 @@ def test_sigkill_at_random_step_then_mid_checkpoint_resumes_to_same_metrics(kind
     # 2. resume, and SIGKILL halfway through writing the n-th 'last' checkpoint
     n = rng.randint(1, total_epochs - done1)
     marker = logs / f"killed-{kind}-2.json"
-    p2 = L.run_cli(ref.args(run_dir, resume=True), hooks=True, env={"HC_KILL_IN_SAVE": n, "HC_MARKER": marker})
+    p2 = L.run_cli(ref.args(run_dir, resume=True), env={"HC_KILL_IN_SAVE": n, "HC_MARKER": marker})
     assert p2.returncode == -signal.SIGKILL, L.explain(p2)
     event = L.read_json(marker)
     torn = Path(event["file"])
@@ -95,13 +99,13 @@ def test_sigkill_at_random_step_then_mid_checkpoint_resumes_to_same_metrics(kind
 
     # 3. resume to the end: from the last complete checkpoint, ignoring the torn temp file
     count = logs / f"killed-{kind}-3.steps"
-    p3 = L.run_cli(ref.args(run_dir, resume=True), hooks=True, env={"HC_STEP_COUNT": count})
+    p3 = L.run_cli(ref.args(run_dir, resume=True), env={"HC_STEP_COUNT": count})
     assert p3.returncode == 0, L.explain(p3)
     assert int(Path(f"{count}.0").read_text()) == ref.steps - done2 * per_epoch
     _assert_same_result(run_dir, ref)
 
 
-def test_rank_killed_under_torchrun_resumes_to_same_metrics(work: Path) -> None:
+def _kill_rank_then_resume(work: Path) -> None:
     """Rank 1 of a 2-process gloo run dies; torchrun stops the job; ``--resume`` on 2 processes finishes it."""
     ref = L.reference("rain", work, nproc=2)
     per_epoch = _steps_per_epoch(ref)
@@ -110,7 +114,7 @@ def test_rank_killed_under_torchrun_resumes_to_same_metrics(work: Path) -> None:
 
     k = rng.randint(1, ref.steps - 1)
     marker = logs / "killed-rain-torchrun.json"
-    p1 = L.run_cli(ref.args(run_dir), nproc=2, hooks=True,
+    p1 = L.run_cli(ref.args(run_dir), nproc=2,
                    env={"HC_KILL_RANK": 1, "HC_KILL_AT_STEP": k, "HC_MARKER": marker})
     assert p1.returncode != 0, L.explain(p1)
     event = L.read_json(marker)
@@ -121,8 +125,28 @@ def test_rank_killed_under_torchrun_resumes_to_same_metrics(work: Path) -> None:
     assert done1 == (k - 1) // per_epoch, f"rank 1 killed after step {k}: checkpoints {state1['checkpoints']}"
 
     count = logs / "killed-rain-torchrun.steps"
-    p2 = L.run_cli(ref.args(run_dir, resume=True), nproc=2, hooks=True, env={"HC_STEP_COUNT": count})
+    p2 = L.run_cli(ref.args(run_dir, resume=True), nproc=2, env={"HC_STEP_COUNT": count})
     assert p2.returncode == 0, L.explain(p2)
     for rank in (0, 1):
         assert int(Path(f"{count}.{rank}").read_text()) == ref.steps - done1 * per_epoch
     _assert_same_result(run_dir, ref)
+
+
+@pytest.fixture(scope="module")
+def sequences(work: Path):
+    """The three kill-and-resume sequences, independent of each other, run side by side in threads."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        yield {
+            "hydro": pool.submit(_kill_twice_then_resume, "hydro", work),
+            "rain": pool.submit(_kill_twice_then_resume, "rain", work),
+            "torchrun": pool.submit(_kill_rank_then_resume, work),
+        }
+
+
+@pytest.mark.parametrize("kind", ["hydro", "rain"])
+def test_sigkill_at_random_step_then_mid_checkpoint_resumes_to_same_metrics(kind: str, sequences) -> None:
+    sequences[kind].result()  # re-raises the sequence's assertion error, if any
+
+
+def test_rank_killed_under_torchrun_resumes_to_same_metrics(sequences) -> None:
+    sequences["torchrun"].result()

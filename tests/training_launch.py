@@ -4,7 +4,9 @@ Imported by ``tests/test_distributed.py`` and ``tests/test_resume.py``; also run
 case it installs the fault hooks below and then runs ``python -m core <args>`` unchanged::
 
     python tests/training_launch.py hydro train --config C --run-dir D
-    python -m torch.distributed.run --nproc_per_node=2 tests/training_launch.py hydro train ...
+    python -m torch.distributed.run --standalone --nproc_per_node=2 tests/training_launch.py hydro train ...
+
+Without ``HC_*`` variables the script is exactly ``python -m core``.
 
 Fault hooks (environment variables, read by the script only; ``HC_KILL_RANK`` limits them to one rank):
 
@@ -26,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -43,13 +44,6 @@ TORCHRUN_VARS = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_
 # --- launching ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (for torchrun's ``--master-port``)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a training child: one thread, the repo importable, no inherited torchrun state."""
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS and not k.startswith("HC_")}
@@ -59,34 +53,38 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def command(args: list[str], nproc: int = 1, hooks: bool = False) -> list[str]:
-    """``python -m core ARGS``, under ``torch.distributed.run`` when ``nproc`` > 1, via this script when ``hooks``."""
-    target = [str(Path(__file__).resolve())] if hooks else ["-m", "core"]
+def command(args: list[str], nproc: int = 1) -> list[str]:
+    """``python -m core ARGS`` through this script (hooks), under ``torch.distributed.run`` when ``nproc`` > 1."""
+    target = [str(Path(__file__).resolve())]
     if nproc == 1:
         return [PYTHON, *target, *args]
-    return [PYTHON, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--master-port={free_port()}",
-            "--master-addr=127.0.0.1", *target, *args]
+    # --standalone: a local rendezvous on a port torchrun picks itself, so concurrent launches never collide
+    return [PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *target, *args]
 
 
-def run_cli(args: list[str], nproc: int = 1, env: Mapping[str, str] | None = None, hooks: bool = False,
-            timeout: float = 240) -> subprocess.CompletedProcess:
-    """Run the CLI to completion (or death) in the repo root; output captured for failure messages.
+def start_cli(args: list[str], nproc: int = 1, env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """Start the CLI in the repo root, in its own session (so a timeout can kill torchrun and its workers)."""
+    return subprocess.Popen(command(args, nproc), cwd=REPO_ROOT, env=child_env(env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
-    The child gets its own session, so on a timeout the whole group (torchrun's agent and its workers)
-    is killed rather than left running behind the test.
-    """
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Wait for a process of :func:`start_cli`; on a timeout kill its whole process group and fail."""
     import signal
 
-    cmd = command(args, nproc, hooks)
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        raise AssertionError(f"{' '.join(cmd)} still running after {timeout} s\n{out[-2000:]}\n{err[-4000:]}") from None
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        raise AssertionError(f"{' '.join(proc.args)} still running after {timeout} s\n{out[-2000:]}\n{err[-4000:]}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_cli(args: list[str], nproc: int = 1, env: Mapping[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the CLI to completion (or death); output captured for failure messages."""
+    return finish(start_cli(args, nproc, env), timeout)
 
 
 def explain(proc: subprocess.CompletedProcess) -> str:
@@ -223,31 +221,41 @@ class Reference:
 _REFERENCES: dict[tuple[str, int, Path], Reference] = {}
 
 
-def reference(kind: str, root: Path, nproc: int = 1) -> Reference:
-    """Train ``kind`` once per test session on ``nproc`` processes (memoised: both test files use it).
+def references(root: Path, wanted: list[tuple[str, int]]) -> list[Reference]:
+    """Uninterrupted runs ``(kind, nproc)``, trained once per test session (both test files share them).
 
-    Runs through this script's hooks, counting optimiser steps and, on ranks > 0, watching for any
-    write into the run directory.
+    Missing ones are launched side by side (they are independent), through this script's hooks: they
+    count optimiser steps and, on ranks > 0, watch for any write into the run directory.
     """
-    key = (kind, nproc, root)
-    if key not in _REFERENCES:
+    started = {}
+    for kind, nproc in wanted:
+        key = (kind, nproc, root)
+        if key in _REFERENCES or key in started:
+            continue
         config = configs(root)[kind]
         run_dir = root / f"reference-{kind}-{nproc}proc"
         logs = root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         count, watch = logs / f"{kind}-{nproc}.steps", logs / f"{kind}-{nproc}.watch"
-        start = time.monotonic()
-        proc = run_cli(train_args(kind, config, run_dir), nproc=nproc, hooks=True,
-                       env={"HC_STEP_COUNT": str(count), "HC_WATCH_WRITES": str(run_dir), "HC_WATCH_REPORT": str(watch)})
-        assert proc.returncode == 0, explain(proc)
+        proc = start_cli(train_args(kind, config, run_dir), nproc=nproc,
+                         env={"HC_STEP_COUNT": count, "HC_WATCH_WRITES": run_dir, "HC_WATCH_REPORT": watch})
+        started[key] = (proc, config, run_dir, count, watch, time.monotonic())
+    for (kind, nproc, _), (proc, config, run_dir, count, watch, start) in started.items():
+        done = finish(proc)
+        assert done.returncode == 0, explain(done)
         steps = {int(Path(f"{count}.{r}").read_text()) for r in range(nproc)}
         assert len(steps) == 1, f"ranks took different numbers of optimiser steps: {steps}"
         seen = []
         for r in range(1, nproc):
             seen += json.loads(Path(f"{watch}.{r}").read_text())
-        _REFERENCES[key] = Reference(kind, nproc, run_dir, config, steps.pop(), seen, proc,
-                                     time.monotonic() - start)
-    return _REFERENCES[key]
+        _REFERENCES[(kind, nproc, root)] = Reference(kind, nproc, run_dir, config, steps.pop(), seen, done,
+                                                     time.monotonic() - start)
+    return [_REFERENCES[(kind, nproc, root)] for kind, nproc in wanted]
+
+
+def reference(kind: str, root: Path, nproc: int = 1) -> Reference:
+    """One run of :func:`references`."""
+    return references(root, [(kind, nproc)])[0]
 
 
 # --- inspecting runs --------------------------------------------------------------------------------
