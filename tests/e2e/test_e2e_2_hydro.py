@@ -14,6 +14,7 @@ from tests.e2e.conftest import (assert_no_exception, nav, record_timing, select_
                                 wait_text)
 
 pytestmark = pytest.mark.e2e
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
 CAMELS_PAIR = ("01484100", "02038850")
 
@@ -80,3 +81,17 @@ def test_train_dxaj_from_the_ui_and_read_the_results(page, app_server):
     nav(page, "Runs")
     assert page.get_by_text("completed").count() >= 1
     shot(page, "hydro_7_runs")
+    # baseline for the basin-switch number: the same round trip for a trivial widget (a radio on the
+    # Train page that only changes a few form defaults), measured on the same machine in the same run
+    nav(page, "Train dXAJ")
+    radio = page.locator("[data-testid=stRadio]").filter(has=page.get_by_text("Preset", exact=True)).first
+    timings = []
+    epochs = page.locator("[data-testid=stNumberInput]").filter(has=page.get_by_text("Epochs", exact=True)).first
+    for label, value in (("standard (configs/hydro_quick.yaml)", "8"), ("quick demo (about a minute on a CPU)", "1"),
+                         ("standard (configs/hydro_quick.yaml)", "8")):
+        t0 = time.perf_counter()
+        radio.get_by_text(label).click()
+        expect(epochs.locator("input")).to_have_value(value, timeout=30_000)
+        wait_rendered(page)
+        timings.append(time.perf_counter() - t0)
+    record_timing("baseline_trivial_widget_roundtrip_s (median of 3)", sorted(timings)[1])

@@ -19,7 +19,7 @@ def test_home_first_render(page, app_server):
     wait_rendered(page)
     page.get_by_text("Hydrocast Studio").first.wait_for()
     seconds = time.perf_counter() - start
-    record_timing("home_first_render_s (fresh server, new browser context)", seconds)
+    record_timing("home_first_render_s (first visit of a fresh server, new browser context)", seconds)
     shot(page, "00_home")
     assert_no_exception(page)
     assert page.get_by_text("Training device").count() >= 1
