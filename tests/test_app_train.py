@@ -147,3 +147,15 @@ def test_cancel_from_the_page(trained):
     status = poll_until_final(run_path, timeout=60)
     assert status["state"] == "cancelled"
     assert jobs.active_job() is None
+
+
+def test_runs_page_deletes_a_run(trained):
+    at = open_page("7_Runs.py")
+    names = list(at.dataframe[0].value["run"])
+    cancelled = [n for n in names if n != os.path.basename(trained["run"])]
+    if not cancelled:
+        pytest.skip("needs the cancelled run of test_cancel_from_the_page")
+    at.selectbox(key="runs_pick").set_value(cancelled[0]).run()
+    button(at, "Yes, delete").click().run()
+    assert_clean(at)
+    assert list(at.dataframe[0].value["run"]) == [os.path.basename(trained["run"])]
