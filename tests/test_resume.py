@@ -150,3 +150,4 @@ def test_sigkill_at_random_step_then_mid_checkpoint_resumes_to_same_metrics(kind
 
 def test_rank_killed_under_torchrun_resumes_to_same_metrics(sequences) -> None:
     sequences["torchrun"].result()
+

@@ -14,7 +14,8 @@ Fault hooks (environment variables, read by the script only; ``HC_KILL_RANK`` li
 ``HC_KILL_IN_SAVE=n``      the n-th ``torch.save`` into a file whose name contains ``HC_KILL_SAVE_MATCH``
                            (default ``last``) writes the first half of its bytes, then SIGKILLs the
                            process: a kill in the middle of a checkpoint write.
-``HC_MARKER=path``         before a hooked kill, write what was being done there (JSON).
+``HC_MARKER=path``         before a hooked kill, write what was being done there (JSON); while that
+                           file exists the kill hooks stay off (a restarted worker is not killed again).
 ``HC_STEP_COUNT=path``     at a normal exit, write the number of optimiser steps to ``path.<rank>``.
 ``HC_WATCH_WRITES=dir``    on ranks other than 0, record every file opened for writing, replaced or
                            created under ``dir`` into ``HC_WATCH_REPORT.<rank>`` (JSON list) at exit.
@@ -53,18 +54,21 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def command(args: list[str], nproc: int = 1) -> list[str]:
-    """``python -m core ARGS`` through this script (hooks), under ``torch.distributed.run`` when ``nproc`` > 1."""
+def command(args: list[str], nproc: int = 1, torchrun: tuple[str, ...] = ()) -> list[str]:
+    """``python -m core ARGS`` through this script (hooks), under ``torch.distributed.run`` when ``nproc`` > 1
+    (with the extra launcher options ``torchrun``)."""
     target = [str(Path(__file__).resolve())]
     if nproc == 1:
         return [PYTHON, *target, *args]
     # --standalone: a local rendezvous on a port torchrun picks itself, so concurrent launches never collide
-    return [PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *target, *args]
+    return [PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *torchrun,
+            *target, *args]
 
 
-def start_cli(args: list[str], nproc: int = 1, env: Mapping[str, str] | None = None) -> subprocess.Popen:
+def start_cli(args: list[str], nproc: int = 1, env: Mapping[str, str] | None = None,
+              torchrun: tuple[str, ...] = ()) -> subprocess.Popen:
     """Start the CLI in the repo root, in its own session (so a timeout can kill torchrun and its workers)."""
-    return subprocess.Popen(command(args, nproc), cwd=REPO_ROOT, env=child_env(env), stdout=subprocess.PIPE,
+    return subprocess.Popen(command(args, nproc, torchrun), cwd=REPO_ROOT, env=child_env(env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -82,9 +86,9 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> subprocess.Completed
 
 
 def run_cli(args: list[str], nproc: int = 1, env: Mapping[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
+            torchrun: tuple[str, ...] = (), timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the CLI to completion (or death); output captured for failure messages."""
-    return finish(start_cli(args, nproc, env), timeout)
+    return finish(start_cli(args, nproc, env, torchrun), timeout)
 
 
 def explain(proc: subprocess.CompletedProcess) -> str:
@@ -350,8 +354,9 @@ def _install_hooks() -> None:
 
     rank = int(os.environ.get("RANK", "0"))
     only = os.environ.get("HC_KILL_RANK")
-    armed = only is None or int(only) == rank
     marker = os.environ.get("HC_MARKER")
+    # one kill per marker: workers that torchrun restarts (--max-restarts) find it and run undisturbed
+    armed = (only is None or int(only) == rank) and not (marker and Path(marker).exists())
 
     def die(what: dict) -> None:
         if marker:
