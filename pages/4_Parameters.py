@@ -61,6 +61,16 @@ def xaj_simulator():
     return simulate
 
 
+def learned_parameters(basin: str) -> np.ndarray | None:
+    """Median over the test period of the parameters the chosen run's LSTM produced for ``basin``."""
+    if not with_params:
+        return None
+    _, run_ds = with_params.get(st.session_state.get("param_run_pick"), next(iter(with_params.values())))
+    if basin not in [str(b) for b in run_ds["basin"].values]:
+        return None
+    return np.nanmedian(run_ds["params"].sel(basin=basin).values, axis=0)
+
+
 @st.fragment
 def sandbox() -> None:
     import torch
@@ -75,6 +85,12 @@ def sandbox() -> None:
         show_error(exc, "Loading the sandbox basin")
         return
     one = ds.sel(basin=basin)
+    learned = learned_parameters(basin)
+    if learned is not None and st.button("Start from the LSTM's median parameters for this basin", key="sandbox_from_run"):
+        # set before the sliders are drawn: Streamlit takes a widget's state from session_state
+        for spec, value in zip(PARAM_SPECS, learned):
+            lo, hi = DEFAULT_RANGES[spec.name]
+            st.session_state[f"sandbox_{spec.name}"] = float(min(max(value, lo), hi))
     steps = min(len(one.time), 4 * 365)
     warmup = min(365, steps // 3)
     cols = st.columns(5)

@@ -120,6 +120,15 @@ def test_parameters_page_shows_15_trajectories(trained):
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     titles = [a["text"] for a in spec["layout"]["annotations"]]
     assert titles[:15] == ["K", "B", "IM", "UM", "LM", "DM", "C", "SM", "EX", "KI", "KG", "A", "THETA", "CI", "CG"]
+    # the sandbox can start from what the LSTM learned for the basin
+    import numpy as np
+    import xarray as xr
+
+    with xr.open_dataset(os.path.join(trained["run"], "predictions.nc")) as ds:
+        median_sm = float(np.nanmedian(ds["params"].sel(basin="fulda_grebenau", param="SM").values))
+    button(at, "Start from the LSTM's median parameters for this basin").click().run()
+    assert_clean(at)
+    assert at.slider(key="sandbox_SM").value == pytest.approx(median_sm, abs=1e-6)
 
 
 def test_runs_page_lists_compares_and_exports(trained):

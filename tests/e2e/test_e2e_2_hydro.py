@@ -36,6 +36,8 @@ def test_train_dxaj_from_the_ui_and_read_the_results(page, app_server):
 
     nav(page, "Train dXAJ")
     assert_no_exception(page)
+    # one baseline in the same run, so the hydrograph shows it next to dXAJ
+    select_option(page, "Baselines trained in the same run", "static_xaj", testid="stMultiSelect")
     page.get_by_role("button", name="Start training").click()
     wait_text(page, "Training started in the background", 60_000)
     shot(page, "hydro_2_training_running")
@@ -49,7 +51,8 @@ def test_train_dxaj_from_the_ui_and_read_the_results(page, app_server):
     nav(page, "Hydrographs")
     chart = page.locator("[data-testid=stPlotlyChart]").first
     chart.locator(".main-svg").first.wait_for()
-    assert "observed" in chart.inner_text() and "dXAJ" in chart.inner_text()
+    for label in ("observed", "dXAJ", "XAJ, static parameters"):
+        assert label in chart.inner_text()
     assert_no_exception(page)
     shot(page, "hydro_4_hydrographs")
     if len(basins) == 2:
