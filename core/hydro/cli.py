@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="auto (default), cpu or cuda[:N]")
     train.add_argument("--model", choices=("dpl", "static_xaj", "lstm"), help="override config key 'model'")
     train.add_argument("--baselines", help="comma-separated baselines to run, or 'none'")
+    train.add_argument("--max-minutes", type=float, help="override train.max_minutes (wall-clock cap per model)")
     train.add_argument("--eval-stride", type=int, help="override evaluate.stride (test windows every N days)")
     train.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
     train.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
@@ -63,6 +64,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         over["data"]["train_period"] = list(args.train_period)
     if getattr(args, "test_period", None):
         over["data"]["test_period"] = list(args.test_period)
+    if getattr(args, "max_minutes", None) is not None:
+        over["train"]["max_minutes"] = args.max_minutes
     if getattr(args, "epochs", None) is not None:
         over["train"]["epochs"] = args.epochs
     if getattr(args, "device", None):
