@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -179,6 +185,8 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     assert RunDir(part).read_status()["state"] == "cancelled"
     monkeypatch.setattr(pipeline, "train_all", original)
     assert cli.main(["train", "--run-dir", str(part), "--resume", "--no-progress"]) == 0
+    status = RunDir(part).read_status()
+    assert status["state"] == "completed" and status["finished"] >= status["updated"][:19]
 
     for exp in ("exp1", "exp2"):
         a = torch.load(full / "checkpoints" / f"{exp}_last.pt", weights_only=False)
@@ -227,3 +235,30 @@ def test_cli_on_a_small_demo_world(tmp_path):
     assert set(metrics["test"]) == {"exp1", "exp2", "persistence"}
     assert metrics["grid"]["exp2"] == {"input_shape": [8, 16], "region1_shape": [8, 8], "channels": 56}
     assert set(metrics["test"]["exp2"]["csi"]) == {"0.1", "5.0", "15.0", "30.0"}  # 12-hour defaults
+
+
+def test_sigterm_marks_the_run_cancelled(tmp_path):
+    cfg = _config(tmp_path, train={"epochs": 500, "batch_size": 4, "patience": 0})
+    run_dir = tmp_path / "term"
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "rain", "train", "--config", str(_write(tmp_path, cfg)),
+         "--run-dir", str(run_dir), "--no-progress"],
+        cwd=repo, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    run = RunDir(run_dir)
+    try:
+        deadline = time.monotonic() + 90
+        while not run.read_history() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert run.read_history(), "training never finished an epoch"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    status = run.read_status()
+    assert status["state"] == "cancelled" and "signal" in status["message"]
+    # the checkpoint left behind is whole: resuming from it works
+    assert (run.checkpoint_dir / "exp1_last.pt").exists()
+    torch.load(run.checkpoint_dir / "exp1_last.pt", weights_only=False)

@@ -30,7 +30,7 @@ import yaml
 
 from core.device import describe_device, resolve_device
 from core.rain import pipeline
-from core.runs import RunDir
+from core.runs import RunDir, now_iso
 
 
 class RunCancelled(Exception):
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 run.write_config({"kind": "rain", **cfg, "_config_dir": str(config_dir) if config_dir else None})
             run.update_status(
                 state="running", progress=0.0, message=f"{args.command}: loading data",
-                pid=os.getpid(), device=describe_device(device), command=args.command,
+                pid=os.getpid(), device=describe_device(device), command=args.command, finished=None,
             )
         prepared = pipeline.prepare(cfg, config_dir)
         if args.command == "train":
@@ -144,18 +144,18 @@ def main(argv: list[str] | None = None) -> int:
         if writer:
             run.update_status(state="running", progress=0.97, message="evaluating on the test period")
             metrics = pipeline.evaluate_run(cfg, prepared, run, device)
-            run.update_status(state="completed", progress=1.0, message=_summary(metrics))
+            run.update_status(state="completed", progress=1.0, message=_summary(metrics), finished=now_iso())
             print(_summary(metrics))
         return 0
     except (RunCancelled, KeyboardInterrupt) as exc:
         if writer and run.path.exists():
-            run.update_status(state="cancelled", message=f"cancelled ({exc})")
+            run.update_status(state="cancelled", message=f"cancelled ({exc})", finished=now_iso())
         print(f"run {run.path} cancelled", file=sys.stderr)
         return 143
     except Exception as exc:  # every failure lands in status.json for the dashboard
         message = f"{type(exc).__name__}: {exc}"
         if writer and run.path.exists():
-            run.update_status(state="failed", message=message)
+            run.update_status(state="failed", message=message, finished=now_iso())
         traceback.print_exc()
         print(f"error: {message}", file=sys.stderr)
         return 1
