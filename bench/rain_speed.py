@@ -5,7 +5,7 @@
 For each grid (64 x 64 = experiment 1 size, 64 x 128 = experiment 2 width) and each variant, a
 freshly spawned child process builds the same model (56 channels, T = 6, hidden [32, 64], batch 4), runs a
 warm-up step and then ``--steps`` timed AdamW steps, and reports samples/s and its peak resident
-memory above the level before training (sampled every 2 ms). Variants alternate over ``--rounds``
+memory (``ru_maxrss``) above the level before training. Variants alternate over ``--rounds``
 rounds so that machine load hits both alike; the median is reported. The last part trains the quick
 demo config briefly with and without bf16 and compares test CSI at 5 mm.
 """
@@ -18,7 +18,7 @@ import os
 import platform
 import statistics
 import sys
-import threading
+import resource
 import time
 from pathlib import Path
 
@@ -54,24 +54,15 @@ def _measure(height: int, width: int, amp: bool, channels_last: bool, steps: int
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    # peak memory = the process's high-water mark (ru_maxrss) above the level once model and data exist;
+    # no sampling thread, which would compete for the GIL with the many small ops of the recurrence
     base = proc.memory_info().rss
-    peak = [base]
-    running = [True]
-
-    def sample():
-        while running[0]:
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     step()  # warm-up: oneDNN primitive creation
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
     elapsed = time.perf_counter() - t0
-    running[0] = False
-    sampler.join()
+    peak = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]
     queue.put((steps * 4 / elapsed, (peak[0] - base) / 2**20))
 
 
