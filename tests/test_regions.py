@@ -103,3 +103,23 @@ def test_demo_world_rain_moves_east():
 def test_motion_needs_rain():
     with pytest.raises(DataError, match="empty rain field"):
         mean_motion(np.zeros((3, 8, 8)))
+
+
+def test_real_radar_event_moves_north(shared_data):
+    """2016-09-28 FMI event: the band drifts north, ~2-4 km per 5 min, so region 2 goes south."""
+    from core.data.radar import load_radar
+
+    ds = load_radar(shared_data / "radar_fmi_20160928", start="2016-09-28 14:45", end="2016-09-28 18:00")
+    d_row, d_col = mean_motion(ds["rain"].values, lag=6)
+    km_per_step = d_row * 0.1 * 111.0
+    assert 1.0 < km_per_step < 6.0 and abs(d_col) < abs(d_row)
+    assert upstream_side_from_motion(ds["rain"].values, lag=6) == "south"
+
+
+def test_lag_must_fit_the_record():
+    with pytest.raises(DataError, match=r"shape \(3, 48, 64\)"):
+        mean_motion(_moving_blob(0, 1, n=3), lag=3)
+
+
+def test_lagged_motion_is_per_step():
+    assert mean_motion(_moving_blob(1, 2, n=8), lag=3) == pytest.approx((1.0, 2.0))

@@ -119,22 +119,27 @@ def upstream_region(ds: xr.Dataset, region1: Region, side: str = "west", name: s
                   float(lon[r2_cols[0]]), float(lon[r2_cols[-1]]))
 
 
-def mean_motion(rain: np.ndarray, max_pairs: int = 24) -> tuple[float, float]:
+def mean_motion(rain: np.ndarray, lag: int = 1, max_pairs: int = 24) -> tuple[float, float]:
     """Mean displacement (rows, cols) per step of a rain field ``[time, lat, lon]`` (lat ascending).
 
-    Phase correlation of consecutive frames (FFT, NaN -> 0, log1p to keep single heavy cells from
-    dominating), averaged over up to ``max_pairs`` evenly spaced pairs; pairs more than a field
-    apart or with an empty frame are skipped. Positive rows = northward, positive cols = eastward.
+    Phase correlation of frames ``lag`` steps apart (FFT, NaN -> 0, log1p to keep single heavy cells
+    from dominating, frame mean removed), averaged over up to ``max_pairs`` evenly spaced pairs and
+    divided by ``lag``; pairs with an empty frame are skipped. Positive rows = northward, positive
+    cols = eastward. Use a ``lag`` that moves rain by a few cells: 1 for 12-hourly fields, about 6
+    (30 min) for 5-minute radar frames on a 10 km grid, where one step moves rain under a cell.
     """
     rain = np.asarray(rain, dtype=np.float64)
-    if rain.ndim != 3 or rain.shape[0] < 2:
-        raise DataError(f"mean_motion needs rain [time>=2, lat, lon], got shape {rain.shape}", variable="rain")
-    pairs = np.unique(np.linspace(0, rain.shape[0] - 2, min(max_pairs, rain.shape[0] - 1)).astype(int))
+    if rain.ndim != 3 or lag < 1 or rain.shape[0] <= lag:
+        raise DataError(f"mean_motion needs rain [time>{lag}, lat, lon] (lag {lag} >= 1), got shape {rain.shape}",
+                        variable="rain")
+    n_pairs = rain.shape[0] - lag
+    pairs = np.unique(np.linspace(0, n_pairs - 1, min(max_pairs, n_pairs)).astype(int))
     shifts = []
     for t in pairs:
-        a, b = (np.log1p(np.nan_to_num(rain[k], nan=0.0)) for k in (t, t + 1))
+        a, b = (np.log1p(np.nan_to_num(rain[k], nan=0.0)) for k in (t, t + lag))
         if not a.any() or not b.any():
             continue
+        a, b = a - a.mean(), b - b.mean()
         cross = np.fft.fft2(b) * np.conj(np.fft.fft2(a))
         corr = np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-12)).real
         peak = np.array(np.unravel_index(np.argmax(corr), corr.shape), dtype=float)
@@ -145,13 +150,16 @@ def mean_motion(rain: np.ndarray, max_pairs: int = 24) -> tuple[float, float]:
         shifts.append(peak)
     if not shifts:
         raise DataError("mean_motion: every frame pair has an empty rain field", variable="rain")
-    mean = np.mean(shifts, axis=0)
+    mean = np.mean(shifts, axis=0) / lag
     return float(mean[0]), float(mean[1])
 
 
-def upstream_side_from_motion(rain: np.ndarray) -> str:
-    """Side of a region that rain arrives from: the opposite of the dominant motion component."""
-    d_row, d_col = mean_motion(rain)
+def upstream_side_from_motion(rain: np.ndarray, lag: int = 1) -> str:
+    """Side of a region that rain arrives from: the opposite of the dominant motion component.
+
+    Ties go to the west/east axis (the experiments' default join along x).
+    """
+    d_row, d_col = mean_motion(rain, lag=lag)
     if abs(d_col) >= abs(d_row):
         return "west" if d_col >= 0 else "east"
     return "south" if d_row >= 0 else "north"
