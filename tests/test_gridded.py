@@ -83,3 +83,16 @@ def test_layout_errors_name_the_problem(world, tmp_path):
         next(iter_windows(world, variables=("humidity",)))
     with pytest.raises(DataError, match="a window needs 7"):
         next(iter_windows(world.isel(time=slice(0, 3))))
+
+
+def test_many_zarr_stores_open_as_one_lazy_record(world, tmp_path):
+    stores = []
+    for i in range(0, 30, 15):
+        store = tmp_path / f"year{i:02d}.zarr"
+        world.isel(time=slice(i, i + 15)).to_zarr(store, mode="w", zarr_format=2)
+        stores.append(store)
+    ds = open_gridded_files(stores, chunks={"time": 5})
+    assert ds.sizes["time"] == 30 and ds["u"].chunks[0] == (5, 5, 5, 5, 5, 5)
+    t, x, y = list(iter_windows(ds, steps=6, block_steps=5))[20]
+    np.testing.assert_array_equal(x, _eager_stack(world)[20:26])
+    assert t == world["time"].values[26]

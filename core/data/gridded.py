@@ -32,7 +32,7 @@ def channel_names(variables: Sequence[str], levels: Sequence[float]) -> list[str
 
 
 def open_gridded_files(paths: str | os.PathLike | Iterable[str | os.PathLike], chunks: dict | None = None) -> xr.Dataset:
-    """Open one Zarr store or many NetCDF files as one lazy dataset (nothing is read until used).
+    """Open one or many Zarr stores, or many NetCDF files, as one lazy dataset (nothing is read until used).
 
     ``chunks`` defaults to one time step per chunk along time and whole fields in space.
     """
@@ -46,8 +46,13 @@ def open_gridded_files(paths: str | os.PathLike | Iterable[str | os.PathLike], c
             raise DataError(f"gridded file {p} does not exist", file=p)
     chunks = {"time": 1} if chunks is None else chunks
     try:
-        if len(paths) == 1 and (paths[0].suffix == ".zarr" or paths[0].is_dir()):
+        zarr_stores = [p.suffix == ".zarr" or p.is_dir() for p in paths]
+        if len(paths) == 1 and zarr_stores[0]:
             ds = xr.open_zarr(paths[0], chunks=chunks)
+        elif all(zarr_stores):
+            # many stores (e.g. one per year): the same lazy combine as for NetCDF files
+            ds = xr.open_mfdataset(sorted(paths), engine="zarr", chunks=chunks, combine="by_coords",
+                                   data_vars="minimal", coords="minimal", compat="override", parallel=False)
         else:
             ds = xr.open_mfdataset(sorted(paths), chunks=chunks, combine="by_coords", data_vars="minimal",
                                    coords="minimal", compat="override", parallel=False)
