@@ -13,7 +13,11 @@ Cases (issue 4):
   a whole dPL training step (ParameterLSTM hidden 64, 5 inputs -> sigmoid -> params -> XAJ ->
   RMSE -> backward -> AdamW step) on case (a), per backend;
   forward of one basin over 30 years of daily data (dashboard sliders; target < 20 ms).
+"fused" uses the default driver choice (``core.hydro.xaj_fused.use_parallel``: prange kernels for
+batches of >= 64 basins when numba has > 1 thread); case (a) is also timed with the serial kernels
+(``HYDROCAST_XAJ_PARALLEL=0``) after checking that both give bit-identical results.
 Forcing is synthetic (seeded gamma rain, seasonal PET) so the script needs no data folder.
+The machine is often shared: the 1-minute load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -31,11 +35,25 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.hydro import xaj  # noqa: E402
+from core.hydro import xaj, xaj_fused  # noqa: E402
 from core.hydro.lstm import ParameterLSTM  # noqa: E402
 from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS  # noqa: E402
 
 BACKENDS = ("reference", "fused")
+
+
+class serial_kernels:
+    """Context manager: force the serial numba kernels (HYDROCAST_XAJ_PARALLEL=0) inside the block."""
+
+    def __enter__(self):
+        self.saved = os.environ.get("HYDROCAST_XAJ_PARALLEL")
+        os.environ["HYDROCAST_XAJ_PARALLEL"] = "0"
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("HYDROCAST_XAJ_PARALLEL", None)
+        else:
+            os.environ["HYDROCAST_XAJ_PARALLEL"] = self.saved
 
 
 def synthetic_forcing(n_time: int, n_basin: int, seed: int = 0) -> torch.Tensor:
@@ -103,10 +121,27 @@ def training_step(backend: str, forcing: torch.Tensor, warmup: int, seed: int = 
     return run
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    try:
+        return "%.1f" % os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return "n/a"
+
+
 def machine() -> str:
     import numba
 
-    return (f"{platform.platform()} | {platform.processor() or platform.machine()} | "
+    return (f"{platform.platform()} | {cpu_name()} | "
             f"{os.cpu_count()} cores | torch {torch.__version__} ({torch.get_num_threads()} threads) | "
             f"numba {numba.__version__} ({numba.get_num_threads()} threads) | python {platform.python_version()}")
 
@@ -115,7 +150,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats of the reference (fused: 4x)")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch and numba threads (default: leave torch's and numba's defaults); "
+                         "1 is steadier on a machine shared with other jobs")
     args = ap.parse_args(argv)
+    if args.threads > 0:
+        import numba
+
+        torch.set_num_threads(args.threads)
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     rep_ref, rep_fused = args.repeats, 4 * args.repeats
 
     rows: list[tuple[str, float, float]] = []
@@ -127,11 +170,27 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {label:<48s} reference {t_ref * 1e3:9.1f} ms   fused {t_fused * 1e3:8.1f} ms   "
               f"ratio {t_ref / t_fused:6.1f}x", flush=True)
 
-    print("machine:", machine())
+    print("machine:", machine(), flush=True)
+    load_before = load_average()
+    print("load average (1 min):", load_before)
     f_a, p_a = synthetic_forcing(730, 256), random_params(256)
     f_b, p_b = synthetic_forcing(730, 16, seed=2), random_params(16, seed=3)
+    parallel = xaj_fused.use_parallel(256)
+    if parallel:
+        q_par = xaj.simulate(f_a, p_a, warmup=365, backend="fused")[0]
+        with serial_kernels():
+            q_ser = xaj.simulate(f_a, p_a, warmup=365, backend="fused")[0]
+        if not torch.equal(q_par, q_ser):
+            raise SystemExit("bench/xaj_speed.py: parallel and serial fused kernels disagree on case (a)")
     compare("(a) 256 basins, 365+365 d: forward", lambda b: xaj_call(b, f_a, p_a, 365, False))
     compare("(a) 256 basins, 365+365 d: forward+backward", lambda b: xaj_call(b, f_a, p_a, 365, True))
+    if parallel:
+        with serial_kernels():
+            t_ser = median_time(xaj_call("fused", f_a, p_a, 365, True), rep_fused)
+        ref_fb = rows[-1][1]
+        rows.append(("(a) forward+backward, fused with serial kernels", ref_fb, t_ser))
+        print(f"  {rows[-1][0]:<48s} (reference as above)      fused {t_ser * 1e3:8.1f} ms   "
+              f"ratio {ref_fb / t_ser:6.1f}x", flush=True)
     compare("(b) 16 basins, 730 d: forward", lambda b: xaj_call(b, f_b, p_b, 0, False))
     compare("(b) 16 basins, 730 d: forward+backward", lambda b: xaj_call(b, f_b, p_b, 0, True))
     compare("dPL training step on (a) (LSTM 64 + XAJ + AdamW)", lambda b: training_step(b, f_a, 365))
@@ -139,11 +198,14 @@ def main(argv: list[str] | None = None) -> None:
     f_30, p_30 = synthetic_forcing(10958, 1, seed=4), random_params(1, seed=5)
     t_30 = median_time(lambda: xaj.simulate(f_30, p_30, warmup=0, uh_length=15, backend="fused"), rep_fused)
     print(f"  1 basin, 30 years daily, forward (fused): {t_30 * 1e3:.1f} ms (target < 20 ms)")
+    load_after = load_average()
+    print("load average (1 min):", load_after)
 
     if args.markdown:
         print()
         print(f"Machine: {machine()}  ")
-        print(f"Median of {rep_ref} (reference) / {rep_fused} (fused) repeats after a warm-up call.")
+        print(f"Median of {rep_ref} (reference) / {rep_fused} (fused) repeats after a warm-up call; "
+              f"1-minute load average {load_before} before, {load_after} after.")
         print()
         print("| case | eager reference | fused (numba) | speed-up |")
         print("|---|---:|---:|---:|")
