@@ -193,9 +193,9 @@ def test_float64_gradcheck_of_recursion():
     """Finite differences vs the hand adjoint, for parameters and initial states."""
     g = torch.Generator().manual_seed(3)
     n_basin, n_time = 3, 40
-    prcp = (torch.rand(n_time, n_basin, generator=g, dtype=torch.float64) * 30.0)
-    prcp[::3] = 0.0  # dry steps between showers exercise both branch families
-    pet = torch.rand(n_time, n_basin, generator=g, dtype=torch.float64) * 5.0
+    prcp = (torch.rand(n_basin, n_time, generator=g, dtype=torch.float64) * 30.0)  # kernel layout [B, T]
+    prcp[:, ::3] = 0.0  # dry steps between showers exercise both branch families
+    pet = torch.rand(n_basin, n_time, generator=g, dtype=torch.float64) * 5.0
     lo, hi = torch.tensor(LOWER, dtype=torch.float64), torch.tensor(UPPER, dtype=torch.float64)
     phys = lo + (0.2 + 0.6 * torch.rand(n_basin, 15, generator=g, dtype=torch.float64)) * (hi - lo)
     named = xaj.unpack_params(phys)

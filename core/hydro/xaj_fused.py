@@ -55,9 +55,10 @@ def is_available() -> bool:
 class _XajRecursion(torch.autograd.Function):
     """Autograd wrapper of the compiled recursion.
 
-    Inputs: prcp, pet ``[T, B]`` float64 host tensors (data, no gradient); par ``[B, 13]`` and
+    Inputs: prcp, pet ``[B, T]`` float64 host tensors (data, no gradient); par ``[B, 13]`` and
     init ``[B, 7]`` float64 host tensors (kernel order of ``xaj_kernels``).
-    Outputs: the ``N_OUT`` recorded series, each ``[T, B]`` (order ``xaj_kernels.OUTPUT_NAMES``).
+    Outputs: the ``N_OUT`` recorded series, each a ``[T, B]`` view of the basin-major buffer
+    (order ``xaj_kernels.OUTPUT_NAMES``).
     Series the loss does not use get no gradient buffer (``set_materialize_grads(False)``).
     """
 
@@ -66,14 +67,14 @@ class _XajRecursion(torch.autograd.Function):
         par_np = par.detach().contiguous().numpy()
         init_np = init.detach().contiguous().numpy()
         out = kern.empty_outputs(*prcp.shape)
-        forward = kern.xaj_forward_parallel if use_parallel(prcp.shape[1]) else kern.xaj_forward
+        forward = kern.xaj_forward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_forward
         forward(prcp.numpy(), pet.numpy(), par_np, init_np, out)
         out_t = torch.from_numpy(out)
         ctx.set_materialize_grads(False)
         # the trajectory the adjoint replays; saved through autograd so that an in-place edit of an
         # output (a view of it) is caught by the version counter instead of corrupting the gradient
         ctx.save_for_backward(prcp, pet, par, init, out_t)
-        return tuple(out_t.unbind(0))
+        return tuple(out_t.transpose(1, 2).unbind(0))
 
     @staticmethod
     def backward(ctx, *grads):  # type: ignore[override]
@@ -82,10 +83,10 @@ class _XajRecursion(torch.autograd.Function):
         gout = np.zeros_like(out)  # calloc: untouched series cost nothing
         for i, g in enumerate(grads):
             if g is not None:
-                gout[i] = g.detach().numpy()
+                gout[i] = g.detach().numpy().T
         gpar = torch.zeros_like(par)
         ginit = torch.zeros_like(init)
-        backward = kern.xaj_backward_parallel if use_parallel(prcp.shape[1]) else kern.xaj_backward
+        backward = kern.xaj_backward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_backward
         backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(),
                           init.detach().contiguous().numpy(), out, gout, gpar.numpy(), ginit.numpy())
         return None, None, gpar, ginit
@@ -94,26 +95,27 @@ class _XajRecursion(torch.autograd.Function):
 class _UnitHydrographConvolution(torch.autograd.Function):
     """``causal_convolve`` of the reference (same sums in the same order) with a compiled adjoint.
 
-    inflow ``[T, B]`` and weights ``[B, L]`` float64 host tensors -> routed flow ``[T, B]``.
+    inflow ``[T, B]`` and weights ``[B, L]`` float64 host tensors -> routed flow ``[T, B]``
+    (computed basin-major inside).
     """
 
     @staticmethod
     def forward(ctx, inflow, weights):  # type: ignore[override]
-        x = inflow.detach().contiguous()
+        x = inflow.detach().T.contiguous()  # [B, T]
         w = weights.detach().contiguous()
         out = torch.empty_like(x)
         kern.uh_convolve_forward(x.numpy(), w.numpy(), out.numpy())
         ctx.save_for_backward(x, w)
-        return out
+        return out.T
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         x, w = ctx.saved_tensors
         g_in = torch.empty_like(x)
         g_w = torch.empty_like(w)
-        kern.uh_convolve_backward(x.numpy(), w.numpy(), grad.detach().to(torch.float64).contiguous().numpy(),
+        kern.uh_convolve_backward(x.numpy(), w.numpy(), grad.detach().to(torch.float64).T.contiguous().numpy(),
                                   g_in.numpy(), g_w.numpy())
-        return g_in, g_w
+        return g_in.T, g_w
 
 
 def _kernel_parameters(p: XajParams) -> torch.Tensor:
@@ -162,19 +164,19 @@ def simulate_fused(
     dtype, device = params.dtype, params.device
     host = torch.device("cpu")
     f64 = forcing.detach().to(device=host, dtype=torch.float64)  # already rounded to params.dtype
-    prcp = f64[:, :, 0].contiguous()  # [T, B]
-    pet = f64[:, :, 1].contiguous()
+    prcp = f64[:, :, 0].T.contiguous()  # [B, T], basin-major for the kernels
+    pet = f64[:, :, 1].T.contiguous()
     p = unpack_params(params.to(device=host, dtype=torch.float64))
     par = _kernel_parameters(p)
     init = torch.stack(list(initial_state(p)), dim=1)  # [B, 7], differentiable like the reference's
 
     if warmup > 0:
         with torch.no_grad():
-            warm = _XajRecursion.apply(prcp[:warmup].contiguous(), pet[:warmup].contiguous(),
+            warm = _XajRecursion.apply(prcp[:, :warmup].contiguous(), pet[:, :warmup].contiguous(),
                                        par.detach(), init.detach())
             init = torch.stack([warm[i][-1] for i in _KERNEL_STATE_COLUMNS], dim=1)
-        prcp = prcp[warmup:].contiguous()
-        pet = pet[warmup:].contiguous()
+        prcp = prcp[:, warmup:].contiguous()
+        pet = pet[:, warmup:].contiguous()
 
     series = _XajRecursion.apply(prcp, pet, par, init)  # N_OUT x [T, B]
     inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - p.IM)
@@ -183,7 +185,7 @@ def simulate_fused(
     q = qs + series[kern.O_QI] + series[kern.O_QG]
 
     def back(x: torch.Tensor) -> torch.Tensor:  # float64 host -> caller dtype and device
-        return x.to(device=device, dtype=dtype)
+        return x.to(device=device, dtype=dtype).contiguous()
 
     q_out, et_out = back(q), back(series[kern.O_E])
     if not return_states:
