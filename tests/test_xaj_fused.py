@@ -241,3 +241,12 @@ def test_input_errors_name_the_problem():
     with pytest.raises(ValueError, match="forcing requires grad"):
         simulate_fused(forcing.clone().requires_grad_(True), params)
     assert xaj_fused.is_available()
+
+
+def test_auto_backend_takes_the_reference_when_forcing_needs_a_gradient():
+    forcing = torch.rand(12, 2, 2, dtype=torch.float64) * torch.tensor([20.0, 4.0], dtype=torch.float64)
+    forcing.requires_grad_(True)
+    params = torch.tensor([[(lo + hi) / 2 for lo, hi in DEFAULT_RANGES.values()]] * 2, dtype=torch.float64)
+    q, _ = xaj.simulate(forcing, params, backend="auto")
+    q.sum().backward()
+    assert forcing.grad is not None and torch.isfinite(forcing.grad).all()

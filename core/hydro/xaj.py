@@ -258,7 +258,8 @@ def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_le
         Also return a dict of diagnostics (see below).
     backend : {"auto", "reference", "fused"}
         "reference" is this module's eager loop; "fused" requires ``core.hydro.xaj_fused``;
-        "auto" uses the fused one when it imports and reports ``is_available()``.
+        "auto" uses the fused one when it imports and reports ``is_available()``, except when
+        ``forcing`` itself requires a gradient (the fused adjoint differentiates parameters only).
 
     Returns
     -------
@@ -274,6 +275,8 @@ def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_le
         return simulate_reference(forcing, params, warmup, uh_length, return_states)
     if backend not in ("auto", "fused"):
         raise ValueError(f"simulate: unknown backend {backend!r}; use 'auto', 'reference' or 'fused'")
+    if backend == "auto" and forcing.requires_grad:
+        return simulate_reference(forcing, params, warmup, uh_length, return_states)
     fused = _fused_simulate(required=backend == "fused")
     if fused is None:
         return simulate_reference(forcing, params, warmup, uh_length, return_states)
