@@ -35,6 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.device import flush_denormals_for_all_threads  # noqa: E402
 from core.hydro import xaj, xaj_fused  # noqa: E402
 from core.hydro.lstm import ParameterLSTM  # noqa: E402
 from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS  # noqa: E402
@@ -147,6 +148,7 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    flush_denormals_for_all_threads()  # as the training CLI does, before any parallel torch op
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats of the reference (fused: 4x)")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
