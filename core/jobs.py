@@ -212,6 +212,15 @@ def start_job(kind: str, config: Mapping[str, Any], root: str | os.PathLike | No
 
 
 # --- poll and cancel -----------------------------------------------------------------------------
+def _exit_code(child: subprocess.Popen) -> int | None:
+    """Exit code of a worker already seen dead: a killed child can look gone (zombie) a moment before
+    ``poll()`` may reap it, so wait briefly instead of reporting no code."""
+    try:
+        return child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def poll_job(run: RunDir | str | os.PathLike, log_lines: int = 15) -> dict:
     """Current status of ``run``; a worker gone while still pending/running is marked failed here.
 
@@ -240,7 +249,7 @@ def poll_job(run: RunDir | str | os.PathLike, log_lines: int = 15) -> dict:
         _release(run)
         return status
     child = _CHILDREN.pop(int(pid), None) if pid else None
-    code = child.poll() if child is not None else _EXIT_CODES.pop(int(pid), None) if pid else None
+    code = _exit_code(child) if child is not None else _EXIT_CODES.pop(int(pid), None) if pid else None
     tail = run.tail_log(log_lines)
     how = f"exit code {code}" if code is not None else "no exit code known"
     status = run.update_status(
