@@ -8,21 +8,13 @@ import streamlit as st
 from core.data import DataError
 from core.viz.hydrographs import forcing_plot
 from core.viz.maps import basin_map
-from ui.data import basin_catalog, basin_dataset, basin_ids, upload_dir
-from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, keep, persistent_widget, setup_page, show_error, widget_key
+from ui.data import basin_catalog, basin_dataset, source_and_basins, upload_dir
+from ui.frame import BASINS_KEY, keep, persistent_widget, setup_page, show_error, widget_key
 
 setup_page("Basins", "🗺️")
 st.title("Basins")
 
-source = st.session_state[DATA_SOURCE_KEY]
-try:
-    ids = basin_ids(source)
-except (DataError, OSError) as exc:
-    show_error(exc, f"Reading the basin list of {source}")
-    st.stop()
-
-# the selection is shared with the Train page; drop ids the current source does not have
-chosen = [b for b in st.session_state.get(BASINS_KEY, []) if b in ids] or ids[:1]
+source, ids, chosen = source_and_basins()
 st.session_state[BASINS_KEY] = chosen
 persistent_widget(BASINS_KEY)
 selected = st.multiselect("Basins", ids, key=widget_key(BASINS_KEY), on_change=keep, args=(BASINS_KEY,),

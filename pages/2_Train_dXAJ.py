@@ -12,8 +12,8 @@ import streamlit as st
 from core.data import DataError
 from core.hydro.config import load_config
 from core.runs import RunDir
-from ui.data import basin_dataset, basin_ids
-from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, setup_page, show_error
+from ui.data import basin_dataset, source_and_basins
+from ui.frame import setup_page, show_error
 from ui.job_panel import job_status, start
 from ui.ranges import range_editor
 
@@ -37,13 +37,7 @@ st.markdown("An LSTM reads each window of forcing and basin attributes and outpu
             "inside the ranges below; the XAJ physics turns them into streamflow and the loss flows back "
             "through it.")
 
-source = st.session_state[DATA_SOURCE_KEY]
-try:
-    ids = basin_ids(source)
-except (DataError, OSError) as exc:
-    show_error(exc, f"Reading the basin list of {source}")
-    st.stop()
-basins = [b for b in st.session_state.get(BASINS_KEY, []) if b in ids] or ids[:1]
+source, _, basins = source_and_basins()
 st.markdown(f"Data source **{source}**, basins: **{', '.join(basins)}** (change them on the Basins page).")
 try:
     ds = basin_dataset(source, tuple(basins))

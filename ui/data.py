@@ -9,7 +9,7 @@ import streamlit as st
 import xarray as xr
 
 from core.runs import RunDir, list_runs
-from ui.frame import runs_root
+from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, runs_root, show_error
 
 UPLOAD_DIR_NAME = "uploads"
 
@@ -44,6 +44,25 @@ def basin_ids(source: str) -> list[str]:
     from core.data import list_basins
 
     return list_basins(source)
+
+
+def source_and_basins() -> tuple[str, list[str], list[str]]:
+    """The sidebar's data source, all its basin ids, and the basins chosen on the Basins page.
+
+    The choice is shared by the Basins and Train pages; ids the current source does not have are
+    dropped (the first basin stands in for an empty choice). Stops the page with a readable error
+    when the source cannot be listed.
+    """
+    from core.data import DataError
+
+    source = st.session_state[DATA_SOURCE_KEY]
+    try:
+        ids = basin_ids(source)
+    except (DataError, OSError) as exc:
+        show_error(exc, f"Reading the basin list of {source}")
+        st.stop()
+    chosen = [b for b in st.session_state.get(BASINS_KEY, []) if b in ids] or ids[:1]
+    return source, ids, chosen
 
 
 @st.cache_data(show_spinner="Loading basin data…")
