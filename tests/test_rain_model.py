@@ -101,3 +101,20 @@ def test_loss_values_and_nan_observations():
     assert log_cosh(torch.tensor([1000.0]), torch.tensor([0.0])).item() == pytest.approx(1000 - 0.693147, rel=1e-6)
     with pytest.raises(ValueError, match="unknown loss"):
         get_loss("mse")
+
+
+def test_amp_auto_takes_bf16_only_where_it_is_fast(monkeypatch):
+    from core.rain import train
+
+    cpu = torch.device("cpu")
+    assert train.amp_settings(cpu, "false")[0] is False
+    assert train.amp_settings(cpu, "true")[:2] == (True, torch.bfloat16)
+    for has_amx in (False, True):
+        monkeypatch.setattr(train, "_cpu_has_amx_bf16", lambda: has_amx)
+        train.cpu_bf16_fast.cache_clear()
+        try:
+            enabled, dtype, scaler = train.amp_settings(cpu, "auto")
+        finally:
+            train.cpu_bf16_fast.cache_clear()
+        # without AMX, bf16 ran slower than float32 (bench/rain_speed.py), so auto stays in float32
+        assert enabled is has_amx and dtype == torch.bfloat16 and scaler is False
