@@ -18,8 +18,10 @@ import xarray as xr
 import yaml
 
 from core.rain import cli, pipeline
-from core.rain.experiments import plan_regions, split_samples
+from core.data.errors import DataError
+from core.rain.experiments import motion_lag, plan_regions, split_samples
 from core.runs import RunDir
+from tests.test_regions import _moving_blob
 
 
 def _world(nt=48, ny=6, nx=16, seed=0) -> xr.Dataset:
@@ -108,6 +110,100 @@ def test_region_and_config_errors(tmp_path):
         pipeline.complete_config({**_config(tmp_path), "trian": {}})
 
 
+def _blob_world(rain: np.ndarray, freq: str) -> xr.Dataset:
+    """Rain-only dataset of ``rain [time, 48, 64]`` on a 0.1 x 0.2 degree grid, frames ``freq`` apart."""
+    return xr.Dataset(
+        {"rain": (("time", "lat", "lon"), rain, {"units": "mm/h"})},
+        coords={"time": pd.date_range("2016-09-28", periods=rain.shape[0], freq=freq),
+                "lat": 60 + 0.1 * np.arange(48), "lon": 20 + 0.2 * np.arange(64)},
+    )
+
+
+BLOB_R1 = {"lat": [62, 62.7], "lon": [25, 26.4]}  # rows 20..27, columns 25..32 of the blob grid
+
+
+def test_explicit_region2_must_join_region1(tmp_path):
+    ds = _world()
+    r1 = {"lat": [50, 52.5], "lon": [4, 7.5]}  # rows 0..5, columns 8..15
+    # a narrower region 2 with region 1's rows joins along x: 4 + 8 columns, region 1 on the east part
+    cfg = pipeline.complete_config(_config(tmp_path, regions={"region1": r1, "region2": {"lat": [50, 52.5], "lon": [2, 3.5]}}))
+    e2 = pipeline.prepare(cfg, ds=ds).experiments["exp2"]
+    assert e2.inputs.shape[-2:] == (6, 12) and e2.mask[:, 4:].all() and not e2.mask[:, :4].any()
+    assert np.allclose(e2.lon, np.r_[0.5 * np.arange(4, 8), 0.5 * np.arange(8, 16)])
+    with pytest.raises(ValueError, match=r"same latitude rows as region1 .*region1 has 6 rows, region2 4"):
+        plan_regions(ds, {"region1": r1, "region2": {"lat": [50.5, 52], "lon": [0, 3.5]}}, True)
+    with pytest.raises(ValueError, match=r"same longitude columns as region1 .*region1 has 8 columns, region2 4"):
+        plan_regions(ds, {"region1": {"lat": [51.5, 52.5], "lon": [4, 7.5]}, "region2": {"lat": [50, 51], "lon": [4, 5.5]},
+                          "upstream_side": "south"}, True)
+    with pytest.raises(ValueError, match="overlaps region1 by 2 grid lines"):
+        plan_regions(ds, {"region1": r1, "region2": {"lat": [50, 52.5], "lon": [0, 4.5]}}, True)
+    # region 2 east of region 1 with upstream_side west would end up on the wrong side of the joined grid
+    with pytest.raises(ValueError, match="does not lie on the west side"):
+        plan_regions(ds, {"region1": {"lat": [50, 52.5], "lon": [0, 3.5]}, "region2": {"lat": [50, 52.5], "lon": [4, 7.5]}}, True)
+    # a box reaching beyond the grid (more than half a cell) is refused rather than silently cut
+    with pytest.raises(DataError, match=r"config regions.region2.lon = \[-3.0, 3.5\] lies outside the data grid \(lon 0 .. 7.5"):
+        plan_regions(ds, {"region1": r1, "region2": {"lat": [50, 52.5], "lon": [-3, 3.5]}}, True)
+    with pytest.raises(ValueError, match=r"regions.region2.lat = \['a', 52\]: both values must be numbers"):
+        plan_regions(ds, {"region1": r1, "region2": {"lat": ["a", 52], "lon": [0, 3.5]}}, True)
+
+
+def test_upstream_side_auto_on_the_demo_world():
+    from core.data.weather_demo import generate_weather_world
+
+    ds = generate_weather_world(seed=3, n_steps=40)  # rain carried east by the westerlies, 12-hourly
+    r1 = {"lat": [30, 38], "lon": [100, 108]}
+    auto = plan_regions(ds, {"region1": r1, "upstream_side": "auto"}, True)
+    west = plan_regions(ds, {"region1": r1, "upstream_side": "west"}, True)
+    assert auto.side == "west"
+    assert np.array_equal(auto.r2_rows, west.r2_rows) and np.array_equal(auto.r2_cols, west.r2_cols)
+    assert auto.r2_cols.max() + 1 == auto.r1_cols.min()
+    # experiment 1 alone builds no region 2, so nothing is estimated and the layout says so
+    assert plan_regions(ds, {"region1": r1, "upstream_side": "auto"}, False).side == "auto"
+
+
+def test_upstream_side_auto_through_prepare(tmp_path):
+    """The advecting test world (2 cells east per step): auto gives the explicit west layout."""
+    cfg = pipeline.complete_config(_config(tmp_path, regions={**REGIONS, "upstream_side": "auto"}))
+    prep = pipeline.prepare(cfg, ds=_world())
+    assert prep.layout.side == "west"
+    ref = pipeline.prepare(pipeline.complete_config(_config(tmp_path)), ds=_world())
+    assert np.array_equal(prep.experiments["exp2"].inputs, ref.experiments["exp2"].inputs)
+
+
+@pytest.mark.parametrize("freq, lag", [("12h", 1), ("1h", 1), ("30min", 1), ("10min", 3), ("5min", 6), ("2min", 15)])
+def test_motion_lag_spans_about_30_minutes(freq, lag):
+    times = pd.date_range("2016-09-28", periods=10, freq=freq)
+    assert motion_lag(times.values) == lag
+    # the gap between two radar events does not change the step
+    assert motion_lag(times.append(times + pd.Timedelta("3D")).values) == lag
+
+
+def test_upstream_side_auto_uses_the_time_step():
+    """A band drifting north by 1/3 cell per frame: invisible frame to frame, 2 cells over 30 minutes."""
+    rain = _moving_blob(1 / 3, 0, n=24)
+    radar = plan_regions(_blob_world(rain, "5min"), {"region1": BLOB_R1, "upstream_side": "auto"}, True)
+    assert radar.side == "south"
+    assert list(radar.r2_rows) == list(range(12, 20)) and list(radar.r2_cols) == list(range(25, 33))
+    # the same frames 12 hours apart are compared one step apart: no whole-cell shift, the west default of a tie
+    assert plan_regions(_blob_world(rain, "12h"), {"region1": BLOB_R1, "upstream_side": "auto"}, True).side == "west"
+
+
+def test_upstream_side_auto_looks_at_the_given_frames_only():
+    """Rain moving east in the first half and west in the second: the side follows the frames asked for."""
+    rain = np.concatenate([_moving_blob(0, 2, n=10), _moving_blob(0, -2, n=10)])
+    ds = _blob_world(rain, "12h")
+    cfg = {"region1": BLOB_R1, "upstream_side": "auto"}
+    assert plan_regions(ds, cfg, True, motion_frames=np.arange(10)).side == "west"
+    assert plan_regions(ds, cfg, True, motion_frames=np.arange(10, 20)).side == "east"
+    # an explicit region2 west of region 1 while the rain comes from the east: the error says what auto chose
+    west_box = {"lat": BLOB_R1["lat"], "lon": [23, 24.4]}
+    with pytest.raises(ValueError, match="does not lie on the east side of region1 .upstream_side: auto chose east"):
+        plan_regions(ds, {**cfg, "region2": west_box}, True, motion_frames=np.arange(10, 20))
+    assert plan_regions(ds, {**cfg, "region2": west_box}, True, motion_frames=np.arange(10)).side == "west"
+    with pytest.raises(DataError, match=r"regions.upstream_side = auto: cannot tell .*empty rain field.*set upstream_side"):
+        plan_regions(_blob_world(np.zeros((6, 48, 64)), "12h"), cfg, True)
+
+
 def test_split_is_chronological_and_disjoint():
     times = pd.date_range("2020-01-01", periods=40, freq="12h").values
     s = split_samples(times, 3, {"train_fraction": 0.6, "val_fraction": 0.2})
@@ -137,6 +233,7 @@ def test_cli_train_and_evaluate_write_metrics_schema(tmp_path):
             assert set(m[score]) == {"0.1", "5.0", "15.0", "30.0"}
         c = m["contingency"]["5.0"]
         assert sum(c.values()) == metrics["n_test"] * 6 * 8  # region 1 pixels only
+    assert metrics["upstream_side"] == "west"
     ci = metrics["comparison"]["exp2_minus_exp1"]["csi"]["5.0"]
     assert set(ci) >= {"diff", "low", "high"}
     history = run.read_history()
@@ -223,7 +320,7 @@ def test_cli_reports_config_errors_in_status(tmp_path, capsys):
 def test_cli_on_a_small_demo_world(tmp_path):
     cfg = {
         "data": {"source": "demo", "demo": {"seed": 1, "n_steps": 40, "lat_range": [30, 38], "lon_range": [90, 106]}, "steps": 3},
-        "regions": {"region1": {"lat": [30, 38], "lon": [98, 106]}, "upstream_side": "west"},
+        "regions": {"region1": {"lat": [30, 38], "lon": [98, 106]}, "upstream_side": "auto"},
         "split": {"train_fraction": 0.6, "val_fraction": 0.15},
         "model": {"hidden_channels": [4, 4]},
         "train": {"epochs": 1, "batch_size": 8},
@@ -235,6 +332,11 @@ def test_cli_on_a_small_demo_world(tmp_path):
     assert set(metrics["test"]) == {"exp1", "exp2", "persistence"}
     assert metrics["grid"]["exp2"] == {"input_shape": [8, 16], "region1_shape": [8, 8], "channels": 56}
     assert set(metrics["test"]["exp2"]["csi"]) == {"0.1", "5.0", "15.0", "30.0"}  # 12-hour defaults
+    # upstream_side: auto is recorded as the side it resolved to (the demo rain moves west to east)
+    assert metrics["upstream_side"] == "west"
+    with xr.open_dataset(RunDir(run_dir).predictions_path) as pred:
+        assert pred.attrs["upstream_side"] == "west"
+    assert RunDir(run_dir).read_config()["regions"]["upstream_side"] == "auto"  # the request, as given
 
 
 def test_sigterm_marks_the_run_cancelled(tmp_path):

@@ -9,8 +9,11 @@ import xarray as xr
 from core.data.errors import DataError
 from core.data.regions import (
     Region,
+    axes_outside,
     mean_motion,
+    region_indices,
     subset_region,
+    upstream_cells,
     upstream_region,
     upstream_side_from_motion,
 )
@@ -53,6 +56,31 @@ def test_upstream_region_of_a_given_size(grid):
     r2 = upstream_region(grid, r1, side="west", size=8)
     assert subset_region(grid, r2).sizes == {"time": 1, "lat": 5, "lon": 8}
     assert r2.lon_max == 9.5
+
+
+def test_upstream_cells_are_the_upstream_region(grid):
+    r1 = Region("region1", 25.0, 30.0, 10.0, 15.0)
+    for side in ("west", "east", "south", "north"):
+        rows, cols = upstream_cells(grid, r1, side=side)
+        assert tuple(map(list, region_indices(grid, upstream_region(grid, r1, side=side)))) == (list(rows), list(cols))
+    # a one-row region 1 has a one-row region 2: fine as cells, though no Region box of zero height exists
+    rows, cols = upstream_cells(grid, Region("region1", 25.2, 25.8, 10.0, 15.0), side="west")
+    assert list(rows) == [5] and list(cols) == list(range(15, 20))
+
+
+def test_float32_coordinates_one_rounding_step_off_the_edge():
+    lat = np.float32([30.0, 31.0, 32.0])
+    lon = np.float32(np.arange(100.0, 111.0))  # whole degrees, float32 steps ~8e-6 here
+    lon[5] = np.nextafter(np.float32(105.0), np.float32(0))  # 104.99999 instead of 105
+    ds = xr.Dataset(coords={"lat": lat, "lon": lon})
+    _, cols = region_indices(ds, Region("region1", 30.0, 32.0, 105.0, 108.0))
+    assert list(cols) == [5, 6, 7, 8]
+
+
+def test_axes_outside_allows_half_a_cell(grid):
+    assert axes_outside(grid, Region("r", 20.0, 40.0, -10.0, 30.0)) == ()  # the cell edges of the whole grid
+    assert axes_outside(grid, Region("r", 25.0, 30.0, 28.0, 40.0)) == ("lon",)
+    assert axes_outside(grid, Region("r", 10.0, 30.0, -20.0, 0.0)) == ("lat", "lon")
 
 
 def test_box_outside_grid_names_box_and_extent(grid):

@@ -2,9 +2,11 @@
 
 A :class:`Region` is an inclusive latitude/longitude box in degrees. ``upstream_region`` builds the
 box of region 2 right next to region 1 on the upstream side (west by default, since mid-latitude
-weather moves west to east). For a record with an unknown flow direction (a radar event),
-``upstream_side_from_motion`` estimates the mean displacement of the rain field between consecutive
-frames by phase correlation and picks the side the rain comes from.
+weather moves west to east); ``upstream_cells`` gives the same region 2 as grid rows and columns.
+For a record with an unknown flow direction (a radar event), ``upstream_side_from_motion`` estimates
+the mean displacement of the rain field between consecutive frames by phase correlation and picks
+the side the rain comes from. The rain experiments (:mod:`core.rain.experiments`) build their
+region 1 / region 2 layout on these functions.
 
 Every box that does not fit the grid raises :class:`DataError` naming the box and the grid extent.
 """
@@ -53,22 +55,40 @@ def _spacing(coord: np.ndarray, name: str) -> float:
     return float(np.median(np.diff(coord)))
 
 
+def axes_outside(ds: xr.Dataset, region: Region) -> tuple[str, ...]:
+    """The axes (``"lat"``, ``"lon"``) along which ``region`` reaches beyond the grid of ``ds``.
+
+    A box edge may overhang the outermost cell centre by half a cell (degrees), since a box drawn on
+    cell edges rather than centres is still inside the grid. Empty when the box fits.
+    """
+    out = []
+    for name, lo, hi in (("lat", region.lat_min, region.lat_max), ("lon", region.lon_min, region.lon_max)):
+        coord = ds[name].values
+        half = abs(_spacing(coord, name)) / 2
+        if lo < coord.min() - half or hi > coord.max() + half:
+            out.append(name)
+    return tuple(out)
+
+
+def _inside(coord: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    # relative tolerance: a float32 coordinate one rounding step off the edge written in a config
+    # (104.99999 for 105; float32 steps are ~8e-6 near 100 degrees) must still count as inside
+    tol = 1e-6 * max(1.0, abs(lo), abs(hi))
+    return np.nonzero((coord >= lo - tol) & (coord <= hi + tol))[0]
+
+
 def region_indices(ds: xr.Dataset, region: Region) -> tuple[np.ndarray, np.ndarray]:
     """Row (lat) and column (lon) indices of the grid cells whose centres lie in ``region``.
 
-    Raises DataError when the box leaves the grid: a box partly outside would silently give a smaller
-    region than asked for, and the experiment 2 layout needs region 2 exactly region 1's size.
+    Raises DataError when the box leaves the grid (see :func:`axes_outside`): a box partly outside
+    would silently give a smaller region than asked for, and the experiment 2 layout needs region 2
+    exactly region 1's size.
     """
-    lat, lon = ds["lat"].values, ds["lon"].values
-    dlat, dlon = abs(_spacing(lat, "lat")), abs(_spacing(lon, "lon"))
-    # half a cell of slack: a box edge may sit on cell edges rather than centres
-    if (region.lat_min < lat.min() - dlat / 2 or region.lat_max > lat.max() + dlat / 2
-            or region.lon_min < lon.min() - dlon / 2 or region.lon_max > lon.max() + dlon / 2):
+    if axes_outside(ds, region):
         raise DataError(f"region {region.describe()} falls outside the grid ({_grid_extent(ds)})",
                         variable=region.name)
-    tol = 1e-6
-    rows = np.nonzero((lat >= region.lat_min - tol) & (lat <= region.lat_max + tol))[0]
-    cols = np.nonzero((lon >= region.lon_min - tol) & (lon <= region.lon_max + tol))[0]
+    rows = _inside(ds["lat"].values, region.lat_min, region.lat_max)
+    cols = _inside(ds["lon"].values, region.lon_min, region.lon_max)
     if rows.size == 0 or cols.size == 0:
         raise DataError(f"region {region.describe()} holds no grid cell centre ({_grid_extent(ds)})",
                         variable=region.name)
@@ -84,14 +104,14 @@ def subset_region(ds: xr.Dataset, region: Region) -> xr.Dataset:
     return out
 
 
-def upstream_region(ds: xr.Dataset, region1: Region, side: str = "west", name: str = "region2",
-                    size: int | None = None) -> Region:
-    """Box of region 2 beside ``region1`` on its ``side``, ``size`` cells deep (default: region 1's size).
+def upstream_cells(ds: xr.Dataset, region1: Region, side: str = "west", name: str = "region2",
+                   size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row (lat) and column (lon) indices of region 2 beside ``region1`` on its ``side``.
 
-    ``size`` counts cells across the join: columns for west/east, rows for south/north.
-
-    Region 2 shares region 1's rows (west/east) or columns (south/north) so the two can be joined
-    along x (or y); it must fit the grid, otherwise DataError names both boxes and the grid extent.
+    ``size`` is the depth of region 2 in cells across the join (columns for west/east, rows for
+    south/north); default: region 1's. Region 2 shares region 1's rows (west/east) or columns
+    (south/north) so the two can be joined along x (or y); it must fit the grid, otherwise
+    DataError names both boxes and the grid extent.
     """
     if side not in SIDES:
         raise DataError(f"upstream side {side!r} is not one of {SIDES}", variable="upstream_side")
@@ -115,8 +135,15 @@ def upstream_region(ds: xr.Dataset, region1: Region, side: str = "west", name: s
         raise DataError(
             f"region 2 of {n_rows}x{n_cols} cells on the {side} side of {region1.describe()} "
             f"runs off the grid ({_grid_extent(ds)})", variable=name)
-    return Region(name, float(lat[r2_rows[0]]), float(lat[r2_rows[-1]]),
-                  float(lon[r2_cols[0]]), float(lon[r2_cols[-1]]))
+    return r2_rows, r2_cols
+
+
+def upstream_region(ds: xr.Dataset, region1: Region, side: str = "west", name: str = "region2",
+                    size: int | None = None) -> Region:
+    """Box of region 2 beside ``region1`` on its ``side`` (see :func:`upstream_cells`), edges on cell centres."""
+    rows, cols = upstream_cells(ds, region1, side=side, name=name, size=size)
+    lat, lon = ds["lat"].values, ds["lon"].values
+    return Region(name, float(lat[rows[0]]), float(lat[rows[-1]]), float(lon[cols[0]]), float(lon[cols[-1]]))
 
 
 def mean_motion(rain: np.ndarray, lag: int = 1, max_pairs: int = 24) -> tuple[float, float]:

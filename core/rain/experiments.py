@@ -5,10 +5,13 @@
   (along y for a north or south upstream side), upstream part first in the flow direction. A boolean
   mask marks region 1; the loss and every metric use those pixels only.
 
-Regions are lat/lon boxes (inclusive). When ``region2`` is not given it is the box of the same size
-right next to region 1 on the upstream side. Both experiments use the same samples (the same target
-times), split chronologically into train / validation / test by the time of the predicted frame;
-samples are never shuffled across the split.
+Regions are lat/lon boxes (inclusive, :class:`core.data.regions.Region`); the grid lookup and the
+default region 2 (the box of the same size right next to region 1 on the upstream side) come from
+:mod:`core.data.regions`. This module adds what is specific to the experiments: reading the
+``regions`` config section, ``upstream_side: auto`` (the side the rain of the training frames comes
+from), and the checks that let an explicit region 2 be joined to region 1. Both experiments use the
+same samples (the same target times), split chronologically into train / validation / test by the
+time of the predicted frame; samples are never shuffled across the split.
 """
 
 from __future__ import annotations
@@ -20,6 +23,15 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from core.data.errors import DataError
+from core.data.regions import (
+    SIDES,
+    Region,
+    axes_outside,
+    region_indices,
+    upstream_cells,
+    upstream_side_from_motion,
+)
 from core.rain.stacking import (
     Normalizer,
     channel_names,
@@ -28,51 +40,102 @@ from core.rain.stacking import (
 )
 
 EXPERIMENTS = ("exp1", "exp2")
-SIDES = ("west", "east", "south", "north")
+AUTO = "auto"  # regions.upstream_side: choose the side from the rain motion of the training frames
+MOTION_SPAN_S = 1800.0  # seconds of rain motion one motion estimate spans on short (radar) steps
 
 
-@dataclass
-class Box:
-    """Inclusive lat/lon box in degrees."""
+def region_from_config(cfg, key: str) -> Region:
+    """Region ``key`` of the config section ``regions``: ``{lat: [south, north], lon: [west, east]}`` (degrees).
 
-    lat: tuple[float, float]
-    lon: tuple[float, float]
-
-    @classmethod
-    def from_config(cls, cfg, key: str) -> "Box":
-        if not isinstance(cfg, dict) or "lat" not in cfg or "lon" not in cfg:
-            raise ValueError(f"config regions.{key} must be a mapping with 'lat: [south, north]' and 'lon: [west, east]', got {cfg!r}")
-        lat, lon = cfg["lat"], cfg["lon"]
-        for name, pair in (("lat", lat), ("lon", lon)):
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-                raise ValueError(f"config regions.{key}.{name} must be a pair [min, max], got {pair!r}")
-            if not float(pair[0]) < float(pair[1]):
-                raise ValueError(f"config regions.{key}.{name} = {list(pair)}: the first value must be below the second")
-        return cls(lat=(float(lat[0]), float(lat[1])), lon=(float(lon[0]), float(lon[1])))
-
-
-def _indices(coord: np.ndarray, lo: float, hi: float, key: str, name: str) -> np.ndarray:
-    tol = 1e-6 * max(1.0, abs(lo), abs(hi))
-    idx = np.nonzero((coord >= lo - tol) & (coord <= hi + tol))[0]
-    if idx.size == 0:
-        raise ValueError(
-            f"config regions.{key}.{name} = [{lo}, {hi}] lies outside the data grid "
-            f"({name} {float(coord.min()):.4g} .. {float(coord.max()):.4g})"
-        )
-    return idx
+    Malformed entries raise ValueError naming the config key (``regions.region1.lat``); a box
+    beyond lat -90..90 / lon -180..180 raises DataError, also naming the key.
+    """
+    where = f"config regions.{key}"
+    if not isinstance(cfg, dict) or "lat" not in cfg or "lon" not in cfg:
+        raise ValueError(f"{where} must be a mapping with 'lat: [south, north]' and 'lon: [west, east]', got {cfg!r}")
+    bounds: dict[str, tuple[float, float]] = {}
+    for name in ("lat", "lon"):
+        pair = cfg[name]
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"{where}.{name} must be a pair [min, max], got {pair!r}")
+        try:
+            lo, hi = float(pair[0]), float(pair[1])
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}.{name} = {list(pair)}: both values must be numbers (degrees)") from None
+        if not lo < hi:
+            raise ValueError(f"{where}.{name} = {list(pair)}: the first value must be below the second")
+        bounds[name] = (lo, hi)
+    try:
+        return Region(key, *bounds["lat"], *bounds["lon"])
+    except DataError as exc:
+        raise DataError(f"{where}: {exc.reason}", variable=f"regions.{key}") from None
 
 
-def region_indices(ds: xr.Dataset, box: Box, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Row (lat) and column (lon) indices of the grid cells inside ``box``."""
-    return (
-        _indices(ds["lat"].values, *box.lat, key=key, name="lat"),
-        _indices(ds["lon"].values, *box.lon, key=key, name="lon"),
-    )
+def _cells(ds: xr.Dataset, region: Region) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`region_indices` with a failure reported by the config key of the offending bound."""
+    try:
+        return region_indices(ds, region)
+    except DataError as exc:
+        key = f"regions.{region.name}"
+        axes = axes_outside(ds, region)
+        if not axes:  # inside the grid but between cell centres
+            raise DataError(f"config {key}: {exc.reason}", variable=key) from None
+        parts = []
+        for name in axes:
+            lo, hi = (region.lat_min, region.lat_max) if name == "lat" else (region.lon_min, region.lon_max)
+            coord = ds[name].values
+            parts.append(f"config {key}.{name} = [{lo}, {hi}] lies outside the data grid "
+                         f"({name} {float(coord.min()):.4g} .. {float(coord.max()):.4g} at the cell centres; "
+                         "a box may overhang them by half a cell)")
+        raise DataError("; ".join(parts), variable=f"{key}.{axes[0]}") from None
+
+
+def motion_lag(times: np.ndarray) -> int:
+    """Frames between the two maps of one rain-motion estimate, from the spacing of ``times``.
+
+    1 for steps of 1 h or more (12-hourly rain moves several cells per step); for shorter steps
+    about 30 min of steps (6 for 5-minute radar), since one 5-minute step moves rain less than a
+    10 km cell and phase correlation only resolves whole cells. The median spacing is used so the
+    gap between two radar events does not count.
+    """
+    t = np.asarray(times).astype("datetime64[ns]")
+    if t.size < 2:
+        return 1
+    step_s = float(np.median(np.diff(t) / np.timedelta64(1, "s")))
+    if step_s <= 0 or step_s >= 3600:
+        return 1
+    return max(1, int(round(MOTION_SPAN_S / step_s)))
+
+
+def auto_upstream_side(ds: xr.Dataset, frames: np.ndarray | None = None) -> str:
+    """Side region 2 goes on for ``upstream_side: auto``: where the rain of ``ds`` comes from.
+
+    ``frames`` are the time indices to look at (the training frames, so that the layout is not
+    chosen from the test period); all frames when None. The lag follows :func:`motion_lag`.
+    """
+    if "rain" not in ds:
+        raise DataError("config regions.upstream_side = auto needs a 'rain' variable in the data",
+                        variable="regions.upstream_side")
+    rain = ds["rain"] if frames is None else ds["rain"].isel(time=np.asarray(frames))
+    n = rain.sizes["time"]
+    # a short record still gets an estimate, over the longest lag it holds
+    lag = max(1, min(motion_lag(rain["time"].values), n - 1))
+    try:
+        return upstream_side_from_motion(rain.values, lag=lag)
+    except DataError as exc:
+        raise DataError(
+            f"config regions.upstream_side = auto: cannot tell where the rain comes from in {n} frames "
+            f"({exc.reason}); set upstream_side to one of {list(SIDES)}", variable="regions.upstream_side",
+        ) from None
 
 
 @dataclass
 class Layout:
-    """Where region 1 and region 2 sit in the data grid and in each experiment's input grid."""
+    """Where region 1 and region 2 sit in the data grid and in each experiment's input grid.
+
+    ``side`` is the upstream side of region 2 as used (``auto`` resolved to west/east/south/north);
+    it stays ``auto`` only when no region 2 is built (experiment 1 alone).
+    """
 
     r1_rows: np.ndarray
     r1_cols: np.ndarray
@@ -81,52 +144,58 @@ class Layout:
     side: str
 
 
-def plan_regions(ds: xr.Dataset, regions_cfg: dict, need_region2: bool) -> Layout:
-    """Resolve the region boxes of ``regions_cfg`` on the grid of ``ds`` (lat ascending)."""
+def plan_regions(ds: xr.Dataset, regions_cfg: dict, need_region2: bool,
+                 motion_frames: np.ndarray | None = None) -> Layout:
+    """Resolve the region boxes of ``regions_cfg`` on the grid of ``ds`` (lat ascending).
+
+    ``motion_frames``: time indices whose rain motion decides ``upstream_side: auto`` (the training
+    frames; all frames when None). Errors name the config key at fault.
+    """
     if not isinstance(regions_cfg, dict) or "region1" not in regions_cfg:
         raise ValueError("config section 'regions' must give region1: {lat: [south, north], lon: [west, east]}")
     side = regions_cfg.get("upstream_side", "west")
-    if side not in SIDES:
-        raise ValueError(f"config regions.upstream_side = {side!r}; use one of {SIDES}")
-    r1 = Box.from_config(regions_cfg["region1"], "region1")
-    rows, cols = region_indices(ds, r1, "region1")
+    if side != AUTO and side not in SIDES:
+        raise ValueError(f"config regions.upstream_side = {side!r}; use one of {[*SIDES, AUTO]}")
+    r1 = region_from_config(regions_cfg["region1"], "region1")
+    rows, cols = _cells(ds, r1)
     if not need_region2:
         return Layout(rows, cols, None, None, side)
+    # an explicit region2 that does not fit the side auto chose must say so, or the error reads as nonsense
+    chosen = ""
+    if side == AUTO:
+        side = auto_upstream_side(ds, motion_frames)
+        chosen = f" (upstream_side: auto chose {side} from the rain motion)"
     along_x = side in ("west", "east")
     if regions_cfg.get("region2") is not None:
-        r2 = Box.from_config(regions_cfg["region2"], "region2")
-        rows2, cols2 = region_indices(ds, r2, "region2")
+        rows2, cols2 = _cells(ds, region_from_config(regions_cfg["region2"], "region2"))
     else:
-        # default: same size, adjacent on the upstream side
-        n_lat, n_lon = ds.sizes["lat"], ds.sizes["lon"]
-        if along_x:
-            rows2 = rows
-            start = cols[0] - len(cols) if side == "west" else cols[-1] + 1
-            cols2 = np.arange(start, start + len(cols))
-            bad = cols2.min() < 0 or cols2.max() >= n_lon
-        else:
-            cols2 = cols
-            start = rows[0] - len(rows) if side == "south" else rows[-1] + 1
-            rows2 = np.arange(start, start + len(rows))
-            bad = rows2.min() < 0 or rows2.max() >= n_lat
-        if bad:
-            raise ValueError(
+        try:
+            rows2, cols2 = upstream_cells(ds, r1, side=side, name="region2")
+        except DataError as exc:
+            raise DataError(
                 f"the default region2 (region1's size, on its {side} side) runs off the data grid; "
-                "move regions.region1 or give regions.region2 explicitly"
-            )
+                f"move regions.region1 or give regions.region2 explicitly ({exc.reason})",
+                variable="regions.region2",
+            ) from None
+    # experiment 2 joins the two boxes into one grid: they need a common edge length, no shared cells,
+    # and region 2 where the side says, or the joined grid would put it on the wrong side of region 1
     if along_x and not np.array_equal(rows2, rows):
         raise ValueError(
             f"regions.region2 must cover the same latitude rows as region1 to be joined along x "
-            f"(region1 has {len(rows)} rows, region2 {len(rows2)}); give region2 the same lat range"
+            f"(region1 has {len(rows)} rows, region2 {len(rows2)}); give region2 the same lat range{chosen}"
         )
     if not along_x and not np.array_equal(cols2, cols):
         raise ValueError(
-            "regions.region2 must cover the same longitude columns as region1 to be joined along y; "
-            "give region2 the same lon range"
+            f"regions.region2 must cover the same longitude columns as region1 to be joined along y "
+            f"(region1 has {len(cols)} columns, region2 {len(cols2)}); give region2 the same lon range{chosen}"
         )
     overlap = np.intersect1d(cols2, cols) if along_x else np.intersect1d(rows2, rows)
     if overlap.size:
         raise ValueError(f"regions.region2 overlaps region1 by {overlap.size} grid lines; they must be disjoint")
+    before = (cols2.max() < cols.min()) if along_x else (rows2.max() < rows.min())
+    if before != (side in ("west", "south")):  # lat and lon ascending: west and south come first
+        raise ValueError(f"regions.region2 does not lie on the {side} side of region1{chosen}; "
+                         "move it or change regions.upstream_side")
     return Layout(rows, cols, rows2, cols2, side)
 
 

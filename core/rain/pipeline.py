@@ -14,7 +14,7 @@ The config (YAML, defaults below, documented in ``configs/rain_quick.yaml``)::
     regions:
       region1: {lat: [south, north], lon: [west, east]}
       region2: {lat: [..], lon: [..]}   # optional: default = same size, next to region1 upstream
-      upstream_side: west
+      upstream_side: west       # east, south, north, or auto: where the rain of the training frames comes from
     split: {train: [start, end], val: [start, end], test: [start, end]}   # or train_fraction/val_fraction
     experiments: [exp1, exp2]
     model: {hidden_channels: [32, 64], kernel_size: 3}
@@ -166,10 +166,11 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     steps = int(cfg["data"]["steps"])
     times = pd.DatetimeIndex(ds["time"].values)
     split = split_samples(times.values, steps, cfg["split"])
-    layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"])
+    fit = split.fit_frames(steps)
+    # upstream_side: auto looks at the training frames only, so the test period does not shape the layout
+    layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"], motion_frames=fit)
     variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
     stack = stack_channels(ds, variables, levels)
-    fit = split.fit_frames(steps)
     experiments = {name: build_experiment(name, stack, ds, layout, fit, variables, levels) for name in cfg["experiments"]}
     units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
     return Prepared(experiments, split, times, steps, layout, kind, units)
@@ -253,6 +254,8 @@ def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.devic
             for name, d in prepared.experiments.items()
         },
         "source": prepared.kind,
+        # the side region 2 was put on: the config may say "auto", this is what it resolved to
+        "upstream_side": prepared.layout.side,
     }
     if "exp1" in preds and "exp2" in preds:
         metrics["comparison"] = {
