@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil  # noqa: E402
 import torch  # noqa: E402
 
+from core.heap import keep_freed_memory  # noqa: E402
 from core.rain.model import STRainNet  # noqa: E402
 from core.rain.train import cpu_bf16_fast  # noqa: E402
 
@@ -41,6 +42,7 @@ VARIANTS = {
 
 
 def _measure(height: int, width: int, amp: bool, channels_last: bool, steps: int, queue) -> None:
+    keep_freed_memory()  # as the training CLI does, for every variant alike
     torch.manual_seed(0)
     proc = psutil.Process()
     model = STRainNet(56, [32, 64]).use_channels_last(channels_last)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.device import flush_denormals_for_all_threads
+from core.heap import keep_freed_memory
 from core.hydro import distributed as D
 from core.hydro.config import deep_merge, for_model, load_config, validate
 from core.runs import RunDir
@@ -202,6 +203,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     flush_denormals_for_all_threads()
+    keep_freed_memory()
     args = _parser().parse_args(argv)
     _STOP["requested"] = False
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _is_main_thread() else None

@@ -29,6 +29,7 @@ import torch.distributed as dist
 import yaml
 
 from core.device import describe_device, resolve_device
+from core.heap import keep_freed_memory
 from core.rain import pipeline
 from core.runs import RunDir, now_iso
 
@@ -120,6 +121,7 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     run = RunDir(args.run_dir)
