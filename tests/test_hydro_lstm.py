@@ -18,7 +18,8 @@ def test_parameter_lstm_shapes_and_strategies():
     traj = net.trajectory(z)
     assert traj.shape == (12, 5, 15)
     assert torch.all((traj > 0) & (traj < 1))
-    assert torch.equal(net(z), traj[-1])
+    # forward projects the last step alone (a GEMV rather than a GEMM row): equal to float32 rounding
+    torch.testing.assert_close(net(z), traj[-1], rtol=1e-6, atol=1e-7)
     net.strategy = "mean_time"
     assert torch.allclose(net(z), traj.mean(0))
     net.strategy = "mean_basin"

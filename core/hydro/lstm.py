@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.hydro.lstm_backprop import lstm_vanishing_backprop
+
 STRATEGIES = ("last", "mean_time", "mean_basin")
 
 
@@ -25,12 +27,18 @@ class _SeedLSTM(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.linear_out = nn.Linear(hidden, n_outputs)
 
-    def forward(self, z: torch.Tensor, bptt_steps: int | None = None) -> torch.Tensor:
-        """z ``[T, B, n_inputs]`` -> raw outputs ``[T, B, n_outputs]``.
+    def hidden_states(
+        self, z: torch.Tensor, bptt_steps: int | None = None, vanishing_backprop: bool = False
+    ) -> torch.Tensor:
+        """z ``[T, B, n_inputs]`` -> LSTM hidden states ``[T, B, hidden]``.
 
         ``bptt_steps`` k (training only): truncated back-propagation through time. The first T - k
         steps run without gradient and hand their (h, c) to the last k steps, which are
         differentiated. Outputs are identical; only gradient paths longer than k steps are cut.
+
+        ``vanishing_backprop`` (training only, for losses on the last steps): the backward pass
+        stops where the gradient has vanished to below rounding (``core.hydro.lstm_backprop``);
+        values and gradients are those of the full pass.
         """
         if z.dim() != 3:
             raise ValueError(f"LSTM input must be [time, batch, feature], got shape {tuple(z.shape)}")
@@ -40,10 +48,19 @@ class _SeedLSTM(nn.Module):
             with torch.no_grad():
                 head, state = self.lstm(torch.relu(self.linear_in(z[:cut])))
             tail, _ = self.lstm(torch.relu(self.linear_in(z[cut:])), state)
-            hidden = torch.cat([head, tail])
-        else:
-            hidden, _ = self.lstm(torch.relu(self.linear_in(z)))
+            return torch.cat([head, tail])
+        features = torch.relu(self.linear_in(z))
+        if vanishing_backprop and torch.is_grad_enabled():
+            return lstm_vanishing_backprop(self.lstm, features)
+        return self.lstm(features)[0]
+
+    def project(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Hidden states ``[..., hidden]`` -> raw outputs ``[..., n_outputs]`` (dropout, then Linear)."""
         return self.linear_out(self.dropout(hidden))
+
+    def forward(self, z: torch.Tensor, bptt_steps: int | None = None) -> torch.Tensor:
+        """z ``[T, B, n_inputs]`` -> raw outputs ``[T, B, n_outputs]`` (see :meth:`hidden_states`)."""
+        return self.project(self.hidden_states(z, bptt_steps))
 
 
 class ParameterLSTM(nn.Module):
@@ -61,8 +78,8 @@ class ParameterLSTM(nn.Module):
         bptt_steps: int | None = None,
     ):
         super().__init__()
-        # a loss on the last step alone back-propagated through hundreds of steps yields vanishing
-        # gradients whose float32 denormals made CPU training erratically slow; truncation avoids both
+        # bptt_steps cuts gradient paths longer than k steps (an approximation). Without it, the
+        # last-step strategies still skip the steps the gradient has vanished at (exact to rounding)
         self.bptt_steps = int(bptt_steps) if bptt_steps else None
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown parameter strategy {strategy!r}; choose one of {STRATEGIES}")
@@ -75,10 +92,12 @@ class ParameterLSTM(nn.Module):
 
     def forward(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
         """z ``[T, B, n_inputs]`` (and basin index ``[B]``) -> parameters ``[B, n_params]`` in [0, 1]."""
-        params = self.trajectory(z)
         if self.strategy == "mean_time":
-            return params.mean(dim=0)
-        last = params[-1]
+            return self.trajectory(z).mean(dim=0)
+        # only the last step's parameters are used: project just that step, and let the backward
+        # pass stop where the gradient coming from it has vanished
+        hidden = self.net.hidden_states(z, self.bptt_steps, vanishing_backprop=True)
+        last = torch.sigmoid(self.net.project(hidden[-1]))
         if self.strategy == "last":
             return last
         if basin is None:
