@@ -16,7 +16,7 @@ from ui.job_panel import job_status, start
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "rain_quick.yaml"
 FALLBACK_REGION1 = {"lat": [40.0, 50.0], "lon": [10.0, 20.0]}
-SIDES = ("west", "east", "south", "north")
+SIDES = ("west", "east", "south", "north", "auto")
 
 PRESETS = {
     "quick demo (a couple of minutes on a CPU)": {"epochs": 1, "batch": 4, "hidden": "8, 16", "n_boot": 200},
@@ -77,9 +77,11 @@ north = c2.number_input("Region 1 north (°N)", -90.0, 90.0, float(r1_default["l
 west = c3.number_input("Region 1 west (°E)", -180.0, 180.0, float(r1_default["lon"][0]), key="r1_west")
 east = c4.number_input("Region 1 east (°E)", -180.0, 180.0, float(r1_default["lon"][1]), key="r1_east")
 c1, c2, c3 = st.columns(3)
-side = c1.selectbox("Upstream side of region 2", SIDES, index=SIDES.index(regions.get("upstream_side", "west")),
-                    key="r2_side")
-size = c2.number_input("Region 2 size (x region 1)", 0.25, 4.0, 1.0, 0.25, key="r2_size",
+base_side = regions.get("upstream_side", "west")
+side = c1.selectbox("Upstream side of region 2", SIDES, index=SIDES.index(base_side) if base_side in SIDES else 0,
+                    key="r2_side", help="auto: the side the rain comes from, estimated from its motion "
+                                        "over the training period")
+size = c2.number_input("Region 2 size (x region 1)", 0.25, 4.0, 1.0, 0.25, key="r2_size", disabled=side == "auto",
                        help="1 = same size as region 1 (the default of the experiments)")
 experiment_choice = c3.radio("Experiments", ["both", "exp1", "exp2"], horizontal=True, key="rain_experiments")
 region1 = {"lat": [south, north], "lon": [west, east]}
@@ -92,7 +94,8 @@ if source:
         show_error(exc, f"Opening the data source {source}")
 lat_grid, lon_grid = extent if extent else (None, None)
 step = abs(lon_grid[1] - lon_grid[0]) if lon_grid and len(lon_grid) > 1 else 0.25
-region2 = region2_box(region1, side, size, step) if experiment_choice != "exp1" else None
+# with an automatic side, region 2 is known only once the run has read the rain
+region2 = region2_box(region1, side, size, step) if experiment_choice != "exp1" and side != "auto" else None
 st.plotly_chart(region_map(region1, region2, lat_grid, lon_grid), key="region_map")
 
 st.subheader("Training settings")
@@ -110,7 +113,7 @@ with st.form("rain_settings"):
     c1, c2, c3 = st.columns(3)
     hidden = c1.text_input("Hidden channels (encoder, bottleneck)", preset["hidden"] or hidden_base, key=f"rain_hidden_{tag}")
     amp = c2.selectbox("Mixed precision", ["auto", "true", "false"], key=f"rain_amp_{tag}",
-                       help="auto: bfloat16 on CPUs that support it, float16 on CUDA")
+                       help="auto: bfloat16 on CPUs with AMX (where it is faster than float32), float16 on CUDA")
     device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key=f"rain_device_{tag}")
     submitted = st.form_submit_button("Start training", type="primary")
 

@@ -49,6 +49,11 @@ def test_switching_experiment_redraws_the_regions(env):
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     region2 = next(t for t in spec["data"] if t.get("name") == "region 2 (upstream)")
     assert min(region2["x"]) > 7.5  # east of region 1
+    # an automatic side is estimated by the run from the rain's motion: no box to draw yet, no size
+    at.selectbox(key="r2_side").set_value("auto").run()
+    assert_clean(at)
+    assert "region 2 (upstream)" not in trace_names(at, 0)
+    assert at.number_input(key="r2_size").disabled
 
 
 def test_bad_path_is_a_readable_error(env, tmp_path):
