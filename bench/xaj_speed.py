@@ -11,7 +11,8 @@ Cases (issue 4):
   (b) 16 basins, 730 simulated days (no warmup)
   forward only and forward + backward (gradient w.r.t. params), per backend;
   a whole dPL training step (ParameterLSTM hidden 64, 5 inputs -> sigmoid -> params -> XAJ ->
-  RMSE -> backward -> AdamW step) on case (a), per backend;
+  RMSE -> backward -> AdamW step) on case (a), per backend, with a fresh LSTM (its gradient
+  vanishes within a few dozen steps) and with a long-memory one (it reaches the first step);
   forward of one basin over 30 years of daily data (dashboard sliders; target < 20 ms).
 "fused" uses the default driver choice (``core.hydro.xaj_fused.use_parallel``: prange kernels for
 batches of >= 64 basins when numba has > 1 thread); case (a) is also timed with the serial kernels
@@ -101,11 +102,19 @@ def xaj_call(backend: str, forcing: torch.Tensor, params: torch.Tensor, warmup: 
     return run
 
 
-def training_step(backend: str, forcing: torch.Tensor, warmup: int, seed: int = 0):
-    """One dPL step per call: LSTM -> params -> XAJ -> NaN-masked RMSE -> backward -> AdamW."""
+def training_step(backend: str, forcing: torch.Tensor, warmup: int, seed: int = 0, long_memory: bool = False):
+    """One dPL step per call: LSTM -> params -> XAJ -> NaN-masked RMSE -> backward -> AdamW.
+
+    ``long_memory`` raises the LSTM's forget-gate bias by 8, as training can teach it: the gradient
+    from the last step then reaches the first, and the LSTM falls back to full back-propagation
+    (``core.hydro.lstm_backprop.BackpropDepth``) instead of stopping early.
+    """
     torch.manual_seed(seed)
     n_time, n_basin, _ = forcing.shape
     model = ParameterLSTM(n_inputs=5, hidden=64)
+    if long_memory:
+        with torch.no_grad():
+            model.net.lstm.bias_ih_l0[64:128] += 8.0
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
     z = torch.randn(n_time, n_basin, 5)
     obs = torch.rand(n_time - warmup, n_basin)
@@ -202,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     compare("(b) 16 basins, 730 d: forward", lambda b: xaj_call(b, f_b, p_b, 0, False))
     compare("(b) 16 basins, 730 d: forward+backward", lambda b: xaj_call(b, f_b, p_b, 0, True))
     compare("dPL training step on (a) (LSTM 64 + XAJ + AdamW)", lambda b: training_step(b, f_a, 365))
+    compare("same, LSTM with long memory (full backprop)", lambda b: training_step(b, f_a, 365, long_memory=True))
 
     f_30, p_30 = synthetic_forcing(10958, 1, seed=4), random_params(1, seed=5)
     t_30 = median_time(lambda: xaj.simulate(f_30, p_30, warmup=0, uh_length=15, backend="fused"), rep_fused)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core.hydro.lstm import ParameterLSTM
-from core.hydro.lstm_backprop import lstm_vanishing_backprop
+from core.hydro.lstm_backprop import BackpropDepth, lstm_vanishing_backprop
 
 
 def _lstm(long_memory: bool, dtype=torch.float64) -> torch.nn.LSTM:
@@ -84,3 +84,39 @@ def test_bad_arguments():
         lstm_vanishing_backprop(torch.nn.LSTM(2, 3), torch.zeros(4, 1, 2), chunk=0)
     with pytest.raises(ValueError, match="sequence-first"):
         lstm_vanishing_backprop(torch.nn.LSTM(2, 3, batch_first=True), torch.zeros(1, 4, 2))
+
+
+def test_depth_policy_switches_to_full_backprop_while_the_walk_does_not_pay():
+    depth = BackpropDepth(threshold=0.6, probe_every=4)
+    assert depth.use_walk()  # nothing measured yet
+    depth.record(5, 12)
+    assert depth.use_walk()  # 42 % of the chunks: the walk is cheaper
+    depth.record(12, 12)
+    assert [depth.use_walk() for _ in range(8)] == [False, False, False, True, False, False, False, True]
+    depth.record(2, 12)
+    assert depth.use_walk()
+    with pytest.raises(ValueError):
+        BackpropDepth(threshold=0.0)
+
+
+def test_parameter_lstm_with_long_memory_falls_back_to_full_backprop():
+    torch.manual_seed(2)
+    net = ParameterLSTM(5, 15, hidden=8).double()
+    with torch.no_grad():
+        net.net.lstm.bias_ih_l0[8:16] += 8.0
+    z = torch.randn(256, 3, 5, dtype=torch.float64)
+    calls = []
+    net.net.lstm.register_forward_hook(lambda *_: calls.append(1))
+    grads = []
+    for _ in range(2):
+        net.zero_grad()
+        calls.clear()
+        net(z).square().sum().backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+        if len(grads) == 1:
+            assert len(calls) == 4 + 4  # walk: 4 chunks forward, all 4 re-run
+            assert net.net.backprop_depth.fraction == 1.0
+        else:
+            assert len(calls) == 1  # one plain nn.LSTM call, autograd's own backward
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=0)

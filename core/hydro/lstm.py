@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.hydro.lstm_backprop import lstm_vanishing_backprop
+from core.hydro.lstm_backprop import BackpropDepth, lstm_vanishing_backprop
 
 STRATEGIES = ("last", "mean_time", "mean_basin")
 
@@ -26,6 +26,7 @@ class _SeedLSTM(nn.Module):
         # dropout on the LSTM output only: the seed's single layer has no inter-layer dropout to set
         self.dropout = nn.Dropout(dropout)
         self.linear_out = nn.Linear(hidden, n_outputs)
+        self.backprop_depth = BackpropDepth()
 
     def hidden_states(
         self, z: torch.Tensor, bptt_steps: int | None = None, vanishing_backprop: bool = False
@@ -37,8 +38,9 @@ class _SeedLSTM(nn.Module):
         differentiated. Outputs are identical; only gradient paths longer than k steps are cut.
 
         ``vanishing_backprop`` (training only, for losses on the last steps): the backward pass
-        stops where the gradient has vanished to below rounding (``core.hydro.lstm_backprop``);
-        values and gradients are those of the full pass.
+        stops where the gradient has vanished to below rounding (``core.hydro.lstm_backprop``),
+        while the measured depth says that is cheaper; values and gradients are those of the full
+        pass either way.
         """
         if z.dim() != 3:
             raise ValueError(f"LSTM input must be [time, batch, feature], got shape {tuple(z.shape)}")
@@ -50,8 +52,8 @@ class _SeedLSTM(nn.Module):
             tail, _ = self.lstm(torch.relu(self.linear_in(z[cut:])), state)
             return torch.cat([head, tail])
         features = torch.relu(self.linear_in(z))
-        if vanishing_backprop and torch.is_grad_enabled():
-            return lstm_vanishing_backprop(self.lstm, features)
+        if vanishing_backprop and torch.is_grad_enabled() and self.backprop_depth.use_walk():
+            return lstm_vanishing_backprop(self.lstm, features, depth=self.backprop_depth)
         return self.lstm(features)[0]
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
