@@ -115,8 +115,23 @@ def test_parameter_lstm_with_long_memory_falls_back_to_full_backprop():
         grads.append([p.grad.clone() for p in net.parameters()])
         if len(grads) == 1:
             assert len(calls) == 4 + 4  # walk: 4 chunks forward, all 4 re-run
-            assert net.net.backprop_depth.fraction == 1.0
+            assert float(net.backprop_depth.fraction) == 1.0
         else:
             assert len(calls) == 1  # one plain nn.LSTM call, autograd's own backward
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=0)
+
+
+def test_depth_state_is_saved_with_the_model_and_old_checkpoints_still_load():
+    net = ParameterLSTM(5, 15, hidden=8)
+    net.backprop_depth.record(3, 4)
+    net.backprop_depth.use_walk()
+    state = net.state_dict()
+    restored = ParameterLSTM(5, 15, hidden=8)
+    restored.load_state_dict(state)
+    assert float(restored.backprop_depth.fraction) == 0.75
+    assert int(restored.backprop_depth.steps_since_walk) == 1
+    old = {k: v for k, v in state.items() if not k.startswith("backprop_depth.")}
+    fresh = ParameterLSTM(5, 15, hidden=8)
+    fresh.load_state_dict(old)  # strict: a checkpoint from before the policy has no depth buffers
+    assert float(fresh.backprop_depth.fraction) == 0.0

@@ -26,10 +26,9 @@ class _SeedLSTM(nn.Module):
         # dropout on the LSTM output only: the seed's single layer has no inter-layer dropout to set
         self.dropout = nn.Dropout(dropout)
         self.linear_out = nn.Linear(hidden, n_outputs)
-        self.backprop_depth = BackpropDepth()
 
     def hidden_states(
-        self, z: torch.Tensor, bptt_steps: int | None = None, vanishing_backprop: bool = False
+        self, z: torch.Tensor, bptt_steps: int | None = None, depth: BackpropDepth | None = None
     ) -> torch.Tensor:
         """z ``[T, B, n_inputs]`` -> LSTM hidden states ``[T, B, hidden]``.
 
@@ -37,10 +36,10 @@ class _SeedLSTM(nn.Module):
         steps run without gradient and hand their (h, c) to the last k steps, which are
         differentiated. Outputs are identical; only gradient paths longer than k steps are cut.
 
-        ``vanishing_backprop`` (training only, for losses on the last steps): the backward pass
-        stops where the gradient has vanished to below rounding (``core.hydro.lstm_backprop``),
-        while the measured depth says that is cheaper; values and gradients are those of the full
-        pass either way.
+        ``depth`` (training only, for losses on the last steps): the backward pass stops where the
+        gradient has vanished to below rounding (``core.hydro.lstm_backprop``), while the depth
+        measured by ``depth`` says that is cheaper; values and gradients are those of the full pass
+        either way.
         """
         if z.dim() != 3:
             raise ValueError(f"LSTM input must be [time, batch, feature], got shape {tuple(z.shape)}")
@@ -52,8 +51,8 @@ class _SeedLSTM(nn.Module):
             tail, _ = self.lstm(torch.relu(self.linear_in(z[cut:])), state)
             return torch.cat([head, tail])
         features = torch.relu(self.linear_in(z))
-        if vanishing_backprop and torch.is_grad_enabled() and self.backprop_depth.use_walk():
-            return lstm_vanishing_backprop(self.lstm, features, depth=self.backprop_depth)
+        if depth is not None and torch.is_grad_enabled() and depth.use_walk():
+            return lstm_vanishing_backprop(self.lstm, features, depth=depth)
         return self.lstm(features)[0]
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -87,6 +86,7 @@ class ParameterLSTM(nn.Module):
             raise ValueError(f"unknown parameter strategy {strategy!r}; choose one of {STRATEGIES}")
         self.strategy = strategy
         self.net = _SeedLSTM(n_inputs, n_params, hidden, dropout)
+        self.backprop_depth = BackpropDepth()
 
     def trajectory(self, z: torch.Tensor) -> torch.Tensor:
         """Parameters at every step ``[T, B, n_params]`` in [0, 1]."""
@@ -98,7 +98,7 @@ class ParameterLSTM(nn.Module):
             return self.trajectory(z).mean(dim=0)
         # only the last step's parameters are used: project just that step, and let the backward
         # pass stop where the gradient coming from it has vanished
-        hidden = self.net.hidden_states(z, self.bptt_steps, vanishing_backprop=True)
+        hidden = self.net.hidden_states(z, self.bptt_steps, depth=self.backprop_depth)
         last = torch.sigmoid(self.net.project(hidden[-1]))
         if self.strategy == "last":
             return last

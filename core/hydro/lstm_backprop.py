@@ -32,32 +32,45 @@ import torch
 from torch import nn
 
 
-class BackpropDepth:
+class BackpropDepth(nn.Module):
     """Chooses between the vanishing walk and full back-propagation from the depth last measured.
 
     ``fraction`` is the share of chunks the last walk re-ran. The walk is used while that share is
     below ``threshold``; above it, full back-propagation is used, except every ``probe_every``-th
     step, which walks again to see whether the gradient has started to vanish sooner.
+
+    The state is kept in buffers, so it is saved with the model (a resumed run makes the choices an
+    uninterrupted one would) and, under DistributedDataParallel, broadcast from rank 0 before each
+    forward pass (every rank makes the same choice).
     """
 
     def __init__(self, threshold: float = 0.6, probe_every: int = 20) -> None:
+        super().__init__()
         if not 0.0 < threshold <= 1.0 or probe_every < 1:
             raise ValueError(f"BackpropDepth needs 0 < threshold <= 1 and probe_every >= 1, got {threshold}, {probe_every}")
         self.threshold = threshold
         self.probe_every = probe_every
-        self.fraction = 0.0
-        self._steps_since_walk = 0
+        self.register_buffer("fraction", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("steps_since_walk", torch.zeros((), dtype=torch.int64))
 
     def use_walk(self) -> bool:
         """Whether the next training step should use the vanishing walk."""
-        self._steps_since_walk += 1
-        if self.fraction < self.threshold or self._steps_since_walk >= self.probe_every:
-            self._steps_since_walk = 0
-            return True
-        return False
+        steps = int(self.steps_since_walk) + 1
+        walk = float(self.fraction) < self.threshold or steps >= self.probe_every
+        self.steps_since_walk.fill_(0 if walk else steps)
+        return walk
 
     def record(self, chunks_run: int, chunks_total: int) -> None:
-        self.fraction = chunks_run / max(chunks_total, 1)
+        self.fraction.fill_(chunks_run / max(chunks_total, 1))
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        # models saved before this policy existed lack its buffers: they start from a fresh state
+        for name in ("fraction", "steps_since_walk"):
+            if prefix + name in missing_keys:
+                missing_keys.remove(prefix + name)
 
 
 class _VanishingBackprop(torch.autograd.Function):
