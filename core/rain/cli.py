@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             metrics = pipeline.evaluate_run(cfg, prepared, run, device)
             run.update_status(state="completed", progress=1.0, message=_summary(metrics), finished=now_iso())
             print(_summary(metrics))
+        if started_dist:
+            # the other ranks wait here while rank 0 evaluates, so that no rank tears down its process
+            # group under a peer still using it (a rank once aborted on exit: "terminate called")
+            dist.barrier()
         return 0
     except (RunCancelled, KeyboardInterrupt) as exc:
         if writer and run.path.exists():
