@@ -82,6 +82,8 @@ def test_parameter_lstm_training_path_matches_the_trajectory():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="chunk"):
         lstm_vanishing_backprop(torch.nn.LSTM(2, 3), torch.zeros(4, 1, 2), chunk=0)
+    with pytest.raises(ValueError, match="dropout"):
+        lstm_vanishing_backprop(torch.nn.LSTM(2, 3, num_layers=2, dropout=0.5), torch.zeros(4, 1, 2))
     with pytest.raises(ValueError, match="sequence-first"):
         lstm_vanishing_backprop(torch.nn.LSTM(2, 3, batch_first=True), torch.zeros(1, 4, 2))
 

@@ -146,6 +146,9 @@ def lstm_vanishing_backprop(
     """
     if lstm.batch_first or lstm.bidirectional or lstm.proj_size:
         raise ValueError("lstm_vanishing_backprop needs a sequence-first, unidirectional nn.LSTM without proj_size")
+    if lstm.dropout > 0 and lstm.num_layers > 1 and lstm.training:
+        # the backward pass re-runs chunks, which would draw new inter-layer dropout masks
+        raise ValueError("lstm_vanishing_backprop cannot re-run an nn.LSTM with inter-layer dropout in training mode")
     if chunk < 1:
         raise ValueError(f"lstm_vanishing_backprop chunk must be >= 1, got {chunk}")
     if tolerance is None:
