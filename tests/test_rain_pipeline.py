@@ -87,6 +87,40 @@ def test_exp2_puts_region2_upstream_and_masks_region1(tmp_path):
     assert list(east.r2_cols) == list(range(8, 16))
 
 
+def test_only_the_regions_are_stacked_and_results_are_unchanged(tmp_path):
+    from core.rain.experiments import build_experiment
+    from core.rain.stacking import resolve_variables, stack_channels
+
+    wide = xr.concat([_world(), _world(seed=1).assign_coords(lat=53 + 0.5 * np.arange(6))], dim="lat")  # 12 rows
+    regions = {"region1": {"lat": [53, 55.5], "lon": [4, 5.5]}, "upstream_side": "west"}  # rows 6-11, cols 8-11
+    cfg = pipeline.complete_config(_config(tmp_path, regions=regions))
+    prep = pipeline.prepare(cfg, ds=wide)
+    # the old path: the whole grid stacked, the experiments cut from it
+    layout = plan_regions(wide, regions, need_region2=True)
+    variables, levels = resolve_variables(wide, "auto", "auto")
+    stack = stack_channels(wide, variables, levels)
+    fit = prep.split.fit_frames(prep.steps)
+    for name in ("exp1", "exp2"):
+        whole = build_experiment(name, stack, wide, layout, fit, variables, levels)
+        cut = prep.experiments[name]
+        np.testing.assert_array_equal(cut.inputs, whole.inputs)
+        np.testing.assert_array_equal(cut.mask, whole.mask)
+        np.testing.assert_array_equal(cut.lon, whole.lon)
+        np.testing.assert_array_equal(cut.lat, whole.lat)
+    assert list(prep.layout.r1_rows) == list(range(6)) and list(prep.layout.r2_cols) == [0, 1, 2, 3]
+
+
+def test_stacking_more_than_free_memory_is_a_clear_error(tmp_path, monkeypatch):
+    class Tiny:
+        available = 100_000  # bytes: less than the 0.6 MB this stack needs
+
+    monkeypatch.setattr(pipeline.psutil, "virtual_memory", lambda: Tiny())
+    cfg = pipeline.complete_config(_config(tmp_path))
+    with pytest.raises(DataError, match=r"48 steps x 5 channels x 6 x 16 cells.*data.coarsen") as err:
+        pipeline.prepare(cfg)
+    assert "world.nc" in str(err.value)
+
+
 def test_region_and_config_errors(tmp_path):
     ds = _world()
     with pytest.raises(ValueError, match=r"region1.lon = \[40.0, 45.0\] lies outside the data grid"):

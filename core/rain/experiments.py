@@ -143,6 +143,23 @@ class Layout:
     r2_cols: np.ndarray | None
     side: str
 
+    def cropped(self) -> tuple[slice, slice, "Layout"]:
+        """``(rows, cols, layout)``: the smallest block of the grid holding both regions, and this
+        layout's indices relative to that block. Stacking only the block keeps a large-domain file
+        (a global ERA5 download, say) from being loaded whole when the experiments use two boxes.
+        """
+        rows = [self.r1_rows] + ([self.r2_rows] if self.r2_rows is not None else [])
+        cols = [self.r1_cols] + ([self.r2_cols] if self.r2_cols is not None else [])
+        r0, r1 = min(int(r.min()) for r in rows), max(int(r.max()) for r in rows) + 1
+        c0, c1 = min(int(c.min()) for c in cols), max(int(c.max()) for c in cols) + 1
+        shifted = Layout(
+            self.r1_rows - r0, self.r1_cols - c0,
+            None if self.r2_rows is None else self.r2_rows - r0,
+            None if self.r2_cols is None else self.r2_cols - c0,
+            self.side,
+        )
+        return slice(r0, r1), slice(c0, c1), shifted
+
 
 def plan_regions(ds: xr.Dataset, regions_cfg: dict, need_region2: bool,
                  motion_frames: np.ndarray | None = None) -> Layout:

@@ -31,9 +31,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import psutil
 import torch
 import xarray as xr
 
+from core.data.errors import DataError
 from core.rain import evaluate as E
 from core.rain.experiments import EXPERIMENTS, ExperimentData, Layout, Split, build_experiment, plan_regions, split_samples
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
@@ -151,6 +153,26 @@ class Prepared:
     units: str
 
 
+# float32 copies of the stacked block alive while experiments are built: the stack itself, then per
+# experiment its joined grid, the normalised copy and the NaN-free inputs
+_COPIES_PER_EXPERIMENT = 3
+
+
+def check_memory(ds: xr.Dataset, n_channels: int, n_experiments: int, source: str) -> None:
+    """Raise DataError when stacking ``ds`` (regions already cut out) would not fit in free memory."""
+    cells = ds.sizes["time"] * n_channels * ds.sizes["lat"] * ds.sizes["lon"]
+    needed = cells * 4 * (1 + _COPIES_PER_EXPERIMENT * max(n_experiments, 1))
+    available = psutil.virtual_memory().available
+    if needed > 0.8 * available:
+        raise DataError(
+            f"stacking {ds.sizes['time']} steps x {n_channels} channels x {ds.sizes['lat']} x {ds.sizes['lon']} "
+            f"cells of the regions needs about {needed / 2**30:.1f} GiB, more than the "
+            f"{0.8 * available / 2**30:.1f} GiB of memory free to use; raise data.coarsen, shorten the "
+            "period or shrink the regions",
+            file=source,
+        )
+
+
 def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = None) -> Prepared:
     """Load and stack the data of ``cfg`` (completed) and build every listed experiment on the same split."""
     if ds is None:
@@ -170,6 +192,9 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     # upstream_side: auto looks at the training frames only, so the test period does not shape the layout
     layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"], motion_frames=fit)
     variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
+    rows, cols, layout = layout.cropped()
+    ds = ds.isel(lat=rows, lon=cols)
+    check_memory(ds, len(variables) * len(levels) + 1, len(cfg["experiments"]), str(cfg["data"].get("source")))
     stack = stack_channels(ds, variables, levels)
     experiments = {name: build_experiment(name, stack, ds, layout, fit, variables, levels) for name in cfg["experiments"]}
     units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
