@@ -161,3 +161,13 @@ def test_evaluate_stride_blocks(tmp_path):
     assert changes and changes <= {n - 10 * k for k in range(1, n // 10 + 1)}
     with pytest.raises(SystemExit):
         cli.main(["evaluate", "--run-dir", str(run_dir), "--eval-stride", "x"])
+
+
+def test_config_pet_method_reaches_the_loader():
+    from core.data.errors import DataError
+    from core.hydro.train import prepare
+
+    config = load_config(None, {**TINY, "data": {**TINY["data"], "pet_method": "thornthwaite"}})
+    with pytest.raises(DataError, match="thornthwaite"):
+        prepare(config)
+    assert load_config(None, TINY)["data"]["pet_method"] == "auto"

@@ -8,7 +8,8 @@ A config is a plain nested dict (it is written to the run's ``config.yaml`` as r
 ``data``            ``source`` (``demo``, a CAMELS or basin-table folder), ``basins``, ``train_period``,
                     ``valid_period`` (or ``valid_fraction`` of the training period held out at its end;
                     0 turns early stopping off), ``test_period``, ``dynamic_inputs``, ``static_inputs``
-                    (``all`` = every static attribute of the dataset, or a list)
+                    (``all`` = every static attribute of the dataset, or a list), ``pet_method``
+                    (``core.data.pet``: ``auto`` | ``provided`` | ``priestley_taylor`` | ``hargreaves``)
 ``window``          ``warmup``, ``rho``, ``horizon``, ``stride`` (steps; DESIGN.md section 5)
 ``model_args``      ``hidden``, ``dropout``, ``strategy`` (``last`` | ``mean_time`` | ``mean_basin``),
                     ``lstm_steps`` (dXAJ: the parameter LSTM reads only the window's last N steps;
@@ -50,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
         "test_period": None,
         "dynamic_inputs": ["prcp", "pet"],
         "static_inputs": "all",
+        "pet_method": "auto",
     },
     "window": {"warmup": 365, "rho": 365, "horizon": 1, "stride": 1},
     "model_args": {"hidden": 64, "dropout": 0.0, "strategy": "last", "lstm_steps": None, "bptt_steps": None},

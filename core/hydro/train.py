@@ -58,7 +58,7 @@ class Prepared:
 def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
     """Load the basins, resolve periods, fit (or reuse) the normalisation, build the arrays."""
     data = config["data"]
-    ds = load_basins(data["source"], basins=data.get("basins"))
+    ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"))
     periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
     dynamic = list(data["dynamic_inputs"])
     statics = static_names(ds, data.get("static_inputs"))
