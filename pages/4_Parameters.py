@@ -12,6 +12,7 @@ from core.viz.hydrographs import hydrograph
 from core.viz.parameters import parameter_distributions, parameter_trajectories
 from ui.data import basin_dataset, basin_ids, hydro_predictions, runs_with_predictions
 from ui.frame import DATA_SOURCE_KEY, setup_page, show_error
+from ui.ranges import active_ranges
 
 setup_page("Parameters", "🎛️")
 st.title("XAJ parameters")
@@ -86,19 +87,23 @@ def sandbox() -> None:
         return
     one = ds.sel(basin=basin)
     learned = learned_parameters(basin)
+    ranges, edited = active_ranges()
+    if edited:
+        st.caption("Slider ranges: the ones edited on **Train dXAJ**.")
     if learned is not None and st.button("Start from the LSTM's median parameters for this basin", key="sandbox_from_run"):
         # set before the sliders are drawn: Streamlit takes a widget's state from session_state
         for spec, value in zip(PARAM_SPECS, learned):
-            lo, hi = DEFAULT_RANGES[spec.name]
+            lo, hi = ranges[spec.name]
             st.session_state[f"sandbox_{spec.name}"] = float(min(max(value, lo), hi))
     steps = min(len(one.time), 4 * 365)
     warmup = min(365, steps // 3)
     cols = st.columns(5)
     values = []
     for i, spec in enumerate(PARAM_SPECS):
-        lo, hi = DEFAULT_RANGES[spec.name]
+        lo, hi = ranges[spec.name]
+        key = f"sandbox_{spec.name}"
         values.append(cols[i % 5].slider(f"{spec.name} ({spec.unit})", float(lo), float(hi), float((lo + hi) / 2),
-                                         step=float(hi - lo) / 100, key=f"sandbox_{spec.name}", help=spec.meaning))
+                                         step=float(hi - lo) / 100, key=key, help=spec.meaning))
     simulate = xaj_simulator()
     prcp = one["prcp"].values[-steps:]
     pet = one["pet"].values[-steps:]

@@ -86,3 +86,28 @@ def test_sandbox_sliders_rerun_xaj():
     assert_clean(at)
     after = at.get("plotly_chart")[-1].proto.spec
     assert before != after and "NSE" in after
+
+
+def test_sandbox_sliders_follow_the_ranges_edited_on_the_train_page():
+    from core.hydro.params import DEFAULT_RANGES
+    from ui.ranges import CURRENT_KEY
+
+    at = open_page("4_Parameters.py")
+    at.slider(key="sandbox_K").set_value(0.95).run()
+    edited = {name: list(r) for name, r in DEFAULT_RANGES.items()}
+    edited["K"] = [0.2, 1.5]
+    edited["SM"] = [50.0, 60.0]
+    at.session_state[CURRENT_KEY] = edited
+    at.run()
+    assert_clean(at)
+    # new bounds make new sliders: they restart in the middle of the edited ranges
+    assert (at.slider(key="sandbox_K").min, at.slider(key="sandbox_K").max) == (0.2, 1.5)
+    assert at.slider(key="sandbox_K").value == pytest.approx(0.85)
+    assert at.slider(key="sandbox_SM").value == pytest.approx(55.0)
+    assert any("edited on" in c.value for c in at.caption)
+    # an invalid table (lower above upper) leaves the sandbox on the defaults
+    edited["K"] = [1.2, 0.5]
+    at.session_state[CURRENT_KEY] = edited
+    at.run()
+    assert_clean(at)
+    assert at.slider(key="sandbox_K").max == DEFAULT_RANGES["K"][1]
