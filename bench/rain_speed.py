@@ -149,5 +149,6 @@ def main() -> None:
             per_seed = ", ".join(f"{a:.2f} / {b:.2f}" for a, b in runs)
             print(f"| {label} | {cols[0]} | {cols[1]} | {per_seed} |")
 
+
 if __name__ == "__main__":
     main()

@@ -101,9 +101,8 @@ def sandbox() -> None:
     values = []
     for i, spec in enumerate(PARAM_SPECS):
         lo, hi = ranges[spec.name]
-        key = f"sandbox_{spec.name}"
         values.append(cols[i % 5].slider(f"{spec.name} ({spec.unit})", float(lo), float(hi), float((lo + hi) / 2),
-                                         step=float(hi - lo) / 100, key=key, help=spec.meaning))
+                                         step=float(hi - lo) / 100, key=f"sandbox_{spec.name}", help=spec.meaning))
     simulate = xaj_simulator()
     prcp = one["prcp"].values[-steps:]
     pet = one["pet"].values[-steps:]

@@ -55,8 +55,8 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda x, *w: lstm_vanishing_backprop(lstm, x, chunk=4), (x, *lstm.parameters()))
 
 
-@pytest.mark.parametrize("long_memory, most_chunks_rerun", [(False, 3), (True, 12)])
-def test_backward_stops_where_the_gradient_has_vanished(long_memory, most_chunks_rerun):
+@pytest.mark.parametrize("long_memory", [False, True])
+def test_backward_stops_where_the_gradient_has_vanished(long_memory):
     lstm = _lstm(long_memory)
     calls = []
     lstm.register_forward_hook(lambda *_: calls.append(1))
@@ -65,9 +65,12 @@ def test_backward_stops_where_the_gradient_has_vanished(long_memory, most_chunks
     assert len(calls) == 12  # the forward pass: 730 steps in chunks of 64
     out[-1].sum().backward()
     rerun = len(calls) - 12
-    # a fresh network forgets within a few dozen steps; forget gates near 1 carry the gradient to step 0
-    assert rerun <= most_chunks_rerun if not long_memory else rerun == most_chunks_rerun
-    assert (x.grad[:100] == 0).all() != long_memory
+    if long_memory:
+        # forget gates near 1 carry the gradient to step 0: every chunk is re-run
+        assert rerun == 12 and (x.grad[:100] != 0).any()
+    else:
+        # a fresh network forgets within a few dozen steps: the early steps are never visited
+        assert rerun <= 3 and (x.grad[:100] == 0).all()
 
 
 def test_parameter_lstm_training_path_matches_the_trajectory():

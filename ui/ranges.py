@@ -73,14 +73,10 @@ def range_editor() -> ParamRanges | None:
 def active_ranges() -> tuple[dict[str, tuple[float, float]], bool]:
     """``({name: (lower, upper)}, edited)``: the ranges of the Train page's table when they are valid
     (so the sandbox explores what training will use), else the defaults."""
-    current = st.session_state.get(CURRENT_KEY) or st.session_state.get(DRAFT_KEY)
-    if current:
-        try:
-            ranges = ParamRanges.from_dict(current, source="parameter table")
-        except ValueError:
-            ranges = None
-        if ranges is not None:
-            chosen = {n: (float(ranges[n][0]), float(ranges[n][1])) for n in XAJ_PARAMS}
-            return chosen, any(chosen[n] != tuple(DEFAULT_RANGES[n]) for n in XAJ_PARAMS)
-    return {n: (float(lo), float(hi)) for n, (lo, hi) in DEFAULT_RANGES.items()}, False
-
+    table = st.session_state.get(CURRENT_KEY) or st.session_state.get(DRAFT_KEY)
+    try:
+        ranges = ParamRanges.from_dict(table, source="parameter table")
+    except ValueError:
+        ranges = ParamRanges.from_dict(None)
+    chosen = {n: (float(ranges[n][0]), float(ranges[n][1])) for n in XAJ_PARAMS}
+    return chosen, any(chosen[n] != tuple(DEFAULT_RANGES[n]) for n in XAJ_PARAMS)

@@ -72,14 +72,10 @@ def region_from_config(cfg, key: str) -> Region:
 
 
 def _cells(ds: xr.Dataset, region: Region) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`region_indices` with a failure reported by the config key of the offending bound."""
-    try:
-        return region_indices(ds, region)
-    except DataError as exc:
-        key = f"regions.{region.name}"
-        axes = axes_outside(ds, region)
-        if not axes:  # inside the grid but between cell centres
-            raise DataError(f"config {key}: {exc.reason}", variable=key) from None
+    """:func:`region_indices`, with failures reported by the config key of the offending bound."""
+    key = f"regions.{region.name}"
+    axes = axes_outside(ds, region)
+    if axes:
         parts = []
         for name in axes:
             lo, hi = (region.lat_min, region.lat_max) if name == "lat" else (region.lon_min, region.lon_max)
@@ -87,7 +83,11 @@ def _cells(ds: xr.Dataset, region: Region) -> tuple[np.ndarray, np.ndarray]:
             parts.append(f"config {key}.{name} = [{lo}, {hi}] lies outside the data grid "
                          f"({name} {float(coord.min()):.4g} .. {float(coord.max()):.4g} at the cell centres; "
                          "a box may overhang them by half a cell)")
-        raise DataError("; ".join(parts), variable=f"{key}.{axes[0]}") from None
+        raise DataError("; ".join(parts), variable=f"{key}.{axes[0]}")
+    try:
+        return region_indices(ds, region)
+    except DataError as exc:  # inside the grid but between cell centres
+        raise DataError(f"config {key}: {exc.reason}", variable=key) from None
 
 
 def motion_lag(times: np.ndarray) -> int:
