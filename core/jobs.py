@@ -26,7 +26,8 @@ from typing import Any, Mapping
 
 import psutil
 
-from core.runs import FINAL_STATES, RunDir, atomic_write_json, atomic_write_yaml, default_runs_root, new_run_dir, read_json
+from core.atomic_io import atomic_write_json, atomic_write_yaml, read_json
+from core.runs import FINAL_STATES, RunDir, default_runs_root, new_run_dir
 
 KINDS = ("hydro", "rain")
 REPO_ROOT = Path(__file__).resolve().parents[1]

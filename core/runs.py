@@ -11,7 +11,7 @@ Layout of one run directory::
         predictions.nc   test-period predictions (NetCDF)
         log.txt          the worker's stdout and stderr
 
-Every write goes to a temporary file in the same folder followed by ``os.replace``, so a reader (or a
+Every write goes through ``core.atomic_io`` (a temporary file in the same folder, then ``os.replace``), so a reader (or a
 run killed mid-write) only ever sees a whole old file or a whole new file.
 """
 
@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import yaml
+
+from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_with, atomic_write_yaml, read_json
 
 STATES = ("pending", "running", "completed", "failed", "cancelled")
 FINAL_STATES = ("completed", "failed", "cancelled")
@@ -39,81 +39,6 @@ def default_runs_root() -> Path:
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace`` (never a partial file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_with(path: str | os.PathLike, writer: Callable[[str], Any]) -> None:
-    """Call ``writer(tmp_path)`` to produce a file, then move it onto ``path`` atomically.
-
-    For writers that want a file name (``torch.save``, ``xarray.Dataset.to_netcdf``).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
-
-
-def _clean_nan(value: Any) -> Any:
-    """JSON has no NaN: store non-finite floats as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean_nan(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean_nan(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _clean_nan(value.item())
-    return value
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    text = json.dumps(_clean_nan(obj), indent=2, default=_json_default, allow_nan=False)
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    """Read JSON; return ``default`` when the file does not exist."""
-    path = Path(path)
-    if not path.exists():
-        return default
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def atomic_write_yaml(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_bytes(path, yaml.safe_dump(obj, sort_keys=False).encode("utf-8"))
 
 
 class RunDir:

@@ -9,13 +9,13 @@ import os
 import pytest
 import torch
 
-from core import runs
+from core import atomic_io, runs
 from core.device import describe_device, resolve_device
 
 
 def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
     target = tmp_path / "metrics.json"
-    runs.atomic_write_json(target, {"nse": 0.7})
+    atomic_io.atomic_write_json(target, {"nse": 0.7})
 
     def broken_writer(tmp_name: str) -> None:
         with open(tmp_name, "w") as fh:
@@ -23,14 +23,14 @@ def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        runs.atomic_write_with(target, broken_writer)
+        atomic_io.atomic_write_with(target, broken_writer)
     assert json.loads(target.read_text()) == {"nse": 0.7}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temp file left behind
 
 
 def test_json_stores_non_finite_as_null(tmp_path):
-    runs.atomic_write_json(tmp_path / "m.json", {"a": math.nan, "b": [1.0, math.inf], "c": torch.tensor(2.5)})
-    assert runs.read_json(tmp_path / "m.json") == {"a": None, "b": [1.0, None], "c": 2.5}
+    atomic_io.atomic_write_json(tmp_path / "m.json", {"a": math.nan, "b": [1.0, math.inf], "c": torch.tensor(2.5)})
+    assert atomic_io.read_json(tmp_path / "m.json") == {"a": None, "b": [1.0, None], "c": 2.5}
 
 
 def test_status_lifecycle_and_validation(tmp_path):

@@ -215,7 +215,7 @@ def write_basin_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
     for name in ("basin", "name") + tuple(k for k in out.coords if out[k].dtype == object):
         if name in out.coords:
             out = out.assign_coords({name: out[name].astype(str)})
-    from core.runs import atomic_write_with
+    from core.atomic_io import atomic_write_with
 
     atomic_write_with(path, lambda tmp: out.to_netcdf(tmp))
 

@@ -239,7 +239,7 @@ def generate_weather_world(
 
 def write_weather_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write a gridded weather dataset to NetCDF (compressed, atomically)."""
-    from core.runs import atomic_write_with
+    from core.atomic_io import atomic_write_with
 
     path = Path(path)
     encoding = {name: {"zlib": True, "complevel": 1} for name in ds.data_vars}

@@ -31,7 +31,8 @@ from core.hydro.baselines import StaticXAJ
 from core.hydro.params import XAJ_PARAMS
 from core.hydro.train import Prepared, build_model, load_checkpoint, prepare
 from core.hydro.windows import WindowSampler
-from core.runs import RunDir, atomic_write_with
+from core.atomic_io import atomic_write_with
+from core.runs import RunDir
 
 SCORE_KEYS = ("nse", "kge", "kge_r", "kge_alpha", "kge_beta", "rmse", "pbias", "peak_error")
 

@@ -37,7 +37,8 @@ from core.hydro.inputs import HydroInputs, build_inputs, fit_normalizer, resolve
 from core.hydro.losses import get_loss
 from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
-from core.runs import RunDir, atomic_write_with
+from core.atomic_io import atomic_write_with
+from core.runs import RunDir
 
 
 class Cancelled(Exception):

@@ -27,7 +27,7 @@ import xarray as xr
 from core import metrics as M
 from core.rain.experiments import ExperimentData
 from core.rain.model import STRainNet
-from core.runs import atomic_write_with
+from core.atomic_io import atomic_write_with
 
 DEFAULT_THRESHOLDS_12H = (0.1, 5.0, 15.0, 30.0)  # mm per 12 h
 DEFAULT_THRESHOLDS_RADAR = (0.5, 1.0, 5.0, 10.0)  # mm/h

@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from core.rain.experiments import ExperimentData, Split, WindowDataset
 from core.rain.losses import get_loss
 from core.rain.model import STRainNet, build_model
-from core.runs import RunDir, atomic_write_with
+from core.atomic_io import atomic_write_with
+from core.runs import RunDir
 
 
 @dataclass
