@@ -75,6 +75,40 @@ DEFAULTS: dict[str, Any] = {
     "evaluate": {"batch_size": 512, "stride": 1},
 }
 
+# --- issue 12 (dXAJ) keys: one block, so the merge with the declarative schema stays easy ---------
+# range_preset              ``classic`` (DESIGN.md) | ``camels_us`` (core.hydro.params.CAMELS_US_RANGES);
+#                           ``param_ranges`` then edits single parameters on top of the preset
+# data.log_prcp             feed log(1 + P) to the LSTMs instead of P (z-scored afterwards); physics sees P
+# model_args.dynamic_params XAJ parameters the LSTM gives at every step (dXAJ), e.g. [K, B]
+# model_args.n_components   parallel XAJ components per basin, averaged after routing (dXAJ)
+# model_args.ensemble       n models from seeds seed .. seed + n - 1, trained side by side on the same
+#                           batches (each on its own loss) and averaged (dXAJ and LSTM)
+# xaj.warmup_routing        the unit hydrograph starts with the warmup's surface inflow as history
+# xaj.step_hours            length of a step; != 24 converts KI, KG, CI, CG, THETA from their daily meaning
+DEFAULTS["range_preset"] = "classic"
+DEFAULTS["data"]["log_prcp"] = False
+DEFAULTS["model_args"].update({"dynamic_params": [], "n_components": 1, "ensemble": 1})
+DEFAULTS["xaj"].update({"warmup_routing": False, "step_hours": 24.0})
+
+
+def validate_dxaj(config: Mapping[str, Any]) -> None:
+    """Checks of the issue 12 keys; raise ``ValueError`` naming the key."""
+    from core.hydro.params import PRESETS, XAJ_PARAMS
+
+    if config.get("range_preset", "classic") not in PRESETS:
+        raise ValueError(f"config key 'range_preset' is {config.get('range_preset')!r}; choose one of {tuple(PRESETS)}")
+    margs = config["model_args"]
+    dyn = margs.get("dynamic_params") or []
+    if not isinstance(dyn, list) or any(n not in XAJ_PARAMS for n in dyn):
+        raise ValueError(f"config key 'model_args.dynamic_params' must list XAJ parameters ({', '.join(XAJ_PARAMS)}), "
+                         f"got {dyn!r}")
+    for key in ("n_components", "ensemble"):
+        if not isinstance(margs.get(key), int) or margs[key] < 1:
+            raise ValueError(f"config key 'model_args.{key}' must be a positive integer, got {margs.get(key)!r}")
+    if not float(config["xaj"].get("step_hours", 24.0)) > 0:
+        raise ValueError(f"config key 'xaj.step_hours' must be positive, got {config['xaj'].get('step_hours')!r}")
+# --- end of issue 12 keys ------------------------------------------------------------------------------
+
 _FREE_KEYS = {"param_ranges", "overrides", "name", "baselines"}
 
 
@@ -145,6 +179,7 @@ def validate(config: Mapping[str, Any]) -> None:
             raise ValueError(f"config key 'train.{key}' must be a positive integer, got {train[key]!r}")
     if train["optimizer"] not in ("adamw", "adadelta"):
         raise ValueError(f"config key 'train.optimizer' is {train['optimizer']!r}; choose 'adamw' or 'adadelta'")
+    validate_dxaj(config)
     frac = config["data"]["valid_fraction"]
     if not 0 <= float(frac) < 1:
         raise ValueError(f"config key 'data.valid_fraction' must be in [0, 1), got {frac!r}")
