@@ -158,6 +158,10 @@ def evaluate_model(config: Mapping[str, Any], run: RunDir, device_name: str | No
     obs = prepared.inputs.y[:, pred["first"] : pred["last"] + 1]
     scores = score_basins(pred["q_sim"], obs, prepared.inputs.basins)
     ds = predictions_dataset(prepared, pred, config["model"])
+    if "params" in ds:
+        margs = config.get("model_args") or {}
+        ds.attrs["dynamic_params"] = json.dumps(list(margs.get("dynamic_params") or []) if config["model"] == "dpl" else [])
+        ds.attrs["n_components"] = int(margs.get("n_components", 1) or 1) if config["model"] == "dpl" else 1
     atomic_write_with(run.predictions_path, lambda tmp: ds.to_netcdf(tmp))
     scores["period"] = list(prepared.periods["test"])
     return {"model": config["model"], "checkpoint_epoch": epoch, "test": scores}
