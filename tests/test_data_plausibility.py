@@ -51,7 +51,7 @@ GOOD = "2001-01-{d:02d},1.5,-2,4,120,700,9.5,0.5"
     ("2001-01-05,1.5,-2,4,1e300,700,9.5,0.5", "srad", "impossible srad"),
     ("2001-01-05,1.5,-2,4,120,-3,9.5,0.5", "vp", "impossible vp"),
     ("2001-01-05,1.5,-2,4,120,700,30,0.5", "dayl", "impossible dayl 30 h"),
-    ("2001-01-05,1.5,6,4,120,700,9.5,0.5", "tmin", "above tmax"),
+    ("2001-01-05,1.5,9,4,120,700,9.5,0.5", "tmin", "above tmax"),
 ])
 def test_impossible_forcing_is_refused_naming_file_variable_basin_and_date(bad_row, variable, words):
     ok = validate_upload(csv(days(GOOD), METEO), "basin_b.csv", lat=50.0)
@@ -64,7 +64,7 @@ def test_impossible_forcing_is_refused_naming_file_variable_basin_and_date(bad_r
 
 
 def test_heavy_but_possible_values_are_accepted():
-    # 1000 mm in a day (Cherrapunji-class), -60 degC, 22 h polar day
-    rows = days(GOOD, special={3: "2001-01-03,1000,-60,-50,10,5,22,0.5"})
+    # 1000 mm in a day (Cherrapunji-class), -60 degC, 22 h polar day; tmin 1 degC above tmax as in Daymet
+    rows = days(GOOD, special={3: "2001-01-03,1000,-60,-50,10,5,22,0.5", 4: "2001-01-04,1,3.2,2.2,100,600,9,0.5"})
     ds = validate_upload(csv(rows, METEO), "basin_c.csv", lat=70.0)
     assert float(ds["prcp"].max()) == 1000.0

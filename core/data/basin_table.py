@@ -300,9 +300,9 @@ def _parse_dates(column: pd.Series, file: str, basin: str) -> pd.DatetimeIndex:
     name = str(column.name)
 
     def bad(where: int, why: str) -> DataError:
-        return DataError(f"{why} in column {name!r} on data row {rows[where]} (value {text.iloc[where]!r}); use ISO "
-                         "dates such as 2001-10-01 or 2001-10-01T13:00, with one UTC offset for the whole column or none",
-                         file=file, variable="date", basin=basin)
+        return DataError(f"cannot read {text.iloc[where]!r} on data row {rows[where]} as a date ({why}; column {name!r}): "
+                         "use ISO dates such as 2001-10-01 or 2001-10-01T13:00, with one UTC offset for the whole "
+                         "column or none", file=file, variable="date", basin=basin)
 
     # a time-zone offset must be on every row or on none, and the same everywhere: mixing them is
     # either a daylight-saving clock (steps of 23 and 25 h) or rows from different sources
