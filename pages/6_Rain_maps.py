@@ -8,13 +8,15 @@ import streamlit as st
 
 from core.viz.maps import difference_maps, rain_maps
 from core.viz.verification import csi_chart, gain_table, verification_table
-from ui.data import predictions, runs_with_predictions
+from ui.data import predictions, readable_runs
 from ui.frame import setup_page, show_error
 
 setup_page("Rain maps", "🛰️")
 st.title("Rain maps")
 
-runs = runs_with_predictions("rain")
+runs, damaged = readable_runs("rain")
+for message in damaged:
+    st.warning(message, icon="⚠️")
 if not runs:
     st.info("No finished rain run yet: train one on the **Rain experiments** page.")
     st.page_link("pages/5_Rain_experiments.py", label="Rain experiments")
@@ -23,7 +25,7 @@ if not runs:
 by_name = {r.name: r for r in runs}
 run = by_name[st.selectbox("Run", list(by_name), key="rain_run_pick")]
 try:
-    ds = predictions(run.predictions_path)
+    ds = predictions(run.predictions_path, "rain")
 except (OSError, ValueError) as exc:
     show_error(exc, f"Reading the predictions of {run.name}")
     st.stop()
