@@ -166,17 +166,18 @@ def _lock_is_live(lock: dict | None, path: Path | None = None) -> bool:
     return run is None or run.read_status().get("state") not in FINAL_STATES
 
 
-def _clear_if_dead(path: Path) -> RunDir | None:
-    """Under the guard: the live lock's run, or None after removing a dead lock (its run settled)."""
+def _clear_if_dead(path: Path) -> tuple[RunDir | None, RunDir | None]:
+    """Under the guard: ``(run of the live lock, None)``, or ``(None, run of the dead lock just removed)``.
+
+    The caller settles the dead lock's run after leaving the guard (``poll_job`` may take guards itself).
+    """
     lock = _read_lock(path)
     if lock is None:
-        return None
+        return None, None
     if _lock_is_live(lock, path):
-        return RunDir(lock["run"]) if lock.get("run") else None
+        return (RunDir(lock["run"]) if lock.get("run") else None), None
     _remove(path)
-    if lock.get("run"):
-        poll_job(RunDir(lock["run"]))
-    return None
+    return None, (RunDir(lock["run"]) if lock.get("run") else None)
 
 
 def active_job(root: str | os.PathLike | None = None, device: str | None = None) -> RunDir | None:
@@ -196,7 +197,9 @@ def active_job(root: str | os.PathLike | None = None, device: str | None = None)
                 return RunDir(lock["run"])
             continue
         with _guard(path):
-            run = _clear_if_dead(path)
+            run, dead = _clear_if_dead(path)
+        if dead is not None:
+            poll_job(dead)  # marks it failed if it never finished
         if run is not None:
             return run
     return None
@@ -242,7 +245,7 @@ def start_job(kind: str, config: Mapping[str, Any], root: str | os.PathLike | No
     key = device_key(device)
     lock = lock_path(root, key)
     with _guard(lock):
-        busy = _clear_if_dead(lock)
+        busy, dead = _clear_if_dead(lock)
         if busy is not None:
             status = busy.read_status()
             try:
@@ -280,6 +283,8 @@ def start_job(kind: str, config: Mapping[str, Any], root: str | os.PathLike | No
         record = {"phase": "running", "pid": proc.pid, "create_time": created, "run": str(run.path), "device": key,
                   "started": time.time()}
         atomic_write_json(lock, record)
+    if dead is not None:
+        poll_job(dead)
     # the worker merges its own fields into status.json; pid lets any later process find it
     run.update_status(pid=proc.pid, pid_create_time=created,
                       command=" ".join(worker_command(kind, Path(REQUEST_NAME), Path(run.name))))
