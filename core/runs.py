@@ -79,8 +79,9 @@ def _check_status(path: Path, status: dict) -> dict:
             number = float(progress)
         except (TypeError, ValueError):
             raise RunFileDamaged(path, f"progress {progress!r} is not a number") from None
-        if not 0.0 <= number <= 1.0:  # NaN fails this too
+        if not -1e-6 <= number <= 1.0 + 1e-6:  # NaN fails this too; rounding may overshoot a hair
             raise RunFileDamaged(path, f"progress {progress!r} is outside 0..1")
+        status = {**status, "progress": min(max(number, 0.0), 1.0)}
     for key in ("message", "started", "updated", "finished"):
         if status.get(key) is not None and not isinstance(status[key], str):
             raise RunFileDamaged(path, f"{key} {status[key]!r} is not text")
