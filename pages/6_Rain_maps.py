@@ -46,8 +46,14 @@ st.plotly_chart(difference_maps({n: ds[n].values[i] for n in systems}, ds["truth
                                 title="Prediction minus truth (blue: too dry, red: too wet)"), key="diff_maps")
 
 st.subheader("Verification over the whole test period")
-table = verification_table(metrics)
-if table.empty:
+try:
+    table = verification_table(metrics)
+except (AttributeError, TypeError, ValueError, KeyError) as exc:  # metrics.json edited or from another version
+    st.warning(f"metrics.json of {run.name} has an unexpected layout ({exc}); the maps above are unaffected.", icon="⚠️")
+    table = None
+if table is None:
+    pass
+elif table.empty:
     st.info("This run has no categorical scores in metrics.json.")
 else:
     st.markdown(f"CSI, POD, FAR, ETS per threshold ({units}); RMSE over all region-1 pixels.")

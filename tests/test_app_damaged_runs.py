@@ -83,6 +83,7 @@ DAMAGES = {
     "predictions without basin": ("predictions.nc", "flat"),
     "predictions not netcdf": ("predictions.nc", b"CDF\x01 truncated"),
     "rain predictions without truth": ("predictions.nc", "no-truth"),
+    "rain metrics odd shapes": ("metrics.json", '{"units": "mm", "test": {"exp1": {"csi": 3}, "exp2": 5}}'),
 }
 
 
@@ -120,7 +121,7 @@ def make_damaged(root, damage: str) -> RunDir:
     return run
 
 
-READABLE = ("metrics odd shapes",)
+READABLE = ("metrics odd shapes", "rain metrics odd shapes")
 """Whole, parseable files with unexpected content: no file is reported damaged, the pages cope."""
 
 
@@ -145,7 +146,7 @@ def test_every_page_opens_with_one_damaged_run(runs_root, damage):
                 assert run.name not in at.selectbox(key="hydro_run_pick").options
         if page == "6_Rain_maps.py":
             assert len(at.get("plotly_chart")) >= 2, text
-            if "rain" in damage:
+            if "rain predictions" in damage:
                 assert f"Run {run.name} is skipped" in text
         if page is None and file != "predictions.nc" and damage not in READABLE:
             assert f"Run {run.name}: " in text and f"{file} is damaged" in text, text
