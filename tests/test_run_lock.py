@@ -121,3 +121,40 @@ def test_cancel_stops_a_worker_started_outside_the_dashboard(tmp_path):
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.communicate()
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_stale_rules_without_a_real_worker(tmp_path):
+    import datetime as dt
+    import json as _json
+
+    from core import stale_runs
+
+    def running(name: str, **fields) -> RunDir:
+        run = RunDir(tmp_path / name).create()
+        run.update_status(state="running", progress=0.2, message="epoch 1", **fields)
+        return run
+
+    fresh = running("hydro-fresh")  # no pid, no lock, just updated: a start in progress
+    dead_pid = running("hydro-deadpid", pid=_dead_pid())
+    old = running("hydro-old")
+    status = _json.loads(old.status_path.read_text())
+    status["updated"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)).isoformat(timespec="seconds")
+    old.status_path.write_text(_json.dumps(status))
+    held = running("hydro-held")
+    run_lock.acquire(held.path)  # a live holder (this process): alive however old its status
+    held.status_path.write_text(_json.dumps(status))
+    try:
+        states = {r.name: r.read_status() for r in list_runs(tmp_path)}
+    finally:
+        run_lock.release(held.path)
+    assert states["hydro-fresh"]["state"] == "running"
+    assert states["hydro-held"]["state"] == "running"
+    assert states["hydro-deadpid"]["state"] == "failed" and "pid" in states["hydro-deadpid"]["message"]
+    assert states["hydro-old"]["state"] == "failed" and "last updated 120 min ago" in states["hydro-old"]["message"]
+    # released now: the lock file exists and nobody holds it, so the worker is known to be gone
+    assert "no process holds" in stale_runs.settle(held)["message"]
