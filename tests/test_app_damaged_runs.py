@@ -3,7 +3,6 @@ message for that run and keeps working for the healthy runs beside it."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -85,12 +84,6 @@ DAMAGES = {
     "rain predictions without truth": ("predictions.nc", "no-truth"),
     "rain metrics odd shapes": ("metrics.json", '{"units": "mm", "test": {"exp1": {"csi": 3}, "exp2": 5}}'),
 }
-
-
-@pytest.fixture(scope="module")
-def healthy_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("damaged_runs")
-    return root
 
 
 @pytest.fixture
