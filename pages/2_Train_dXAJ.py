@@ -102,8 +102,7 @@ if submitted and ranges is not None:
     except (ValueError, FileNotFoundError) as exc:
         show_error(exc, "The training settings are not valid")
     else:
-        if start("hydro", config, name="dxaj") is not None:
-            st.success("Training started in the background; you can switch pages, it keeps running.")
+        start("hydro", config, name="dxaj")
 
 
 def _summary(run: RunDir) -> None:

@@ -68,17 +68,73 @@ def keep(key: str) -> None:
     st.session_state[key] = st.session_state[widget_key(key)]
 
 
+def keep_all(keys) -> None:
+    """on_click callback of a form's submit button: keep every field of the form (widgets inside a
+    form take no on_change callback)."""
+    for key in keys:
+        if widget_key(key) in st.session_state:
+            keep(key)
+
+
+def remembered(key: str, default, in_form: bool = False) -> dict:
+    """Keyword arguments for a widget whose value survives page changes: the value lives under
+    ``key`` (seeded with ``default``), the widget under ``_w_<key>``. Pass no ``value``/``index``/
+    ``default`` to the widget itself (Streamlit warns when both a default and session state set it).
+    Widgets in a form get no callback: keep them with :func:`keep_all` on submit."""
+    if key not in st.session_state:
+        st.session_state[key] = default
+    persistent_widget(key)
+    return {"key": widget_key(key)} if in_form else {"key": widget_key(key), "on_change": keep, "args": (key,)}
+
+
+JOB_POLL_SECONDS = 2.0
+
+
+def status_message(status: dict) -> str:
+    """The message of a run's status for people: a cancelled run says so instead of the signal that
+    stopped it ("received signal 15")."""
+    state = status.get("state", "")
+    if state == "cancelled":
+        return "Cancelled by user"
+    return str(status.get("message") or state or "")
+
+
 def job_badge() -> None:
-    """The active training job, if any (read from the lock file and status.json on disk)."""
+    """The active training job, live: a fragment that re-runs every 2 s only while a job is active,
+    so an idle tab costs the server nothing."""
     from core.jobs import active_job
+
+    run = active_job(runs_root())
+    st.fragment(run_every=JOB_POLL_SECONDS if run is not None else None)(_job_badge_body)(run is not None)
+
+
+def _job_badge_body(was_active: bool) -> None:
+    from core.jobs import active_job, poll_job
 
     run = active_job(runs_root())
     if run is None:
         st.caption("No training job running.")
+        if was_active:
+            st.rerun()  # the job ended: redraw the page once (its results), polling off
         return
-    status = run.read_status()
-    st.markdown(f"**Active job:** `{run.name}`")
-    st.progress(float(status.get("progress") or 0.0), text=str(status.get("message", status.get("state", ""))))
+    status = poll_job(run)  # also notices a dead worker and reaps it
+    kind = status.get("kind") or run.name.split("-")[0]
+    st.markdown(f"**Job {status.get('state', 'pending')}:** `{run.name}` ({kind})")
+    progress = min(max(float(status.get("progress") or 0.0), 0.0), 1.0)
+    st.progress(progress, text=status_message(status))
+    if not was_active:
+        st.rerun()  # started elsewhere since this page was drawn: turn polling on
+
+
+def flash(message: str) -> None:
+    """Show ``message`` as a success box on the next run of the page (survives ``st.rerun``)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message)
 
 
 def show_error(exc: BaseException, what: str) -> None:
