@@ -11,6 +11,8 @@ from core.runs import default_runs_root
 
 DATA_SOURCE_KEY = "data_source"
 BASINS_KEY = "basins"
+PERIOD_KEY = "data_period"
+"""(first, last) day of the data chosen on the Basins page, used by Train dXAJ."""
 
 
 def runs_root() -> Path:
