@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core.runs import list_runs
-from ui.frame import device_summary, runs_root, setup_page, show_error
+from ui.demo import demo_panel
+from ui.frame import device_summary, runs_root, setup_page, show_error, status_message
 
 setup_page("Home", "💧")
 
@@ -21,6 +22,12 @@ st.markdown(
     "comparing a target region alone (experiment 1) with the target plus its upstream neighbour "
     "(experiment 2). Everything runs offline on embedded data."
 )
+
+st.subheader("Demo")
+st.markdown("One click trains the quick **dXAJ** run on the embedded Fulda catchment (with a static-XAJ and an "
+            "LSTM baseline) and then the quick **rain experiments 1 and 2**, in the background, and shows their "
+            "results here: about a minute each on 2 CPU cores.")
+demo_panel()
 
 left, right = st.columns(2)
 with left:
@@ -46,7 +53,7 @@ with right:
 st.subheader("Latest runs")
 runs = list_runs(runs_root())[:8]
 if not runs:
-    st.info("No runs yet. Start with **Train dXAJ** (the quick demo preset trains in about a minute on a CPU).")
+    st.info("No runs yet. Press **Run the demo** above, or start with **Train dXAJ**.")
 else:
     rows = []
     for run in runs:
@@ -55,6 +62,6 @@ else:
         rows.append({"run": run.name, "kind": run.read_config().get("kind") or run.name.split("-")[0],
                      "state": status.get("state", "?"), "progress": float(status.get("progress") or 0.0),
                      "duration (s)": round(seconds) if seconds is not None else None,
-                     "message": status.get("message", "")})
+                     "message": status_message(status)})
     st.dataframe(pd.DataFrame(rows), hide_index=True,
                  column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})

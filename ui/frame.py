@@ -105,15 +105,19 @@ def job_badge() -> None:
     """The active training job, live: a fragment that re-runs every 2 s only while a job is active,
     so an idle tab costs the server nothing."""
     from core.jobs import active_job
+    from ui.demo import demo_pending
 
-    run = active_job(runs_root())
-    st.fragment(run_every=JOB_POLL_SECONDS if run is not None else None)(_job_badge_body)(run is not None)
+    busy = active_job(runs_root()) is not None or demo_pending()
+    st.fragment(run_every=JOB_POLL_SECONDS if busy else None)(_job_badge_body)(busy)
 
 
 def _job_badge_body(was_active: bool) -> None:
     from core.jobs import active_job, poll_job
+    from ui.demo import advance_demo
 
     run = active_job(runs_root())
+    if run is None and advance_demo():  # the demo's next run starts whatever page is open
+        run = active_job(runs_root())
     if run is None:
         st.caption("No training job running.")
         if was_active:
