@@ -7,6 +7,8 @@ from typing import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.viz.palette import system_color
+
 SCORES = ("csi", "pod", "far", "ets")
 SYSTEM_LABELS = {"exp1": "exp1 (region 1)", "exp2": "exp2 (+ upstream)", "persistence": "persistence"}
 
@@ -61,7 +63,7 @@ def csi_chart(metrics: Mapping) -> go.Figure:
     fig = go.Figure()
     for system, scores in test.items():
         fig.add_trace(go.Bar(x=keys, y=[(scores.get("csi") or {}).get(k) for k in keys],
-                             name=SYSTEM_LABELS.get(system, system)))
+                             name=SYSTEM_LABELS.get(system, system), marker_color=system_color(system)))
     units = metrics.get("units", "")
     fig.update_xaxes(title_text=f"threshold ({units})" if units else "threshold", type="category")
     fig.update_yaxes(title_text="CSI", range=[0, 1])
