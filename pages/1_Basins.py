@@ -10,8 +10,8 @@ from core.data import DataError
 from core.viz.hydrographs import forcing_plot
 from core.viz.maps import basin_map
 from ui.data import basin_catalog, basin_dataset, basin_spans, data_period, source_and_basins, upload_dir
-from ui.frame import (BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, flash, keep, persistent_widget, remembered, setup_page,
-                      show_error, show_flash, widget_key)
+from ui.frame import (BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, flash, keep, kept, persistent_widget, remember,
+                      remembered, setup_page, show_error, show_flash, widget_key)
 
 CATALOG_LABELS = {"basin": "basin id", "lat": "outlet lat (°N)", "lon": "outlet lon (°E)", "area_km2": "area (km²)",
                   "start": "first day", "end": "last day"}
@@ -53,9 +53,9 @@ if selected:
     elif spans:
         common = common_period(spans)
         chosen = data_period(spans)
-        stored = st.session_state.get(PERIOD_KEY)
+        stored = kept(PERIOD_KEY)
         if not (isinstance(stored, (tuple, list)) and len(stored) == 1):  # keep a range being picked
-            st.session_state[PERIOD_KEY] = (chosen[0].date(), chosen[1].date())
+            remember(PERIOD_KEY, (chosen[0].date(), chosen[1].date()))
         value = st.date_input("Data period (used by Train dXAJ)", min_value=common[0].date(),
                               max_value=common[1].date(), **remembered(PERIOD_KEY, None),
                               help=f"The chosen basins all have data from {common[0].date()} to {common[1].date()}.")

@@ -15,7 +15,7 @@ from core.demo import HYDRO_QUICK
 from core.hydro.config import load_config
 from core.runs import RunDir
 from ui.data import basin_dataset, basin_spans, data_period, source_and_basins
-from ui.frame import keep_all, remembered, setup_page, show_error
+from ui.frame import keep_all, kept, remember, remembered, setup_page, show_error
 from ui.job_panel import job_status, start
 from ui.ranges import range_editor
 
@@ -73,22 +73,22 @@ defaults = {"train_period": (first, test_start - dt.timedelta(days=1)), "test_pe
             "warmup": preset["warmup"], "rho": preset["rho"], "batch": preset["batch"], "epochs": preset["epochs"],
             "iters": preset["iterations"], "hidden": preset["hidden"], "loss": "nse", "strategy": "last",
             "device": "auto", "baselines": preset["baselines"]}
-keys = {name: f"hydro_{name}_{tag}" for name in defaults}
+keys = {name: f"{name}_{tag}" for name in defaults}
 for name in ("train_period", "test_period"):  # a period from other basins would not fit the date bounds
-    stored = st.session_state.get(keys[name])
+    stored = kept(keys[name])
     if stored is not None and not all(first <= d <= last for d in stored):
-        del st.session_state[keys[name]]
+        remember(keys[name], defaults[name])
 
 
 def field(name: str) -> dict:
     return remembered(keys[name], defaults[name], in_form=True)
 
 
-problems += check_hydro_periods((first_ts, last_ts), st.session_state.get(keys["train_period"], defaults["train_period"]),
-                                st.session_state.get(keys["test_period"], defaults["test_period"]),
-                                int(st.session_state.get(keys["warmup"], preset["warmup"])),
-                                int(st.session_state.get(keys["rho"], preset["rho"])), step) if spans and not \
-    check_basin_period(spans) else []
+if spans and not check_basin_period(spans):
+    problems += check_hydro_periods((first_ts, last_ts), kept(keys["train_period"], defaults["train_period"]),
+                                    kept(keys["test_period"], defaults["test_period"]),
+                                    int(kept(keys["warmup"], preset["warmup"])), int(kept(keys["rho"], preset["rho"])),
+                                    step)
 if problems:
     st.error("Start is disabled: " + " ".join(problems), icon="⚠️")
 with st.form("hydro_settings"):

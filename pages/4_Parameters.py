@@ -12,7 +12,7 @@ from core.hydro.sandbox import SandboxForcing, run_sandbox, sandbox_forcing
 from core.viz.hydrographs import hydrograph
 from core.viz.parameters import parameter_distributions, parameter_trajectories
 from ui.data import MODEL_LABELS, basin_dataset, basin_ids, hydro_predictions, runs_with_predictions
-from ui.frame import DATA_SOURCE_KEY, remembered, setup_page, show_error
+from ui.frame import DATA_SOURCE_KEY, kept, remember, remembered, setup_page, show_error
 from ui.ranges import active_ranges
 
 setup_page("Parameters", "🎛️")
@@ -97,14 +97,18 @@ def sandbox() -> None:
         st.caption("Slider ranges: the ones edited on **Train dXAJ**.")
     if learned is not None and st.button("Start from the LSTM's median parameters for this basin", key="sandbox_from_run"):
         for spec, value in zip(PARAM_SPECS, learned):
-            st.session_state[f"sandbox_{spec.name}"] = float(value)
+            remember(f"sandbox_{spec.name}", float(value))
     cols = st.columns(5)
     values = []
+    bounds = st.session_state.setdefault("_sandbox_bounds", {})
     for i, spec in enumerate(PARAM_SPECS):
         lo, hi = (float(v) for v in ranges[spec.name])
         key = f"sandbox_{spec.name}"
-        if key in st.session_state:  # ranges edited since: keep the value inside the slider
-            st.session_state[key] = float(min(max(st.session_state[key], lo), hi))
+        if bounds.get(spec.name, (lo, hi)) != (lo, hi):  # ranges edited on Train dXAJ: restart in the middle
+            remember(key, (lo + hi) / 2)
+        elif kept(key) is not None:  # the LSTM's value may lie outside the slider
+            remember(key, float(min(max(kept(key), lo), hi)))
+        bounds[spec.name] = (lo, hi)
         values.append(cols[i % 5].slider(f"{spec.name} ({spec.unit})", lo, hi, step=(hi - lo) / 100,
                                          help=spec.meaning, **remembered(key, (lo + hi) / 2)))
     try:
@@ -115,7 +119,8 @@ def sandbox() -> None:
     first, last = (str(pd.Timestamp(forcing.time[i]).date()) for i in (0, -1))
     sims = {"XAJ (sliders)": result.q_sim, **curves}
     st.plotly_chart(hydrograph(forcing.time, forcing.q_obs, sims, prcp=forcing.prcp,
-                               title=f"{basin}: XAJ with the slider parameters, test period {first} to {last}"),
+                               title=f"{basin}: XAJ with the slider parameters, test period {first} to {last}: "
+                                     f"NSE {result.scores['nse']:.3f}"),
                     key="sandbox_hydrograph")
     scores = result.scores
     c = st.columns(5)

@@ -23,19 +23,19 @@ def _start(at):
 
 def test_rain_region_and_experiment_kept_across_pages():
     at = open_page("5_Rain_experiments.py")
-    at.number_input(key="_w_r1_east").set_value(118.0).run()
-    at.radio(key="_w_rain_experiments").set_value("exp2").run()
+    at.number_input(key="r1_east").set_value(118.0).run()
+    at.radio(key="rain_experiments").set_value("exp2").run()
     at.switch_page("pages/6_Rain_maps.py").run()
     at.switch_page("pages/5_Rain_experiments.py").run()
     assert_clean(at)
-    assert at.number_input(key="_w_r1_east").value == 118.0
-    assert at.radio(key="_w_rain_experiments").value == "exp2"
+    assert at.number_input(key="r1_east").value == 118.0
+    assert at.radio(key="rain_experiments").value == "exp2"
     assert not _start(at).disabled
 
 
 def test_region_outside_the_grid_disables_start_with_one_message():
     at = open_page("5_Rain_experiments.py")
-    at.number_input(key="_w_r1_east").set_value(179.0).run()
+    at.number_input(key="r1_east").set_value(179.0).run()
     assert_clean(at)
     errors = errors_of(at)
     assert len(errors) == 1 and "falls outside the grid" in errors[0]
@@ -44,7 +44,7 @@ def test_region_outside_the_grid_disables_start_with_one_message():
 
 def test_two_demo_basins_keep_the_train_page_usable():
     at = open_page("1_Basins.py")
-    at.multiselect(key="_w_basins").set_value(["fulda_grebenau", "hymod_example"]).run()
+    at.multiselect[0].set_value(["fulda_grebenau", "hymod_example"]).run()
     assert_clean(at)
     assert any("share no common period" in e for e in errors_of(at))
     assert any("Not on the map" in c.value and "hymod_example" in c.value for c in at.caption)
@@ -57,16 +57,16 @@ def test_two_demo_basins_keep_the_train_page_usable():
     assert len(at.date_input) == 2 and button(at, "Reset all ranges to defaults")
     # back to one basin: the period control appears and Start is enabled
     at.switch_page("pages/1_Basins.py").run()
-    at.multiselect(key="_w_basins").set_value(["fulda_grebenau"]).run()
-    assert at.date_input(key="_w_data_period").value
+    at.multiselect[0].set_value(["fulda_grebenau"]).run()
+    assert at.date_input(key="data_period").value
     at.switch_page("pages/2_Train_dXAJ.py").run()
     assert not errors_of(at) and not _start(at).disabled
 
 
 def test_overlapping_periods_disable_start():
     at = open_page("2_Train_dXAJ.py")
-    train = at.date_input(key="_w_hydro_train_period_0")
-    test = at.date_input(key="_w_hydro_test_period_0")
+    train = at.date_input(key="train_period_0")
+    test = at.date_input(key="test_period_0")
     train.set_value((train.value[0], test.value[1]))
     _start(at).click().run()  # the form sends its fields; the check runs on the new values
     assert any("overlap" in e for e in errors_of(at))
@@ -96,11 +96,11 @@ def test_sandbox_scores_the_test_period_and_keeps_sliders():
     labels = {m.label: m.value for m in at.metric}
     assert "NSE (test period)" in labels
     before = labels["NSE (test period)"]
-    at.slider(key="_w_sandbox_K").set_value(0.5).run()
+    at.slider(key="sandbox_K").set_value(0.5).run()
     assert at.metric[0].value != before
     at.switch_page("pages/3_Hydrographs.py").run()
     at.switch_page("pages/4_Parameters.py").run()
-    assert at.slider(key="_w_sandbox_K").value == 0.5
+    assert at.slider(key="sandbox_K").value == 0.5
     assert not at.warning  # no "default value and Session State API" warning
 
 

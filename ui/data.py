@@ -10,7 +10,7 @@ import streamlit as st
 import xarray as xr
 
 from core.runs import RunDir, list_runs
-from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, runs_root, show_error
+from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, kept, runs_root, show_error
 
 UPLOAD_DIR_NAME = "uploads"
 
@@ -92,7 +92,7 @@ def data_period(spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]]) -> tuple[pd
     common = common_period(spans)
     if common is None:
         return None
-    chosen = st.session_state.get(PERIOD_KEY)
+    chosen = kept(PERIOD_KEY)
     if isinstance(chosen, (tuple, list)) and len(chosen) == 2:
         start, end = pd.Timestamp(chosen[0]), pd.Timestamp(chosen[1])
         if common[0] <= start <= end <= common[1]:

@@ -70,23 +70,43 @@ def keep(key: str) -> None:
     st.session_state[key] = st.session_state[widget_key(key)]
 
 
+def kept_key(key: str) -> str:
+    """Where :func:`remembered` keeps the value of the widget ``key`` between pages."""
+    return f"_kept_{key}"
+
+
+def kept(key: str, default=None):
+    """The remembered value of widget ``key`` (also on pages that do not draw it)."""
+    return st.session_state.get(kept_key(key), default)
+
+
+def remember(key: str, value) -> None:
+    """Set the value the widget ``key`` shows next time it is drawn."""
+    st.session_state[kept_key(key)] = value
+
+
+def _keep_widget(key: str) -> None:
+    st.session_state[kept_key(key)] = st.session_state[key]
+
+
 def keep_all(keys) -> None:
     """on_click callback of a form's submit button: keep every field of the form (widgets inside a
     form take no on_change callback)."""
     for key in keys:
-        if widget_key(key) in st.session_state:
-            keep(key)
+        if key in st.session_state:
+            _keep_widget(key)
 
 
 def remembered(key: str, default, in_form: bool = False) -> dict:
-    """Keyword arguments for a widget whose value survives page changes: the value lives under
-    ``key`` (seeded with ``default``), the widget under ``_w_<key>``. Pass no ``value``/``index``/
-    ``default`` to the widget itself (Streamlit warns when both a default and session state set it).
-    Widgets in a form get no callback: keep them with :func:`keep_all` on submit."""
-    if key not in st.session_state:
-        st.session_state[key] = default
-    persistent_widget(key)
-    return {"key": widget_key(key)} if in_form else {"key": widget_key(key), "on_change": keep, "args": (key,)}
+    """Keyword arguments for a widget ``key`` whose value survives page changes: Streamlit forgets the
+    state of widgets a page does not draw, so the value is also kept under :func:`kept_key` (seeded
+    with ``default``) and handed back to the widget each run. Pass no ``value``/``index``/``default``
+    to the widget itself (Streamlit warns when both a default and session state set it). Widgets in
+    a form get no callback: keep them with :func:`keep_all` on submit."""
+    if kept_key(key) not in st.session_state:
+        st.session_state[kept_key(key)] = default
+    st.session_state[key] = st.session_state[kept_key(key)]
+    return {"key": key} if in_form else {"key": key, "on_change": _keep_widget, "args": (key,)}
 
 
 JOB_POLL_SECONDS = 2.0
