@@ -11,7 +11,6 @@ import streamlit as st
 
 from core.checks import check_basin_period, check_hydro_periods
 from core.data import DataError
-from core.demo import HYDRO_QUICK
 from core.hydro.config import load_config
 from core.runs import RunDir
 from ui.data import basin_dataset, basin_spans, data_period, source_and_basins
@@ -23,10 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "hydro_quick.yaml"
 
 PRESETS = {
-    # the demo's size (core.demo.HYDRO_QUICK): enough for the LSTM baseline to follow the hydrograph
+    # dXAJ alone; the Home page's demo (core.demo.HYDRO_QUICK) trains the baselines as well
     "quick demo (about a minute on a CPU)": {
-        "epochs": 5, "iterations": 10, "batch": 16, "warmup": 90, "rho": 90, "hidden": 16,
-        "baselines": ["static_xaj", "lstm"], "test_years": 2, "overrides": HYDRO_QUICK["overrides"],
+        "epochs": 1, "iterations": 4, "batch": 16, "warmup": 60, "rho": 60, "hidden": 16, "baselines": [],
+        "test_years": 1,
     },
     "standard (configs/hydro_quick.yaml)": {
         "epochs": 8, "iterations": 20, "batch": 32, "warmup": 180, "rho": 120, "hidden": 32,
@@ -125,7 +124,6 @@ if submitted and not problems and ranges is not None:
         config = load_config(BASE_CONFIG, {
             "name": "dashboard",
             "baselines": list(baselines),
-            **({"overrides": preset["overrides"]} if "overrides" in preset else {}),
             "data": {"source": source, "basins": list(basins), "train_period": _pair(train_period, "Training period"),
                      "test_period": _pair(test_period, "Test period")},
             "param_ranges": ranges.to_dict(),
