@@ -109,10 +109,13 @@ def test_demo_ends_with_a_hydrograph_and_rain_maps(page, app_server):
 
     rain_run = next(p for p in app_server["runs"].iterdir() if p.name.startswith("rain-") and p.name.endswith("demo"))
     csi = json.loads((rain_run / "metrics.json").read_text())["test"]
-    exp2, persistence = csi["exp2"]["csi"]["5"], csi["persistence"]["csi"]["5"]
+    exp2, persistence = (next(v for k, v in csi[name]["csi"].items() if float(k) == 5.0)
+                         for name in ("exp2", "persistence"))
     record_timing(f"demo_csi_at_5mm exp2 {exp2:.3f} persistence {persistence:.3f} (value: exp2 - persistence)",
                   exp2 - persistence)
     assert math.isfinite(exp2) and math.isfinite(persistence)
+    # the quick rain preset learns from the upstream region (exp2 CSI@5 0.58 vs persistence 0.24 here)
+    assert exp2 > persistence
 
     for i, name in enumerate(PAGES[1:], start=1):
         nav(page, name)
