@@ -49,7 +49,8 @@ def check_basin_period(spans: Mapping[str, Span], period: Sequence | None = None
 
 
 def check_hydro_periods(data: Span, train: Sequence, test: Sequence, warmup: int, rho: int,
-                        step: pd.Timedelta = pd.Timedelta(days=1), valid_fraction: float = 0.2) -> list[str]:
+                        step: pd.Timedelta = pd.Timedelta(days=1), valid_fraction: float = 0.2,
+                        check_overlap: bool = True) -> list[str]:
     """Problems of a dXAJ training set-up on data covering ``data`` (first, last time step).
 
     ``train`` and ``test`` are (first, last) days; ``warmup`` and ``rho`` are in time steps of
@@ -71,7 +72,7 @@ def check_hydro_periods(data: Span, train: Sequence, test: Sequence, warmup: int
             problems.append(f"{label} {_day(start)} to {_day(end)} is outside the data ({_day(first)} to {_day(last)}).")
         else:
             periods[label] = (start, end)
-    if len(periods) == 2:
+    if check_overlap and len(periods) == 2:
         (a0, a1), (b0, b1) = periods["Training period"], periods["Test period"]
         if a0 <= b1 and b0 <= a1:
             problems.append(f"Training period ({_day(a0)} to {_day(a1)}) and test period ({_day(b0)} to {_day(b1)}) "

@@ -94,14 +94,22 @@ if upload is not None and st.session_state.get("_basin_upload_done") != upload.f
     except DataError as exc:
         show_error(exc, "The uploaded file was rejected")
     else:
-        target = upload_dir() / upload.name
-        target.write_bytes(data)
+        from core.atomic_io import atomic_write_bytes
+        from core.safe_names import UnsafeNameError, confined_path
+
+        try:
+            # the browser's file name is untrusted ("../../x.csv", "/abs/x.csv"): keep only a safe last part
+            target = confined_path(upload_dir(), upload.name, "upload file name")
+        except UnsafeNameError as exc:
+            show_error(exc, "The uploaded file was rejected")
+            st.stop()
+        atomic_write_bytes(target, data)
         st.cache_data.clear()
         # the new source is chosen at once and the page redraws, so the sidebar lists it now
         st.session_state["_basin_upload_done"] = upload.file_id
         st.session_state[DATA_SOURCE_KEY] = str(target)
         st.session_state.pop(BASINS_KEY, None)
-        flash(f"{upload.name}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
+        flash(f"{target.name}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
               f"from {str(checked.time.values[0])[:10]} to {str(checked.time.values[-1])[:10]}. "
               "It is now the data source in the sidebar.")
         st.rerun()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -14,7 +13,7 @@ from core.data import DataError
 from core.hydro.config import load_config
 from core.runs import RunDir
 from ui.data import basin_dataset, basin_spans, data_period, source_and_basins
-from ui.frame import keep_all, kept, remember, remembered, setup_page, show_error
+from ui.frame import keep_all, kept, period_overlaps, remember, remembered, setup_page, show_error
 from ui.job_panel import job_status, start
 from ui.ranges import range_editor
 
@@ -73,6 +72,7 @@ defaults = {"train_period": (first, test_start - dt.timedelta(days=1)), "test_pe
             "iters": preset["iterations"], "hidden": preset["hidden"], "loss": "nse", "strategy": "last",
             "device": "auto", "baselines": preset["baselines"]}
 keys = {name: f"{name}_{tag}" for name in defaults}
+form_keys = [k for name, k in keys.items() if name not in ("train_period", "test_period")]
 for name in ("train_period", "test_period"):  # a period from other basins would not fit the date bounds
     stored = kept(keys[name])
     if stored is not None and not all(first <= d <= last for d in stored):
@@ -83,17 +83,22 @@ def field(name: str) -> dict:
     return remembered(keys[name], defaults[name], in_form=True)
 
 
+# the periods sit outside the form so a problem with them disables Start at once (core decides)
+c1, c2 = st.columns(2)
+train_period = c1.date_input("Training period", min_value=first, max_value=last,
+                             **remembered(keys["train_period"], defaults["train_period"]))
+test_period = c2.date_input("Test period", min_value=first, max_value=last,
+                            **remembered(keys["test_period"], defaults["test_period"]))
 if spans and not check_basin_period(spans):
-    problems += check_hydro_periods((first_ts, last_ts), kept(keys["train_period"], defaults["train_period"]),
-                                    kept(keys["test_period"], defaults["test_period"]),
+    overlaps = period_overlaps({"training": train_period, "test": test_period})
+    if overlaps:
+        problems.append(f"{overlaps[0]}. Move the test period after (or before) the training period.")
+    problems += check_hydro_periods((first_ts, last_ts), train_period, test_period,
                                     int(kept(keys["warmup"], preset["warmup"])), int(kept(keys["rho"], preset["rho"])),
-                                    step)
+                                    step, check_overlap=False)
 if problems:
     st.error("Start is disabled: " + " ".join(problems), icon="⚠️")
 with st.form("hydro_settings"):
-    c1, c2 = st.columns(2)
-    train_period = c1.date_input("Training period", min_value=first, max_value=last, **field("train_period"))
-    test_period = c2.date_input("Test period", min_value=first, max_value=last, **field("test_period"))
     c1, c2, c3, c4 = st.columns(4)
     warmup = c1.number_input("Warm-up (steps)", 0, 3650, **field("warmup"))
     rho = c2.number_input("Window length rho (steps)", 5, 3650, **field("rho"))
@@ -109,7 +114,7 @@ with st.form("hydro_settings"):
     device = c1.selectbox("Device", ["auto", "cpu", "cuda"], **field("device"))
     baselines = c2.multiselect("Baselines trained in the same run", ["static_xaj", "lstm"], **field("baselines"))
     submitted = st.form_submit_button("Start training", type="primary", disabled=bool(problems),
-                                      on_click=keep_all, args=(list(keys.values()),),
+                                      on_click=keep_all, args=(form_keys,),
                                       help=" ".join(problems) if problems else None)
 
 
@@ -138,15 +143,25 @@ if submitted and not problems and ranges is not None:
         start("hydro", config, name="dxaj")
 
 
+def _median(block: object, score: str) -> str:
+    """``block["test"]["median"][score]`` of metrics.json as text ("n/a" when absent, null or not a number)."""
+    test = block.get("test") if isinstance(block, dict) else None
+    median = test.get("median") if isinstance(test, dict) else None
+    value = median.get(score) if isinstance(median, dict) else None
+    try:
+        return f"{float(value):.3f}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
 def _summary(run: RunDir) -> None:
     metrics = run.read_metrics()
-    med = (metrics.get("test") or {}).get("median") or {}
     cols = st.columns(3)
-    cols[0].metric("median test NSE", f"{med.get('nse', float('nan')):.3f}")
-    cols[1].metric("median test KGE", f"{med.get('kge', float('nan')):.3f}")
+    cols[0].metric("median test NSE", _median(metrics, "nse"))
+    cols[1].metric("median test KGE", _median(metrics, "kge"))
     for name in ("static_xaj", "lstm"):
         if name in metrics:
-            cols[2].metric(f"{name} NSE", f"{metrics[name]['test']['median'].get('nse', np.nan):.3f}")
+            cols[2].metric(f"{name} NSE", _median(metrics[name], "nse"))
     st.page_link("pages/3_Hydrographs.py", label="See the hydrographs")
 
 
