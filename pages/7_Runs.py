@@ -32,8 +32,9 @@ c1, c2 = st.columns(2)
 with c1:
     st.markdown(f"**State:** {status.get('state', '?')} — {status_message(status)}")
     st.markdown("**Config**")
-    config = run.read_config()
-    st.code(yaml.safe_dump(public_config(config), sort_keys=False) if config else "(none yet)", language="yaml")
+    config = run.safe_config()  # {} when damaged: then the raw text, as it is on disk
+    st.code(yaml.safe_dump(public_config(config), sort_keys=False) if config else run.config_text() or "(none yet)",
+            language="yaml")
 with c2:
     table = metrics_frame(run)
     if table.empty:
@@ -70,7 +71,7 @@ names = list(by_name)
 c1, c2 = st.columns(2)
 a = c1.selectbox("Run A", names, index=0, key="compare_a")
 b = c2.selectbox("Run B", names, index=min(1, len(names) - 1), key="compare_b")
-differences = config_differences(by_name[a].read_config(), by_name[b].read_config())
+differences = config_differences(by_name[a].safe_config(), by_name[b].safe_config())
 if a == b:
     st.info("Pick two different runs.")
 elif differences:
