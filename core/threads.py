@@ -119,7 +119,8 @@ def policy_threads(environ: Mapping[str, str] | None = None,
                    free: Callable[[], int] = free_cores) -> int | None:
     """Intra-op (and numba) threads the policy chooses for a process with ``environ``; None when off.
 
-    ``HYDROCAST_THREADS=N`` wins, then a user's ``OMP_NUM_THREADS``, then the cores free now (``free``).
+    ``HYDROCAST_THREADS=N`` wins, then a user's ``OMP_NUM_THREADS``, then the cores free now (``free``),
+    divided among the ranks torchrun starts on this machine (``LOCAL_WORLD_SIZE``).
     """
     environ = _user_set(os.environ if environ is None else environ)
     switch = _switch(environ)
@@ -130,7 +131,10 @@ def policy_threads(environ: Mapping[str, str] | None = None,
     user = (environ.get("OMP_NUM_THREADS") or "").split(",")[0].strip()
     if user.isdigit() and int(user) > 0:
         return int(user)
-    return free()
+    # torchrun ranks on one machine share its free cores (torchrun's own OMP_NUM_THREADS=1 is kept
+    # above as a user setting; this covers a launch whose environment already had the policy)
+    ranks = environ.get("LOCAL_WORLD_SIZE", "1")
+    return max(1, free() // (int(ranks) if ranks.isdigit() and int(ranks) > 0 else 1))
 
 
 def policy_environment(environ: Mapping[str, str] | None = None,

@@ -141,3 +141,10 @@ def test_importing_core_first_gives_torch_the_policy_threads():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "PASSIVE"]
+
+
+def test_torchrun_ranks_share_the_free_cores():
+    assert policy_environment({"LOCAL_WORLD_SIZE": "2"}, free=lambda: 4)["OMP_NUM_THREADS"] == "2"
+    assert policy_environment({"LOCAL_WORLD_SIZE": "4"}, free=two_free)["OMP_NUM_THREADS"] == "1"
+    # torchrun's own OMP_NUM_THREADS=1 (set when the user gave none) is kept
+    assert "OMP_NUM_THREADS" not in policy_environment({"LOCAL_WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"})
