@@ -12,8 +12,10 @@ off (``HYDROCAST_THREADS=off``: torch's and OpenMP's defaults, the behaviour bef
 Runs are interleaved (every setting and policy once per repeat) so that drift in other load hits all
 of them alike; the median, the spread (min-max) and the slowdown against the same policy alone are
 printed, with the 1-minute load average seen at each start. A run that exceeds ``--timeout`` is
-stopped and shown as ``>timeout``. dXAJ times are the training seconds from its ``history.json``;
-rain times are the wall time of the whole process (its history has no clock).
+stopped and shown as ``>timeout``. dXAJ times are the training seconds from its ``history.json``
+(``configs/hydro_quick.yaml --model dpl --baselines none``); rain times are the wall time of the
+whole process (its history has no clock) for ``configs/rain_quick.yaml`` shortened to
+``--rain-epochs`` epochs per experiment and a one-month training period (``RAIN_TRAIN_PERIOD``).
 ``--xaj-speed`` also runs ``bench/xaj_speed.py`` with the policy off and on (quiet-machine check).
 Every child (runs, competitors, loops) leads its own process group and is stopped at the end, also
 on Ctrl-C or SIGTERM.
@@ -172,7 +174,7 @@ def fmt(record_list: list[dict]) -> tuple[float, str]:
     return med, spread
 
 
-def summarise(records: list[dict], markdown: bool) -> None:
+def summarise(records: list[dict], markdown: bool, timeout: float) -> None:
     print()
     if markdown:
         print("| run | policy | beside it | median s | spread (min-max) s | slowdown | load avg (1 min) |")
@@ -187,17 +189,19 @@ def summarise(records: list[dict], markdown: bool) -> None:
                 med, spread = fmt(cell)
                 if setting == "alone":
                     alone[policy] = med
-                ratio = med / alone[policy] if policy in alone else float("nan")
                 more = ">" if sum(r["timeout"] for r in cell) * 2 > len(cell) else ""
+                ratio_text = (f"{more}{med / alone[policy]:.1f}x" if policy in alone and alone[policy] < timeout
+                              else "n/a (alone timed out)")
                 loads = ", ".join(f"{r['load']:.1f}" for r in cell)
                 if markdown:
-                    print(f"| {name} | {policy} | {setting} | {more}{med:.1f} | {spread} | {more}{ratio:.1f}x | {loads} |")
+                    print(f"| {name} | {policy} | {setting} | {more}{med:.1f} | {spread} | {ratio_text} | {loads} |")
                 else:
                     print(f"  {name:5s} policy {policy:3s} beside {setting:10s}: median {more}{med:6.1f} s "
-                          f"(spread {spread} s, n={len(cell)})  slowdown {more}{ratio:4.1f}x  load {loads}")
+                          f"(spread {spread} s, n={len(cell)})  slowdown {ratio_text}  load {loads}")
         if "off" in alone and "on" in alone:
-            print(f"  {name}: alone, policy on / off = {alone['on'] / alone['off']:.2f} "
-                  f"({alone['on']:.1f} s vs {alone['off']:.1f} s; < 1 is faster with the policy)")
+            capped = "<" if alone["off"] >= timeout else ""
+            print(f"  {name}: alone, policy on / off = {capped}{alone['on'] / alone['off']:.2f} "
+                  f"({alone['on']:.1f} s vs {'>' if capped else ''}{alone['off']:.1f} s; < 1 is faster with the policy)")
 
 
 XAJ_LABELS = ("(a) 256 basins, 365+365 d: forward", "(a) 256 basins, 365+365 d: forward+backward",
@@ -251,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
                             records.append(rec)
                             print(f"  {tag:32s} {'>' if rec['timeout'] else ''}{rec['seconds']:6.1f} s "
                                   f"(wall {rec['wall']:.1f} s, load {rec['load']:.1f})", flush=True)
-            summarise(records, args.markdown)
+            summarise(records, args.markdown, args.timeout)
             if args.xaj_speed:
                 print()
                 for policy in policies:
@@ -261,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("\ninterrupted: stopping the child processes", file=sys.stderr)
         if records:
-            summarise(records, args.markdown)
+            summarise(records, args.markdown, args.timeout)
         raise SystemExit(130)
     finally:
         stop_all()
