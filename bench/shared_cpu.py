@@ -225,6 +225,31 @@ def xaj_speed(policy: str, work: Path, timeout: float) -> dict[str, tuple[float,
     return ratios
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_all(workloads: list[str], settings: list[str], policies: list[str], records: list[dict], work: Path,
+            args: argparse.Namespace) -> None:
+    """Every run, interleaved, appended to ``records`` as it finishes; then the summary."""
+    for name in workloads:
+        for rep in range(args.repeats):
+            for setting in settings:
+                for policy in policies if rep % 2 == 0 else policies[::-1]:
+                    tag = f"{name}-{policy}-{setting.replace(' ', '_')}-{rep}"
+                    rec = run_once(name, policy, setting, work, args, tag)
+                    records.append(rec)
+                    print(f"  {tag:32s} {'>' if rec['timeout'] else ''}{rec['seconds']:6.1f} s "
+                          f"(wall {rec['wall']:.1f} s, load {rec['load']:.1f})", flush=True)
+    summarise(records, args.markdown, args.timeout)
+    if args.xaj_speed:
+        print()
+        for policy in policies:
+            ratios = xaj_speed(policy, work, timeout=600)
+            shown = "; ".join(f"{k}: {ms:.1f} ms, {r:.1f}x" for k, (ms, r) in ratios.items())
+            print(f"  xaj_speed policy {policy}: {shown} (load {os.getloadavg()[0]:.1f})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
@@ -236,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--xaj-speed", action="store_true", help="also bench/xaj_speed.py with the policy off and on")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: the children are stopped too
     workloads = [w for w in args.workloads.split(",") if w]
     settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     policies = [p for p in args.policies.split(",") if p]
@@ -245,30 +270,18 @@ def main(argv: list[str] | None = None) -> None:
     records: list[dict] = []
     try:
         with tempfile.TemporaryDirectory(prefix="shared_cpu-") as tmp:
-            work = Path(tmp)
-            for name in workloads:
-                for rep in range(args.repeats):
-                    for setting in settings:
-                        for policy in policies if rep % 2 == 0 else policies[::-1]:
-                            tag = f"{name}-{policy}-{setting.replace(' ', '_')}-{rep}"
-                            rec = run_once(name, policy, setting, work, args, tag)
-                            records.append(rec)
-                            print(f"  {tag:32s} {'>' if rec['timeout'] else ''}{rec['seconds']:6.1f} s "
-                                  f"(wall {rec['wall']:.1f} s, load {rec['load']:.1f})", flush=True)
-            summarise(records, args.markdown, args.timeout)
-            if args.xaj_speed:
-                print()
-                for policy in policies:
-                    ratios = xaj_speed(policy, work, timeout=600)
-                    shown = "; ".join(f"{k}: {ms:.1f} ms, {r:.1f}x" for k, (ms, r) in ratios.items())
-                    print(f"  xaj_speed policy {policy}: {shown} (load {os.getloadavg()[0]:.1f})", flush=True)
+            try:
+                run_all(workloads, settings, policies, records, Path(tmp), args)
+            finally:
+                # children first, then the folder they write into; a second Ctrl-C must not cut this short
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                stop_all()
     except KeyboardInterrupt:
-        print("\ninterrupted: stopping the child processes", file=sys.stderr)
+        print("\ninterrupted: the child processes were stopped", file=sys.stderr)
         if records:
             summarise(records, args.markdown, args.timeout)
         raise SystemExit(130)
-    finally:
-        stop_all()
     print("load average at end:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
