@@ -184,7 +184,14 @@ class Optional(Type):
         return f"{self.inner.expected} or null"
 
     def check(self, value: Any) -> Any:
-        return None if value is None else self.inner.check(value)
+        if value is None:
+            return None
+        try:
+            return self.inner.check(value)
+        except Invalid as exc:
+            if str(exc).startswith("expected "):
+                raise self.fail(value) from None
+            raise
 
 
 class OneOf(Type):
