@@ -157,3 +157,15 @@ def test_resumed_config_is_the_runs_own(trained):
     for run_dir in trained.values():
         stored = yaml.safe_load((run_dir / "config.yaml").read_text())
         assert isinstance(stored, dict) and stored["kind"] in ("hydro", "rain")
+
+
+def test_both_halves_number_epochs_from_1(trained):
+    """One epoch convention (core.training.lifecycle): history and checkpoints count epochs from 1."""
+    hydro = RunDir(trained["hydro"])
+    assert [r["epoch"] for r in hydro.read_history()] == [1]
+    assert load_checkpoint(hydro.checkpoint_dir / "last.pt")["epoch"] == 1
+    rain = RunDir(trained["rain"])
+    assert [(r["experiment"], r["epoch"]) for r in rain.read_history()] == [("exp1", 1), ("exp2", 1)]
+    for exp in ("exp1", "exp2"):
+        last = load_checkpoint(rain.checkpoint_dir / f"{exp}_last.pt")
+        assert last["epoch"] == 1 and last["best_epoch"] == 1

@@ -41,7 +41,7 @@ from core.training import distributed as D
 from core.training import rng
 from core.training.checkpoint import load_checkpoint as _load_checkpoint
 from core.training.checkpoint import save_checkpoint
-from core.training.lifecycle import FIRST_EPOCH, Cancelled
+from core.training.lifecycle import FIRST_EPOCH, Cancelled, Progress
 
 
 @dataclass
@@ -243,6 +243,7 @@ def train_model(
     base_payload = {"normalization": prepared.norm.to_dict(), "config": dict(config),
                     "input_names": inputs.input_names, "basins": inputs.basins, "periods": prepared.periods}
 
+    status = Progress(run, every=5.0)  # rank 0 only, throttled
     for epoch in range(state["epoch"] + FIRST_EPOCH, epochs + 1):
         if patience and valid_sampler is not None and state["bad_epochs"] >= patience:
             break
@@ -257,7 +258,7 @@ def train_model(
             from tqdm import tqdm
 
             bar = tqdm(total=n_iter, desc=f"{config['model']} epoch {epoch}/{epochs}", leave=False, mininterval=2)
-        loss_sum, n_batches, last_status = 0.0, 0, time.monotonic()
+        loss_sum, n_batches = 0.0, 0
         for it in range(n_iter):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"stopped in epoch {epoch} at iteration {it}")
@@ -277,10 +278,8 @@ def train_model(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}", refresh=False)
-            if main and time.monotonic() - last_status > 5:
-                last_status = time.monotonic()
-                run.update_status(progress=((epoch - 1) + (it + 1) / n_iter) / epochs, epoch=epoch,
-                                  message=f"{config['model']}: epoch {epoch}/{epochs}, iteration {it + 1}/{n_iter}")
+            status.update(progress=((epoch - 1) + (it + 1) / n_iter) / epochs, epoch=epoch,
+                          message=f"{config['model']}: epoch {epoch}/{epochs}, iteration {it + 1}/{n_iter}")
         if bar is not None:
             bar.close()
         train_loss = float(D.all_reduce_sum(torch.tensor([loss_sum, n_batches]))[0]) / max(1, n_batches * world)

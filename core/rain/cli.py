@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -137,14 +136,11 @@ def _train(cfg: dict, prepared: pipeline.Prepared, run: RunDir, device: torch.de
     experiments = cfg["experiments"]
     epochs = int(cfg["train"]["epochs"])
     bar = tqdm(total=len(experiments) * epochs, unit="epoch", disable=args.no_progress or not writer, file=sys.stderr)
-    last_write = [0.0]
+    status = lifecycle.Progress(run, every=2.0)  # rank 0 only, throttled
 
     def on_batch(name: str, epoch: int, batch: int, n_batches: int) -> None:
-        if not writer or time.monotonic() - last_write[0] < 2.0:
-            return
-        last_write[0] = time.monotonic()
         done = experiments.index(name) * epochs + (epoch - 1) + batch / max(n_batches, 1)
-        run.update_status(
+        status.update(
             progress=round(0.95 * done / (len(experiments) * epochs), 4),
             message=f"{name}: epoch {epoch}/{epochs}, batch {batch}/{n_batches}",
             experiment=name, epoch=epoch,
@@ -156,7 +152,7 @@ def _train(cfg: dict, prepared: pipeline.Prepared, run: RunDir, device: torch.de
         bar.refresh()
         if writer:
             done = experiments.index(name) * epochs + record["epoch"]
-            run.update_status(
+            status.update(force=True,
                 progress=round(0.95 * done / (len(experiments) * epochs), 4),
                 message=f"{name}: epoch {record['epoch']}/{epochs} train loss {record['train_loss']:.4f} val loss {record['val_loss']:.4f}",
                 experiment=name, epoch=record["epoch"],

@@ -62,13 +62,13 @@ class Progress:
     """Throttled status updates from inside an epoch (at most one write per ``every`` seconds)."""
 
     def __init__(self, run: RunDir, every: float = 2.0):
-        self.run, self.every, self._last = run, every, 0.0
+        self.run, self.every, self._last = run, every, None
 
     def update(self, force: bool = False, **fields: Any) -> None:
         if not is_writer():
             return
         now = time.monotonic()
-        if not force and now - self._last < self.every:
+        if not force and self._last is not None and now - self._last < self.every:
             return
         self._last = now
         self.run.update_status(**fields)
