@@ -66,6 +66,15 @@ def test_bad_values_name_file_and_key(configs, kind, section, key, value, messag
     assert str(err.value) == f"{bad}: {message}"
 
 
+def test_cross_key_ranges():
+    hydro = {"data": {"train_period": ["2000-01-01", "2000-12-31"], "test_period": ["2001-01-01", "2001-12-31"]},
+             "window": {"rho": 20, "horizon": 1}, "evaluate": {"stride": 22}}
+    with pytest.raises(ConfigError, match="evaluate.stride: expected at most window.rho \\+ window.horizon = 21"):
+        HYDRO.complete(hydro)
+    with pytest.raises(ConfigError, match="model.kernel_size: expected an odd kernel size"):
+        RAIN.complete({"regions": {"region1": {"lat": [0, 1], "lon": [0, 1]}}, "model": {"kernel_size": 4}})
+
+
 def test_a_section_that_is_not_a_mapping(configs):
     bad = _edit(configs["rain"], "bad.yaml", lambda c: c.__setitem__("train", 5))
     with pytest.raises(ConfigError, match=r"bad.yaml: train: expected a mapping \(keys .*lr.*\), got 5"):

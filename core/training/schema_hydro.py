@@ -76,8 +76,16 @@ def _overrides_name_models(config: dict) -> None:
             raise ConfigError(f"expected a mapping of config changes, got {value!r}", f"overrides.{name}")
 
 
+def _eval_stride_fits_the_window(config: dict) -> None:
+    limit = config["window"]["rho"] + config["window"]["horizon"]
+    if config["evaluate"]["stride"] > limit:
+        raise ConfigError(f"expected at most window.rho + window.horizon = {limit} (a window predicts that many "
+                          f"days), got {config['evaluate']['stride']}", "evaluate.stride")
+
+
 SCHEMA = Schema("hydro", KEYS, checks=[
     _periods_required,
+    _eval_stride_fits_the_window,
     _overrides_name_models,
     check_periods_disjoint(["data.train_period", "data.valid_period", "data.test_period"]),
 ])

@@ -83,8 +83,15 @@ def _thresholds_increasing(config: dict) -> None:
         raise ConfigError(f"expected strictly increasing thresholds, got {values}", "evaluate.thresholds")
 
 
+def _kernel_odd(config: dict) -> None:
+    if config["model"]["kernel_size"] % 2 == 0:
+        raise ConfigError(f"expected an odd kernel size (the output keeps the grid), got {config['model']['kernel_size']}",
+                          "model.kernel_size")
+
+
 SCHEMA = Schema("rain", KEYS, checks=[
     _experiments_as_list,
+    _kernel_odd,
     _region1_required,
     _thresholds_increasing,
     _split_periods_complete,
