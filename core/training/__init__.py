@@ -7,5 +7,7 @@
                    progress writing, the epoch convention
 - ``config``       the strict YAML config loader (duplicate and unknown keys, types and ranges,
                    overlapping periods); the key tables live in ``schema_hydro`` and ``schema_rain``
-- ``normalize``    the z-score / log normalisation fitted on the training period, stored with runs
+
+The normalisation both models fit on the training period is :class:`core.data.normalize.Normalizer`
+(in the data layer, below both halves).
 """

@@ -7,15 +7,13 @@ type and range and fills its default. Cross-key checks are at the bottom.
 from __future__ import annotations
 
 from core.training.config import (
-    Bool, Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
+    Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
     Period, Schema, Str, check_periods_disjoint,
 )
 
 MODELS = ("dpl", "static_xaj", "lstm")
 BASELINES = ("static_xaj", "lstm")
 PET_METHODS = ("auto", "provided", "priestley_taylor", "hargreaves")
-
-_ = Bool  # kept importable for rows added later (e.g. switches)
 
 KEYS = [
     Key("kind", Choice("hydro"), "hydro", "kind of run"),
