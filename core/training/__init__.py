@@ -6,7 +6,8 @@
 - ``lifecycle``    the worker: SIGTERM/SIGINT -> ``cancelled``, error -> ``failed``, status and
                    progress writing, the epoch convention
 - ``config``       the strict YAML config loader (duplicate and unknown keys, types and ranges,
-                   overlapping periods); the key tables live in ``schema_hydro`` and ``schema_rain``
+                   overlapping periods); value types in ``config_types``; the key tables of the two
+                   kinds in ``schema_hydro`` and ``schema_rain``
 
 The normalisation both models fit on the training period is :class:`core.data.normalize.Normalizer`
 (in the data layer, below both halves).
