@@ -280,8 +280,8 @@ def build_experiment(
             r1_slice = (slice(off, off + h1), slice(0, w1))
             glon = lon[layout.r1_cols]
             glat = np.concatenate([lat[layout.r2_rows], lat[layout.r1_rows]] if first_is_r2 else [lat[layout.r1_rows], lat[layout.r2_rows]])
-    normalizer = Normalizer.fit(grid, fit_frames)
-    normed = normalizer.transform(grid)
+    normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
+    normed = normalizer.transform_stack(grid)
     target = normed[:, -1].copy()
     inputs = np.nan_to_num(normed, nan=0.0, posinf=0.0, neginf=0.0)
     mask = np.zeros(grid.shape[-2:], dtype=bool)
