@@ -8,13 +8,15 @@ import streamlit as st
 
 from core.viz.maps import difference_maps, rain_maps
 from core.viz.verification import csi_chart, gain_table, lead_chart, lead_keys, lead_verdict, verification_table
-from ui.data import predictions, runs_with_predictions
+from ui.data import predictions, readable_runs
 from ui.frame import setup_page, show_error
 
 setup_page("Rain maps", "🛰️")
 st.title("Rain maps")
 
-runs = runs_with_predictions("rain")
+runs, damaged = readable_runs("rain")
+for message in damaged:
+    st.warning(message, icon="⚠️")
 if not runs:
     st.info("No finished rain run yet: train one on the **Rain experiments** page.")
     st.page_link("pages/5_Rain_experiments.py", label="Rain experiments")
@@ -23,7 +25,7 @@ if not runs:
 by_name = {r.name: r for r in runs}
 run = by_name[st.selectbox("Run", list(by_name), key="rain_run_pick")]
 try:
-    ds = predictions(run.predictions_path)
+    ds = predictions(run.predictions_path, "rain")
 except (OSError, ValueError) as exc:
     show_error(exc, f"Reading the predictions of {run.name}")
     st.stop()
@@ -48,10 +50,13 @@ else:  # a run from before lead times: one lead, the variables on "time"
     times = pd.DatetimeIndex(ds["time"].values)
 labels = [t.strftime("%Y-%m-%d %H:%M") for t in times]
 
-thresholds = list((next(iter((metrics.get("test") or {}).values()), {}).get("csi") or {}).keys())
-if thresholds:
-    shown = thresholds[min(1, len(thresholds) - 1)]
-    st.markdown(lead_verdict(metrics, lead, shown))
+try:
+    thresholds = list((next(iter((metrics.get("test") or {}).values()), {}).get("csi") or {}).keys())
+    if thresholds:
+        shown = thresholds[min(1, len(thresholds) - 1)]
+        st.markdown(lead_verdict(metrics, lead, shown))
+except (AttributeError, TypeError, ValueError, KeyError):  # a damaged metrics.json: the warning comes below
+    thresholds = []
 
 # default to the wettest test time: an empty map shows nothing
 wettest = int(np.nanargmax(np.nan_to_num(truth_all).sum(axis=(1, 2)))) if len(times) else 0
@@ -64,19 +69,25 @@ st.plotly_chart(rain_maps(fields, lat, lon, units, title=f"Region 1 rain at {whe
 st.plotly_chart(difference_maps({n: system_all[n][i] for n in systems}, truth_all[i], lat, lon, units,
                                 title="Prediction minus truth (blue: too dry, red: too wet)"), key="diff_maps")
 
-if leads and thresholds:
+try:
+    table = verification_table(metrics, lead)
+    gains = gain_table(metrics, lead)
+except (AttributeError, TypeError, ValueError, KeyError) as exc:  # metrics.json edited or from another version
+    st.warning(f"metrics.json of {run.name} has an unexpected layout ({exc}); the maps above are unaffected.", icon="⚠️")
+    table = gains = None
+if table is not None and leads and thresholds:
     st.subheader("Skill against lead time")
     pick = st.selectbox(f"CSI threshold ({units})", thresholds, index=thresholds.index(shown), key="lead_thr")
     st.plotly_chart(lead_chart(metrics, pick), key="lead_chart")
 
 st.subheader("Verification over the whole test period" + (f" at {lead} min" if lead is not None else ""))
-table = verification_table(metrics, lead)
-if table.empty:
+if table is None:
+    pass
+elif table.empty:
     st.info("This run has no categorical scores in metrics.json.")
 else:
     st.markdown(f"CSI, POD, FAR, ETS per threshold ({units}); RMSE over all region-1 pixels.")
     st.table(table.set_index(["threshold", "system"]).style.format("{:.3f}", na_rep="–"))
-    gains = gain_table(metrics, lead)
     if not gains.empty:
         st.markdown("**Experiment 2 minus experiment 1** with the paired-bootstrap interval "
                     "(CSI gain > 0 and RMSE change < 0 favour the upstream region):")
