@@ -303,12 +303,12 @@ def build_experiment(
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
     grid, r1_slice, glat, glon = join_grid(name, stack, ds, layout)
-    normalizer = Normalizer.fit(grid, fit_frames)
+    normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
     guide = None
     if guide_mm is not None:
         g = join_grid(name, guide_mm, ds, layout)[0]
         guide = np.nan_to_num(normalizer.rain_forward(g), nan=0.0, posinf=0.0, neginf=0.0)
-    normed = normalizer.transform(grid)
+    normed = normalizer.transform_stack(grid)
     target = normed[:, -1].copy()
     inputs = np.nan_to_num(normed, nan=0.0, posinf=0.0, neginf=0.0)
     mask = np.zeros(grid.shape[-2:], dtype=bool)

@@ -1,6 +1,8 @@
 """One rain run end to end: config -> data -> experiments -> training -> verification -> run directory.
 
-The config (YAML, defaults below, documented in ``configs/rain_quick.yaml``)::
+The config's keys, types, ranges, defaults and help are the table in :mod:`core.training.schema_rain`
+(add a key there), loaded by :mod:`core.training.config`, the loader shared with the hydrology half.
+Documented by example in ``configs/rain_quick.yaml``::
 
     seed: 0
     data:
@@ -20,11 +22,13 @@ The config (YAML, defaults below, documented in ``configs/rain_quick.yaml``)::
     model: {hidden_channels: [32, 64], kernel_size: 3}
     train: {epochs: 20, batch_size: 8, lr: 0.001, loss: weighted_mse, alpha: 1.0, amp: auto, ...}
     evaluate: {thresholds: [0.1, 5, 15, 30], fss_scales: [1, 3, 5], n_boot: 1000}
+
+Relative data paths resolve against the working directory (the rule of both halves,
+:func:`core.training.config.resolve_data_path`).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,7 +42,6 @@ import xarray as xr
 from core.data.errors import DataError
 from core.rain import evaluate as E
 from core.rain.experiments import (
-    EXPERIMENTS,
     ExperimentData,
     Layout,
     NowcastConfig,
@@ -48,87 +51,49 @@ from core.rain.experiments import (
     split_samples,
 )
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
-from core.rain.train import TrainConfig, amp_settings, dist_info, load_best_model, train_experiment
+from core.rain.train import TrainConfig, amp_settings, load_best_model, train_experiment
 from core.runs import RunDir
+from core.training import distributed as D
+from core.training.config import ConfigError, read_yaml, resolve_data_path
+from core.training.schema_rain import SCHEMA
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-DEFAULTS: dict = {
-    "kind": "rain",
-    "seed": 0,
-    "data": {
-        "source": "demo",
-        "demo": {},
-        "radar": {},
-        "variables": "auto",
-        "levels": "auto",
-        "coarsen": 1,
-        "steps": 6,
-    },
-    "regions": {},
-    "split": {},
-    "experiments": ["exp1", "exp2"],
-    "model": {"hidden_channels": [32, 64], "kernel_size": 3},
-    "train": {},
-    "evaluate": {"thresholds": None, "fss_scales": list(E.DEFAULT_FSS_SCALES), "n_boot": 1000, "batch_size": 8},
-    # --- issue 13: lead times, baselines, extrapolation guide (checked by NowcastConfig) ---
-    "nowcast": {"leads": [1], "main_lead": None, "baselines": None, "guide": "none", "augment": "none"},
-}
-SECTIONS = set(DEFAULTS) | {"name", "description"}
+DEFAULTS: dict = SCHEMA.defaults()
 
 
-def complete_config(cfg: dict) -> dict:
-    """``cfg`` over the defaults, checked for unknown sections and keys and malformed values."""
-    if not isinstance(cfg, dict):
-        raise ValueError(f"a rain config must be a YAML mapping, got {type(cfg).__name__}")
-    unknown = set(cfg) - SECTIONS
-    if unknown:
-        raise ValueError(f"unknown section(s) {sorted(unknown)} in the rain config; allowed: {sorted(SECTIONS)}")
-    out = copy.deepcopy(DEFAULTS)
-    for key, value in cfg.items():
-        if isinstance(out.get(key), dict) and key not in ("regions", "split", "model", "train"):
-            if not isinstance(value, dict):
-                raise ValueError(f"config section {key!r} must be a mapping, got {value!r}")
-            extra = set(value) - set(out[key])
-            if extra:
-                raise ValueError(f"unknown key(s) {sorted(extra)} in config section {key!r}; allowed: {sorted(out[key])}")
-            out[key].update(value)
-        else:
-            out[key] = value
-    exps = out["experiments"]
-    if isinstance(exps, str):
-        exps = [exps]
-    if not isinstance(exps, list) or not exps:
-        raise ValueError(f"config 'experiments' must list exp1 and/or exp2, got {out['experiments']!r}")
-    for name in exps:
-        if name not in EXPERIMENTS:
-            raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
-    out["experiments"] = list(dict.fromkeys(exps))
-    TrainConfig.from_config(out["train"])
-    if out["evaluate"]["thresholds"] is not None:
-        out["evaluate"]["thresholds"] = E.check_thresholds(out["evaluate"]["thresholds"])
-    scales = out["evaluate"]["fss_scales"]
-    if not isinstance(scales, list) or not all(isinstance(s, int) and s >= 1 for s in scales):
-        raise ValueError(f"config evaluate.fss_scales must be a list of window sizes >= 1 pixel, got {scales!r}")
-    if int(out["data"]["steps"]) < 1:
-        raise ValueError(f"config data.steps must be >= 1, got {out['data']['steps']}")
-    NowcastConfig.from_config(out["nowcast"])  # issue 13 block
-    return out
+def complete_config(cfg: dict, where: str | Path | None = None) -> dict:
+    """``cfg`` over the defaults, checked (unknown or mistyped keys, ranges, overlapping periods)."""
+    return SCHEMA.complete(cfg, where)
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """The YAML file ``path`` (duplicate keys refused) with ``overrides`` on top, completed and checked."""
+    raw = read_yaml(path)
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of keys at the top level, got {type(raw).__name__}", where=path)
+    try:
+        merged = SCHEMA.merge(SCHEMA.defaults(), raw or {})
+        merged = SCHEMA.merge(merged, overrides or {})
+    except ConfigError as exc:
+        raise exc.located(path) from None
+    return complete_config(merged, path)
+
+
+def split_config(cfg: dict) -> dict:
+    """The ``split`` section without unset keys (what :func:`core.rain.experiments.split_samples` reads)."""
+    return {k: v for k, v in (cfg.get("split") or {}).items() if v is not None}
 
 
 # --- data ----------------------------------------------------------------------------------------
 
 
-def resolve_source(source: str, config_dir: Path | None) -> Path:
-    """A data path given in a config: as is, relative to the working directory, the config's folder or the repo."""
-    p = Path(source).expanduser()
-    candidates = [p] if p.is_absolute() else [Path.cwd() / p] + ([config_dir / p] if config_dir else []) + [REPO_ROOT / p]
-    for c in candidates:
-        if c.exists():
-            return c.resolve()
-    raise FileNotFoundError(
-        f"config data.source {source!r} not found (looked at {', '.join(str(c) for c in candidates)})"
-    )
+def resolve_source(source: str, config_dir: Path | None = None) -> Path:
+    """A data path given in a config, by the rule of both halves: absolute, or relative to the working
+    directory (``config_dir`` is accepted for old callers and not used)."""
+    path = Path(resolve_data_path(str(source))).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"config data.source {source!r} not found (looked at {path.resolve()}; "
+                                f"relative paths are taken from the working directory {Path.cwd()})")
+    return path.resolve()
 
 
 def open_gridded(data_cfg: dict, config_dir: Path | None = None) -> tuple[xr.Dataset, str]:
@@ -202,7 +167,7 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     steps = int(cfg["data"]["steps"])
     times = pd.DatetimeIndex(ds["time"].values)
     nowcast = NowcastConfig.from_config(cfg.get("nowcast"))
-    split = split_samples(times.values, steps, cfg["split"], nowcast.n_leads)
+    split = split_samples(times.values, steps, split_config(cfg), nowcast.n_leads)
     fit = split.fit_frames(steps)
     # upstream_side: auto looks at the training frames only, so the test period does not shape the layout
     layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"], motion_frames=fit)
@@ -315,4 +280,4 @@ def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.devic
 
 def is_writer() -> bool:
     """Only rank 0 writes the run directory."""
-    return dist_info()[1] == 0
+    return D.is_main()
