@@ -41,7 +41,15 @@ import xarray as xr
 
 from core.data.errors import DataError
 from core.rain import evaluate as E
-from core.rain.experiments import ExperimentData, Layout, Split, build_experiment, plan_regions, split_samples
+from core.rain.experiments import (
+    ExperimentData,
+    Layout,
+    NowcastConfig,
+    Split,
+    build_experiment,
+    plan_regions,
+    split_samples,
+)
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
 from core.rain.train import TrainConfig, amp_settings, load_best_model, train_experiment
 from core.runs import RunDir
@@ -120,6 +128,8 @@ class Prepared:
     layout: Layout
     kind: str
     units: str
+    nowcast: NowcastConfig | None = None
+    baselines: dict[str, np.ndarray] | None = None  # region-1 nowcasts of the test samples [N, n_leads, H1, W1]
 
 
 # float32 copies of the stacked block alive while experiments are built: the stack itself, then per
@@ -156,21 +166,59 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     ds = coarsen(ds, cfg["data"].get("coarsen", 1))
     steps = int(cfg["data"]["steps"])
     times = pd.DatetimeIndex(ds["time"].values)
-    split = split_samples(times.values, steps, split_config(cfg))
+    nowcast = NowcastConfig.from_config(cfg.get("nowcast"))
+    split = split_samples(times.values, steps, split_config(cfg), nowcast.n_leads)
     fit = split.fit_frames(steps)
     # upstream_side: auto looks at the training frames only, so the test period does not shape the layout
     layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"], motion_frames=fit)
     variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
     rows, cols, layout = layout.cropped()
+    # baselines (and the network's extrapolation guide) run on the whole grid, then are cut like the data
+    guide, baselines = nowcast_baselines(ds, split, steps, nowcast, (rows, cols), layout)
     ds = ds.isel(lat=rows, lon=cols)
     check_memory(ds, len(variables) * len(levels) + 1, len(cfg["experiments"]), str(cfg["data"].get("source")))
     stack = stack_channels(ds, variables, levels)
-    experiments = {name: build_experiment(name, stack, ds, layout, fit, variables, levels) for name in cfg["experiments"]}
+    experiments = {
+        name: build_experiment(name, stack, ds, layout, fit, variables, levels,
+                               n_leads=nowcast.n_leads, guide_mm=guide, augment=nowcast.augment)
+        for name in cfg["experiments"]
+    }
     units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
-    return Prepared(experiments, split, times, steps, layout, kind, units)
+    return Prepared(experiments, split, times, steps, layout, kind, units, nowcast, baselines)
+
+
+def nowcast_baselines(ds: xr.Dataset, split: Split, steps: int, nowcast: NowcastConfig,
+                      block: tuple[slice, slice], layout: Layout):
+    """``(guide, baselines)``: the extrapolation guide ``[time, n_leads, block]`` (mm, None unless
+    ``nowcast.guide``) and each baseline's region-1 nowcasts of the test samples ``[N, n_leads, H1, W1]``.
+    """
+    from core.rain.baselines import nowcast_stack
+
+    rain = np.asarray(ds["rain"].values, dtype=np.float32)
+    rows, cols = block
+    r1r, r1c = layout.r1_rows, layout.r1_cols
+    k = nowcast.n_leads
+    guide = None
+    if nowcast.guide == "extrapolation":
+        issue = np.unique(np.concatenate([split.train, split.val, split.test]))
+        fields = nowcast_stack(rain, issue, steps, k, ["extrapolation"])["extrapolation"]
+        guide = np.zeros((rain.shape[0], k) + rain[0, rows, cols].shape, dtype=np.float32)
+        guide[issue] = fields[:, :, rows, cols]
+    test = nowcast_stack(rain, split.test, steps, k, nowcast.baselines)
+    baselines = {
+        name: f[:, :, rows, cols][:, :, r1r[0] : r1r[-1] + 1, r1c[0] : r1c[-1] + 1].astype(np.float64)
+        for name, f in test.items()
+    }
+    return guide, baselines
 
 
 # --- train and evaluate ----------------------------------------------------------------------------
+
+
+def model_config(cfg: dict, prepared: Prepared) -> dict:
+    """The ``model`` section plus what the ``nowcast`` block decides: outputs per lead, residual on the guide."""
+    nc = prepared.nowcast or NowcastConfig.from_config(cfg.get("nowcast"))
+    return {**cfg["model"], "leads": nc.n_leads, "residual": nc.guide != "none"}
 
 
 def train_all(
@@ -190,7 +238,7 @@ def train_all(
             prepared.experiments[name],
             prepared.split,
             prepared.steps,
-            cfg["model"],
+            model_config(cfg, prepared),
             tcfg,
             device,
             seed=int(cfg.get("seed", 0)),
@@ -209,66 +257,22 @@ def train_all(
 
 
 def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.device) -> dict:
-    """Score the best checkpoint of each trained experiment and persistence on the test samples.
+    """Score the best checkpoint of each trained experiment and the baselines at every lead.
 
-    Writes ``metrics.json`` and ``predictions.nc`` into ``run`` and returns the metrics.
+    Writes ``metrics.json`` and ``predictions.nc`` into ``run`` and returns the metrics
+    (:func:`core.rain.evaluate.evaluate_leads`).
     """
     ev = cfg["evaluate"]
     thresholds = ev["thresholds"] or list(
         E.DEFAULT_THRESHOLDS_RADAR if prepared.kind == "radar" else E.DEFAULT_THRESHOLDS_12H
     )
-    thresholds = E.check_thresholds(thresholds)
-    scales = ev["fss_scales"]
-    ends = prepared.split.test
-    first = prepared.experiments[cfg["experiments"][0]]
-    truth, persistence = E.truth_and_persistence(first, ends)
     tcfg = TrainConfig.from_config(cfg["train"])
     autocast_on, autocast_dtype, _ = amp_settings(device, tcfg.amp)
-    preds: dict[str, np.ndarray] = {}
-    for name in cfg["experiments"]:
-        model, _ = load_best_model(run.checkpoint_dir, name, device)
-        preds[name] = E.predict(
-            model, prepared.experiments[name], ends, prepared.steps, device,
-            autocast_dtype if autocast_on else None, int(ev.get("batch_size", 8)),
-        )
-    systems = {**preds, "persistence": persistence}
-    test = {name: E.score(p, truth, thresholds, scales) for name, p in systems.items()}
-    target_times = prepared.times[ends + 1]
-    metrics = {
-        "test": test,
-        "thresholds": thresholds,
-        "fss_scales": scales,
-        "units": prepared.units,
-        "n_test": int(len(ends)),
-        "test_times": [target_times[0].isoformat(), target_times[-1].isoformat()],
-        "n_train": int(len(prepared.split.train)),
-        "n_val": int(len(prepared.split.val)),
-        "grid": {
-            name: {"input_shape": list(d.inputs.shape[-2:]), "region1_shape": list(d.mask[d.r1].shape), "channels": len(d.channels)}
-            for name, d in prepared.experiments.items()
-        },
-        "source": prepared.kind,
-        # the side region 2 was put on: the config may say "auto", this is what it resolved to
-        "upstream_side": prepared.layout.side,
-    }
-    if "exp1" in preds and "exp2" in preds:
-        metrics["comparison"] = {
-            "exp2_minus_exp1": E.compare(preds["exp1"], preds["exp2"], truth, thresholds, int(ev["n_boot"]), int(cfg.get("seed", 0)))
-        }
-    rows, cols = first.r1
-    upstream = None
-    if "exp2" in prepared.experiments:
-        d2 = prepared.experiments["exp2"]
-        upstream = (d2.lat, d2.lon, d2.rain_mm[ends])
-    E.write_predictions(
+    models = {name: load_best_model(run.checkpoint_dir, name, device)[0] for name in cfg["experiments"]}
+    metrics = E.evaluate_leads(
+        prepared, models, E.check_thresholds(thresholds), ev["fss_scales"], int(ev["n_boot"]),
+        int(cfg.get("seed", 0)), device, autocast_dtype if autocast_on else None, int(ev.get("batch_size", 8)),
         run.predictions_path,
-        target_times,
-        first.lat[rows],
-        first.lon[cols],
-        {"truth": truth, **preds, "persistence": persistence},
-        prepared.units,
-        {"upstream_side": prepared.layout.side, "experiments": ",".join(cfg["experiments"])},
-        upstream,
     )
     run.write_metrics(metrics)
     return metrics

@@ -191,7 +191,7 @@ def train_experiment(
     last_path, best_path = checkpoint_paths(ckpt_dir, exp) if ckpt_dir is not None else (None, None)
 
     rng.seed_everything(seed)
-    in_channels = data.inputs.shape[1]
+    in_channels = data.model_channels  # stacked channels (+ extrapolation guide, issue 13)
     model = build_model(in_channels, model_cfg)
     channels_last = use_channels_last(device, tcfg.channels_last)
     model.use_channels_last(channels_last)
@@ -221,7 +221,7 @@ def train_experiment(
         run.write_history([r for r in run.read_history() if r.get("experiment") != exp])
 
     net = torch.nn.parallel.DistributedDataParallel(model) if is_dist else model
-    train_ds = WindowDataset(data, split.train, steps)
+    train_ds = WindowDataset(data, split.train, steps, augment=True)  # flips only if data.augment says so
     sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
     loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, num_workers=0)
     # validation: a plain shard per rank (no padding duplicates), sums reduced across ranks

@@ -53,6 +53,13 @@ KEYS = [
     Key("evaluate.fss_scales", ListOf(Int(min=1), min_len=1), [1, 3, 5], "FSS window sizes (pixels)"),
     Key("evaluate.n_boot", Int(min=1), 1000, "bootstrap resamples"),
     Key("evaluate.batch_size", Int(min=1), 8, "samples per forward pass"),
+    # --- issue 13 (rain helper): lead times, baselines, extrapolation guide (core.rain.experiments.NowcastConfig) ---
+    Key("nowcast.leads", ListOf(Int(min=1), min_len=1), [1], "forecast steps scored; the net predicts 1..max at once"),
+    Key("nowcast.main_lead", Optional(Int(min=1)), None, "lead of metrics.json 'test'; null = the first lead"),
+    Key("nowcast.baselines", Optional(ListOf(Choice("persistence", "extrapolation", "sprog"))), None,
+        "baselines scored beside the experiments; null = all three"),
+    Key("nowcast.guide", Choice("none", "extrapolation"), "none", "give the net the extrapolation nowcast (residual)"),
+    Key("nowcast.augment", Choice("none", "flips"), "none", "random flips of training samples"),
 ]
 
 
@@ -83,6 +90,12 @@ def _thresholds_increasing(config: dict) -> None:
         raise ConfigError(f"expected strictly increasing thresholds, got {values}", "evaluate.thresholds")
 
 
+def _main_lead_in_leads(config: dict) -> None:
+    main, leads = config["nowcast"]["main_lead"], config["nowcast"]["leads"]
+    if main is not None and main not in leads:
+        raise ConfigError(f"expected one of nowcast.leads {leads}, got {main}", "nowcast.main_lead")
+
+
 def _kernel_odd(config: dict) -> None:
     if config["model"]["kernel_size"] % 2 == 0:
         raise ConfigError(f"expected an odd kernel size (the output keeps the grid), got {config['model']['kernel_size']}",
@@ -94,6 +107,7 @@ SCHEMA = Schema("rain", KEYS, checks=[
     _kernel_odd,
     _region1_required,
     _thresholds_increasing,
+    _main_lead_in_leads,
     _split_periods_complete,
     check_periods_disjoint(["split.train", "split.val", "split.test"]),
 ])
