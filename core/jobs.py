@@ -43,6 +43,7 @@ import psutil
 
 from core.atomic_io import atomic_write_json, atomic_write_yaml, read_json
 from core.runs import DAMAGED, FINAL_STATES, KINDS, RunDir, default_runs_root, new_run_dir
+from core.threads import worker_environment
 
 START_GRACE_SECONDS = 60.0
 """How long a lock in phase ``starting`` (claimed, worker not yet spawned) counts as live."""
@@ -268,7 +269,8 @@ def start_job(kind: str, config: Mapping[str, Any], root: str | os.PathLike | No
             request = run.path / REQUEST_NAME
             atomic_write_yaml(request, {**dict(config), "kind": kind})
             run.update_status(state="pending", progress=0.0, message="starting worker", kind=kind, device=key)
-            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            # the worker gets the thread and wait policy in its environment before it imports torch
+            env = worker_environment(dict(os.environ, PYTHONUNBUFFERED="1"))
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
             with open(run.log_path, "ab") as log:
                 proc = subprocess.Popen(worker_command(kind, request, run.path), cwd=REPO_ROOT, env=env,
@@ -292,6 +294,16 @@ def start_job(kind: str, config: Mapping[str, Any], root: str | os.PathLike | No
 
 
 # --- poll and cancel -----------------------------------------------------------------------------
+def reap_children() -> None:
+    """Collect the exit codes of finished workers started by this process, so none lingers as a
+    zombie under a long-running server (a worker that finishes normally is otherwise never waited for)."""
+    for pid, child in list(_CHILDREN.items()):
+        code = child.poll()
+        if code is not None:
+            _EXIT_CODES[pid] = code
+            del _CHILDREN[pid]
+
+
 def _exit_code(child: subprocess.Popen) -> int | None:
     """Exit code of a worker already seen dead: a killed child can look gone (zombie) a moment before
     ``poll()`` may reap it, so wait briefly instead of reporting no code."""
@@ -307,6 +319,7 @@ def poll_job(run: RunDir | str | os.PathLike, log_lines: int = 15) -> dict:
     Returns the status dict (``state``, ``progress``, ``message``, ...). Final states release the lock.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
+    reap_children()
     status = run.read_status()
     state = status.get("state")
     if state in FINAL_STATES:

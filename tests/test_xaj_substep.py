@@ -61,13 +61,14 @@ def test_hourly_reservoir_recedes_as_the_daily_one():
 def test_hourly_unit_hydrograph_keeps_the_time_scale_in_hours():
     hourly = step_constants(_params(DAILY), 1.0)[0]
     assert hourly[PARAM_INDEX["THETA"]].item() + 0.5 == pytest.approx((DAILY["THETA"] + 0.5) * 24)
-    w_day = gamma_unit_hydrograph(torch.tensor([DAILY["A"]]), torch.tensor([DAILY["THETA"]]), 15)[0]
+    w_day = gamma_unit_hydrograph(torch.tensor([DAILY["A"]], dtype=torch.float64),
+                                  torch.tensor([DAILY["THETA"]], dtype=torch.float64), 15)[0]
     w_hour = gamma_unit_hydrograph(hourly[PARAM_INDEX["A"]].view(1), hourly[PARAM_INDEX["THETA"]].view(1), 15 * 24)[0]
     # hourly weights summed per day approximate the daily weights (midpoint sampling of the same gamma density)
     per_day = w_hour.view(15, 24).sum(1)
     assert torch.allclose(per_day, w_day.to(per_day.dtype), atol=0.015)
-    mean_day = (torch.arange(15) + 0.5) @ w_day
-    mean_hour = ((torch.arange(360) + 0.5) @ w_hour) / 24
+    mean_day = (torch.arange(15, dtype=torch.float64) + 0.5) @ w_day
+    mean_hour = ((torch.arange(360, dtype=torch.float64) + 0.5) @ w_hour) / 24
     assert mean_hour.item() == pytest.approx(mean_day.item(), rel=0.02)
 
 
