@@ -47,17 +47,33 @@ def test_load_radar_real_sequence(radar_dir):
 
 
 def test_block_mean_equals_hand_computation(radar_dir, tmp_path):
-    """One frame copied by hand: a single valid pixel value in an otherwise no-data image."""
-    pixels, _ = read_pgm(radar_dir / FIRST)
+    """One frame copied by hand: four valid pixels of different rates in one grid cell, no data elsewhere.
+
+    The cell must hold their mean (not the max, the sum or the mean over all pixels of the cell), a rate
+    below the noise floor counts as a dry pixel (0 mm/h), and a no-data pixel counts not at all.
+    """
+    from core.data.radar import pixel_lonlat
+
+    pixels, comments = read_pgm(radar_dir / FIRST)
     raw = gzip.open(radar_dir / FIRST, "rb").read()
     header = raw[: len(raw) - pixels.size]
+    lon, lat = pixel_lonlat(comments, pixels.shape, radar_dir / FIRST)
+    lat_res, lon_res = 0.1, 0.2  # load_radar's default grid, from (59 N, 20 E)
+    cell = lambda r, c: (int(np.floor((lat[r, c] - 59.0) / lat_res)), int(np.floor((lon[r, c] - 20.0) / lon_res)))  # noqa: E731
+    home = cell(600, 380)
+    same = [(r, c) for r in range(596, 605) for c in range(376, 385) if cell(r, c) == home and (r, c) != (600, 380)]
+    assert len(same) >= 4, "the 1 km pixels around (600, 380) should share its 10 km cell"
     fake = np.full_like(pixels, 255)
-    fake[600, 380] = 124  # (124 - 64) / 2 = 30 dBZ -> 2.6665 mm/h
+    # pixel value v -> dBZ (v - 64) / 2: 20, 30 and 40 dBZ, and 0 dBZ (0.029 mm/h, below 0.05: dry)
+    for (r, c), v in zip([(600, 380), *same[:3]], (104, 124, 144, 64)):
+        fake[r, c] = v
     (tmp_path / FIRST).write_bytes(gzip.compress(header + fake.tobytes()))
     ds = load_radar(tmp_path)
     rain = ds["rain"].values[0]
-    assert np.nansum(np.isfinite(rain)) == 1
-    assert np.nanmax(rain) == pytest.approx((1000 / 223) ** (1 / 1.53), rel=1e-5)
+    assert np.isfinite(rain).sum() == 1  # only that cell saw anything
+    rates = [(10 ** (dbz / 10) / 223) ** (1 / 1.53) for dbz in (20.0, 30.0, 40.0)] + [0.0]
+    assert rain[home] == pytest.approx(np.mean(rates), rel=1e-5)
+    assert rain[home] == pytest.approx(3.8171, abs=1e-3)  # (0.5920 + 2.6665 + 12.0099 + 0) / 4
 
 
 def test_malformed_files_are_named(tmp_path, radar_dir):

@@ -74,7 +74,12 @@ def test_balance_closes_on_storages_alone_without_impervious_area(camels_forcing
     assert torch.all(budget["impervious_gain"] == 0)
     flux = budget["inflow"] - budget["evaporation"] - budget["streamflow"]
     change = budget["storage_end"] - budget["storage_start"]
-    assert torch.allclose(flux, change, rtol=0, atol=1e-3 * budget["inflow"].min().item())
+    # float64 closes the budget to rounding once the tension-water cap is counted (measured 1e-17 of
+    # the inflow); the cap itself discards 1.4e-7 .. 3.1e-7 of the inflow on these basins (the ~1e-7
+    # that core.hydro.xaj.water_balance documents), so the raw budget must close within 1e-6
+    clips = budget["tension_clip"] + budget["free_water_clip"]
+    assert torch.allclose(flux - change, clips, rtol=0, atol=1e-12 * budget["inflow"].min().item())
+    assert ((flux - change).abs() < 1e-6 * budget["inflow"]).all(), (flux - change) / budget["inflow"]
     assert (budget["streamflow"] > 0.05 * budget["inflow"]).all()  # a non-trivial run
 
 
@@ -83,7 +88,9 @@ def test_balance_closes_with_impervious_term_and_warmup(camels_forcing):
     params = _params(basins, seed=2)
     budget, states = _budget(camels_forcing, params, warmup=365)
     rel = (budget["residual"].abs() / budget["inflow"])
-    assert (rel < 1e-3).all(), rel
+    assert (rel < 1e-6).all(), rel  # measured 0.6e-7 .. 3.3e-7: the tension-water cap, nothing else
+    clips = budget["tension_clip"] + budget["free_water_clip"]
+    assert torch.allclose(budget["residual"], clips, rtol=0, atol=1e-12 * budget["inflow"].min().item())
     # the impervious term is real water (about IM times the infiltrated rain), not rounding
     assert (budget["impervious_gain"] > 1e-3 * budget["inflow"]).all()
     # storages computed independently from the returned states
