@@ -103,6 +103,32 @@ def wait_rendered(pg, timeout_ms: int = 60_000) -> None:
                          timeout=timeout_ms)
 
 
+# Counts the script runs the page starts: the app's script-state attribute turning to "running". Watching
+# the whole document survives Streamlit replacing the app element on a page switch.
+_WATCH_RUNS = """() => {
+  if (window.__hcWatch) { window.__hcRuns = 0; return; }
+  window.__hcRuns = 0;
+  window.__hcWatch = new MutationObserver(records => {
+    for (const r of records) {
+      if (r.target.getAttribute && r.target.getAttribute('data-test-script-state') === 'running') window.__hcRuns++;
+    }
+  });
+  window.__hcWatch.observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def rerun_after(pg, action, timeout_ms: int = 60_000) -> None:
+    """Do ``action`` and wait until the script run it triggers has started and finished rendering.
+
+    Waiting only for "not running" right after an action could read the previous run's page: the new
+    run may not have started yet. This waits for the state change itself.
+    """
+    pg.evaluate(_WATCH_RUNS)
+    action()
+    pg.wait_for_function("() => window.__hcRuns > 0", timeout=timeout_ms)
+    wait_rendered(pg, timeout_ms)
+
+
 def shot(pg, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     pg.screenshot(path=str(path), full_page=True)
@@ -116,9 +142,8 @@ def assert_no_exception(pg) -> None:
 
 def nav(pg, label: str) -> None:
     """Go to a page through the sidebar navigation (keeps the session, unlike a new URL)."""
-    pg.locator("[data-testid=stSidebarNav] a").filter(has_text=label).first.click()
-    pg.wait_for_timeout(300)
-    wait_rendered(pg)
+    link = pg.locator("[data-testid=stSidebarNav] a").filter(has_text=label).first
+    rerun_after(pg, link.click)
 
 
 def widget(pg, testid: str, label: str):
@@ -130,19 +155,19 @@ def select_option(pg, label: str, option: str, testid: str = "stSelectbox") -> N
     box = widget(pg, testid, label).locator("input").first
     box.click()
     box.press_sequentially(option, delay=20)  # filters the virtualised list so the option is rendered
-    pg.get_by_role("option", name=option, exact=True).first.click()
-    if testid == "stMultiSelect":
-        pg.keyboard.press("Escape")
-    pg.wait_for_timeout(300)
-    wait_rendered(pg)
+
+    def pick():
+        pg.get_by_role("option", name=option, exact=True).first.click()
+        if testid == "stMultiSelect":
+            pg.keyboard.press("Escape")
+
+    rerun_after(pg, pick)
 
 
 def fill_number(pg, label: str, value) -> None:
     box = widget(pg, "stNumberInput", label).locator("input")
     box.fill(str(value))
-    box.press("Enter")
-    pg.wait_for_timeout(300)
-    wait_rendered(pg)
+    rerun_after(pg, lambda: box.press("Enter"))
 
 
 def wait_text(pg, text: str, timeout_ms: int) -> None:
