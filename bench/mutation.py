@@ -42,8 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # target name -> (module file, module name, test files, functions to mutate or None for all)
 TARGETS: dict[str, tuple[str, str, list[str], list[str] | None]] = {
-    "metrics": ("core/metrics.py", "core.metrics", ["tests/test_metrics.py"], None),
-    "windows": ("core/hydro/windows.py", "core.hydro.windows", ["tests/test_hydro_windows.py"], None),
+    "metrics": ("core/metrics.py", "core.metrics", ["tests/test_metrics.py", "tests/test_metrics_edges.py"], None),
+    "windows": ("core/hydro/windows.py", "core.hydro.windows",
+                ["tests/test_hydro_windows.py", "tests/test_metrics_edges.py"], None),
     "inputs": ("core/hydro/inputs.py", "core.hydro.inputs",
                ["tests/test_hydro_inputs.py", "tests/test_hydro_alignment.py"], None),
     "rain_samples": ("core/rain/experiments.py", "core.rain.experiments",
@@ -355,8 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             for m in mutants:
                 print(f"{name}#{m.ident:<4} {m.op:<6} {rel}:{m.line:<4} {m.description}")
             continue
-        missing = [t for t in tests if not (ROOT / t).exists()]
-        tests = [t for t in tests if (ROOT / t).exists()]
+        missing = [t for t in tests if not (ROOT / t.split("::")[0]).exists()]
+        tests = [t for t in tests if (ROOT / t.split("::")[0]).exists()]
         if missing:
             print(f"[{name}] test files not present (skipped): {missing}")
         base, base_s = run_one(module, path, tests, None, 1800)

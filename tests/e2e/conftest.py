@@ -8,6 +8,7 @@ when that folder exists, so multi-basin runs can be trained from the UI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -168,6 +169,37 @@ def fill_number(pg, label: str, value) -> None:
     box = widget(pg, "stNumberInput", label).locator("input")
     box.fill(str(value))
     rerun_after(pg, lambda: box.press("Enter"))
+
+
+def metric_value(pg, label: str) -> float:
+    """The number an ``st.metric`` labelled ``label`` shows (NaN when it shows "nan")."""
+    box = pg.locator("[data-testid=stMetric]").filter(has=pg.get_by_text(label, exact=True)).first
+    text = box.locator("[data-testid=stMetricValue]").inner_text().strip().replace("\u2212", "-")
+    if text.lower() == "nan":
+        return float("nan")
+    match = re.search(r"-?\d+(\.\d+)?(e-?\d+)?", text)
+    assert match, f"{label}: no number in {text!r}"
+    return float(match.group(0))
+
+
+def table_rows(table) -> list[tuple[list[str], dict[str, str]]]:
+    """Rows of an ``st.table`` (HTML table) locator: (index cells, {column header: cell text})."""
+    header = [t.strip() for t in table.locator("thead tr").first.locator("th").all_inner_texts()]
+    rows, previous = [], []
+    for tr in table.locator("tbody tr").all():
+        index = [t.strip() for t in tr.locator("th").all_inner_texts()]
+        cells = [t.strip() for t in tr.locator("td").all_inner_texts()]
+        # a MultiIndex row shows only the levels that change (the outer cell spans rows): fill from above
+        index = previous[: max(len(previous) - len(index), 0)] + index
+        previous = index
+        rows.append((index, dict(zip(header[len(header) - len(cells):], cells))))
+    return rows
+
+
+def as_number(text: str) -> float:
+    """A table cell as a float; NaN for the "–" / "nan" of a missing value."""
+    text = text.strip().replace("\u2212", "-")
+    return float("nan") if text in ("", "\u2013", "-", "nan", "None") else float(text)
 
 
 def wait_text(pg, text: str, timeout_ms: int) -> None:
