@@ -106,3 +106,11 @@ def test_window_spec_allows_zero_warmup_and_rho():
     assert spec.length == 1 and list(window_starts(3, spec)) == [0, 1, 2]
     with pytest.raises(ValueError, match="warmup"):
         WindowSpec(warmup=-1, rho=3)
+
+
+def test_a_series_just_long_enough_holds_exactly_one_window():
+    spec = WindowSpec(warmup=5, rho=3, horizon=1)
+    assert list(window_starts(9, spec)) == [5]  # forcing 0..8, targets 5..8
+    assert window_starts(8, spec).size == 0
+    with pytest.raises(ValueError, match="target part would be empty"):
+        WindowSpec(warmup=5, rho=0, horizon=0)
