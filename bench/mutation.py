@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS: dict[str, tuple[str, str, list[str], list[str] | None]] = {
     "metrics": ("core/metrics.py", "core.metrics", ["tests/test_metrics.py", "tests/test_metrics_edges.py"], None),
     "windows": ("core/hydro/windows.py", "core.hydro.windows",
-                ["tests/test_hydro_windows.py", "tests/test_metrics_edges.py"], None),
+                ["tests/test_hydro_windows.py", "tests/test_hydro_window_batches.py", "tests/test_metrics_edges.py"], None),
     "inputs": ("core/hydro/inputs.py", "core.hydro.inputs",
                ["tests/test_hydro_inputs.py", "tests/test_hydro_alignment.py"], None),
     "rain_samples": ("core/rain/experiments.py", "core.rain.experiments",
@@ -333,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", nargs="*", choices=list(TARGETS), default=list(TARGETS))
     ap.add_argument("--ids", nargs="*", type=int, help="run only these mutant numbers (one target)")
     ap.add_argument("--list", action="store_true", help="list the mutants without running them")
+    ap.add_argument("--every", type=int, default=1, help="run every k-th mutant only (a quicker sample)")
     ap.add_argument("--timeout", type=float, default=0.0,
                     help="seconds per mutant (default: 4 x the unmutated run + 10 s)")
     ap.add_argument("--json", type=Path, help="write counts and survivors to this file")
@@ -351,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         mutants = list_mutants(path, functions)
         if args.ids:
             mutants = [m for m in mutants if m.ident in args.ids]
+        mutants = mutants[:: max(args.every, 1)]
         src = path.read_text().splitlines()
         if args.list:
             for m in mutants:
@@ -369,8 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = {"generated": len(mutants), "killed": 0, "timeout": 0, "survived": 0}
         survivors = []
         t0 = time.perf_counter()
-        for m in mutants:
+        for n, m in enumerate(mutants, 1):
             outcome, _ = run_one(module, path, tests, mutated_code(path, m.ident, functions), timeout)
+            if n % 20 == 0:
+                print(f"  [{name}] {n}/{len(mutants)} run, {counts['survived']} survived so far", flush=True)
             counts["killed" if outcome == "killed" else outcome] += 1
             if outcome == "survived":
                 line = src[m.line - 1].strip() if m.line else ""
