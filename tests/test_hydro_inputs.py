@@ -123,6 +123,7 @@ def test_period_indices_are_inclusive_and_named():
     assert inp.period_slice(("1999-12-01", "2000-01-01"), "test") == (0, 0)
     assert inp.period_slice(("2000-02-09", "2000-03-10"), "test") == (39, 39)
     assert inp.index("2000-01-03", "start") == 2
+    assert inp.index("2000-01-01", "start") == 0 and inp.index("2000-02-09", "end") == 39
     with pytest.raises(ValueError, match="start date 2001-01-01 is not in the data"):
         inp.index("2001-01-01", "start")
     with pytest.raises(ValueError, match="holds no time step"):
@@ -156,3 +157,11 @@ def test_static_names():
     assert static_names(ds, "all") == ["area_km2"]
     with pytest.raises(ValueError, match="elevation"):
         static_names(ds, ["elevation"])
+
+
+def test_no_lstm_inputs_give_an_empty_feature_axis():
+    ds = _coded()
+    norm = fit_normalizer(ds, TRAIN, [], [])
+    inp = build_inputs(ds, norm, [], [], TRAIN)
+    assert inp.z.shape == (2, 40, 0) and inp.input_names == []
+    assert inp.x.shape == (2, 40, 2)

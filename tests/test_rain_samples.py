@@ -106,6 +106,12 @@ def test_experiment_2_puts_region_2_upstream_and_masks_region_1():
         expected_rows = {"south": [0, 1, 2, 3], "north": [8, 9, 10, 11]}.get(side, [4, 5, 6, 7])
         assert list(layout.r2_cols) == expected_cols and list(layout.r2_rows) == expected_rows
         # coordinates follow the joined grid
+        lat = ds["lat"].values
+        if along_x:
+            assert np.allclose(data.lat, lat[layout.r1_rows]), side
+        else:
+            joined = [layout.r2_rows, layout.r1_rows] if first else [layout.r1_rows, layout.r2_rows]
+            assert np.allclose(data.lat, lat[np.concatenate(joined)]), side
         assert np.allclose(data.lon, ds["lon"].values[np.concatenate([layout.r2_cols, layout.r1_cols]) if side == "west"
                                                        else np.concatenate([layout.r1_cols, layout.r2_cols]) if side == "east"
                                                        else layout.r1_cols])
