@@ -108,7 +108,8 @@ def test_missing_forcing_is_an_error_naming_variable_basin_and_date():
     with pytest.raises(ValueError, match=r"'pet' of basin b1 is missing \(NaN\) on 2000-01-13"):
         _inputs(ds)
     ds = _coded()
-    ds["tmean"][0, 30] = np.nan
+    ds["tmean"][0, 33] = np.nan
+    ds["tmean"][0, 30] = np.nan  # two gaps: the first is named
     with pytest.raises(ValueError, match=r"'tmean' of basin b0 is missing \(NaN\) on 2000-01-31"):
         _inputs(ds)
     ds = _coded()

@@ -142,7 +142,8 @@ def test_split_by_the_time_of_the_predicted_frame():
     assert f.train.max() < f.val.min() <= f.val.max() < f.test.min()
     # explicit validation period
     v = split_samples(times.values, STEPS, {**cfg, "val": ["2020-01-11", "2020-01-12T12"]})
-    assert target(v.val).min() >= pd.Timestamp("2020-01-11") and target(v.val).max() <= pd.Timestamp("2020-01-12T12")
+    assert target(v.val).min() == pd.Timestamp("2020-01-11") and target(v.val).max() == pd.Timestamp("2020-01-12T12")
+    assert target(s.test).min() == pd.Timestamp("2020-01-13") and target(s.test).max() == pd.Timestamp("2020-01-20")
     assert target(v.train).max() <= pd.Timestamp("2020-01-10T12")
 
 
