@@ -170,3 +170,33 @@ def test_predict_returns_region_1_in_rain_units_for_each_sample():
     _, persistence = E.truth_and_persistence(data, chosen)
     assert pred.shape == persistence.shape == (4, 4, 4)
     assert np.allclose(pred, persistence, rtol=1e-4)
+
+
+def test_experiment_1_grid_coordinates_are_region_1():
+    ds, ends, layout, data = _experiment("exp1")
+    assert np.array_equal(data.lat, ds["lat"].values[layout.r1_rows])
+    assert np.array_equal(data.lon, ds["lon"].values[layout.r1_cols])
+    assert list(layout.r1_rows) == [4, 5, 6, 7] and list(layout.r1_cols) == [4, 5, 6, 7]
+
+
+def test_split_periods_include_their_bounds_and_refuse_overlaps():
+    times = pd.date_range("2020-01-01", periods=40, freq="12h")
+    target = lambda ends: pd.DatetimeIndex(times.values[ends + 1])  # noqa: E731
+    s = split_samples(times.values, STEPS, {"train": ["2020-01-02T12", "2020-01-10"], "test": ["2020-01-13", "2020-01-20"],
+                                            "val_fraction": 0.0})
+    assert target(s.train).min() == pd.Timestamp("2020-01-02T12") and len(s.val) == 0
+    # one shared predicted frame is already an overlap
+    with pytest.raises(ValueError, match="overlaps"):
+        split_samples(times.values, STEPS, {"train": ["2020-01-02", "2020-01-10"], "test": ["2020-01-10", "2020-01-20"],
+                                            "val_fraction": 0.0})
+    with pytest.raises(ValueError, match="overlaps"):
+        split_samples(times.values, STEPS, {"train": ["2020-01-02", "2020-01-10"], "test": ["2020-01-13", "2020-01-20"],
+                                            "val": ["2020-01-10", "2020-01-12"]})
+    with pytest.raises(ValueError, match="needs both"):
+        split_samples(times.values, STEPS, {"train": ["2020-01-02", "2020-01-10"]})
+    with pytest.raises(ValueError, match="needs both"):
+        split_samples(times.values, STEPS, {"test": ["2020-01-02", "2020-01-10"]})
+    for bad in ({"val_fraction": 1.0}, {"train_fraction": 1.0, "val_fraction": 0.0},
+                {"train_fraction": 0.5, "val_fraction": 0.5}):
+        with pytest.raises(ValueError, match="val_fraction|must leave a test part"):
+            split_samples(times.values, STEPS, bad)
