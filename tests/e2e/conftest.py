@@ -147,13 +147,19 @@ def nav(pg, label: str) -> None:
     rerun_after(pg, link.click)
 
 
+def in_form(locator) -> bool:
+    """Whether a widget sits inside an ``st.form`` (its changes start no script run)."""
+    return locator.locator("xpath=ancestor::*[@data-testid='stForm']").count() > 0
+
+
 def widget(pg, testid: str, label: str):
     return pg.locator(f"[data-testid={testid}]").filter(has=pg.get_by_text(label, exact=True)).first
 
 
 def select_option(pg, label: str, option: str, testid: str = "stSelectbox") -> None:
     """Open the selectbox (or multiselect) labelled ``label`` and click ``option``."""
-    box = widget(pg, testid, label).locator("input").first
+    holder = widget(pg, testid, label)
+    box = holder.locator("input").first
     box.click()
     box.press_sequentially(option, delay=20)  # filters the virtualised list so the option is rendered
 
@@ -162,12 +168,19 @@ def select_option(pg, label: str, option: str, testid: str = "stSelectbox") -> N
         if testid == "stMultiSelect":
             pg.keyboard.press("Escape")
 
+    if in_form(holder):  # a widget inside st.form reruns nothing until the form is submitted
+        pick()
+        return
     rerun_after(pg, pick)
 
 
 def fill_number(pg, label: str, value) -> None:
-    box = widget(pg, "stNumberInput", label).locator("input")
+    holder = widget(pg, "stNumberInput", label)
+    box = holder.locator("input")
     box.fill(str(value))
+    if in_form(holder):
+        box.press("Enter")
+        return
     rerun_after(pg, lambda: box.press("Enter"))
 
 
