@@ -200,3 +200,9 @@ def test_split_periods_include_their_bounds_and_refuse_overlaps():
                 {"train_fraction": 0.5, "val_fraction": 0.5}):
         with pytest.raises(ValueError, match="val_fraction|must leave a test part"):
             split_samples(times.values, STEPS, bad)
+
+
+def test_predict_without_samples_gives_an_empty_region_1_stack():
+    ds, ends, layout, data = _experiment("exp2")
+    pred = E.predict(_LastRainMap(), data, np.zeros(0, dtype=np.int64), STEPS, torch.device("cpu"))
+    assert pred.shape == (0, 4, 4)
