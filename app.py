@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.runs import list_runs
+from core.runs import list_runs, run_kind
 from ui.frame import device_summary, runs_root, setup_page, show_error
 
 setup_page("Home", "💧")
@@ -52,9 +52,13 @@ else:
     for run in runs:
         status = run.read_status()
         seconds = run.duration_seconds()
-        rows.append({"run": run.name, "kind": run.read_config().get("kind") or run.name.split("-")[0],
+        rows.append({"run": run.name, "kind": run_kind(run),
                      "state": status.get("state", "?"), "progress": float(status.get("progress") or 0.0),
                      "duration (s)": round(seconds) if seconds is not None else None,
                      "message": status.get("message", "")})
     st.dataframe(pd.DataFrame(rows), hide_index=True,
                  column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})
+    for run in runs:
+        problems = run.damage()
+        if problems:  # one message per damaged run; the other runs are listed as usual
+            st.warning(f"Run {run.name}: {problems[0]}. Inspect or delete it on **Runs**.", icon="⚠️")

@@ -27,8 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in COMMANDS:
         print(f"unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[argv[0]])
-    return int(module.main(argv[1:]) or 0)
+    from core.run_lock import RunDirBusy, guard_worker_entry, release_all
+
+    try:
+        # before the subcommand touches anything: a second worker on a run directory leaves it alone
+        guard_worker_entry(argv)
+    except RunDirBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    try:
+        module = importlib.import_module(COMMANDS[argv[0]])
+        return int(module.main(argv[1:]) or 0)
+    finally:
+        release_all()  # for callers in the same process; a worker's exit releases it anyway
 
 
 if __name__ == "__main__":

@@ -7,6 +7,19 @@ a restarted server sees the same job:
 - a lock file ``<runs root>/.job-<device>.lock`` (JSON: pid, process start time, run path, device)
   that allows one training job per device at a time.
 
+The lock protocol holds under concurrent starts (several tabs, threads or server processes):
+
+- every change to a device's lock (claim, clearing a stale one) happens while holding an exclusive
+  ``flock`` on ``.job-<device>.guard``, so check-then-create is one step;
+- a lock file appears whole (written to a temporary file, then ``os.link``-ed into place, which fails
+  if it exists) and is replaced whole (``os.replace``), so a reader never sees it half written;
+- between the claim and the worker's spawn the lock names the *starting* process (phase
+  ``starting``); it counts as live while that process is alive, for at most
+  :data:`START_GRACE_SECONDS`. ``active_job``, called on every page render, never deletes a lock it
+  has not re-judged dead under the guard.
+
+Device aliases share one lock: ``cpu`` and ``cpu:N`` are ``cpu``; ``cuda`` and ``cuda:0`` are ``cuda``.
+
 The worker is started with ``start_new_session=True``: it leads its own process group, so
 ``cancel_job`` can stop it and anything it spawned (data loader workers, torchrun children) with
 ``os.killpg``. A worker that disappears while its status still says pending/running (killed by the
@@ -15,6 +28,8 @@ OOM killer, a segfault, a closed laptop lid) is marked ``failed`` with the last 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -27,9 +42,11 @@ from typing import Any, Mapping
 import psutil
 
 from core.atomic_io import atomic_write_json, atomic_write_yaml, read_json
-from core.runs import FINAL_STATES, RunDir, default_runs_root, new_run_dir
+from core.runs import DAMAGED, FINAL_STATES, KINDS, RunDir, default_runs_root, new_run_dir
+from core.threads import worker_environment
 
-KINDS = ("hydro", "rain")
+START_GRACE_SECONDS = 60.0
+"""How long a lock in phase ``starting`` (claimed, worker not yet spawned) counts as live."""
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUEST_NAME = "request.yaml"
 """The config the dashboard asked for; the worker writes the resolved one to ``config.yaml``."""
@@ -55,14 +72,31 @@ def device_key(device: str | None = "auto") -> str:
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda:0":
+    if name == "cpu" or name.startswith("cpu:"):
+        return "cpu"  # one CPU pool: cpu:1 trains on the same cores as cpu
+    if name in ("cuda:0", "gpu", "gpu:0"):
         return "cuda"
+    if name.startswith("gpu:"):
+        return "cuda:" + name[4:]
     return name
 
 
 def lock_path(root: str | os.PathLike | None = None, device: str = "cpu") -> Path:
     root = Path(root) if root is not None else default_runs_root()
-    return root / f".job-{device.replace(':', '_')}.lock"
+    key = device_key(device) if device != "auto" else device
+    return root / f".job-{key.replace(':', '_')}.lock"
+
+
+@contextlib.contextmanager
+def _guard(lock: Path):
+    """Exclusive flock on the device's guard file for one check-and-change of its lock."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock.with_suffix(".guard"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock
 
 
 def _process_start(pid: int) -> float | None:
@@ -93,37 +127,65 @@ def process_alive(pid: int | None, started: float | None = None) -> bool:
 
 
 def _read_lock(path: Path) -> dict | None:
+    """The lock's record; None when there is no lock; {} when it is unreadable (not one of ours)."""
     try:
-        return read_json(path)
-    except (json.JSONDecodeError, OSError):
-        return {}  # half-written by a crashed writer: treated as stale below
+        record = read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _create_lock(path: Path, record: Mapping[str, Any]) -> bool:
-    """Create the lock file exclusively; False when it already exists."""
+    """Create the lock file, complete, in one step; False when it already exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    tmp.write_text(json.dumps(dict(record)), encoding="utf-8")
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.link(tmp, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(dict(record), fh)
+    finally:
+        tmp.unlink()
     return True
 
 
-def _lock_is_live(lock: dict | None) -> bool:
-    if not lock:
+def _lock_is_live(lock: dict | None, path: Path | None = None) -> bool:
+    if lock is None:
         return False
+    if not lock:
+        # unreadable: not written by this protocol (locks appear whole); young ones get the benefit of the doubt
+        try:
+            return path is not None and time.time() - path.stat().st_mtime < START_GRACE_SECONDS
+        except OSError:
+            return False
+    if lock.get("phase") == "starting":
+        fresh = time.time() - float(lock.get("claimed") or 0) < START_GRACE_SECONDS
+        return fresh and process_alive(lock.get("owner"), lock.get("owner_create_time"))
     if not process_alive(lock.get("pid"), lock.get("create_time")):
         return False
     run = RunDir(lock["run"]) if lock.get("run") else None
     return run is None or run.read_status().get("state") not in FINAL_STATES
 
 
+def _clear_if_dead(path: Path) -> tuple[RunDir | None, RunDir | None]:
+    """Under the guard: ``(run of the live lock, None)``, or ``(None, run of the dead lock just removed)``.
+
+    The caller settles the dead lock's run after leaving the guard (``poll_job`` may take guards itself).
+    """
+    lock = _read_lock(path)
+    if lock is None:
+        return None, None
+    if _lock_is_live(lock, path):
+        return (RunDir(lock["run"]) if lock.get("run") else None), None
+    _remove(path)
+    return None, (RunDir(lock["run"]) if lock.get("run") else None)
+
+
 def active_job(root: str | os.PathLike | None = None, device: str | None = None) -> RunDir | None:
     """The run whose worker holds the lock of ``device`` (any device when None), else None.
 
-    A stale lock (worker gone) is cleared, and its run marked failed if it never finished.
+    A lock that looks dead is re-judged under the device's guard before it is removed (a start may
+    be replacing it at that moment), and its run marked failed if it never finished.
     """
     root = Path(root) if root is not None else default_runs_root()
     paths = [lock_path(root, device)] if device else sorted(root.glob(".job-*.lock")) if root.exists() else []
@@ -131,11 +193,16 @@ def active_job(root: str | os.PathLike | None = None, device: str | None = None)
         lock = _read_lock(path)
         if lock is None:
             continue
-        if _lock_is_live(lock):
-            return RunDir(lock["run"])
-        if lock.get("run"):
-            poll_job(RunDir(lock["run"]))
-        _remove(path)
+        if _lock_is_live(lock, path):
+            if lock.get("run"):
+                return RunDir(lock["run"])
+            continue
+        with _guard(path):
+            run, dead = _clear_if_dead(path)
+        if dead is not None:
+            poll_job(dead)  # marks it failed if it never finished
+        if run is not None:
+            return run
     return None
 
 
@@ -152,7 +219,10 @@ def _release(run: RunDir) -> None:
     for path in root.glob(".job-*.lock"):
         lock = _read_lock(path) or {}
         if lock.get("run") and Path(lock["run"]).resolve() == run.path:
-            _remove(path)
+            with _guard(path):
+                again = _read_lock(path) or {}
+                if again.get("run") and Path(again["run"]).resolve() == run.path:
+                    _remove(path)
 
 
 # --- start ---------------------------------------------------------------------------------------
@@ -174,38 +244,49 @@ def start_job(kind: str, config: Mapping[str, Any], root: str | os.PathLike | No
     root = Path(root) if root is not None else default_runs_root()
     device = device or str((config.get("train") or {}).get("device", "auto"))
     key = device_key(device)
-    busy = active_job(root, key)
-    if busy is not None:
-        status = busy.read_status()
-        raise JobError(
-            f"another training job is already running on {key}: run {busy.name} "
-            f"({status.get('state', 'pending')}, {100 * float(status.get('progress') or 0):.0f} %). "
-            "Wait for it to finish or cancel it first (one job per device at a time)."
-        )
-    run = new_run_dir(kind, name, root)
     lock = lock_path(root, key)
-    if not _create_lock(lock, {"pid": None, "run": str(run.path), "device": key, "claimed": time.time()}):
-        run.update_status(state="failed", message=f"lock {lock.name} was taken by another start at the same moment")
-        raise JobError(f"another training job was started on {key} at the same moment; try again in a few seconds")
-    try:
-        request = run.path / REQUEST_NAME
-        atomic_write_yaml(request, {**dict(config), "kind": kind})
-        run.update_status(state="pending", progress=0.0, message="starting worker", kind=kind, device=key)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-        with open(run.log_path, "ab") as log:
-            proc = subprocess.Popen(worker_command(kind, request, run.path), cwd=REPO_ROOT, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-    except BaseException as exc:
-        _remove(lock)
-        run.update_status(state="failed", message=f"could not start the worker: {exc}")
-        raise
-    _CHILDREN[proc.pid] = proc
-    created = _process_start(proc.pid)
-    record = {"pid": proc.pid, "create_time": created, "run": str(run.path), "device": key,
-              "started": time.time()}
-    atomic_write_json(lock, record)
+    with _guard(lock):
+        busy, dead = _clear_if_dead(lock)
+        if busy is not None:
+            status = busy.read_status()
+            try:
+                percent = 100 * float(status.get("progress") or 0)
+            except (TypeError, ValueError):
+                percent = 0.0
+            raise JobError(
+                f"another training job is already running on {key}: run {busy.name} "
+                f"({status.get('state', 'pending')}, {percent:.0f} %). "
+                "Wait for it to finish or cancel it first (one job per device at a time)."
+            )
+        run = new_run_dir(kind, name, root)
+        me = os.getpid()
+        claim = {"phase": "starting", "owner": me, "owner_create_time": _process_start(me), "pid": None,
+                 "run": str(run.path), "device": key, "claimed": time.time()}
+        if not _create_lock(lock, claim):  # cannot happen under the guard unless the lock was made by hand
+            run.update_status(state="failed", message=f"lock {lock.name} was taken by another start at the same moment")
+            raise JobError(f"another training job was started on {key} at the same moment; try again in a few seconds")
+        try:
+            request = run.path / REQUEST_NAME
+            atomic_write_yaml(request, {**dict(config), "kind": kind})
+            run.update_status(state="pending", progress=0.0, message="starting worker", kind=kind, device=key)
+            # the worker gets the thread and wait policy in its environment before it imports torch
+            env = worker_environment(dict(os.environ, PYTHONUNBUFFERED="1"))
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+            with open(run.log_path, "ab") as log:
+                proc = subprocess.Popen(worker_command(kind, request, run.path), cwd=REPO_ROOT, env=env,
+                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        except BaseException as exc:
+            _remove(lock)
+            run.update_status(state="failed", message=f"could not start the worker: {exc}")
+            raise
+        _CHILDREN[proc.pid] = proc
+        created = _process_start(proc.pid)
+        record = {"phase": "running", "pid": proc.pid, "create_time": created, "run": str(run.path), "device": key,
+                  "started": time.time()}
+        atomic_write_json(lock, record)
+    if dead is not None:
+        poll_job(dead)
     # the worker merges its own fields into status.json; pid lets any later process find it
     run.update_status(pid=proc.pid, pid_create_time=created,
                       command=" ".join(worker_command(kind, Path(REQUEST_NAME), Path(run.name))))
@@ -235,13 +316,19 @@ def poll_job(run: RunDir | str | os.PathLike, log_lines: int = 15) -> dict:
         return status
     if state is None and not run.path.exists():
         return {"state": "missing", "message": f"run directory {run.path} no longer exists"}
+    if state == DAMAGED:
+        return status  # shown as such; never overwritten from a page's poll
     pid = status.get("pid")
     if pid is None:
         lock = next((l for l in (_read_lock(p) for p in run.path.parent.glob(".job-*.lock"))
                      if l and l.get("run") and Path(l["run"]).resolve() == run.path), None)
-        if lock and lock.get("pid") is None and time.time() - float(lock.get("claimed", 0)) < 30:
+        if lock and lock.get("phase") == "starting" and _lock_is_live(lock):
             return status  # start_job is between claiming the lock and spawning the worker
         pid = lock.get("pid") if lock else None
+        if pid is None:
+            from core.stale_runs import settle
+
+            return settle(run)  # a run started outside the dashboard: judged by its run lock
     if process_alive(pid, status.get("pid_create_time")):
         return status
     # re-read: the worker may have written its final state just before exiting
@@ -269,20 +356,28 @@ def cancel_job(run: RunDir | str | os.PathLike, grace_seconds: float = 10.0) -> 
     if status.get("state") in FINAL_STATES:
         _release(run)
         return status
-    pid = status.get("pid")
-    if pid and process_alive(pid, status.get("pid_create_time")):
+    pid, started = status.get("pid"), status.get("pid_create_time")
+    if not pid:
+        # a worker started outside the dashboard (the CLI) records no pid: its run lock names it
+        from core.run_lock import holder
+
+        pid, started = holder(run.path) or None, None
+    if pid and process_alive(pid, started):
         try:
             pgid = os.getpgid(int(pid))
         except ProcessLookupError:
             pgid = None
-        # the worker leads its own session, so its group id is its pid; never signal our own group
-        if pgid is not None and pgid == int(pid) and pgid != os.getpgid(0):
-            _signal_group(pgid, signal.SIGTERM)
+        # a dashboard worker leads its own session, so its group id is its pid: stop the whole group;
+        # otherwise signal the process alone. Never signal our own group.
+        group = pgid is not None and pgid == int(pid) and pgid != os.getpgid(0)
+        if pgid is not None and (group or int(pid) != os.getpid()):
+            stop = (lambda sig: _signal_group(pgid, sig)) if group else (lambda sig: _signal_pid(int(pid), sig))
+            stop(signal.SIGTERM)
             deadline = time.monotonic() + grace_seconds
             while time.monotonic() < deadline and process_alive(pid):
                 time.sleep(0.1)
             if process_alive(pid):
-                _signal_group(pgid, signal.SIGKILL)
+                stop(signal.SIGKILL)
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline and process_alive(pid):
                     time.sleep(0.1)
@@ -297,6 +392,13 @@ def cancel_job(run: RunDir | str | os.PathLike, grace_seconds: float = 10.0) -> 
         status = run.update_status(state="cancelled", message="cancelled from the dashboard")
     _release(run)
     return status
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -13,6 +13,11 @@ Layout of one run directory::
 
 Every write goes through ``core.atomic_io`` (a temporary file in the same folder, then ``os.replace``), so a reader (or a
 run killed mid-write) only ever sees a whole old file or a whole new file.
+
+The readers never raise on a damaged file (hand-edited, truncated by a full disk, replaced by a
+folder): ``read_status`` then reports the state ``"damaged"`` with the file and the reason,
+``read_metrics``/``read_history``/``safe_config`` return empty results, and :meth:`RunDir.damage`
+lists every damaged file, so one bad run cannot take a page down.
 """
 
 from __future__ import annotations
@@ -26,10 +31,61 @@ from typing import Any, Iterable
 
 import yaml
 
-from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_with, atomic_write_yaml, read_json
+from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_with, atomic_write_yaml
+from core.safe_names import safe_file_name
 
 STATES = ("pending", "running", "completed", "failed", "cancelled")
 FINAL_STATES = ("completed", "failed", "cancelled")
+DAMAGED = "damaged"
+"""The state ``read_status`` reports for an unreadable status.json (never written to disk)."""
+KINDS = ("hydro", "rain")
+
+
+class RunFileDamaged(ValueError):
+    """A run file that exists but cannot be used; names the file and the reason."""
+
+    def __init__(self, file: Path, reason: str):
+        self.file, self.reason = Path(file), reason
+        super().__init__(f"{self.file} is damaged: {reason}")
+
+
+def _load_json(path: Path, expected: type, default: Any) -> Any:
+    """Parsed JSON of ``path`` (``default`` when absent); :class:`RunFileDamaged` when it is not a whole
+    JSON ``expected`` (a truncated file, binary garbage, a folder, a number where a mapping belongs)."""
+    if not path.exists():
+        return default
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except IsADirectoryError:
+        raise RunFileDamaged(path, "it is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise RunFileDamaged(path, f"not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise RunFileDamaged(path, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except OSError as exc:
+        raise RunFileDamaged(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(value, expected):
+        raise RunFileDamaged(path, f"holds a JSON {type(value).__name__}, expected a {'list' if expected is list else 'mapping'}")
+    return value
+
+
+def _check_status(path: Path, status: dict) -> dict:
+    state = status.get("state")
+    if state is not None and state not in STATES:
+        raise RunFileDamaged(path, f"unknown state {state!r}")
+    progress = status.get("progress")
+    if progress is not None:
+        try:
+            number = float(progress)
+        except (TypeError, ValueError):
+            raise RunFileDamaged(path, f"progress {progress!r} is not a number") from None
+        if not -1e-6 <= number <= 1.0 + 1e-6:  # NaN fails this too; rounding may overshoot a hair
+            raise RunFileDamaged(path, f"progress {progress!r} is outside 0..1")
+        status = {**status, "progress": min(max(number, 0.0), 1.0)}
+    for key in ("message", "started", "updated", "finished"):
+        if status.get(key) is not None and not isinstance(status[key], str):
+            raise RunFileDamaged(path, f"{key} {status[key]!r} is not text")
+    return status
 
 
 def default_runs_root() -> Path:
@@ -90,15 +146,63 @@ class RunDir:
         atomic_write_yaml(self.config_path, config)
 
     def read_config(self) -> dict:
-        if not self.config_path.exists():
+        """The run's configuration ({} when there is none yet).
+
+        Raises :class:`RunFileDamaged` (naming the file) when config.yaml is not a YAML mapping:
+        resuming or evaluating from a guessed configuration would train or score another model.
+        Pages use :meth:`safe_config`.
+        """
+        path = self.config_path
+        if not path.exists():
             return {}
-        return yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        try:
+            value = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        except IsADirectoryError:
+            raise RunFileDamaged(path, "it is a folder, not a file") from None
+        except UnicodeDecodeError as exc:
+            raise RunFileDamaged(path, f"not UTF-8 text (byte {exc.start})") from None
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1} column {where.column + 1}" if where is not None else ""
+            raise RunFileDamaged(path, f"not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
+        except OSError as exc:
+            raise RunFileDamaged(path, f"cannot be read ({exc.strerror or exc})") from None
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise RunFileDamaged(path, f"holds a YAML {type(value).__name__}, expected a mapping of settings")
+        return value
+
+    def safe_config(self) -> dict:
+        """:meth:`read_config`, or {} when config.yaml is damaged (see :meth:`damage`)."""
+        try:
+            return self.read_config()
+        except RunFileDamaged:
+            return {}
+
+    @property
+    def kind(self) -> str:
+        """``hydro`` or ``rain`` (from config.yaml's ``kind``, else the directory name's prefix), or
+        ``unknown``."""
+        return run_kind(self)
 
     # --- status ----------------------------------------------------------------------------
     def read_status(self) -> dict:
+        """status.json as a dict ({} before the first write).
+
+        A damaged file reads as ``{"state": "damaged", "message": <file and reason>, "damaged_file":
+        <path>}`` instead of raising.
+        """
         try:
-            return read_json(self.status_path, default={}) or {}
-        except json.JSONDecodeError:
+            return _check_status(self.status_path, _load_json(self.status_path, dict, {}))
+        except RunFileDamaged as exc:
+            return {"state": DAMAGED, "progress": 0.0, "message": str(exc), "damaged_file": str(exc.file)}
+
+    def _stored_status(self) -> dict:
+        """What update_status merges into: the stored fields, or nothing when the file is damaged."""
+        try:
+            return dict(_load_json(self.status_path, dict, {}))
+        except RunFileDamaged:
             return {}
 
     def update_status(self, **fields: Any) -> dict:
@@ -106,7 +210,7 @@ class RunDir:
         state = fields.get("state")
         if state is not None and state not in STATES:
             raise ValueError(f"unknown run state {state!r}; expected one of {STATES}")
-        status = self.read_status()
+        status = self._stored_status()
         status.update(fields)
         status["updated"] = now_iso()
         if state == "running" and "started" not in status:
@@ -118,10 +222,12 @@ class RunDir:
 
     # --- history and metrics ---------------------------------------------------------------
     def read_history(self) -> list[dict]:
+        """The epoch records ([] when the file is missing or damaged; non-mapping records are skipped)."""
         try:
-            return read_json(self.history_path, default=[]) or []
-        except json.JSONDecodeError:
+            history = _load_json(self.history_path, list, [])
+        except RunFileDamaged:
             return []
+        return [r for r in history if isinstance(r, dict)]
 
     def append_history(self, record: dict) -> None:
         history = self.read_history()
@@ -135,57 +241,132 @@ class RunDir:
         atomic_write_json(self.metrics_path, metrics)
 
     def read_metrics(self) -> dict:
-        return read_json(self.metrics_path, default={}) or {}
+        """metrics.json ({} when missing or damaged: see :meth:`damage`)."""
+        try:
+            return _load_json(self.metrics_path, dict, {})
+        except RunFileDamaged:
+            return {}
+
+    def damage(self) -> list[RunFileDamaged]:
+        """Every damaged file of the run (config, status, history, metrics); [] for a healthy run.
+
+        predictions.nc is checked where it is opened (:func:`core.run_results.open_predictions`).
+        """
+        found: list[RunFileDamaged] = []
+        try:
+            self.read_config()
+        except RunFileDamaged as exc:
+            found.append(exc)
+        for path, expected in ((self.status_path, dict), (self.history_path, list), (self.metrics_path, dict)):
+            try:
+                value = _load_json(path, expected, None)
+                if path == self.status_path and value is not None:
+                    _check_status(path, value)
+            except RunFileDamaged as exc:
+                found.append(exc)
+        return found
 
     def tail_log(self, lines: int = 20) -> str:
-        if not self.log_path.exists():
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:  # absent, or not a file
             return ""
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+    def config_text(self) -> str:
+        """config.yaml as text for display ("" when absent; undecodable bytes replaced)."""
+        try:
+            return self.config_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def duration_seconds(self) -> float | None:
         status = self.read_status()
         try:
             start = _dt.datetime.fromisoformat(status["started"])
             end = _dt.datetime.fromisoformat(status.get("finished") or status["updated"])
-        except (KeyError, TypeError, ValueError):
+            return (end - start).total_seconds()
+        except (KeyError, TypeError, ValueError):  # absent, damaged, or naive and aware mixed
             return None
-        return (end - start).total_seconds()
+
+
+def run_kind(run: RunDir) -> str:
+    """The kind of a run: config.yaml's ``kind`` when it is a known kind, else the prefix of the
+    directory name (``hydro-20250101-...``), else ``"unknown"`` (never raises)."""
+    kind = run.safe_config().get("kind")
+    if kind in KINDS:
+        return kind
+    prefix = run.name.split("-")[0]
+    return prefix if prefix in KINDS else "unknown"
 
 
 def new_run_dir(kind: str, name: str | None = None, root: str | os.PathLike | None = None) -> RunDir:
-    """Create a fresh run directory ``<root>/<kind>-<UTC timestamp>[-name]`` (never reuses one)."""
-    root = Path(root) if root is not None else default_runs_root()
+    """Create a fresh run directory ``<root>/<kind>-<UTC timestamp>[-name]`` (never reuses one).
+
+    ``kind`` and ``name`` may come from a user: they are reduced to safe file-name characters, so
+    the directory is always a direct child of ``root`` (:func:`core.safe_names.safe_file_name`).
+    """
+    root = (Path(root) if root is not None else default_runs_root()).resolve()
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = f"{kind}-{stamp}" + (f"-{name}" if name else "")
-    path = root / base
-    i = 1
-    while path.exists():
-        path = root / f"{base}-{i}"
-        i += 1
+    kind = safe_file_name(kind, "run kind")
+    base = f"{kind}-{stamp}" + (f"-{safe_file_name(name, 'run name')}" if name else "")
+    root.mkdir(parents=True, exist_ok=True)
+    path, i = root / base, 0
+    while True:  # mkdir without exist_ok: two starts in the same second never share a directory
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            i += 1
+            path = root / f"{base}-{i}"
     return RunDir(path).create()
 
 
-def list_runs(root: str | os.PathLike | None = None, kind: str | None = None) -> list[RunDir]:
-    """All run directories under ``root`` (those with a config or status), newest first."""
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # deleted between listing and sorting
+        return 0.0
+
+
+def list_runs(root: str | os.PathLike | None = None, kind: str | None = None, settle: bool = True) -> list[RunDir]:
+    """All run directories under ``root`` (those with a config or status), newest first.
+
+    With ``settle`` a run still marked pending/running whose worker is gone is marked failed first
+    (:func:`core.stale_runs.settle`), so a killed worker does not look alive forever.
+    """
     root = Path(root) if root is not None else default_runs_root()
-    if not root.exists():
+    if not root.is_dir():
         return []
     runs = [
         RunDir(p)
         for p in root.iterdir()
         if p.is_dir() and ((p / "status.json").exists() or (p / "config.yaml").exists())
     ]
+    if settle:
+        from core.stale_runs import settle as settle_run
+
+        for run in runs:
+            settle_run(run)
     if kind is not None:
-        runs = [r for r in runs if (r.read_config().get("kind") or r.name.split("-")[0]) == kind]
-    return sorted(runs, key=lambda r: r.path.stat().st_mtime, reverse=True)
+        runs = [r for r in runs if run_kind(r) == kind]
+    return sorted(runs, key=lambda r: _mtime(r.path), reverse=True)
 
 
 def delete_run(run: RunDir, root: str | os.PathLike | None = None) -> None:
-    """Remove a run directory; refuses paths outside ``root`` and runs that are still running."""
+    """Remove a run directory; refuses paths outside ``root`` and runs whose worker is alive.
+
+    A run still marked running whose worker is gone is settled (marked failed) first, so it can go.
+    """
+    from core.run_lock import holder
+    from core.stale_runs import settle
+
     root = (Path(root) if root is not None else default_runs_root()).resolve()
     if root not in run.path.parents:
         raise ValueError(f"refusing to delete {run.path}: not inside the runs folder {root}")
-    if run.read_status().get("state") == "running":
+    pid = holder(run.path)
+    if pid is not None:
+        raise ValueError(f"run {run.name} is in use by a live worker (pid {pid or 'unknown'}): cancel it before deleting")
+    if settle(run).get("state") in ("pending", "running"):
         raise ValueError(f"run {run.name} is still running: cancel it before deleting")
     shutil.rmtree(run.path)

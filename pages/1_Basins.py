@@ -63,9 +63,17 @@ if upload is not None:
     except DataError as exc:
         show_error(exc, "The uploaded file was rejected")
     else:
-        target = upload_dir() / upload.name
-        target.write_bytes(data)
-        st.success(f"{upload.name}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
+        from core.atomic_io import atomic_write_bytes
+        from core.safe_names import UnsafeNameError, confined_path
+
+        try:
+            # the browser's file name is untrusted ("../../x.csv", "/abs/x.csv"): keep only a safe last part
+            target = confined_path(upload_dir(), upload.name, "upload file name")
+        except UnsafeNameError as exc:
+            show_error(exc, "The uploaded file was rejected")
+            st.stop()
+        atomic_write_bytes(target, data)
+        st.success(f"{target.name}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
                    f"from {str(checked.time.values[0])[:10]} to {str(checked.time.values[-1])[:10]}. "
                    "Pick it as the data source in the sidebar.")
         st.cache_data.clear()

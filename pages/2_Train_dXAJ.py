@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -13,7 +12,7 @@ from core.data import DataError
 from core.hydro.config import load_config
 from core.runs import RunDir
 from ui.data import basin_dataset, source_and_basins
-from ui.frame import setup_page, show_error
+from ui.frame import period_overlaps, setup_page, show_error
 from ui.job_panel import job_status, start
 from ui.ranges import range_editor
 
@@ -56,12 +55,16 @@ time = pd.DatetimeIndex(ds.time.values)
 first, last = time[0].date(), time[-1].date()
 test_start = max((time[-1] - pd.DateOffset(years=preset["test_years"]) + pd.Timedelta(days=1)).date(),
                  (time[0] + (time[-1] - time[0]) * 0.5).date())
+# the periods sit outside the form so an overlap disables Start at once (core decides what overlaps)
+c1, c2 = st.columns(2)
+train_period = c1.date_input("Training period", value=(first, test_start - dt.timedelta(days=1)),
+                             min_value=first, max_value=last, key=f"train_period_{tag}")
+test_period = c2.date_input("Test period", value=(test_start, last), min_value=first, max_value=last,
+                            key=f"test_period_{tag}")
+overlaps = period_overlaps({"training": train_period, "test": test_period})
+if overlaps:
+    st.error(f"{overlaps[0]}. Move the test period after (or before) the training period.", icon="⚠️")
 with st.form("hydro_settings"):
-    c1, c2 = st.columns(2)
-    train_period = c1.date_input("Training period", value=(first, test_start - dt.timedelta(days=1)),
-                                 min_value=first, max_value=last, key=f"train_period_{tag}")
-    test_period = c2.date_input("Test period", value=(test_start, last), min_value=first, max_value=last,
-                                key=f"test_period_{tag}")
     c1, c2, c3, c4 = st.columns(4)
     warmup = c1.number_input("Warm-up (steps)", 0, 3650, preset["warmup"], key=f"warmup_{tag}")
     rho = c2.number_input("Window length rho (steps)", 5, 3650, preset["rho"], key=f"rho_{tag}")
@@ -77,7 +80,7 @@ with st.form("hydro_settings"):
     device = c1.selectbox("Device", ["auto", "cpu", "cuda"], key=f"device_{tag}")
     baselines = c2.multiselect("Baselines trained in the same run", ["static_xaj", "lstm"],
                                default=preset["baselines"], key=f"baselines_{tag}")
-    submitted = st.form_submit_button("Start training", type="primary", disabled=ranges is None)
+    submitted = st.form_submit_button("Start training", type="primary", disabled=ranges is None or bool(overlaps))
 
 
 def _pair(value, label: str) -> list[str]:
@@ -86,7 +89,7 @@ def _pair(value, label: str) -> list[str]:
     return [value[0].isoformat(), value[1].isoformat()]
 
 
-if submitted and ranges is not None:
+if submitted and ranges is not None and not overlaps:
     try:
         config = load_config(BASE_CONFIG, {
             "name": "dashboard",
@@ -106,15 +109,25 @@ if submitted and ranges is not None:
             st.success("Training started in the background; you can switch pages, it keeps running.")
 
 
+def _median(block: object, score: str) -> str:
+    """``block["test"]["median"][score]`` of metrics.json as text ("n/a" when absent, null or not a number)."""
+    test = block.get("test") if isinstance(block, dict) else None
+    median = test.get("median") if isinstance(test, dict) else None
+    value = median.get(score) if isinstance(median, dict) else None
+    try:
+        return f"{float(value):.3f}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
 def _summary(run: RunDir) -> None:
     metrics = run.read_metrics()
-    med = (metrics.get("test") or {}).get("median") or {}
     cols = st.columns(3)
-    cols[0].metric("median test NSE", f"{med.get('nse', float('nan')):.3f}")
-    cols[1].metric("median test KGE", f"{med.get('kge', float('nan')):.3f}")
+    cols[0].metric("median test NSE", _median(metrics, "nse"))
+    cols[1].metric("median test KGE", _median(metrics, "kge"))
     for name in ("static_xaj", "lstm"):
         if name in metrics:
-            cols[2].metric(f"{name} NSE", f"{metrics[name]['test']['median'].get('nse', np.nan):.3f}")
+            cols[2].metric(f"{name} NSE", _median(metrics[name], "nse"))
     st.page_link("pages/3_Hydrographs.py", label="See the hydrographs")
 
 

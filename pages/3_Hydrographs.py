@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import metrics as M
+from core.run_results import hydro_score_table
 from core.viz.hydrographs import flow_duration_curve, hydrograph
-from ui.data import MODEL_LABELS, hydro_predictions, runs_with_predictions
+from ui.data import MODEL_LABELS, hydro_predictions, readable_runs
 from ui.frame import setup_page, show_error
 
 setup_page("Hydrographs", "📈")
 st.title("Hydrographs")
 
-runs = runs_with_predictions("hydro")
+runs, damaged = readable_runs("hydro")
+for message in damaged:
+    st.warning(message, icon="⚠️")
 if not runs:
     st.info("No finished dXAJ run yet: train one on the **Train dXAJ** page.")
     st.page_link("pages/2_Train_dXAJ.py", label="Train dXAJ")
@@ -42,7 +43,7 @@ def basin_series(run_path: str, mtime: float, basin: str) -> dict:
     models = hydro_predictions(RunDir(run_path))
     main = next(iter(models.values()))
     out = {"time": main["time"].values, "q_obs": main["q_obs"].sel(basin=basin).values,
-           "prcp": main["prcp"].sel(basin=basin).values, "sims": {}}
+           "prcp": main["prcp"].sel(basin=basin).values if "prcp" in main else None, "sims": {}}
     for name, ds in models.items():
         q = ds["q_sim"].sel(basin=basin).reindex(time=main["time"]).values
         out["sims"][MODEL_LABELS.get(name, name)] = q
@@ -59,16 +60,7 @@ st.plotly_chart(hydrograph(series["time"], series["q_obs"], series["sims"], prcp
 def metrics_table(run_path: str, mtime: float) -> pd.DataFrame:
     from core.runs import RunDir
 
-    rows = []
-    for model, ds in hydro_predictions(RunDir(run_path)).items():
-        for b in ds["basin"].values:
-            scores = M.hydro_scores(ds["q_sim"].sel(basin=b).values, ds["q_obs"].sel(basin=b).values)
-            rows.append({"model": MODEL_LABELS.get(model, model), "basin": str(b),
-                         **{k: scores[k] for k in ("nse", "kge", "rmse", "pbias", "peak_error")}})
-    table = pd.DataFrame(rows)
-    medians = table.groupby("model", sort=False)[["nse", "kge", "rmse", "pbias", "peak_error"]].median().reset_index()
-    medians["basin"] = "median"
-    return pd.concat([table, medians], ignore_index=True)
+    return hydro_score_table(hydro_predictions(RunDir(run_path)), MODEL_LABELS)
 
 
 left, right = st.columns([3, 2])

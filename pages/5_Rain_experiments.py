@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 
 import streamlit as st
@@ -10,7 +11,7 @@ import yaml
 
 from core.runs import RunDir
 from core.viz.maps import region_map
-from ui.frame import setup_page, show_error
+from ui.frame import period_overlaps, setup_page, show_error
 from ui.job_panel import job_status, start
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,6 +99,21 @@ step = abs(lon_grid[1] - lon_grid[0]) if lon_grid and len(lon_grid) > 1 else 0.2
 region2 = region2_box(region1, side, size, step) if experiment_choice != "exp1" and side != "auto" else None
 st.plotly_chart(region_map(region1, region2, lat_grid, lon_grid), key="region_map")
 
+# dated split of the example config (demo world): editable, and refused when two periods overlap
+split_base = base.get("split") or {}
+SPLIT_LABELS = {"train": "Training", "val": "Validation", "test": "Test"}
+dated_split = source == "demo" and all(isinstance(split_base.get(k), (list, tuple)) and len(split_base[k]) == 2
+                                       for k in SPLIT_LABELS)
+periods, overlaps = {}, []
+if dated_split:
+    st.markdown("**Periods** (by the time of the predicted field)")
+    for col, (key, label) in zip(st.columns(3), SPLIT_LABELS.items()):
+        start_end = tuple(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10]) for d in split_base[key])
+        periods[key] = col.date_input(f"{label} period", value=start_end, key=f"rain_{key}_period")
+    overlaps = period_overlaps(periods)
+    if overlaps:
+        st.error(f"{overlaps[0]}. Make the training, validation and test periods follow each other.", icon="⚠️")
+
 st.subheader("Training settings")
 preset_name = st.radio("Preset", list(PRESETS), horizontal=True, key="rain_preset")
 preset = PRESETS[preset_name]
@@ -115,9 +131,9 @@ with st.form("rain_settings"):
     amp = c2.selectbox("Mixed precision", ["auto", "true", "false"], key=f"rain_amp_{tag}",
                        help="auto: bfloat16 on CPUs with AMX (where it is faster than float32), float16 on CUDA")
     device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key=f"rain_device_{tag}")
-    submitted = st.form_submit_button("Start training", type="primary")
+    submitted = st.form_submit_button("Start training", type="primary", disabled=bool(overlaps))
 
-if submitted:
+if submitted and not overlaps:
     config = copy.deepcopy(base)
     config.pop("kind", None)
     config.setdefault("data", {})["source"] = source or "demo"
@@ -126,6 +142,8 @@ if submitted:
         # for a user's file the core defaults apply (split by fractions of the file's time span)
         config["data"] = {"source": source}
         config["split"] = {}
+    if dated_split and all(isinstance(v, (tuple, list)) and len(v) == 2 for v in periods.values()):
+        config["split"] = {k: [v[0].isoformat(), v[1].isoformat()] for k, v in periods.items()}
     config["regions"] = {"region1": region1, "upstream_side": side}
     if region2 is not None and size != 1.0:
         config["regions"]["region2"] = region2
@@ -150,10 +168,11 @@ if submitted:
 
 def _summary(run: RunDir) -> None:
     metrics = run.read_metrics()
-    test = metrics.get("test") or {}
+    test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
     cols = st.columns(max(len(test), 1))
     for col, (name, scores) in zip(cols, test.items()):
-        col.metric(f"{name} RMSE", f"{scores.get('rmse', float('nan')):.3f}")
+        rmse = scores.get("rmse") if isinstance(scores, dict) else None
+        col.metric(f"{name} RMSE", f"{rmse:.3f}" if isinstance(rmse, (int, float)) else "n/a")
     st.page_link("pages/6_Rain_maps.py", label="See the rain maps and CSI")
 
 

@@ -8,13 +8,15 @@ import streamlit as st
 
 from core.viz.maps import difference_maps, rain_maps
 from core.viz.verification import csi_chart, gain_table, verification_table
-from ui.data import predictions, runs_with_predictions
+from ui.data import predictions, readable_runs
 from ui.frame import setup_page, show_error
 
 setup_page("Rain maps", "🛰️")
 st.title("Rain maps")
 
-runs = runs_with_predictions("rain")
+runs, damaged = readable_runs("rain")
+for message in damaged:
+    st.warning(message, icon="⚠️")
 if not runs:
     st.info("No finished rain run yet: train one on the **Rain experiments** page.")
     st.page_link("pages/5_Rain_experiments.py", label="Rain experiments")
@@ -23,7 +25,7 @@ if not runs:
 by_name = {r.name: r for r in runs}
 run = by_name[st.selectbox("Run", list(by_name), key="rain_run_pick")]
 try:
-    ds = predictions(run.predictions_path)
+    ds = predictions(run.predictions_path, "rain")
 except (OSError, ValueError) as exc:
     show_error(exc, f"Reading the predictions of {run.name}")
     st.stop()
@@ -44,8 +46,14 @@ st.plotly_chart(difference_maps({n: ds[n].values[i] for n in systems}, ds["truth
                                 title="Prediction minus truth (blue: too dry, red: too wet)"), key="diff_maps")
 
 st.subheader("Verification over the whole test period")
-table = verification_table(metrics)
-if table.empty:
+try:
+    table = verification_table(metrics)
+except (AttributeError, TypeError, ValueError, KeyError) as exc:  # metrics.json edited or from another version
+    st.warning(f"metrics.json of {run.name} has an unexpected layout ({exc}); the maps above are unaffected.", icon="⚠️")
+    table = None
+if table is None:
+    pass
+elif table.empty:
     st.info("This run has no categorical scores in metrics.json.")
 else:
     st.markdown(f"CSI, POD, FAR, ETS per threshold ({units}); RMSE over all region-1 pixels.")

@@ -22,11 +22,14 @@ st.dataframe(runs_frame(runs), hide_index=True,
 st.subheader("One run")
 run = by_name[st.selectbox("Run", list(by_name), key="runs_pick")]
 status = run.read_status()
+for problem in run.damage():
+    st.warning(f"{problem.file.name} of {run.name} is damaged: {problem.reason}. The rest of the run is shown; "
+               "delete the run if it cannot be repaired.", icon="⚠️")
 c1, c2 = st.columns(2)
 with c1:
     st.markdown(f"**State:** {status.get('state', '?')} — {status.get('message', '')}")
     st.markdown("**Config**")
-    st.code(run.config_path.read_text(encoding="utf-8") if run.config_path.exists() else "(none yet)", language="yaml")
+    st.code(run.config_text() or "(none yet)", language="yaml")
 with c2:
     table = metrics_frame(run)
     if table.empty:
@@ -35,11 +38,18 @@ with c2:
         st.dataframe(table, hide_index=True, height=300)
         st.download_button("Export metrics (CSV)", table.to_csv(index=False).encode("utf-8"),
                            file_name=f"{run.name}_metrics.csv", mime="text/csv", key="export_csv")
-    if run.predictions_path.exists():
+    if run.predictions_path.is_file():
         st.download_button("Export predictions (NetCDF)", run.predictions_path.read_bytes(),
                            file_name=f"{run.name}_predictions.nc", mime="application/x-netcdf", key="export_nc")
     if status.get("state") == "failed":
         st.code(status.get("log_tail") or run.tail_log(15), language="text")
+    if status.get("state") in ("pending", "running"):
+        # a live worker (or one started outside the dashboard): stop it here, then it can be deleted
+        if st.button("Cancel this run", key="cancel_run"):
+            from core.jobs import cancel_job
+
+            stopped = cancel_job(run)
+            st.warning(f"Run {run.name} {stopped.get('state')}: {stopped.get('message', '')}")
     with st.popover("Delete this run"):
         st.warning(f"Delete {run.name} and all its files?")
         if st.button("Yes, delete", key="delete_run", type="primary"):

@@ -74,10 +74,13 @@ def test_delete_refuses_running_and_outside_runs(tmp_path):
     assert not run.path.exists()
 
 
-def test_corrupt_status_reads_as_empty(tmp_path):
+def test_corrupt_status_reads_as_damaged_and_is_replaced_by_the_next_write(tmp_path):
     run = runs.RunDir(tmp_path / "r").create()
     run.status_path.write_text("{not json")
-    assert run.read_status() == {}
+    status = run.read_status()
+    assert status["state"] == runs.DAMAGED and "status.json is damaged" in status["message"]
+    assert run.update_status(state="running")["state"] == "running"
+    assert run.read_status()["state"] == "running"
 
 
 def test_device_resolution_on_cpu_machine():

@@ -110,34 +110,55 @@ def _mtime(path: Path) -> float:
 
 
 @st.cache_data(show_spinner="Reading predictions…", max_entries=16)
-def _open_predictions(path: str, mtime: float) -> xr.Dataset:
-    with xr.open_dataset(path) as ds:
-        return ds.load()
+def _open_predictions(path: str, mtime: float, kind: str | None) -> xr.Dataset:
+    from core.run_results import open_predictions
+
+    return open_predictions(path, kind)
 
 
-def predictions(path: Path) -> xr.Dataset:
-    """A run's predictions.nc, cached until the file changes."""
-    return _open_predictions(str(path), _mtime(path))
+def predictions(path: Path, kind: str | None = None) -> xr.Dataset:
+    """A run's predictions.nc, checked for ``kind``'s pages and cached until the file changes.
+
+    Raises ``core.runs.RunFileDamaged`` (a ``ValueError``) naming the file and what is wrong.
+    """
+    return _open_predictions(str(path), _mtime(path), kind)
 
 
 def hydro_predictions(run: RunDir) -> dict[str, xr.Dataset]:
     """``{model name: predictions}``: the run's own model first, then its baselines."""
     out = {}
     if run.predictions_path.exists():
-        ds = predictions(run.predictions_path)
+        ds = predictions(run.predictions_path, "hydro")
         out[str(ds.attrs.get("model", "dpl"))] = ds
     base = run.path / "baselines"
     if base.is_dir():
         for sub in sorted(base.iterdir()):
             path = sub / "predictions.nc"
             if path.exists():
-                out[sub.name] = predictions(path)
+                out[sub.name] = predictions(path, "hydro")
     return out
 
 
 def runs_with_predictions(kind: str) -> list[RunDir]:
     """Runs of ``kind`` that have predictions, newest first."""
     return [r for r in list_runs(runs_root(), kind) if r.predictions_path.exists()]
+
+
+def readable_runs(kind: str) -> tuple[list[RunDir], list[str]]:
+    """Runs of ``kind`` whose predictions open and hold what the pages draw, and one message per run
+    whose predictions are damaged (the pages list those and keep working with the others)."""
+    good, damaged = [], []
+    for run in runs_with_predictions(kind):
+        try:
+            if kind == "hydro":
+                hydro_predictions(run)
+            else:
+                predictions(run.predictions_path, kind)
+        except (OSError, ValueError) as exc:
+            damaged.append(f"Run {run.name} is skipped: {exc}")
+        else:
+            good.append(run)
+    return good, damaged
 
 
 MODEL_LABELS = {"dpl": "dXAJ (dPL)", "static_xaj": "XAJ, static parameters", "lstm": "LSTM"}

@@ -81,6 +81,15 @@ def job_badge() -> None:
     st.progress(float(status.get("progress") or 0.0), text=str(status.get("message", status.get("state", ""))))
 
 
+def period_overlaps(periods: dict) -> list:
+    """``core.data.splits.periods_overlap`` of date-range widgets' values; a range still being picked
+    (one date only) is left out."""
+    from core.data.splits import periods_overlap
+
+    complete = {name: tuple(v) for name, v in periods.items() if isinstance(v, (tuple, list)) and len(v) == 2}
+    return periods_overlap(complete)
+
+
 def show_error(exc: BaseException, what: str) -> None:
     """A readable error box: what failed and the message from core (no traceback)."""
     st.error(f"{what}: {exc}", icon="⚠️")

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 import streamlit as st
 
 from core import jobs
-from core.runs import FINAL_STATES, RunDir, list_runs
+from core.runs import DAMAGED, FINAL_STATES, RunDir, list_runs, run_kind
 from core.viz.training import loss_curves
 from ui.frame import runs_root, show_error
 
@@ -28,7 +28,7 @@ def current_run(kind: str) -> RunDir | None:
     if path:
         return RunDir(path)
     active = jobs.active_job(runs_root())
-    if active is not None and (active.read_config().get("kind") or active.name.split("-")[0]) == kind:
+    if active is not None and run_kind(active) == kind:
         return active
     runs = list_runs(runs_root(), kind)
     return runs[0] if runs else None
@@ -54,7 +54,7 @@ def job_status(kind: str, summary: Callable[[RunDir], None] | None = None) -> No
     if run is None:
         st.info("No run yet: set it up above and press **Start training**.")
         return
-    running = run.read_status().get("state") not in FINAL_STATES
+    running = run.read_status().get("state") not in (*FINAL_STATES, DAMAGED)
     # run_every only while a job runs, so a finished page stays still
     st.fragment(run_every=POLL_SECONDS if running else None)(_status_body)(kind, str(run.path), running, summary)
 
@@ -69,6 +69,8 @@ def _status_body(kind: str, path: str, was_running: bool, summary: Callable[[Run
         if st.button("Cancel training", key=f"cancel_{kind}", type="secondary"):
             status = jobs.cancel_job(run)
             st.warning(f"Run {run.name} {status.get('state')}: {status.get('message', '')}")
+    if state == DAMAGED:
+        st.error(f"This run cannot be shown: {status.get('message', '')}", icon="⚠️")
     if state == "failed":
         st.error(f"Training failed: {status.get('message', '')}")
         tail = status.get("log_tail") or run.tail_log(15)
@@ -80,5 +82,5 @@ def _status_body(kind: str, path: str, was_running: bool, summary: Callable[[Run
                         key=f"loss_{kind}")
     if state == "completed" and summary is not None:
         summary(run)
-    if was_running and state in FINAL_STATES:
+    if was_running and state in (*FINAL_STATES, DAMAGED):
         st.rerun()  # the whole page redraws once, with polling off

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.runs import RunDir
+from core.runs import RunDir, run_kind
 
 
-def run_kind(run: RunDir) -> str:
-    return run.read_config().get("kind") or run.name.split("-")[0]
+def _mapping(value: object) -> dict:
+    """``value`` when it is a mapping, else {} (metrics.json written by hand or by an older version)."""
+    return value if isinstance(value, dict) else {}
 
 
 def runs_frame(runs: list[RunDir]) -> pd.DataFrame:
     rows = []
     for run in runs:
-        status = run.read_status()
+        status = run.read_status()  # a damaged status.json reads as state "damaged" with the reason
         seconds = run.duration_seconds()
         rows.append({"run": run.name, "kind": run_kind(run), "state": status.get("state", "?"),
                      "progress": float(status.get("progress") or 0.0),
@@ -28,19 +29,19 @@ def metrics_frame(run: RunDir) -> pd.DataFrame:
     metrics = run.read_metrics()
     rows = []
     if run_kind(run) == "hydro":
-        blocks = {metrics.get("model", "dpl"): metrics.get("test") or {}}
+        blocks = {str(metrics.get("model", "dpl")): _mapping(metrics.get("test"))}
         for name, value in metrics.items():
             if isinstance(value, dict) and "test" in value and name not in ("test",):
-                blocks[name] = value["test"]
+                blocks[name] = _mapping(value["test"])
         for model, test in blocks.items():
-            for score, value in (test.get("median") or {}).items():
+            for score, value in _mapping(test.get("median")).items():
                 rows.append({"model": model, "where": "median", "score": score, "value": value})
-            for basin, scores in (test.get("per_basin") or {}).items():
-                for score, value in scores.items():
+            for basin, scores in _mapping(test.get("per_basin")).items():
+                for score, value in _mapping(scores).items():
                     rows.append({"model": model, "where": basin, "score": score, "value": value})
     else:
-        for system, scores in (metrics.get("test") or {}).items():
-            for score, value in scores.items():
+        for system, scores in _mapping(metrics.get("test")).items():
+            for score, value in _mapping(scores).items():
                 if isinstance(value, dict):
                     for threshold, v in value.items():
                         if not isinstance(v, dict):

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -287,21 +288,49 @@ def _records_from_table(
     return records
 
 
+# an offset only counts after a time of day ("2001-01-02" ends in "-02" but has none)
+_UTC_OFFSET = re.compile(r"[T ]\d{1,2}(?::\d{2}){0,2}(?:\.\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+
+
 def _parse_dates(column: pd.Series, file: str, basin: str) -> pd.DatetimeIndex:
+    """ISO dates of one basin's rows as a naive UTC index; any bad date is a :class:`DataError` naming
+    the file, the column and the data row (1 = the first row under the header)."""
     text = column.astype(str).str.strip()
-    try:
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(text, errors="coerce")
-    bad = parsed.isna()
-    if bad.any():
-        where = int(bad.to_numpy().nonzero()[0][0])
-        raise DataError(
-            f"cannot read {column.iloc[where]!r} on data row {where + 1} as a date (use ISO dates such as 2001-10-01 or 2001-10-01 13:00)",
-            file=file,
-            variable="date",
-            basin=basin,
-        )
+    rows = [int(i) + 1 if isinstance(i, (int, np.integer)) else n + 1 for n, i in enumerate(column.index)]
+    name = str(column.name)
+
+    def bad(where: int, why: str) -> DataError:
+        return DataError(f"cannot read {text.iloc[where]!r} on data row {rows[where]} as a date ({why}; column {name!r}): "
+                         "use ISO dates such as 2001-10-01 or 2001-10-01T13:00, with one UTC offset for the whole "
+                         "column or none", file=file, variable="date", basin=basin)
+
+    # a time-zone offset must be on every row or on none, and the same everywhere: mixing them is
+    # either a daylight-saving clock (steps of 23 and 25 h) or rows from different sources
+    offsets = text.str.extract(_UTC_OFFSET, expand=False)
+    has_offset = offsets.notna().to_numpy()
+    if has_offset.any():
+        if not has_offset.all():
+            where = int((has_offset != has_offset[0]).nonzero()[0][0])
+            raise bad(where, "a date with a UTC offset mixed with dates without one")
+        normalised = offsets.str.upper().str.replace("Z", "+00:00").str.replace(":", "")
+        differs = (normalised != normalised.iloc[0]).to_numpy()
+        if differs.any():
+            where = int(differs.nonzero()[0][0])
+            raise bad(where, f"UTC offset {offsets.iloc[where]} differs from {offsets.iloc[0]} of the first row (mixed UTC offsets)")
+    parsed = None
+    for fmt in ("ISO8601", None):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(text, errors="coerce", format=fmt, utc=bool(has_offset.any()))
+            break
+        except (ValueError, TypeError, OverflowError):
+            continue
+    if parsed is None:
+        raise bad(0, "dates that cannot be read")
+    missing = parsed.isna().to_numpy()
+    if missing.any():
+        raise bad(int(missing.nonzero()[0][0]), "a value that is not a date")
     index = pd.DatetimeIndex(parsed, name="time")
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)

@@ -74,7 +74,7 @@ def parse_date(value: Any, what: str) -> pd.Timestamp | None:
         return None
     try:
         stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise DataError(f"cannot read {what} {value!r} as a date ({exc})", date=str(value)) from exc
     if stamp is pd.NaT:
         raise DataError(f"{what} {value!r} is not a date", date=str(value))
@@ -159,6 +159,8 @@ def assemble(
         ordered = ["prcp"] + [c for c in frame.columns if c not in ("prcp", "pet")]
         if method == "provided":
             ordered.append("pet")
+        # impossible values first: an infinite value is wrong data, not a gap
+        validation.check_plausible(frame, rec.file, rec.basin, step, rec.files)
         validation.check_forcing_complete(frame[ordered], rec.file, rec.basin, rec.files)
         if method != "provided" and not np.isfinite(_as_float(rec.statics.get("lat"))):
             raise DataError(

@@ -17,7 +17,7 @@ to 0 instead of dividing by zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,46 @@ def parse_period(period: Any, name: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start_ts, end_ts
 
 
+class PeriodOverlap(NamedTuple):
+    """Two named periods sharing the days ``start`` .. ``end`` (inclusive)."""
+
+    first: str
+    second: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    def __str__(self) -> str:
+        days = (self.end - self.start).days + 1
+        return (f"periods {self.first!r} and {self.second!r} overlap from {self.start.date()} to {self.end.date()} "
+                f"({days} day{'s' if days != 1 else ''}): {self.second} days would also be {self.first} days")
+
+
+def periods_overlap(periods: Mapping[str, Any]) -> list[PeriodOverlap]:
+    """Every pair of named periods that share a day (inclusive dates), in the order given.
+
+    ``periods``: ``{name: (start, end)}`` (anything :func:`parse_period` reads; None entries are
+    skipped, e.g. an optional validation period). Raises :class:`DataError` for an unreadable period.
+    """
+    parsed = {name: parse_period(period, name) for name, period in periods.items() if period is not None}
+    names = list(parsed)
+    found = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            (s1, e1), (s2, e2) = parsed[a], parsed[b]
+            if s1 <= e2 and s2 <= e1:
+                found.append(PeriodOverlap(a, b, max(s1, s2), min(e1, e2)))
+    return found
+
+
+def check_periods_disjoint(periods: Mapping[str, Any], file: Any = None) -> None:
+    """Raise :class:`DataError` naming the first two periods that overlap (a test period sharing days
+    with training would flatter the scores)."""
+    overlaps = periods_overlap(periods)
+    if overlaps:
+        first = overlaps[0]
+        raise DataError(str(first), file=file, variable=first.second, date=first.start)
+
+
 def split_periods(ds: xr.Dataset, periods: Mapping[str, Any]) -> dict[str, xr.Dataset]:
     """Cut ``ds`` into named periods (inclusive dates), e.g. ``{"train": (s, e), "test": (s, e)}``.
 
@@ -69,12 +109,7 @@ def split_periods(ds: xr.Dataset, periods: Mapping[str, Any]) -> dict[str, xr.Da
                 date=bad,
             )
         parsed[name] = (start, end)
-    names = list(parsed)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            (s1, e1), (s2, e2) = parsed[a], parsed[b]
-            if s1 <= e2 and s2 <= e1:
-                raise DataError(f"periods {a!r} and {b!r} overlap from {max(s1, s2).date()} to {min(e1, e2).date()}", variable=b, date=max(s1, s2))
+    check_periods_disjoint(parsed)
     return {name: ds.sel(time=slice(start, end)) for name, (start, end) in parsed.items()}
 
 

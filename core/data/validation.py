@@ -22,6 +22,24 @@ MIN_STEPS_FOR_RATIO = 30
 
 NON_FORCING = ("q_obs", "q_flag")
 
+# Physically possible ranges of the canonical variables (units as in core.data.basins.CANONICAL_UNITS).
+# Wide on purpose: they catch unit mix-ups, sentinel values and corrupted numbers (1e300), not climate.
+# Fluxes are per day and scale with the step (with a floor for short, intense steps).
+PLAUSIBLE_RANGES: dict[str, tuple[float, float, str]] = {
+    "tmin": (-90.0, 60.0, "degC"),  # records: -89.2 (Vostok), 56.7 (Death Valley)
+    "tmax": (-90.0, 60.0, "degC"),
+    "tmean": (-90.0, 60.0, "degC"),
+    "srad": (0.0, 1500.0, "W m-2"),  # above the solar constant (1361) nothing reaches the ground
+    "vp": (0.0, 12000.0, "Pa"),  # saturation vapour pressure at 50 degC is 12.3 kPa
+    "dayl": (0.0, 24.0, "h"),
+    "swe": (0.0, 50000.0, "mm"),
+}
+FLUX_MAX_PER_DAY = {"prcp": 2000.0, "pet": 50.0}  # world-record daily rain 1825 mm; PET beyond ~20 mm/day unknown
+FLUX_MIN_PER_STEP = {"prcp": 400.0, "pet": 5.0}  # hourly rain records exceed 300 mm
+# Gridded products interpolate tmin and tmax separately, so small inversions are real data: Daymet in
+# CAMELS-US has tmin above tmax by up to 1.3 degC on a few days. Beyond this, columns are swapped or wrong.
+TMIN_ABOVE_TMAX_TOLERANCE = 3.0
+
 
 def check_required(frame: pd.DataFrame, required: tuple[str, ...], file: str, basin: str) -> None:
     """Every name in ``required`` must be a column of ``frame``."""
@@ -176,6 +194,47 @@ def check_streamflow(frame: pd.DataFrame, file: str, basin: str, step_label: str
             basin=basin,
             date=first,
         )
+
+
+def check_plausible(frame: pd.DataFrame, file: str, basin: str, step: pd.Timedelta,
+                    files: dict[str, str] | None = None) -> None:
+    """Refuse values no instrument or model can produce (infinite, 1e300, a 30 h day, tmin > tmax).
+
+    Ranges are :data:`PLAUSIBLE_RANGES` (and :data:`FLUX_MAX_PER_DAY` scaled to the step for
+    precipitation and PET); the first offending value is named with its variable, basin and date.
+    """
+    days = step / pd.Timedelta(days=1)
+
+    def fail(name: str, where: int, reason: str) -> None:
+        raise DataError(reason, file=(files or {}).get(name, file), variable=name, basin=basin, date=frame.index[where])
+
+    for name in frame.columns:
+        if name == "q_flag" or not pd.api.types.is_numeric_dtype(frame[name].dtype):
+            continue
+        values = frame[name].to_numpy(dtype=float)
+        infinite = np.isinf(values)
+        if infinite.any():
+            where = int(infinite.nonzero()[0][0])
+            fail(name, where, f"infinite value {values[where]:g} in {name!r}")
+        if name in FLUX_MAX_PER_DAY:
+            low, high, unit = 0.0, max(FLUX_MAX_PER_DAY[name] * days, FLUX_MIN_PER_STEP[name]), "mm per step"
+        elif name in PLAUSIBLE_RANGES:
+            low, high, unit = PLAUSIBLE_RANGES[name]
+        else:
+            continue
+        # below the lower bound is left to the dedicated checks where one exists (negative precipitation)
+        wrong = (values > high) | ((values < low) & (name not in ("prcp",)))
+        if wrong.any():
+            where = int(wrong.nonzero()[0][0])
+            fail(name, where, f"impossible {name} {values[where]:g} {unit} (possible range {low:g} .. {high:g} {unit})")
+    if "tmin" in frame and "tmax" in frame:
+        tmin, tmax = frame["tmin"].to_numpy(dtype=float), frame["tmax"].to_numpy(dtype=float)
+        # NaN compares False: missing values are the forcing check's business
+        swapped = tmin > tmax + TMIN_ABOVE_TMAX_TOLERANCE
+        if swapped.any():
+            where = int(swapped.nonzero()[0][0])
+            fail("tmin", where, f"tmin {tmin[where]:g} degC is above tmax {tmax[where]:g} degC on the same step "
+                                "(swapped columns? up to {TMIN_ABOVE_TMAX_TOLERANCE:g} degC is tolerated)")
 
 
 def check_forcing_complete(frame: pd.DataFrame, file: str, basin: str, files: dict[str, str] | None = None) -> None:
