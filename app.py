@@ -1,64 +1,23 @@
-"""Hydrocast Studio: home page of the Streamlit dashboard (``streamlit run app.py``).
+"""Hydrocast Studio: entry point of the Streamlit dashboard (``streamlit run app.py``).
 
-Pages live in ``pages/`` (Streamlit's folder mode); every page calls ``ui.frame.setup_page`` for
-the shared sidebar. This page stays light: no torch import, so a new user sees it in seconds.
+Declares the pages (so the first navigation entry reads "Home", not the file name) and runs the
+chosen one; every page calls ``ui.frame.setup_page`` for the shared sidebar.
 """
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from core.runs import list_runs, run_kind
-from ui.frame import device_summary, runs_root, setup_page, show_error
+PAGES = [
+    ("pages/0_Home.py", "Home", "💧", ""),
+    ("pages/1_Basins.py", "Basins", "🗺️", "Basins"),
+    ("pages/2_Train_dXAJ.py", "Train dXAJ", "🏋️", "Train_dXAJ"),
+    ("pages/3_Hydrographs.py", "Hydrographs", "📈", "Hydrographs"),
+    ("pages/4_Parameters.py", "Parameters", "🎛️", "Parameters"),
+    ("pages/5_Rain_experiments.py", "Rain experiments", "🌧️", "Rain_experiments"),
+    ("pages/6_Rain_maps.py", "Rain maps", "🛰️", "Rain_maps"),
+    ("pages/7_Runs.py", "Runs", "🗂️", "Runs"),
+]
 
-setup_page("Home", "💧")
-
-st.title("Hydrocast Studio")
-st.markdown(
-    "Differentiable hydrology and rain nowcasting on a laptop: **dXAJ** (an LSTM that generates the 15 "
-    "Xinanjiang parameters, trained through the physics) for streamflow, and **ST-RainNet** for rain, "
-    "comparing a target region alone (experiment 1) with the target plus its upstream neighbour "
-    "(experiment 2). Everything runs offline on embedded data."
-)
-
-left, right = st.columns(2)
-with left:
-    st.subheader("Where to go")
-    st.page_link("pages/1_Basins.py", label="Basins: browse data, map of outlets, upload a basin table")
-    st.page_link("pages/2_Train_dXAJ.py", label="Train dXAJ: parameter ranges, settings, live loss")
-    st.page_link("pages/3_Hydrographs.py", label="Hydrographs: observed vs simulated, metrics, FDC")
-    st.page_link("pages/4_Parameters.py", label="Parameters: LSTM trajectories and a slider sandbox")
-    st.page_link("pages/5_Rain_experiments.py", label="Rain experiments: regions, train exp1/exp2")
-    st.page_link("pages/6_Rain_maps.py", label="Rain maps: truth vs predictions, differences, CSI")
-    st.page_link("pages/7_Runs.py", label="Runs: status, compare, export, delete")
-with right:
-    st.subheader("This machine")
-    st.markdown(f"Training device: **{device_summary()}**")
-    try:
-        from ui.data import source_options
-
-        st.markdown("Basin data sources: " + ", ".join(f"`{label}`" for label in source_options().values()))
-    except Exception as exc:  # a broken data folder must not take the home page down
-        show_error(exc, "Listing data sources failed")
-    st.markdown(f"Runs folder: `{runs_root()}`")
-
-st.subheader("Latest runs")
-runs = list_runs(runs_root())[:8]
-if not runs:
-    st.info("No runs yet. Start with **Train dXAJ** (the quick demo preset trains in about a minute on a CPU).")
-else:
-    rows = []
-    for run in runs:
-        status = run.read_status()
-        seconds = run.duration_seconds()
-        rows.append({"run": run.name, "kind": run_kind(run),
-                     "state": status.get("state", "?"), "progress": float(status.get("progress") or 0.0),
-                     "duration (s)": round(seconds) if seconds is not None else None,
-                     "message": status.get("message", "")})
-    st.dataframe(pd.DataFrame(rows), hide_index=True,
-                 column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})
-    for run in runs:
-        problems = run.damage()
-        if problems:  # one message per damaged run; the other runs are listed as usual
-            st.warning(f"Run {run.name}: {problems[0]}. Inspect or delete it on **Runs**.", icon="⚠️")
+st.navigation([st.Page(path, title=title, icon=icon, url_path=url or None, default=not url)
+               for path, title, icon, url in PAGES]).run()

@@ -294,6 +294,16 @@ def start_job(kind: str, config: Mapping[str, Any], root: str | os.PathLike | No
 
 
 # --- poll and cancel -----------------------------------------------------------------------------
+def reap_children() -> None:
+    """Collect the exit codes of finished workers started by this process, so none lingers as a
+    zombie under a long-running server (a worker that finishes normally is otherwise never waited for)."""
+    for pid, child in list(_CHILDREN.items()):
+        code = child.poll()
+        if code is not None:
+            _EXIT_CODES[pid] = code
+            del _CHILDREN[pid]
+
+
 def _exit_code(child: subprocess.Popen) -> int | None:
     """Exit code of a worker already seen dead: a killed child can look gone (zombie) a moment before
     ``poll()`` may reap it, so wait briefly instead of reporting no code."""
@@ -309,6 +319,7 @@ def poll_job(run: RunDir | str | os.PathLike, log_lines: int = 15) -> dict:
     Returns the status dict (``state``, ``progress``, ``message``, ...). Final states release the lock.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
+    reap_children()
     status = run.read_status()
     state = status.get("state")
     if state in FINAL_STATES:

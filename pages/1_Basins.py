@@ -5,11 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.checks import check_basin_period, common_period
 from core.data import DataError
 from core.viz.hydrographs import forcing_plot
 from core.viz.maps import basin_map
-from ui.data import basin_catalog, basin_dataset, source_and_basins, upload_dir
-from ui.frame import BASINS_KEY, keep, persistent_widget, setup_page, show_error, widget_key
+from ui.data import basin_catalog, basin_dataset, basin_spans, data_period, source_and_basins, upload_dir
+from ui.frame import (BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, flash, keep, kept, persistent_widget, remember,
+                      remembered, setup_page, show_error, show_flash, widget_key)
+
+CATALOG_LABELS = {"basin": "basin id", "lat": "outlet lat (°N)", "lon": "outlet lon (°E)", "area_km2": "area (km²)",
+                  "start": "first day", "end": "last day"}
 
 setup_page("Basins", "🗺️")
 st.title("Basins")
@@ -29,22 +34,47 @@ with map_col:
     else:
         st.plotly_chart(basin_map(located["lat"], located["lon"], located["basin"], located["name"],
                                   selected=selected, area_km2=located["area_km2"]), key="basin_map")
+    unplaced = sorted(set(catalog["basin"]) - set(located["basin"])) if not catalog.empty else []
+    if unplaced:
+        st.caption(f"Not on the map (no outlet coordinates in the data): {', '.join(unplaced)}.")
 with table_col:
-    st.dataframe(catalog, hide_index=True, height=380)
+    st.dataframe(catalog.rename(columns=CATALOG_LABELS), hide_index=True, height=380)
 
+period = None
 if selected:
     try:
-        ds = basin_dataset(source, tuple(selected))
+        spans = basin_spans(source, tuple(selected))
     except DataError as exc:
         show_error(exc, "Loading the selected basins")
-    else:
+        spans = {}
+    problems = check_basin_period(spans) if spans else []
+    if problems:
+        st.error(" ".join(problems) + " Train dXAJ needs one period for all its basins.", icon="⚠️")
+    elif spans:
+        common = common_period(spans)
+        chosen = data_period(spans)
+        stored = kept(PERIOD_KEY)
+        if not (isinstance(stored, (tuple, list)) and len(stored) == 1):  # keep a range being picked
+            remember(PERIOD_KEY, (chosen[0].date(), chosen[1].date()))
+        value = st.date_input("Data period (used by Train dXAJ)", min_value=common[0].date(),
+                              max_value=common[1].date(), **remembered(PERIOD_KEY, None),
+                              help=f"The chosen basins all have data from {common[0].date()} to {common[1].date()}.")
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            period = (value[0].isoformat(), value[1].isoformat())
+        else:
+            st.caption("Pick an end date too.")
+    for bid in selected:
+        try:
+            ds = basin_dataset(source, (bid,), *(period or (None, None)))
+        except DataError as exc:
+            show_error(exc, f"Loading basin {bid}")
+            continue
         units = ds.attrs.get("units") or {}
-        for bid in selected:
-            one = ds.sel(basin=bid)
-            series = {v: one[v].values for v in ("prcp", "pet", "q_obs") if v in ds}
-            name = str(one["name"].values) if "name" in ds.coords else bid
-            st.plotly_chart(forcing_plot(ds.time.values, series, units if isinstance(units, dict) else {},
-                                         title=f"{bid}: {name}"), key=f"forcing_{bid}")
+        one = ds.sel(basin=bid)
+        series = {v: one[v].values for v in ("prcp", "pet", "q_obs") if v in ds}
+        name = str(one["name"].values) if "name" in ds.coords else bid
+        st.plotly_chart(forcing_plot(ds.time.values, series, units if isinstance(units, dict) else {},
+                                     title=f"{bid}: {name}"), key=f"forcing_{bid}")
 else:
     st.info("Select at least one basin.")
 
@@ -53,8 +83,9 @@ st.markdown(
     "A `.csv` with a date column and `prcp` and `q_obs` (and `pet` or temperatures), or a basin `.nc` "
     "file. It is validated fully before use; valid files become a data source in the sidebar."
 )
+show_flash()
 upload = st.file_uploader("Basin file", type=["csv", "nc"], key="basin_upload")
-if upload is not None:
+if upload is not None and st.session_state.get("_basin_upload_done") != upload.file_id:
     from core.data import validate_upload
 
     data = upload.getvalue()
@@ -73,7 +104,12 @@ if upload is not None:
             show_error(exc, "The uploaded file was rejected")
             st.stop()
         atomic_write_bytes(target, data)
-        st.success(f"{target.name}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
-                   f"from {str(checked.time.values[0])[:10]} to {str(checked.time.values[-1])[:10]}. "
-                   "Pick it as the data source in the sidebar.")
         st.cache_data.clear()
+        # the new source is chosen at once and the page redraws, so the sidebar lists it now
+        st.session_state["_basin_upload_done"] = upload.file_id
+        st.session_state[DATA_SOURCE_KEY] = str(target)
+        st.session_state.pop(BASINS_KEY, None)
+        flash(f"{target.name}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
+              f"from {str(checked.time.values[0])[:10]} to {str(checked.time.values[-1])[:10]}. "
+              "It is now the data source in the sidebar.")
+        st.rerun()

@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.checks import check_basin_period, check_hydro_periods
 from core.data import DataError
 from core.hydro.config import load_config
 from core.runs import RunDir
-from ui.data import basin_dataset, source_and_basins
-from ui.frame import period_overlaps, setup_page, show_error
+from ui.data import basin_dataset, basin_spans, data_period, source_and_basins
+from ui.frame import keep_all, kept, period_overlaps, remember, remembered, setup_page, show_error
 from ui.job_panel import job_status, start
 from ui.ranges import range_editor
 
@@ -20,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "hydro_quick.yaml"
 
 PRESETS = {
+    # dXAJ alone; the Home page's demo (core.demo.HYDRO_QUICK) trains the baselines as well
     "quick demo (about a minute on a CPU)": {
         "epochs": 1, "iterations": 4, "batch": 16, "warmup": 60, "rho": 60, "hidden": 16, "baselines": [],
         "test_years": 1,
@@ -37,50 +39,83 @@ st.markdown("An LSTM reads each window of forcing and basin attributes and outpu
             "through it.")
 
 source, _, basins = source_and_basins()
-st.markdown(f"Data source **{source}**, basins: **{', '.join(basins)}** (change them on the Basins page).")
+st.markdown(f"Data source **{source}**, basins: **{', '.join(basins)}** (change them and the data period on the "
+            "Basins page).")
+problems: list[str] = []
 try:
-    ds = basin_dataset(source, tuple(basins))
+    spans = basin_spans(source, tuple(basins))
 except DataError as exc:
     show_error(exc, "Loading the selected basins")
-    st.stop()
+    spans = {}
+    problems.append("The selected basins could not be loaded (see above).")
+problems += check_basin_period(spans) if spans else []
+period = data_period(spans) if spans else None
+# without a common period the page still shows the table and settings, with Start disabled
+first_ts, last_ts = period or next(iter(spans.values()), (pd.Timestamp("2000-01-01"), pd.Timestamp("2000-12-31")))
+step = pd.Timedelta(seconds=int(basin_dataset(source, (basins[0],)).attrs.get("time_step_seconds", 86400))) \
+    if spans else pd.Timedelta(days=1)
 
 st.subheader("Parameter ranges")
 ranges = range_editor()
+if ranges is None:
+    problems.append("A parameter range is invalid (see the table).")
 
 st.subheader("Training settings")
-preset_name = st.radio("Preset", list(PRESETS), horizontal=True, key="hydro_preset")
+preset_name = st.radio("Preset", list(PRESETS), horizontal=True, **remembered("hydro_preset", next(iter(PRESETS))))
 preset = PRESETS[preset_name]
-tag = list(PRESETS).index(preset_name)  # widget keys per preset, so switching presets resets the fields
-time = pd.DatetimeIndex(ds.time.values)
-first, last = time[0].date(), time[-1].date()
-test_start = max((time[-1] - pd.DateOffset(years=preset["test_years"]) + pd.Timedelta(days=1)).date(),
-                 (time[0] + (time[-1] - time[0]) * 0.5).date())
-# the periods sit outside the form so an overlap disables Start at once (core decides what overlaps)
+tag = list(PRESETS).index(preset_name)  # fields per preset, so switching presets shows that preset's values
+first, last = first_ts.date(), last_ts.date()
+test_start = max((last_ts - pd.DateOffset(years=preset["test_years"]) + pd.Timedelta(days=1)).date(),
+                 (first_ts + (last_ts - first_ts) * 0.5).date())
+defaults = {"train_period": (first, test_start - dt.timedelta(days=1)), "test_period": (test_start, last),
+            "warmup": preset["warmup"], "rho": preset["rho"], "batch": preset["batch"], "epochs": preset["epochs"],
+            "iters": preset["iterations"], "hidden": preset["hidden"], "loss": "nse", "strategy": "last",
+            "device": "auto", "baselines": preset["baselines"]}
+keys = {name: f"{name}_{tag}" for name in defaults}
+form_keys = [k for name, k in keys.items() if name not in ("train_period", "test_period")]
+for name in ("train_period", "test_period"):  # a period from other basins would not fit the date bounds
+    stored = kept(keys[name])
+    if stored is not None and not all(first <= d <= last for d in stored):
+        remember(keys[name], defaults[name])
+
+
+def field(name: str) -> dict:
+    return remembered(keys[name], defaults[name], in_form=True)
+
+
+# the periods sit outside the form so a problem with them disables Start at once (core decides)
 c1, c2 = st.columns(2)
-train_period = c1.date_input("Training period", value=(first, test_start - dt.timedelta(days=1)),
-                             min_value=first, max_value=last, key=f"train_period_{tag}")
-test_period = c2.date_input("Test period", value=(test_start, last), min_value=first, max_value=last,
-                            key=f"test_period_{tag}")
-overlaps = period_overlaps({"training": train_period, "test": test_period})
-if overlaps:
-    st.error(f"{overlaps[0]}. Move the test period after (or before) the training period.", icon="⚠️")
+train_period = c1.date_input("Training period", min_value=first, max_value=last,
+                             **remembered(keys["train_period"], defaults["train_period"]))
+test_period = c2.date_input("Test period", min_value=first, max_value=last,
+                            **remembered(keys["test_period"], defaults["test_period"]))
+if spans and not check_basin_period(spans):
+    overlaps = period_overlaps({"training": train_period, "test": test_period})
+    if overlaps:
+        problems.append(f"{overlaps[0]}. Move the test period after (or before) the training period.")
+    problems += check_hydro_periods((first_ts, last_ts), train_period, test_period,
+                                    int(kept(keys["warmup"], preset["warmup"])), int(kept(keys["rho"], preset["rho"])),
+                                    step, check_overlap=False)
+if problems:
+    st.error("Start is disabled: " + " ".join(problems), icon="⚠️")
 with st.form("hydro_settings"):
     c1, c2, c3, c4 = st.columns(4)
-    warmup = c1.number_input("Warm-up (steps)", 0, 3650, preset["warmup"], key=f"warmup_{tag}")
-    rho = c2.number_input("Window length rho (steps)", 5, 3650, preset["rho"], key=f"rho_{tag}")
-    batch = c3.number_input("Batch size (windows)", 1, 4096, preset["batch"], key=f"batch_{tag}")
-    epochs = c4.number_input("Epochs", 1, 1000, preset["epochs"], key=f"epochs_{tag}")
+    warmup = c1.number_input("Warm-up (steps)", 0, 3650, **field("warmup"))
+    rho = c2.number_input("Window length rho (steps)", 5, 3650, **field("rho"))
+    batch = c3.number_input("Batch size (windows)", 1, 4096, **field("batch"))
+    epochs = c4.number_input("Epochs", 1, 1000, **field("epochs"))
     c1, c2, c3, c4 = st.columns(4)
-    iterations = c1.number_input("Batches per epoch", 1, 100000, preset["iterations"], key=f"iters_{tag}")
-    hidden = c2.number_input("LSTM hidden size", 4, 1024, preset["hidden"], key=f"hidden_{tag}")
-    loss = c3.selectbox("Loss", ["nse", "rmse", "mse"], key=f"loss_{tag}")
-    strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], key=f"strategy_{tag}",
+    iterations = c1.number_input("Batches per epoch", 1, 100000, **field("iters"))
+    hidden = c2.number_input("LSTM hidden size", 4, 1024, **field("hidden"))
+    loss = c3.selectbox("Loss", ["nse", "rmse", "mse"], **field("loss"))
+    strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], **field("strategy"),
                             help="last: the LSTM's last step; mean_time: mean over the window; mean_basin: one set per basin")
     c1, c2 = st.columns(2)
-    device = c1.selectbox("Device", ["auto", "cpu", "cuda"], key=f"device_{tag}")
-    baselines = c2.multiselect("Baselines trained in the same run", ["static_xaj", "lstm"],
-                               default=preset["baselines"], key=f"baselines_{tag}")
-    submitted = st.form_submit_button("Start training", type="primary", disabled=ranges is None or bool(overlaps))
+    device = c1.selectbox("Device", ["auto", "cpu", "cuda"], **field("device"))
+    baselines = c2.multiselect("Baselines trained in the same run", ["static_xaj", "lstm"], **field("baselines"))
+    submitted = st.form_submit_button("Start training", type="primary", disabled=bool(problems),
+                                      on_click=keep_all, args=(form_keys,),
+                                      help=" ".join(problems) if problems else None)
 
 
 def _pair(value, label: str) -> list[str]:
@@ -89,24 +124,23 @@ def _pair(value, label: str) -> list[str]:
     return [value[0].isoformat(), value[1].isoformat()]
 
 
-if submitted and ranges is not None and not overlaps:
+if submitted and not problems and ranges is not None:
     try:
         config = load_config(BASE_CONFIG, {
             "name": "dashboard",
             "baselines": list(baselines),
             "data": {"source": source, "basins": list(basins), "train_period": _pair(train_period, "Training period"),
                      "test_period": _pair(test_period, "Test period")},
+            "param_ranges": ranges.to_dict(),
             "window": {"warmup": int(warmup), "rho": int(rho)},
             "model_args": {"hidden": int(hidden), "strategy": strategy},
-            "param_ranges": ranges.to_dict(),
             "train": {"epochs": int(epochs), "batch_size": int(batch), "iterations_per_epoch": int(iterations),
                       "loss": loss, "device": device, "patience": max(int(epochs), 1)},
         })
     except (ValueError, FileNotFoundError) as exc:
         show_error(exc, "The training settings are not valid")
     else:
-        if start("hydro", config, name="dxaj") is not None:
-            st.success("Training started in the background; you can switch pages, it keeps running.")
+        start("hydro", config, name="dxaj")
 
 
 def _median(block: object, score: str) -> str:

@@ -10,6 +10,9 @@ from core.viz.hydrographs import flow_duration_curve, hydrograph
 from ui.data import MODEL_LABELS, hydro_predictions, readable_runs
 from ui.frame import setup_page, show_error
 
+SCORE_UNITS = {"NSE (-)": "-", "KGE (-)": "-", "RMSE (mm/day)": "mm/day", "PBIAS (%)": "%", "peak error (%)": "%"}
+SCORE_LABELS = dict(zip(("nse", "kge", "rmse", "pbias", "peak_error"), SCORE_UNITS))
+
 setup_page("Hydrographs", "📈")
 st.title("Hydrographs")
 
@@ -63,11 +66,10 @@ def metrics_table(run_path: str, mtime: float) -> pd.DataFrame:
     return hydro_score_table(hydro_predictions(RunDir(run_path)), MODEL_LABELS)
 
 
-left, right = st.columns([3, 2])
-with left:
-    st.plotly_chart(flow_duration_curve(series["q_obs"], series["sims"], title=f"{basin}: flow-duration curve"),
-                    key="fdc")
-with right:
-    st.markdown("**Test scores, all basins** (NSE, KGE: 1 is perfect; PBIAS and peak error in %)")
-    table = metrics_table(str(run.path), run.predictions_path.stat().st_mtime)
-    st.dataframe(table.round(3), hide_index=True)
+st.plotly_chart(flow_duration_curve(series["q_obs"], series["sims"], title=f"{basin}: flow-duration curve"),
+                key="fdc")
+st.markdown("**Test scores, all basins** (NSE and KGE: 1 is perfect, 0 is as good as the mean flow)")
+table = metrics_table(str(run.path), run.predictions_path.stat().st_mtime)
+st.dataframe(table.rename(columns=SCORE_LABELS), hide_index=True,
+             column_config={label: st.column_config.NumberColumn(label, format="%.3f" if unit != "%" else "%.1f")
+                            for label, unit in SCORE_UNITS.items()})

@@ -7,11 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from core.data import DataError
-from core.hydro.params import DEFAULT_RANGES, PARAM_SPECS, XAJ_PARAMS
+from core.hydro.params import PARAM_SPECS
+from core.hydro.sandbox import SandboxForcing, run_sandbox, sandbox_forcing
 from core.viz.hydrographs import hydrograph
 from core.viz.parameters import parameter_distributions, parameter_trajectories
-from ui.data import basin_dataset, basin_ids, hydro_predictions, readable_runs
-from ui.frame import DATA_SOURCE_KEY, setup_page, show_error
+from ui.data import MODEL_LABELS, basin_dataset, basin_ids, hydro_predictions, readable_runs
+from ui.frame import DATA_SOURCE_KEY, kept, remember, remembered, setup_page, show_error
 from ui.ranges import active_ranges
 
 setup_page("Parameters", "🎛️")
@@ -44,21 +45,28 @@ else:
                                             ds["param_upper"].values, basins), key="param_distributions")
 
 st.subheader("Sandbox: feel each parameter")
-st.markdown("Move a slider and the XAJ hydrograph of the basin is recomputed at once (fused XAJ, "
-            "last 3 years of the data, 1 year warm-up).")
+st.markdown("Move a slider and XAJ reruns at once for the basin (fused XAJ kernel, one year of warm-up). "
+            "Scores cover the **test period only**: the chosen run's test period when it trained this basin "
+            "(its dXAJ and baseline curves are drawn too), else the last year of the data.")
 
 
-@st.cache_resource(show_spinner="Compiling the XAJ kernel…")
-def xaj_simulator():
-    """``core.hydro.xaj.simulate`` after one call, so numba's JIT compile happens once per server."""
-    import torch
+@st.cache_data(show_spinner=False, max_entries=32)
+def sandbox_input(source: str, basin: str, test_period: tuple[str, str] | None) -> SandboxForcing:
+    """The sandbox forcing of one basin (cut once; every slider move reuses it)."""
+    return sandbox_forcing(basin_dataset(source, (basin,)), basin, test_period)
 
-    from core.hydro.xaj import simulate
 
-    forcing = torch.ones(40, 1, 2, dtype=torch.float64)
-    params = torch.tensor([[(lo + hi) / 2 for lo, hi in DEFAULT_RANGES.values()]], dtype=torch.float64)
-    simulate(forcing, params, warmup=10)
-    return simulate
+def run_curves(basin: str) -> tuple[tuple[str, str] | None, dict[str, np.ndarray]]:
+    """The chosen run's test period and its models' simulations of ``basin`` (empty when it did not train it)."""
+    if not with_params:
+        return None, {}
+    run, run_ds = with_params.get(st.session_state.get("param_run_pick"), next(iter(with_params.values())))
+    if basin not in [str(b) for b in run_ds["basin"].values]:
+        return None, {}
+    time = pd.DatetimeIndex(run_ds["time"].values)
+    curves = {MODEL_LABELS.get(name, name): ds["q_sim"].sel(basin=basin).values
+              for name, ds in hydro_predictions(run).items()}
+    return (str(time[0].date()), str(time[-1].date())), curves
 
 
 def learned_parameters(basin: str) -> np.ndarray | None:
@@ -73,51 +81,53 @@ def learned_parameters(basin: str) -> np.ndarray | None:
 
 @st.fragment
 def sandbox() -> None:
-    import torch
-
-    from core import metrics as M
-
     source = st.session_state[DATA_SOURCE_KEY]
+    ids = basin_ids(source)
     try:
-        basin = st.selectbox("Basin", basin_ids(source), key="sandbox_basin")
-        ds = basin_dataset(source, (basin,))
-    except DataError as exc:
+        basin = st.selectbox("Basin", ids, **remembered("sandbox_basin", ids[0]))
+        test_period, curves = run_curves(basin)
+        forcing = sandbox_input(source, basin, test_period)
+    except (DataError, ValueError) as exc:
         show_error(exc, "Loading the sandbox basin")
         return
-    one = ds.sel(basin=basin)
     learned = learned_parameters(basin)
     ranges, edited = active_ranges()
     if edited:
         st.caption("Slider ranges: the ones edited on **Train dXAJ**.")
     if learned is not None and st.button("Start from the LSTM's median parameters for this basin", key="sandbox_from_run"):
-        # set before the sliders are drawn: Streamlit takes a widget's state from session_state
         for spec, value in zip(PARAM_SPECS, learned):
-            lo, hi = ranges[spec.name]
-            st.session_state[f"sandbox_{spec.name}"] = float(min(max(value, lo), hi))
-    steps = min(len(one.time), 4 * 365)
-    warmup = min(365, steps // 3)
+            remember(f"sandbox_{spec.name}", float(value))
     cols = st.columns(5)
     values = []
+    bounds = st.session_state.setdefault("_sandbox_bounds", {})
     for i, spec in enumerate(PARAM_SPECS):
-        lo, hi = ranges[spec.name]
-        values.append(cols[i % 5].slider(f"{spec.name} ({spec.unit})", float(lo), float(hi), float((lo + hi) / 2),
-                                         step=float(hi - lo) / 100, key=f"sandbox_{spec.name}", help=spec.meaning))
-    simulate = xaj_simulator()
-    prcp = one["prcp"].values[-steps:]
-    pet = one["pet"].values[-steps:]
-    forcing = torch.tensor(np.stack([prcp, pet], axis=-1)[:, None, :], dtype=torch.float64)
+        lo, hi = (float(v) for v in ranges[spec.name])
+        key = f"sandbox_{spec.name}"
+        if bounds.get(spec.name, (lo, hi)) != (lo, hi):  # ranges edited on Train dXAJ: restart in the middle
+            remember(key, (lo + hi) / 2)
+        elif kept(key) is not None:  # the LSTM's value may lie outside the slider
+            remember(key, float(min(max(kept(key), lo), hi)))
+        bounds[spec.name] = (lo, hi)
+        values.append(cols[i % 5].slider(f"{spec.name} ({spec.unit})", lo, hi, step=(hi - lo) / 100,
+                                         help=spec.meaning, **remembered(key, (lo + hi) / 2)))
     try:
-        with torch.no_grad():
-            q, _ = simulate(forcing, torch.tensor([values], dtype=torch.float64), warmup=warmup)
+        result = run_sandbox(forcing, values)
     except (ValueError, RuntimeError) as exc:
         show_error(exc, "XAJ simulation failed")
         return
-    q = q[:, 0].numpy()
-    obs = one["q_obs"].values[-steps:][warmup:]
-    time = one["time"].values[-steps:][warmup:]
-    st.plotly_chart(hydrograph(time, obs, {"XAJ (sliders)": q}, prcp=prcp[warmup:],
-                               title=f"{basin}: XAJ with the slider parameters — NSE {M.nse(q, obs):.3f}"),
+    first, last = (str(pd.Timestamp(forcing.time[i]).date()) for i in (0, -1))
+    sims = {"XAJ (sliders)": result.q_sim, **curves}
+    st.plotly_chart(hydrograph(forcing.time, forcing.q_obs, sims, prcp=forcing.prcp,
+                               title=f"{basin}: XAJ with the slider parameters, test period {first} to {last}: "
+                                     f"NSE {result.scores['nse']:.3f}"),
                     key="sandbox_hydrograph")
+    scores = result.scores
+    c = st.columns(5)
+    c[0].metric("NSE (test period)", f"{scores['nse']:.3f}")
+    c[1].metric("KGE (test period)", f"{scores['kge']:.3f}")
+    c[2].metric("RMSE (mm/day)", f"{scores['rmse']:.3f}")
+    c[3].metric("PBIAS (%)", f"{scores['pbias']:.1f}")
+    c[4].metric("peak error (%)", f"{scores['peak_error']:.1f}")
 
 
 sandbox()

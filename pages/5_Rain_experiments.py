@@ -9,9 +9,10 @@ from pathlib import Path
 import streamlit as st
 import yaml
 
+from core.data.regions import adjacent_box, check_rain_regions
 from core.runs import RunDir
 from core.viz.maps import region_map
-from ui.frame import period_overlaps, setup_page, show_error
+from ui.frame import keep_all, period_overlaps, remembered, setup_page, show_error
 from ui.job_panel import job_status, start
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +21,8 @@ FALLBACK_REGION1 = {"lat": [40.0, 50.0], "lon": [10.0, 20.0]}
 SIDES = ("west", "east", "south", "north", "auto")
 
 PRESETS = {
-    "quick demo (a couple of minutes on a CPU)": {"epochs": 1, "batch": 4, "hidden": "8, 16", "n_boot": 200},
+    # 1 epoch of [8, 16] gave flat fields (CSI 0 at 5 mm); the standard config trains 12 epochs in ~13 s (README)
+    "quick demo (about a minute on 2 CPU cores)": {"epochs": 8, "batch": 8, "hidden": "16, 32", "n_boot": 200},
     "standard (configs/rain_quick.yaml)": {"epochs": None, "batch": None, "hidden": None, "n_boot": None},
 }
 
@@ -47,56 +49,53 @@ def grid_extent(source: str, demo_kwargs: tuple) -> tuple[list[float], list[floa
     return [float(v) for v in ds["lat"].values], [float(v) for v in ds["lon"].values]
 
 
-def region2_box(region1: dict, side: str, size: float, step: float) -> dict:
-    """Region 2 of ``size`` times region 1's width (or height) on ``side``, one grid step apart."""
-    (s, n), (w, e) = region1["lat"], region1["lon"]
-    if side in ("west", "east"):
-        width = size * (e - w)
-        lon = [w - step - width, w - step] if side == "west" else [e + step, e + step + width]
-        return {"lat": [s, n], "lon": lon}
-    height = size * (n - s)
-    lat = [s - step - height, s - step] if side == "south" else [n + step, n + step + height]
-    return {"lat": lat, "lon": [w, e]}
-
-
 base = base_config()
 regions = base.get("regions") or {}
 r1_default = regions.get("region1") or FALLBACK_REGION1
+base_side = regions.get("upstream_side", "west")
+SOURCE_KINDS = ["demo (generated world)", "gridded file (NetCDF/Zarr, ERA5 layout)", "radar folder"]
 
 st.subheader("Data and regions")
-kind = st.radio("Data source", ["demo (generated world)", "gridded file (NetCDF/Zarr, ERA5 layout)", "radar folder"],
-                horizontal=True, key="rain_source_kind")
+# every choice below is kept in session state, so it survives a visit to another page
+kind = st.radio("Data source", SOURCE_KINDS, horizontal=True, **remembered("rain_source_kind", SOURCE_KINDS[0]))
 if kind.startswith("demo"):
     source = "demo"
 else:
-    source = st.text_input("Path", key="rain_source_path", placeholder="/path/to/file.nc or radar folder").strip()
+    source = st.text_input("Path", placeholder="/path/to/file.nc or radar folder",
+                           **remembered("rain_source_path", "")).strip()
 demo_kwargs = tuple(sorted(((base.get("data") or {}).get("demo") or {}).items())) if source == "demo" else ()
 
 c1, c2, c3, c4 = st.columns(4)
-south = c1.number_input("Region 1 south (°N)", -90.0, 90.0, float(r1_default["lat"][0]), key="r1_south")
-north = c2.number_input("Region 1 north (°N)", -90.0, 90.0, float(r1_default["lat"][1]), key="r1_north")
-west = c3.number_input("Region 1 west (°E)", -180.0, 180.0, float(r1_default["lon"][0]), key="r1_west")
-east = c4.number_input("Region 1 east (°E)", -180.0, 180.0, float(r1_default["lon"][1]), key="r1_east")
+south = c1.number_input("Region 1 south (°N)", -90.0, 90.0, **remembered("r1_south", float(r1_default["lat"][0])))
+north = c2.number_input("Region 1 north (°N)", -90.0, 90.0, **remembered("r1_north", float(r1_default["lat"][1])))
+west = c3.number_input("Region 1 west (°E)", -180.0, 180.0, **remembered("r1_west", float(r1_default["lon"][0])))
+east = c4.number_input("Region 1 east (°E)", -180.0, 180.0, **remembered("r1_east", float(r1_default["lon"][1])))
 c1, c2, c3 = st.columns(3)
-base_side = regions.get("upstream_side", "west")
-side = c1.selectbox("Upstream side of region 2", SIDES, index=SIDES.index(base_side) if base_side in SIDES else 0,
-                    key="r2_side", help="auto: the side the rain comes from, estimated from its motion "
-                                        "over the training period")
-size = c2.number_input("Region 2 size (x region 1)", 0.25, 4.0, 1.0, 0.25, key="r2_size", disabled=side == "auto",
-                       help="1 = same size as region 1 (the default of the experiments)")
-experiment_choice = c3.radio("Experiments", ["both", "exp1", "exp2"], horizontal=True, key="rain_experiments")
+side = c1.selectbox("Upstream side of region 2", SIDES, **remembered("r2_side", base_side if base_side in SIDES else "west"),
+                    help="auto: the side the rain comes from, estimated from its motion over the training period")
+size = c2.number_input("Region 2 size (x region 1)", 0.25, 4.0, step=0.25, disabled=side == "auto",
+                       help="1 = same size as region 1 (the default of the experiments)", **remembered("r2_size", 1.0))
+experiment_choice = c3.radio("Experiments", ["both", "exp1", "exp2"], horizontal=True,
+                             **remembered("rain_experiments", "both"))
 region1 = {"lat": [south, north], "lon": [west, east]}
 
+problems: list[str] = []
 extent = None
-if source:
+if not source:
+    problems.append("Give the path of the gridded file or radar folder.")
+else:
     try:
         extent = grid_extent(source, demo_kwargs)
-    except Exception as exc:  # an unreadable path is reported, the rest of the page still works
-        show_error(exc, f"Opening the data source {source}")
+    except Exception as exc:  # an unreadable path is reported once, below, and Start stays disabled
+        problems.append(f"Opening the data source {source} failed: {exc}")
 lat_grid, lon_grid = extent if extent else (None, None)
 step = abs(lon_grid[1] - lon_grid[0]) if lon_grid and len(lon_grid) > 1 else 0.25
 # with an automatic side, region 2 is known only once the run has read the rain
-region2 = region2_box(region1, side, size, step) if experiment_choice != "exp1" and side != "auto" else None
+needs_region2 = experiment_choice != "exp1" and side != "auto"
+region2 = adjacent_box(region1, side, size, step) if needs_region2 else None
+if extent:
+    problems += check_rain_regions(lat_grid, lon_grid, region1, side if needs_region2 else None,
+                                   region2 if size != 1.0 else None)
 st.plotly_chart(region_map(region1, region2, lat_grid, lon_grid), key="region_map")
 
 # dated split of the example config (demo world): editable, and refused when two periods overlap
@@ -109,34 +108,39 @@ if dated_split:
     st.markdown("**Periods** (by the time of the predicted field)")
     for col, (key, label) in zip(st.columns(3), SPLIT_LABELS.items()):
         start_end = tuple(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10]) for d in split_base[key])
-        periods[key] = col.date_input(f"{label} period", value=start_end, key=f"rain_{key}_period")
+        periods[key] = col.date_input(f"{label} period", **remembered(f"rain_{key}_period", start_end))
     overlaps = period_overlaps(periods)
-    if overlaps:
-        st.error(f"{overlaps[0]}. Make the training, validation and test periods follow each other.", icon="⚠️")
+    if overlaps:  # shown once, with the other problems, above Start
+        problems.append(f"{overlaps[0]}. Make the training, validation and test periods follow each other.")
 
 st.subheader("Training settings")
-preset_name = st.radio("Preset", list(PRESETS), horizontal=True, key="rain_preset")
+preset_name = st.radio("Preset", list(PRESETS), horizontal=True, **remembered("rain_preset", next(iter(PRESETS))))
 preset = PRESETS[preset_name]
-tag = list(PRESETS).index(preset_name)
+tag = list(PRESETS).index(preset_name)  # fields per preset, so switching presets shows that preset's values
 train_base = base.get("train") or {}
 hidden_base = ", ".join(str(h) for h in (base.get("model") or {}).get("hidden_channels", [32, 64]))
+form_keys = [f"rain_{name}_{tag}" for name in ("epochs", "batch", "lr", "loss", "hidden", "amp", "device")]
+if problems:
+    st.error("Start is disabled: " + " ".join(problems), icon="⚠️")
 with st.form("rain_settings"):
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 1, 1000, int(preset["epochs"] or train_base.get("epochs", 20)), key=f"rain_epochs_{tag}")
-    batch = c2.number_input("Batch size", 1, 256, int(preset["batch"] or train_base.get("batch_size", 8)), key=f"rain_batch_{tag}")
-    lr = c3.number_input("Learning rate", 1e-5, 1.0, float(train_base.get("lr", 1e-3)), format="%.5f", key=f"rain_lr_{tag}")
-    loss = c4.selectbox("Loss", ["weighted_mse", "log_cosh"], key=f"rain_loss_{tag}")
+    epochs = c1.number_input("Epochs", 1, 1000, **remembered(form_keys[0], int(preset["epochs"] or train_base.get("epochs", 20)), True))
+    batch = c2.number_input("Batch size", 1, 256, **remembered(form_keys[1], int(preset["batch"] or train_base.get("batch_size", 8)), True))
+    lr = c3.number_input("Learning rate", 1e-5, 1.0, format="%.5f", **remembered(form_keys[2], float(train_base.get("lr", 1e-3)), True))
+    loss = c4.selectbox("Loss", ["weighted_mse", "log_cosh"], **remembered(form_keys[3], "weighted_mse", True))
     c1, c2, c3 = st.columns(3)
-    hidden = c1.text_input("Hidden channels (encoder, bottleneck)", preset["hidden"] or hidden_base, key=f"rain_hidden_{tag}")
-    amp = c2.selectbox("Mixed precision", ["auto", "true", "false"], key=f"rain_amp_{tag}",
+    hidden = c1.text_input("Hidden channels (encoder, bottleneck)", **remembered(form_keys[4], preset["hidden"] or hidden_base, True))
+    amp = c2.selectbox("Mixed precision", ["auto", "true", "false"], **remembered(form_keys[5], "auto", True),
                        help="auto: bfloat16 on CPUs with AMX (where it is faster than float32), float16 on CUDA")
-    device = c3.selectbox("Device", ["auto", "cpu", "cuda"], key=f"rain_device_{tag}")
-    submitted = st.form_submit_button("Start training", type="primary", disabled=bool(overlaps))
+    device = c3.selectbox("Device", ["auto", "cpu", "cuda"], **remembered(form_keys[6], "auto", True))
+    submitted = st.form_submit_button("Start training", type="primary", disabled=bool(problems),
+                                      on_click=keep_all, args=(form_keys,),
+                                      help="; ".join(problems) if problems else None)
 
-if submitted and not overlaps:
+if submitted and not problems:
     config = copy.deepcopy(base)
     config.pop("kind", None)
-    config.setdefault("data", {})["source"] = source or "demo"
+    config.setdefault("data", {})["source"] = source
     if source != "demo":
         # the example config's dates, coarsening and demo arguments describe the generated world only;
         # for a user's file the core defaults apply (split by fractions of the file's time span)
@@ -160,10 +164,7 @@ if submitted and not overlaps:
     except ValueError as exc:
         show_error(exc, "The rain settings are not valid")
     else:
-        if not source:
-            st.error("Give the path of the gridded file or radar folder.")
-        elif start("rain", config, name="strainnet") is not None:
-            st.success("Training started in the background; you can switch pages, it keeps running.")
+        start("rain", config, name="strainnet")
 
 
 def _summary(run: RunDir) -> None:

@@ -1,4 +1,4 @@
-"""Rain maps: truth vs experiment 1 vs experiment 2 (and persistence), difference maps, CSI table, PNG export."""
+"""Rain maps: truth vs experiments 1 and 2 and the baselines at a chosen lead, lead chart, CSI table, PNG export."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.viz.maps import difference_maps, rain_maps
-from core.viz.verification import csi_chart, gain_table, verification_table
+from core.viz.verification import csi_chart, gain_table, lead_chart, lead_keys, lead_verdict, verification_table
 from ui.data import predictions, readable_runs
 from ui.frame import setup_page, show_error
 
@@ -31,26 +31,56 @@ except (OSError, ValueError) as exc:
     st.stop()
 metrics = run.read_metrics()
 units = str(metrics.get("units") or ds["truth"].attrs.get("units", "mm"))
-systems = [n for n in ("exp1", "exp2", "persistence") if n in ds]
-times = pd.DatetimeIndex(ds["time"].values)
+SYSTEMS = ("exp1", "exp2", "persistence", "extrapolation", "sprog")
+leads = lead_keys(metrics)
+lead = None
+if leads and "lead" in ds.dims:
+    main = str(metrics.get("main_lead_minutes") or leads[0])
+    lead = st.radio("Lead time (minutes after the last observed frame)", leads, index=leads.index(main) if main in leads else 0,
+                    horizontal=True, key="rain_lead")
+    li = [f"{float(v):g}" for v in ds["lead"].values].index(f"{float(lead):g}")
+    systems = [n for n in SYSTEMS if f"{n}_by_lead" in ds]
+    truth_all = ds["truth_by_lead"].values[li]
+    system_all = {n: ds[f"{n}_by_lead"].values[li] for n in systems}
+    times = pd.DatetimeIndex(ds["valid_time"].values[li])
+else:  # a run from before lead times: one lead, the variables on "time"
+    systems = [n for n in SYSTEMS if n in ds]
+    truth_all = ds["truth"].values
+    system_all = {n: ds[n].values for n in systems}
+    times = pd.DatetimeIndex(ds["time"].values)
 labels = [t.strftime("%Y-%m-%d %H:%M") for t in times]
 
+try:
+    thresholds = list((next(iter((metrics.get("test") or {}).values()), {}).get("csi") or {}).keys())
+    if thresholds:
+        shown = thresholds[min(1, len(thresholds) - 1)]
+        st.markdown(lead_verdict(metrics, lead, shown))
+except (AttributeError, TypeError, ValueError, KeyError):  # a damaged metrics.json: the warning comes below
+    thresholds = []
+
 # default to the wettest test time: an empty map shows nothing
-wettest = int(np.nanargmax(np.nan_to_num(ds["truth"].values).sum(axis=(1, 2)))) if len(times) else 0
-choice = st.select_slider("Test time (predicted field)", options=labels, value=labels[wettest], key="rain_time")
+wettest = int(np.nanargmax(np.nan_to_num(truth_all).sum(axis=(1, 2)))) if len(times) else 0
+choice = st.select_slider("Valid time (predicted field)", options=labels, value=labels[wettest], key="rain_time")
 i = labels.index(choice)
 lat, lon = ds["lat"].values, ds["lon"].values
-fields = {"truth": ds["truth"].values[i], **{n: ds[n].values[i] for n in systems}}
-st.plotly_chart(rain_maps(fields, lat, lon, units, title=f"Region 1 rain at {choice} ({units})"), key="rain_maps")
-st.plotly_chart(difference_maps({n: ds[n].values[i] for n in systems}, ds["truth"].values[i], lat, lon, units,
+fields = {"truth": truth_all[i], **{n: system_all[n][i] for n in systems}}
+when = f"{choice}" + (f", {lead} min ahead" if lead is not None else "")
+st.plotly_chart(rain_maps(fields, lat, lon, units, title=f"Region 1 rain at {when} ({units})"), key="rain_maps")
+st.plotly_chart(difference_maps({n: system_all[n][i] for n in systems}, truth_all[i], lat, lon, units,
                                 title="Prediction minus truth (blue: too dry, red: too wet)"), key="diff_maps")
 
-st.subheader("Verification over the whole test period")
 try:
-    table = verification_table(metrics)
+    table = verification_table(metrics, lead)
+    gains = gain_table(metrics, lead)
 except (AttributeError, TypeError, ValueError, KeyError) as exc:  # metrics.json edited or from another version
     st.warning(f"metrics.json of {run.name} has an unexpected layout ({exc}); the maps above are unaffected.", icon="⚠️")
-    table = None
+    table = gains = None
+if table is not None and leads and thresholds:
+    st.subheader("Skill against lead time")
+    pick = st.selectbox(f"CSI threshold ({units})", thresholds, index=thresholds.index(shown), key="lead_thr")
+    st.plotly_chart(lead_chart(metrics, pick), key="lead_chart")
+
+st.subheader("Verification over the whole test period" + (f" at {lead} min" if lead is not None else ""))
 if table is None:
     pass
 elif table.empty:
@@ -58,12 +88,11 @@ elif table.empty:
 else:
     st.markdown(f"CSI, POD, FAR, ETS per threshold ({units}); RMSE over all region-1 pixels.")
     st.table(table.set_index(["threshold", "system"]).style.format("{:.3f}", na_rep="–"))
-    gains = gain_table(metrics)
     if not gains.empty:
         st.markdown("**Experiment 2 minus experiment 1** with the paired-bootstrap interval "
                     "(CSI gain > 0 and RMSE change < 0 favour the upstream region):")
         st.table(gains.set_index(["score", "threshold"]).style.format("{:.3f}", na_rep="–"))
-    st.plotly_chart(csi_chart(metrics), key="csi_chart")
+    st.plotly_chart(csi_chart(metrics, lead), key="csi_chart")
 
 st.subheader("Static map export")
 if st.button("Render PNG with cartopy", key="export_png"):

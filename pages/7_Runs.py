@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
+import yaml
 
+from core.config_diff import config_differences, public_config
 from core.runs import delete_run, list_runs
-from ui.frame import runs_root, setup_page, show_error
+from ui.frame import runs_root, setup_page, show_error, status_message
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
 
 setup_page("Runs", "🗂️")
@@ -27,9 +30,11 @@ for problem in run.damage():
                "delete the run if it cannot be repaired.", icon="⚠️")
 c1, c2 = st.columns(2)
 with c1:
-    st.markdown(f"**State:** {status.get('state', '?')} — {status.get('message', '')}")
+    st.markdown(f"**State:** {status.get('state', '?')} — {status_message(status)}")
     st.markdown("**Config**")
-    st.code(run.config_text() or "(none yet)", language="yaml")
+    config = run.safe_config()  # {} when damaged: then the raw text, as it is on disk
+    st.code(yaml.safe_dump(public_config(config), sort_keys=False) if config else run.config_text() or "(none yet)",
+            language="yaml")
 with c2:
     table = metrics_frame(run)
     if table.empty:
@@ -66,4 +71,14 @@ names = list(by_name)
 c1, c2 = st.columns(2)
 a = c1.selectbox("Run A", names, index=0, key="compare_a")
 b = c2.selectbox("Run B", names, index=min(1, len(names) - 1), key="compare_b")
+differences = config_differences(by_name[a].safe_config(), by_name[b].safe_config())
+if a == b:
+    st.info("Pick two different runs.")
+elif differences:
+    st.markdown(f"**Settings that differ** ({len(differences)}):")
+    st.dataframe(pd.DataFrame([{"setting": k, a: str(va), b: str(vb)} for k, va, vb in differences]),
+                 hide_index=True)
+else:
+    st.success("Both runs were set up alike (same settings apart from the name).")
+st.markdown("**Test scores**")
 st.dataframe(compare_frame(by_name[a], by_name[b]), hide_index=True, height=320)

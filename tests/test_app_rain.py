@@ -88,11 +88,13 @@ def test_rain_maps_page(rain_run):
     assert_clean(at)
     maps = json.loads(at.get("plotly_chart")[0].proto.spec)
     heat = [t for t in maps["data"] if t["type"] == "heatmap"]
-    assert len(heat) == 4 and maps["layout"]["coloraxis"]["cmin"] == 0
-    assert [a["text"] for a in maps["layout"]["annotations"]][:4] == ["truth", "exp1", "exp2", "persistence"]
+    panels = ["truth", "exp1", "exp2", "persistence", "extrapolation", "sprog"]  # baselines on the maps too
+    assert len(heat) == len(panels) and maps["layout"]["coloraxis"]["cmin"] == 0
+    assert [a["text"] for a in maps["layout"]["annotations"]][: len(panels)] == panels
     diff = json.loads(at.get("plotly_chart")[1].proto.spec)
     assert diff["layout"]["coloraxis"]["cmid"] == 0
-    assert len([t for t in diff["data"] if t["type"] == "heatmap"]) == 3
+    assert len([t for t in diff["data"] if t["type"] == "heatmap"]) == len(panels) - 1
+    assert "best CSI" in " ".join(m.value for m in at.markdown)  # the words saying which system is best
     tables = at.table
     assert len(tables) == 2  # CSI/POD/FAR/ETS per threshold, and the exp2 - exp1 bootstrap gains
     # a different test time redraws the maps

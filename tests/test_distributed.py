@@ -33,17 +33,19 @@ def work(tmp_path_factory) -> "L.Path":
 
 def _initial_model(kind: str, ckpt: dict, config: "L.Path") -> dict[str, torch.Tensor]:
     """The parameters each trainer starts from (same seeding as the trainers), to show training moved them."""
+    from core.training.rng import seed_everything
+
     if kind == "hydro":
         from core.hydro import train as T
         from core.hydro.config import load_config
 
         cfg = load_config(config)
         prepared = T.prepare(cfg)
-        T.seed_everything(int(cfg["train"]["seed"]))
+        seed_everything(int(cfg["train"]["seed"]))
         return T.build_model(cfg, prepared).state_dict()
     from core.rain.model import build_model
 
-    torch.manual_seed(int(ckpt["seed"]))
+    seed_everything(int(ckpt["seed"]))
     return build_model(ckpt["in_channels"], ckpt["model_cfg"]).state_dict()
 
 

@@ -17,6 +17,8 @@ import torch
 import xarray as xr
 import yaml
 
+from core.training import lifecycle
+from core.training.checkpoint import load_checkpoint
 from core.rain import cli, pipeline
 from core.data.errors import DataError
 from core.rain.experiments import motion_lag, plan_regions, split_samples
@@ -133,14 +135,14 @@ def test_region_and_config_errors(tmp_path):
         plan_regions(ds, {"region1": {"lat": [50, 52], "lon": [4, 7]}, "region2": {"lat": [50, 51], "lon": [0, 3.5]}}, True)
     with pytest.raises(ValueError, match="first value must be below"):
         plan_regions(ds, {"region1": {"lat": [52, 50], "lon": [4, 7]}}, False)
-    with pytest.raises(ValueError, match="unknown experiment 'exp3'"):
+    with pytest.raises(ValueError, match="experiments: .*'exp3'"):
         pipeline.complete_config(_config(tmp_path, experiments=["exp1", "exp3"]))
     for bad in ([5, 1], [0, 5], "5", ["a"]):
         with pytest.raises(ValueError, match="evaluate.thresholds"):
             pipeline.complete_config(_config(tmp_path, evaluate={"thresholds": bad}))
     with pytest.raises(ValueError, match="unknown key"):
         pipeline.complete_config(_config(tmp_path, train={"epoch": 3}))
-    with pytest.raises(ValueError, match="unknown section"):
+    with pytest.raises(ValueError, match="unknown key 'trian'"):
         pipeline.complete_config({**_config(tmp_path), "trian": {}})
 
 
@@ -309,8 +311,8 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     def interrupted(cfg, prepared, run, device, resume=False, on_batch=None, on_epoch=None):
         def stop(name, record):
             on_epoch(name, record)
-            if name == "exp2" and record["epoch"] == 0:
-                raise cli.RunCancelled("test interruption")
+            if name == "exp2" and record["epoch"] == 1:  # epochs are numbered from 1
+                raise lifecycle.Cancelled("test interruption")
         return original(cfg, prepared, run, device, resume=resume, on_batch=on_batch, on_epoch=stop)
 
     monkeypatch.setattr(pipeline, "train_all", interrupted)
@@ -322,8 +324,8 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     assert status["state"] == "completed" and status["finished"] >= status["updated"][:19]
 
     for exp in ("exp1", "exp2"):
-        a = torch.load(full / "checkpoints" / f"{exp}_last.pt", weights_only=False)
-        b = torch.load(part / "checkpoints" / f"{exp}_last.pt", weights_only=False)
+        a = load_checkpoint(full / "checkpoints" / f"{exp}_last.pt")
+        b = load_checkpoint(part / "checkpoints" / f"{exp}_last.pt")
         for key in a["model"]:
             assert torch.equal(a["model"][key], b["model"][key]), (exp, key)
     ma, mb = RunDir(full).read_metrics(), RunDir(part).read_metrics()
@@ -338,9 +340,9 @@ def test_cli_reports_config_errors_in_status(tmp_path, capsys):
     status = RunDir(run_dir).read_status()
     assert status["state"] == "failed" and "region1.lon" in status["message"] and "outside the data grid" in status["message"]
     bad = _write(tmp_path, _config(tmp_path, experiments=["exp9"]), "bad.yaml")
-    assert cli.main(["train", "--config", str(bad), "--run-dir", str(tmp_path / "bad2"), "--no-progress"]) == 1
+    assert cli.main(["train", "--config", str(bad), "--run-dir", str(tmp_path / "bad2"), "--no-progress"]) == 2  # config error
     assert "exp9" in capsys.readouterr().err
-    assert cli.main(["train", "--config", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r")]) == 1
+    assert cli.main(["train", "--config", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r")]) == 2
     # command-line overrides of periods and epochs
     cfg = _config(tmp_path)
     ok = _write(tmp_path, cfg, "ok.yaml")
@@ -365,7 +367,9 @@ def test_cli_on_a_small_demo_world(tmp_path):
     run_dir = tmp_path / "demo"
     assert cli.main(["train", "--config", str(_write(tmp_path, cfg)), "--run-dir", str(run_dir), "--no-progress"]) == 0
     metrics = RunDir(run_dir).read_metrics()
-    assert set(metrics["test"]) == {"exp1", "exp2", "persistence"}
+    assert set(metrics["test"]) == {"exp1", "exp2", "persistence", "extrapolation", "sprog"}
+    assert list(metrics["test_leads"]) == ["720"]  # the reanalysis lead: one 12-hour step
+    assert metrics["test_leads"]["720"] == metrics["test"]
     assert metrics["grid"]["exp2"] == {"input_shape": [8, 16], "region1_shape": [8, 8], "channels": 56}
     assert set(metrics["test"]["exp2"]["csi"]) == {"0.1", "5.0", "15.0", "30.0"}  # 12-hour defaults
     # upstream_side: auto is recorded as the side it resolved to (the demo rain moves west to east)
@@ -399,4 +403,4 @@ def test_sigterm_marks_the_run_cancelled(tmp_path):
     assert status["state"] == "cancelled" and "signal" in status["message"]
     # the checkpoint left behind is whole: resuming from it works
     assert (run.checkpoint_dir / "exp1_last.pt").exists()
-    torch.load(run.checkpoint_dir / "exp1_last.pt", weights_only=False)
+    load_checkpoint(run.checkpoint_dir / "exp1_last.pt")

@@ -84,11 +84,11 @@ def test_normalisation_fits_train_frames_only_and_inverts():
     rain[rng.random(rain.shape) < 0.4] = 0.0  # dry pixels in training and test frames alike
     stack[:, -1] = rain
     train = np.arange(10)
-    norm = Normalizer.fit(stack, train)
+    norm = Normalizer.fit_stack(stack, train)
     changed = stack.copy()
     changed[10:] *= 50  # test-period values must not move the statistics
-    assert Normalizer.fit(changed, train) == norm
-    out = norm.transform(stack)
+    assert Normalizer.fit_stack(changed, train) == norm
+    out = norm.transform_stack(stack)
     assert np.allclose(out[train, :-1].mean(axis=(0, 2, 3)), 0, atol=1e-5)
     assert np.allclose(out[train, :-1].std(axis=(0, 2, 3)), 1, atol=1e-4)
     # rain: zero stays zero (ReLU head), positive, RMS 1 over training frames, exact inverse
@@ -100,14 +100,14 @@ def test_normalisation_fits_train_frames_only_and_inverts():
     assert np.allclose(norm.rain_inverse(out[:, -1]), stack[:, -1], rtol=1e-4, atol=1e-5)
     assert Normalizer.from_dict(norm.to_dict()) == norm
     with pytest.raises(ValueError, match="no frames"):
-        Normalizer.fit(stack, np.array([], dtype=int))
+        Normalizer.fit_stack(stack, np.array([], dtype=int))
 
 
 def test_constant_channel_and_nan_rain():
     stack = np.ones((6, 2, 3, 3), dtype=np.float32)
     stack[2, -1, 0, 0] = np.nan
-    norm = Normalizer.fit(stack, np.arange(6))
-    out = norm.transform(stack)
+    norm = Normalizer.fit_stack(stack, np.arange(6))
+    out = norm.transform_stack(stack)
     assert np.all(out[:, 0] == 0) and np.isnan(out[2, -1, 0, 0])
 
 

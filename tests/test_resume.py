@@ -35,9 +35,9 @@ def work(tmp_path_factory) -> Path:
 
 
 def _epochs_done(kind: str, state: dict) -> int:
-    """Epochs covered by the ``last`` checkpoints (hydro numbers epochs from 1, rain from 0)."""
-    epochs = {name: e for name, e in state["checkpoints"].items() if name.endswith("last.pt")}
-    return sum(epochs.values()) if kind == "hydro" else sum(e + 1 for e in epochs.values())
+    """Epochs covered by the ``last`` checkpoints (both halves number epochs from 1: a checkpoint's
+    ``epoch`` is the number of epochs it completed)."""
+    return sum(e for name, e in state["checkpoints"].items() if name.endswith("last.pt"))
 
 
 def _steps_per_epoch(ref: "L.Reference") -> int:

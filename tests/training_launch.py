@@ -266,9 +266,9 @@ def reference(kind: str, root: Path, nproc: int = 1) -> Reference:
 
 
 def load_checkpoint(path: Path) -> dict:
-    import torch
+    from core.training.checkpoint import load_checkpoint as load
 
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return load(path)
 
 
 def temp_files(run_dir: Path) -> list[Path]:

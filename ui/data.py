@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 import xarray as xr
 
 from core.runs import RunDir, list_runs
-from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, runs_root, show_error
+from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, kept, runs_root, show_error
 
 UPLOAD_DIR_NAME = "uploads"
 
@@ -66,11 +67,37 @@ def source_and_basins() -> tuple[str, list[str], list[str]]:
 
 
 @st.cache_data(show_spinner="Loading basin data…")
-def basin_dataset(source: str, basins: tuple[str, ...] | None = None) -> xr.Dataset:
-    """``core.data.load_basins`` cached per (source, basins)."""
+def basin_dataset(source: str, basins: tuple[str, ...] | None = None, start: str | None = None,
+                  end: str | None = None) -> xr.Dataset:
+    """``core.data.load_basins`` cached per (source, basins, period)."""
     from core.data import load_basins
 
-    return load_basins(source, basins=list(basins) if basins else None).load()
+    return load_basins(source, basins=list(basins) if basins else None, start=start, end=end).load()
+
+
+def basin_spans(source: str, basins: tuple[str, ...]) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """``{basin: (first, last time step)}`` of each basin's own record (each loaded alone, cached)."""
+    spans = {}
+    for bid in basins:
+        time = basin_dataset(source, (bid,))["time"].values
+        spans[bid] = (pd.Timestamp(time[0]), pd.Timestamp(time[-1]))
+    return spans
+
+
+def data_period(spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]]) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The data period chosen on the Basins page, kept when it lies inside the basins' common period,
+    else that whole common period (None when the basins share none)."""
+    from core.checks import common_period
+
+    common = common_period(spans)
+    if common is None:
+        return None
+    chosen = kept(PERIOD_KEY)
+    if isinstance(chosen, (tuple, list)) and len(chosen) == 2:
+        start, end = pd.Timestamp(chosen[0]), pd.Timestamp(chosen[1])
+        if common[0] <= start <= end <= common[1]:
+            return start, end
+    return common
 
 
 @st.cache_data(show_spinner=False)

@@ -11,6 +11,8 @@ from core.runs import default_runs_root
 
 DATA_SOURCE_KEY = "data_source"
 BASINS_KEY = "basins"
+PERIOD_KEY = "data_period"
+"""(first, last) day of the data chosen on the Basins page, used by Train dXAJ."""
 
 
 def runs_root() -> Path:
@@ -68,17 +70,97 @@ def keep(key: str) -> None:
     st.session_state[key] = st.session_state[widget_key(key)]
 
 
+def kept_key(key: str) -> str:
+    """Where :func:`remembered` keeps the value of the widget ``key`` between pages."""
+    return f"_kept_{key}"
+
+
+def kept(key: str, default=None):
+    """The remembered value of widget ``key`` (also on pages that do not draw it)."""
+    return st.session_state.get(kept_key(key), default)
+
+
+def remember(key: str, value) -> None:
+    """Set the value the widget ``key`` shows next time it is drawn."""
+    st.session_state[kept_key(key)] = value
+
+
+def _keep_widget(key: str) -> None:
+    st.session_state[kept_key(key)] = st.session_state[key]
+
+
+def keep_all(keys) -> None:
+    """on_click callback of a form's submit button: keep every field of the form (widgets inside a
+    form take no on_change callback)."""
+    for key in keys:
+        if key in st.session_state:
+            _keep_widget(key)
+
+
+def remembered(key: str, default, in_form: bool = False) -> dict:
+    """Keyword arguments for a widget ``key`` whose value survives page changes: Streamlit forgets the
+    state of widgets a page does not draw, so the value is also kept under :func:`kept_key` (seeded
+    with ``default``) and handed back to the widget each run. Pass no ``value``/``index``/``default``
+    to the widget itself (Streamlit warns when both a default and session state set it). Widgets in
+    a form get no callback: keep them with :func:`keep_all` on submit."""
+    if kept_key(key) not in st.session_state:
+        st.session_state[kept_key(key)] = default
+    st.session_state[key] = st.session_state[kept_key(key)]
+    return {"key": key} if in_form else {"key": key, "on_change": _keep_widget, "args": (key,)}
+
+
+JOB_POLL_SECONDS = 2.0
+
+
+def status_message(status: dict) -> str:
+    """The message of a run's status for people: a cancelled run says so instead of the signal that
+    stopped it ("received signal 15")."""
+    state = status.get("state", "")
+    if state == "cancelled":
+        return "Cancelled by user"
+    return str(status.get("message") or state or "")
+
+
 def job_badge() -> None:
-    """The active training job, if any (read from the lock file and status.json on disk)."""
+    """The active training job, live: a fragment that re-runs every 2 s only while a job is active,
+    so an idle tab costs the server nothing."""
     from core.jobs import active_job
+    from ui.demo import demo_pending
+
+    busy = active_job(runs_root()) is not None or demo_pending()
+    st.fragment(run_every=JOB_POLL_SECONDS if busy else None)(_job_badge_body)(busy)
+
+
+def _job_badge_body(was_active: bool) -> None:
+    from core.jobs import active_job, poll_job
+    from ui.demo import advance_demo
 
     run = active_job(runs_root())
+    if run is None and advance_demo():  # the demo's next run starts whatever page is open
+        run = active_job(runs_root())
     if run is None:
         st.caption("No training job running.")
+        if was_active:
+            st.rerun()  # the job ended: redraw the page once (its results), polling off
         return
-    status = run.read_status()
-    st.markdown(f"**Active job:** `{run.name}`")
-    st.progress(float(status.get("progress") or 0.0), text=str(status.get("message", status.get("state", ""))))
+    status = poll_job(run)  # also notices a dead worker and reaps it
+    kind = status.get("kind") or run.name.split("-")[0]
+    st.markdown(f"**Job {status.get('state', 'pending')}:** `{run.name}` ({kind})")
+    progress = min(max(float(status.get("progress") or 0.0), 0.0), 1.0)
+    st.progress(progress, text=status_message(status))
+    if not was_active:
+        st.rerun()  # started elsewhere since this page was drawn: turn polling on
+
+
+def flash(message: str) -> None:
+    """Show ``message`` as a success box on the next run of the page (survives ``st.rerun``)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message)
 
 
 def period_overlaps(periods: dict) -> list:

@@ -13,7 +13,7 @@ import streamlit as st
 from core import jobs
 from core.runs import DAMAGED, FINAL_STATES, RunDir, list_runs, run_kind
 from core.viz.training import loss_curves
-from ui.frame import runs_root, show_error
+from ui.frame import flash, runs_root, show_error, show_flash, status_message
 
 POLL_SECONDS = 2.0
 
@@ -45,11 +45,14 @@ def start(kind: str, config: Mapping[str, Any], name: str | None = None) -> RunD
         show_error(exc, "Could not start the training job")
         return None
     st.session_state[run_key(kind)] = str(run.path)
+    flash("Training started in the background; you can switch pages, it keeps running.")
+    st.rerun()  # redraw at once, so the sidebar and the status below show the running job
     return run
 
 
 def job_status(kind: str, summary: Callable[[RunDir], None] | None = None) -> None:
     """Status of the followed run: progress, message, loss curves, cancel; polls while it runs."""
+    show_flash()
     run = current_run(kind)
     if run is None:
         st.info("No run yet: set it up above and press **Start training**.")
@@ -64,11 +67,11 @@ def _status_body(kind: str, path: str, was_running: bool, summary: Callable[[Run
     status = jobs.poll_job(run)
     state = status.get("state", "pending")
     st.markdown(f"**Run `{run.name}`: {state}**")
-    st.progress(min(max(float(status.get("progress") or 0.0), 0.0), 1.0), text=str(status.get("message", "")))
+    st.progress(min(max(float(status.get("progress") or 0.0), 0.0), 1.0), text=status_message(status))
     if state in ("running", "pending"):
         if st.button("Cancel training", key=f"cancel_{kind}", type="secondary"):
             status = jobs.cancel_job(run)
-            st.warning(f"Run {run.name} {status.get('state')}: {status.get('message', '')}")
+            st.warning(f"Run {run.name}: {status_message(status)}")
     if state == DAMAGED:
         st.error(f"This run cannot be shown: {status.get('message', '')}", icon="⚠️")
     if state == "failed":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.runs import RunDir, run_kind
+from ui.frame import status_message
 
 
 def _mapping(value: object) -> dict:
@@ -20,7 +21,7 @@ def runs_frame(runs: list[RunDir]) -> pd.DataFrame:
         rows.append({"run": run.name, "kind": run_kind(run), "state": status.get("state", "?"),
                      "progress": float(status.get("progress") or 0.0),
                      "duration (s)": round(seconds) if seconds is not None else None,
-                     "started": status.get("started"), "message": status.get("message", "")})
+                     "started": status.get("started"), "message": status_message(status)})
     return pd.DataFrame(rows, columns=["run", "kind", "state", "progress", "duration (s)", "started", "message"])
 
 

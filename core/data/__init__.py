@@ -8,7 +8,7 @@ in their own modules of this package and are imported from there.
 """
 
 from .basin_table import validate_upload
-from .basins import load_basins
+from .loader import load_basins
 from .errors import DataError
 from .sources import DataSource, available_sources, list_basins
 from .splits import Normalizer, split_periods

@@ -1,22 +1,33 @@
-"""Reader for FMI radar composites (gzip-compressed PGM, reflectivity) into a rain-rate dataset.
+"""Radar composites read with pysteps' importers, re-gridded to block means on a lat/lon grid.
 
-Files are named ``YYYYmmddHHMM_fmi.radar.composite.lowest_FIN_SUOMI1.pgm.gz``: one 5-minute frame of
-8-bit pixels on a polar stereographic 1 km grid whose header comments give the projection
-(``centrallongitude``, ``centrallatitude``, ``truelatitude``) and the corners (``bottomleft``,
-``topright`` as lon lat). A pixel value ``v`` is reflectivity ``dBZ = (v - 64) / 2``, ``255`` means no
-data; rain rate follows from the Marshall-Palmer type relation ``Z = 223 R^1.53`` (Z in mm6 m-3, R in mm/h).
+Formats (``format=`` of :func:`load_radar`, ``auto`` picks the one whose file names match):
 
-The frames are re-gridded onto a regular latitude/longitude grid (block mean of the 1 km pixels whose
-centre falls in each cell, NaN where a cell holds no valid pixel), so radar data share the layout of
-DESIGN.md section 3 (``rain`` on ``(time, lat, lon)``, latitudes ascending) and region boxes, maps and
-experiments work on them unchanged.
+| format | files | pysteps importer | value |
+|---|---|---|---|
+| ``mch_gif`` | ``AQCyyjjjHHMM?_00005.801.gif`` (MeteoSwiss) | ``import_mch_gif(product="AQC", unit="mm", accutime=5)`` | 5-min accumulation, mm |
+| ``bom_rf3`` | ``NN_YYYYmmdd_HHMMSS.prcp-c10.nc`` (BOM) | ``import_bom_rf3`` | 10-min accumulation, mm |
+| ``fmi_pgm`` | ``YYYYmmddHHMM_fmi.radar.composite.*.pgm.gz`` (FMI) | ``import_fmi_pgm(gzipped=True)`` | reflectivity, dBZ |
+| ``odim_hdf5`` | ``*YYYYmmddHHMM*.h5`` / ``.hdf`` (OPERA ODIM) | ``import_odim_hdf5`` | as the file says |
+| ``knmi_hdf5`` | ``RAD_NL25_RAC_*_YYYYmmddHHMM.h5`` (KNMI) | ``import_knmi_hdf5`` | as the file says |
+
+Every frame becomes a rain rate in mm/h with ``pysteps.utils.conversion.to_rainrate`` (accumulations
+divided by their period; reflectivity through the Z-R relation the importer reports, for FMI
+``Z = 223 R^1.53``). The pixel centres are projected to longitude/latitude with the projection the
+importer gives (pyproj) and averaged into regular lat/lon cells (block mean, NaN where no pixel is
+valid), so radar shares the layout of DESIGN.md section 3 (``rain`` on ``(time, lat, lon)``,
+latitudes ascending) and region boxes, maps and experiments work on it unchanged.
+
+A folder may hold the files directly or in event subfolders (``radar_mch/20150515/``,
+``radar_mch/20160711/``): all frames form one time axis with gaps between events. Sample builders
+never join windows across a gap (:func:`core.rain.experiments.lead_sample_ends`).
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,114 +36,113 @@ import xarray as xr
 
 from core.data.errors import DataError
 
-FILE_PATTERN = re.compile(r"^(\d{12})_fmi\.radar\.composite\..*\.pgm(\.gz)?$")
-NO_DATA = 255
-ZR_A, ZR_B = 223.0, 1.53
+os.environ.setdefault("PYSTEPS_QUIET", "1")
 
 
-def reflectivity_to_rain_rate(dbz: np.ndarray) -> np.ndarray:
-    """Rain rate (mm/h) from reflectivity (dBZ) through ``Z = 223 R^1.53``; NaN stays NaN."""
-    z = 10.0 ** (np.asarray(dbz, dtype=np.float64) / 10.0)
-    return (z / ZR_A) ** (1.0 / ZR_B)
+@dataclass(frozen=True)
+class RadarFormat:
+    """How one composite product is recognised, timed and read."""
+
+    name: str
+    pattern: re.Pattern  # group 1 holds the time stamp
+    time_format: str
+    importer: str  # pysteps.io.importers function name
+    kwargs: dict = field(default_factory=dict)
+    title: str = ""
 
 
-def read_pgm(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, str]]:
-    """Pixels (``uint8 [rows, cols]``, top row first) and header comments of a binary (P5) PGM file, gzip or not."""
-    path = Path(path)
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read radar file {path}: {exc}", file=path) from exc
-    if not raw.startswith(b"P5"):
-        raise DataError(f"radar file {path} is not a binary PGM (expected magic 'P5', got {raw[:2]!r})", file=path)
-    comments: dict[str, str] = {}
-    tokens: list[bytes] = []
-    pos = 2
-    while len(tokens) < 3:
-        # header: whitespace-separated width, height, maxval, with '#' comment lines between them
-        while pos < len(raw) and raw[pos : pos + 1].isspace():
-            pos += 1
-        if pos >= len(raw):
-            raise DataError(f"radar file {path} ends inside its PGM header", file=path)
-        if raw[pos : pos + 1] == b"#":
-            end = raw.find(b"\n", pos)
-            end = len(raw) if end < 0 else end
-            parts = raw[pos + 1 : end].decode("latin-1").strip().split(None, 1)
-            if parts:
-                key = parts[0]
-                value = parts[1] if len(parts) > 1 else ""
-                comments[key] = f"{comments[key]}\n{value}" if key in comments else value
-            pos = end + 1
-            continue
-        end = pos
-        while end < len(raw) and not raw[end : end + 1].isspace():
-            end += 1
-        tokens.append(raw[pos:end])
-        pos = end
-    try:
-        width, height, maxval = (int(t) for t in tokens)
-    except ValueError as exc:
-        raise DataError(f"radar file {path} has a malformed PGM header {tokens!r}", file=path) from exc
-    if maxval > 255:
-        raise DataError(f"radar file {path}: 16-bit PGM (maxval {maxval}) is not an FMI composite", file=path)
-    pos += 1  # the single whitespace byte after maxval
-    pixels = raw[pos : pos + width * height]
-    if len(pixels) != width * height:
-        raise DataError(
-            f"radar file {path} is truncated: {len(pixels)} pixel bytes for a {width} x {height} image", file=path
-        )
-    return np.frombuffer(pixels, dtype=np.uint8).reshape(height, width), comments
+FORMATS: dict[str, RadarFormat] = {
+    f.name: f
+    for f in (
+        RadarFormat("mch_gif", re.compile(r"^AQC(\d{9})\w*\.\d+\.gif$"), "%y%j%H%M", "import_mch_gif",
+                    {"product": "AQC", "unit": "mm", "accutime": 5.0}, "MeteoSwiss radar composite (AQC)"),
+        RadarFormat("bom_rf3", re.compile(r"^\d+_(\d{8}_\d{6})\.prcp-c\d+\.nc$"), "%Y%m%d_%H%M%S", "import_bom_rf3",
+                    {}, "Bureau of Meteorology rainfields (RF3)"),
+        RadarFormat("fmi_pgm", re.compile(r"^(\d{12})_fmi\.radar\.composite\..*\.pgm\.gz$"), "%Y%m%d%H%M",
+                    "import_fmi_pgm", {"gzipped": True}, "FMI radar composite"),
+        RadarFormat("knmi_hdf5", re.compile(r"^RAD_NL25_RA\w*_(\d{12})\.h5$"), "%Y%m%d%H%M", "import_knmi_hdf5",
+                    {}, "KNMI radar composite"),
+        RadarFormat("odim_hdf5", re.compile(r"^\D*?(\d{12})\S*\.(?:h5|hdf5?)$"), "%Y%m%d%H%M", "import_odim_hdf5",
+                    {}, "OPERA ODIM HDF5 composite"),
+    )
+}
 
 
-def _corner(comments: dict[str, str], key: str, path: Path) -> tuple[float, float]:
-    try:
-        lon, lat = (float(v) for v in comments[key].split())
-    except (KeyError, ValueError) as exc:
-        raise DataError(f"radar file {path} lacks a usable '# {key} lon lat' header line", file=path,
-                        variable=key) from exc
-    return lon, lat
-
-
-def pixel_lonlat(comments: dict[str, str], shape: tuple[int, int], path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude (degrees) of every pixel centre, from the header's stereographic projection."""
-    from pyproj import Transformer
-
-    try:
-        lon_0 = float(comments["centrallongitude"])
-        lat_0 = float(comments["centrallatitude"])
-        lat_ts = float(comments["truelatitude"])
-    except (KeyError, ValueError) as exc:
-        raise DataError(f"radar file {path} lacks its projection header (centrallongitude, centrallatitude, "
-                        "truelatitude)", file=path, variable="projection") from exc
-    proj = f"+proj=stere +lat_0={lat_0} +lon_0={lon_0} +lat_ts={lat_ts} +ellps=WGS84 +units=m +no_defs"
-    to_xy = Transformer.from_crs("EPSG:4326", proj, always_xy=True)
-    x0, y0 = to_xy.transform(*_corner(comments, "bottomleft", path))
-    x1, y1 = to_xy.transform(*_corner(comments, "topright", path))
-    rows, cols = shape
-    dx, dy = (x1 - x0) / cols, (y1 - y0) / rows
-    xs = x0 + (np.arange(cols) + 0.5) * dx
-    ys = y1 - (np.arange(rows) + 0.5) * dy  # first row is the northern edge
-    xx, yy = np.meshgrid(xs, ys)
-    lon, lat = Transformer.from_crs(proj, "EPSG:4326", always_xy=True).transform(xx, yy)
-    return np.asarray(lon), np.asarray(lat)
-
-
-def radar_files(folder: str | os.PathLike) -> list[tuple[pd.Timestamp, Path]]:
-    """(time, path) of every FMI composite in ``folder``, sorted by time."""
+def radar_files(folder: str | os.PathLike, fmt: str = "auto") -> tuple[RadarFormat, list[tuple[pd.Timestamp, Path]]]:
+    """The format and the ``(time, path)`` of every composite in ``folder`` and its event subfolders, by time."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"radar folder {folder} does not exist", file=folder)
-    found = []
-    for p in folder.iterdir():
-        m = FILE_PATTERN.match(p.name)
-        if m:
-            found.append((pd.Timestamp(pd.to_datetime(m.group(1), format="%Y%m%d%H%M")), p))
-    if not found:
-        raise DataError(f"radar folder {folder} holds no FMI composite files named "
-                        "'YYYYmmddHHMM_fmi.radar.composite.*.pgm.gz'", file=folder)
-    return sorted(found)
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ValueError(f"unknown radar format {fmt!r}; use auto or one of {list(FORMATS)}")
+    paths = [p for p in folder.iterdir() if p.is_file()]
+    paths += [p for sub in sorted(folder.iterdir()) if sub.is_dir() for p in sub.iterdir() if p.is_file()]
+    candidates = [FORMATS[fmt]] if fmt != "auto" else list(FORMATS.values())
+    for f in candidates:
+        found = []
+        for p in paths:
+            m = f.pattern.match(p.name)
+            if m:
+                try:
+                    found.append((pd.Timestamp(pd.to_datetime(m.group(1), format=f.time_format)), p))
+                except ValueError:
+                    raise DataError(f"radar file {p}: time stamp {m.group(1)!r} does not parse as {f.time_format}",
+                                    file=p) from None
+        if found:
+            found.sort()
+            times = [t for t, _ in found]
+            dupes = sorted({t for t, n in zip(times, times[1:]) if t == n})
+            if dupes:
+                raise DataError(f"radar folder {folder} holds two files for {dupes[0]}", file=folder, date=dupes[0])
+            return f, found
+    names = ", ".join(f"{f.name} ({f.pattern.pattern})" for f in candidates)
+    raise DataError(f"radar folder {folder} (and its subfolders) holds no composite file of a known format: {names}",
+                    file=folder)
+
+
+def read_frame(path: Path, fmt: RadarFormat) -> tuple[np.ndarray, dict]:
+    """One composite as rain rate (mm/h, ``[rows, cols]``, top row first, NaN = no data) and its pysteps metadata."""
+    from pysteps.io import importers
+    from pysteps.utils import conversion
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values, _, meta = getattr(importers, fmt.importer)(str(path), **fmt.kwargs)
+            rate, meta = conversion.to_rainrate(np.asarray(values, dtype=np.float64), dict(meta))
+    except Exception as exc:  # the importers raise many kinds (IOError, KeyError, ValueError ...): name the file
+        raise DataError(f"cannot read radar file {path} with pysteps {fmt.importer}: {exc}", file=path) from exc
+    if meta.get("unit") != "mm/h":
+        raise DataError(f"radar file {path}: pysteps gave unit {meta.get('unit')!r}, expected mm/h", file=path)
+    return rate, meta
+
+
+def pixel_lonlat(meta: dict, shape: tuple[int, int], path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude (degrees) of every pixel centre, from the importer's projection and corners."""
+    from pyproj import CRS, Transformer
+
+    try:
+        crs = CRS.from_proj4(meta["projection"])
+        x1, y1, x2, y2 = (float(meta[k]) for k in ("x1", "y1", "x2", "y2"))
+    except Exception as exc:
+        raise DataError(f"radar file {path}: unusable projection metadata ({exc})", file=path,
+                        variable="projection") from exc
+    rows, cols = shape
+    dx, dy = (x2 - x1) / cols, (y2 - y1) / rows
+    xs = x1 + (np.arange(cols) + 0.5) * dx
+    ys = y2 - (np.arange(rows) + 0.5) * dy
+    if meta.get("yorigin", "upper") == "lower":
+        ys = ys[::-1]
+    xx, yy = np.meshgrid(xs, ys)
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xx, yy)
+    return np.asarray(lon), np.asarray(lat)
+
+
+def _grid_edges(lo_hi: tuple[float, float] | None, step: float, values: np.ndarray) -> np.ndarray:
+    if lo_hi is None:
+        finite = values[np.isfinite(values)]
+        lo_hi = (np.floor(finite.min() / step) * step, np.ceil(finite.max() / step) * step)
+    return np.arange(float(lo_hi[0]), float(lo_hi[1]) + 1e-9, step)
 
 
 def load_radar(
@@ -140,71 +150,77 @@ def load_radar(
     start: str | None = None,
     end: str | None = None,
     resolution_deg: tuple[float, float] = (0.1, 0.2),
-    lat_range: tuple[float, float] = (59.0, 68.0),
-    lon_range: tuple[float, float] = (20.0, 32.0),
+    lat_range: tuple[float, float] | None = None,
+    lon_range: tuple[float, float] | None = None,
     min_rain_mm_h: float = 0.05,
+    format: str = "auto",
 ) -> xr.Dataset:
-    """Rain rate of the FMI composites in ``folder`` on a regular latitude/longitude grid.
+    """Rain rate of the composites in ``folder`` (and its event subfolders) on a regular lat/lon grid.
 
     Parameters
     ----------
-    folder : folder of ``*_fmi.radar.composite.*.pgm.gz`` files.
+    folder : folder of composites, or of event subfolders holding them.
     start, end : optional time window (inclusive) of frames to read.
-    resolution_deg : (lat, lon) cell size of the target grid, degrees; the default (0.1, 0.2) is about
-        11 km by 10 km at 63 N, a block mean over about 100 radar pixels.
-    lat_range, lon_range : target grid box, degrees.
-    min_rain_mm_h : rates below this (noise and clutter near the detection limit) are set to 0 mm/h.
+    resolution_deg : (lat, lon) cell size of the target grid, degrees.
+    lat_range, lon_range : target grid box, degrees (default: the composite's extent).
+    min_rain_mm_h : rates below this (noise near the detection limit) are set to 0 mm/h.
+    format : one of :data:`FORMATS` or ``auto``.
 
     Returns
     -------
-    xarray.Dataset with ``rain`` (time, lat, lon) in mm/h (float32, NaN where no radar sees), the
-    5-minute time step in ``attrs``. Frames may form several separate events; sample builders must
-    not join windows across gaps (``core.rain.stacking.sample_end_indices`` checks the spacing).
+    xarray.Dataset with ``rain`` (time, lat, lon) in mm/h (float32, NaN where no radar sees).
     """
-    files = radar_files(folder)
+    fmt, files = radar_files(folder, format)
     if start is not None or end is not None:
-        lo = pd.Timestamp(start) if start is not None else files[0][0]
-        hi = pd.Timestamp(end) if end is not None else files[-1][0]
+        lo = pd.Timestamp(str(start)) if start is not None else files[0][0]
+        hi = pd.Timestamp(str(end)) if end is not None else files[-1][0]
         files = [(t, p) for t, p in files if lo <= t <= hi]
         if not files:
             raise DataError(f"radar folder {folder} has no frame between {lo} and {hi}", file=folder, date=lo)
-    lat_edges = np.arange(lat_range[0], lat_range[1] + 1e-9, resolution_deg[0])
-    lon_edges = np.arange(lon_range[0], lon_range[1] + 1e-9, resolution_deg[1])
-    n_lat, n_lon = lat_edges.size - 1, lon_edges.size - 1
-    if n_lat < 1 or n_lon < 1:
-        raise DataError(f"radar target grid lat {lat_range}, lon {lon_range} at {resolution_deg} deg is empty",
-                        variable="grid")
+    res_lat, res_lon = (float(v) for v in resolution_deg)
+    if res_lat <= 0 or res_lon <= 0:
+        raise DataError(f"radar resolution_deg {resolution_deg} must be positive", variable="resolution_deg")
 
-    cell_of_pixel = None
-    frames = np.empty((len(files), n_lat, n_lon), dtype=np.float32)
-    for i, (_, path) in enumerate(files):
-        pixels, comments = read_pgm(path)
-        if cell_of_pixel is None:
-            shape, geometry = pixels.shape, (comments.get("bottomleft"), comments.get("topright"))
-            lon, lat = pixel_lonlat(comments, pixels.shape, path)
-            r = np.floor((lat - lat_range[0]) / resolution_deg[0]).astype(np.int64)
-            c = np.floor((lon - lon_range[0]) / resolution_deg[1]).astype(np.int64)
-            inside = (r >= 0) & (r < n_lat) & (c >= 0) & (c < n_lon)
+    frames = None
+    for i, (when, path) in enumerate(files):
+        rate, meta = read_frame(path, fmt)
+        if frames is None:
+            shape, geometry = rate.shape, (meta.get("projection"), meta.get("x1"), meta.get("y2"))
+            lon, lat = pixel_lonlat(meta, rate.shape, path)
+            lat_edges = _grid_edges(lat_range, res_lat, lat)
+            lon_edges = _grid_edges(lon_range, res_lon, lon)
+            n_lat, n_lon = lat_edges.size - 1, lon_edges.size - 1
+            if n_lat < 1 or n_lon < 1:
+                raise DataError(f"radar target grid lat {lat_range}, lon {lon_range} at {resolution_deg} deg is empty",
+                                variable="grid")
+            r = np.floor((lat - lat_edges[0]) / res_lat).astype(np.int64)
+            c = np.floor((lon - lon_edges[0]) / res_lon).astype(np.int64)
+            inside = np.isfinite(lat) & (r >= 0) & (r < n_lat) & (c >= 0) & (c < n_lon)
             cell_of_pixel = np.where(inside, r * n_lon + c, -1).ravel()
             in_grid = cell_of_pixel >= 0
-        elif pixels.shape != shape or (comments.get("bottomleft"), comments.get("topright")) != geometry:
-            raise DataError(f"radar file {path} has a different grid ({pixels.shape}) than the first file "
-                            f"({shape}); one folder must hold one composite grid", file=path)
-        values = pixels.ravel()
-        valid = in_grid & (values != NO_DATA)
-        rate = reflectivity_to_rain_rate((values[valid].astype(np.float64) - 64.0) / 2.0)
-        rate[rate < min_rain_mm_h] = 0.0
-        total = np.bincount(cell_of_pixel[valid], weights=rate, minlength=n_lat * n_lon)
+            if not in_grid.any():
+                raise DataError(f"radar file {path}: no pixel falls inside lat {lat_range}, lon {lon_range}",
+                                file=path, variable="grid")
+            frames = np.empty((len(files), n_lat, n_lon), dtype=np.float32)
+        elif rate.shape != shape or (meta.get("projection"), meta.get("x1"), meta.get("y2")) != geometry:
+            raise DataError(f"radar file {path} has a different grid ({rate.shape}) than the first file "
+                            f"({shape}); one folder must hold one composite grid", file=path, date=when)
+        values = rate.ravel()
+        valid = in_grid & np.isfinite(values)
+        v = values[valid]
+        v = np.where(v < min_rain_mm_h, 0.0, v)
+        total = np.bincount(cell_of_pixel[valid], weights=v, minlength=n_lat * n_lon)
         count = np.bincount(cell_of_pixel[valid], minlength=n_lat * n_lon)
         with np.errstate(invalid="ignore", divide="ignore"):
             frames[i] = np.where(count > 0, total / np.maximum(count, 1), np.nan).reshape(n_lat, n_lon)
 
     times = pd.DatetimeIndex([t for t, _ in files])
+    step_s = int(np.median(np.diff(times.values) / np.timedelta64(1, "s"))) if len(times) > 1 else 0
     return xr.Dataset(
         {"rain": (("time", "lat", "lon"), frames, {
             "units": "mm h-1",
             "standard_name": "rainfall_rate",
-            "long_name": "radar rain rate, block mean of 1 km pixels (Z = 223 R^1.53)",
+            "long_name": f"radar rain rate, block mean of the composite pixels ({fmt.importer})",
         })},
         coords={
             "time": times,
@@ -212,11 +228,12 @@ def load_radar(
             "lon": ("lon", 0.5 * (lon_edges[:-1] + lon_edges[1:]), {"units": "degrees_east", "standard_name": "longitude"}),
         },
         attrs={
-            "title": "FMI radar composite rain rate",
-            "source": f"Finnish Meteorological Institute radar composites (CC BY 4.0) read from {Path(folder)}",
+            "title": f"{fmt.title} rain rate",
+            "source": f"{fmt.title} read with pysteps.io.importers.{fmt.importer} from {Path(folder)}",
+            "radar_format": fmt.name,
             "Conventions": "CF-1.8",
-            "time_step": "5min",
-            "time_step_seconds": 300,
+            "time_step": f"{step_s // 60}min",
+            "time_step_seconds": step_s,
             "rain_units": "mm/h",
             "min_rain_mm_h": min_rain_mm_h,
         },

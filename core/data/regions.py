@@ -190,3 +190,49 @@ def upstream_side_from_motion(rain: np.ndarray, lag: int = 1) -> str:
     if abs(d_col) >= abs(d_row):
         return "west" if d_col >= 0 else "east"
     return "south" if d_row >= 0 else "north"
+
+
+def adjacent_box(region1: dict, side: str, size: float, step: float) -> dict:
+    """Region 2 as a box ``{"lat": [s, n], "lon": [w, e]}`` beside ``region1`` (same box layout) on
+    ``side``: ``size`` times region 1's width (west/east) or height (south/north), one grid ``step``
+    (degrees) apart so the two share no cell. What the region map draws before a run picks cells."""
+    if side not in SIDES:
+        raise DataError(f"upstream side {side!r} is not one of {SIDES}", variable="upstream_side")
+    (s, n), (w, e) = region1["lat"], region1["lon"]
+    if side in ("west", "east"):
+        width = size * (e - w)
+        lon = [w - step - width, w - step] if side == "west" else [e + step, e + step + width]
+        return {"lat": [s, n], "lon": lon}
+    height = size * (n - s)
+    lat = [s - step - height, s - step] if side == "south" else [n + step, n + step + height]
+    return {"lat": lat, "lon": [w, e]}
+
+
+def check_rain_regions(lat: np.ndarray, lon: np.ndarray, region1: dict, side: str | None = "west",
+                       region2: dict | None = None) -> list[str]:
+    """Problems of region 1 and region 2 on a grid with cell centres ``lat``/``lon`` (degrees), as
+    sentences for the page; empty when both fit. ``side`` None (or "auto") skips region 2; with
+    ``region2`` None it is region 1's size beside it on ``side`` (:func:`upstream_cells`), else
+    that box. The same rules the run applies, checked before Start.
+    """
+    grid = xr.Dataset(coords={"lat": np.asarray(lat, dtype=float), "lon": np.asarray(lon, dtype=float)})
+
+    def sentence(exc: DataError) -> str:
+        return exc.reason[:1].upper() + exc.reason[1:] + "."
+
+    try:
+        r1 = Region("region 1", region1["lat"][0], region1["lat"][1], region1["lon"][0], region1["lon"][1])
+        region_indices(grid, r1)
+    except DataError as exc:
+        return [sentence(exc)]
+    if side is None or side not in SIDES:
+        return []
+    try:
+        if region2 is None:
+            upstream_cells(grid, r1, side=side, name="region 2")
+        else:
+            r2 = Region("region 2", region2["lat"][0], region2["lat"][1], region2["lon"][0], region2["lon"][1])
+            region_indices(grid, r2)
+    except DataError as exc:
+        return [sentence(exc)]
+    return []

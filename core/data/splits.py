@@ -1,4 +1,5 @@
-"""Train / validation / test periods by date, and normalisation fitted on the training period only.
+"""Train / validation / test periods by date; the normalisation fitted on the training period is
+:class:`core.data.normalize.Normalizer` (re-exported here).
 
 Typical use (the dXAJ trainer)::
 
@@ -16,15 +17,14 @@ to 0 instead of dividing by zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .basins import parse_date
 from .errors import DataError
+from .normalize import Normalizer  # noqa: F401  (the one normaliser; re-exported here for its users)
 
 PERIOD_ORDER = ("train", "valid", "test")
 
@@ -111,96 +111,3 @@ def split_periods(ds: xr.Dataset, periods: Mapping[str, Any]) -> dict[str, xr.Da
         parsed[name] = (start, end)
     check_periods_disjoint(parsed)
     return {name: ds.sel(time=slice(start, end)) for name, (start, end) in parsed.items()}
-
-
-@dataclass
-class Normalizer:
-    """Per-variable z-score scaling: ``z = (x - mean) / std``.
-
-    ``stats``: ``{variable: {"mean": float, "std": float}}``; ``period``: the (start, end) the
-    statistics were fitted on, kept for provenance.
-    """
-
-    stats: dict[str, dict[str, float]]
-    period: tuple[str, str] | None = None
-    static: list[str] = field(default_factory=list)
-
-    @classmethod
-    def fit(
-        cls,
-        train: xr.Dataset,
-        variables: Iterable[str],
-        statics: Iterable[str] = (),
-    ) -> "Normalizer":
-        """Fit on the training-period dataset ``train`` (dynamic ``variables`` and ``statics``)."""
-        stats: dict[str, dict[str, float]] = {}
-        static_list = list(statics)
-        for name in list(variables) + static_list:
-            if name not in train:
-                raise DataError(f"cannot normalise {name!r}: not in the dataset", file=train.attrs.get("source"), variable=name)
-            values = np.asarray(train[name].values, dtype=float)
-            finite = values[np.isfinite(values)]
-            if finite.size == 0:
-                raise DataError(f"cannot normalise {name!r}: no finite value in the training period", file=train.attrs.get("source"), variable=name)
-            mean, std = float(finite.mean()), float(finite.std())
-            stats[name] = {"mean": mean, "std": std if std > 0 else 1.0}
-        time = train.time.values
-        period = (str(pd.Timestamp(time[0]).date()), str(pd.Timestamp(time[-1]).date())) if len(time) else None
-        return cls(stats=stats, period=period, static=static_list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/YAML-serialisable form (for run configs and checkpoints)."""
-        return {
-            "method": "zscore",
-            "period": list(self.period) if self.period else None,
-            "static": list(self.static),
-            "stats": {k: {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in self.stats.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Normalizer":
-        """Inverse of :meth:`to_dict`."""
-        if data.get("method", "zscore") != "zscore":
-            raise DataError(f"unknown normalisation method {data.get('method')!r}")
-        try:
-            stats = {str(k): {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in data["stats"].items()}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"malformed normalisation statistics ({exc})") from exc
-        period = tuple(data["period"]) if data.get("period") else None
-        return cls(stats=stats, period=period, static=list(data.get("static", [])))
-
-    def _get(self, name: str) -> tuple[float, float]:
-        if name not in self.stats:
-            raise DataError(f"no normalisation statistics for {name!r} (fitted: {', '.join(self.stats)})", variable=name)
-        return self.stats[name]["mean"], self.stats[name]["std"]
-
-    def apply(self, values: Any, name: str) -> Any:
-        """Scale an array / DataArray of variable ``name``; NaN stays NaN."""
-        mean, std = self._get(name)
-        return (values - mean) / std
-
-    def invert(self, values: Any, name: str) -> Any:
-        """Undo :meth:`apply` (e.g. a predicted normalised streamflow back to mm per step)."""
-        mean, std = self._get(name)
-        return values * std + mean
-
-    def transform(self, ds: xr.Dataset) -> xr.Dataset:
-        """Copy of ``ds`` with every fitted variable scaled (other variables unchanged)."""
-        out = ds.copy()
-        for name in self.stats:
-            if name in out:
-                out[name] = self.apply(out[name], name)
-                original = ds[name].attrs
-                out[name].attrs = {**original, "units": "1", "normalised": "zscore", "original_units": original.get("units", "")}
-        return out
-
-    def inverse_transform(self, ds: xr.Dataset) -> xr.Dataset:
-        """Inverse of :meth:`transform`."""
-        out = ds.copy()
-        for name in self.stats:
-            if name in out:
-                out[name] = self.invert(out[name], name)
-                attrs = {k: v for k, v in ds[name].attrs.items() if k not in ("normalised", "original_units")}
-                attrs["units"] = ds[name].attrs.get("original_units", attrs.get("units", ""))
-                out[name].attrs = attrs
-        return out

@@ -10,33 +10,32 @@ Also runs unchanged under ``torchrun --nproc_per_node=N -m core hydro train ...`
 The run directory gets config.yaml, status.json, history.json, checkpoints/, metrics.json and
 predictions.nc; each baseline gets the same layout under ``baselines/<name>/`` and its test scores
 also appear in the top-level metrics.json under its name. SIGTERM marks the run ``cancelled``,
-an exception marks it ``failed`` with the message.
+an exception marks it ``failed`` with the message (:mod:`core.training.lifecycle`, shared with rain).
+Config errors (unknown or duplicate keys, bad types or ranges, overlapping periods) name the file
+and the key and exit with code 2 before anything is trained.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import traceback
-from pathlib import Path
 from typing import Any
 
 from core.device import flush_denormals_for_all_threads
 from core.heap import keep_freed_memory
-from core.hydro import distributed as D
-from core.hydro.config import deep_merge, for_model, load_config, validate
+from core.hydro.config import DEFAULTS, ConfigError, deep_merge, for_model, load_config, validate
 from core.runs import RunDir
-
-_STOP = {"requested": False}
+from core.training import distributed as D
+from core.training import lifecycle
+from core.training.config import read_yaml
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core hydro", description="dXAJ training and evaluation")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train the configured model (and baselines), then evaluate")
-    train.add_argument("--config", required=True, help="YAML config file (see configs/hydro_quick.yaml)")
+    train.add_argument("--config", help="YAML config file (see configs/hydro_quick.yaml)")
     train.add_argument("--run-dir", required=True, help="run directory to create or resume")
     train.add_argument("--data", help="data source: 'demo', a CAMELS-US or basin-table folder")
     train.add_argument("--train-period", nargs=2, metavar=("START", "END"))
@@ -81,18 +80,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
-    """The run's stored config (defaults filled in) with this command line's overrides on top."""
-    config = deep_merge(load_config(None, run.read_config()), _overrides(args))
-    validate(config)
-    return config
-
-
-def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
-    _STOP["requested"] = True
-
-
-def _stop_requested() -> bool:
-    return _STOP["requested"]
+    """The run's stored config (defaults filled in) with this command line's overrides on top, checked."""
+    if not run.config_path.is_file():
+        raise ConfigError("not found: not a hydro run directory", where=run.config_path)
+    stored = read_yaml(run.config_path)
+    try:
+        merged = deep_merge(deep_merge(DEFAULTS, stored if isinstance(stored, dict) else {}), _overrides(args))
+        return validate(merged)
+    except ConfigError as exc:
+        raise exc.located(run.config_path) from None
 
 
 def _train_one(config: dict, run: RunDir, resume: bool, progress: bool, device: str | None,
@@ -110,7 +106,7 @@ def _train_one(config: dict, run: RunDir, resume: bool, progress: bool, device: 
         if write_config:
             run.write_config(config)
         run.update_status(state="running", progress=0.0, message=f"training {config['model']}", pid=os.getpid())
-    summary = train_model(config, run, resume=resume, progress_bar=progress, should_stop=_stop_requested)
+    summary = train_model(config, run, resume=resume, progress_bar=progress)
     result: dict = {}
     if D.is_main():
         run.update_status(message=f"evaluating {config['model']} on the test period")
@@ -127,64 +123,62 @@ def _train_one(config: dict, run: RunDir, resume: bool, progress: bool, device: 
     return result
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    run = RunDir(args.run_dir)
+def _load_train_config(args: argparse.Namespace, run: RunDir) -> dict[str, Any]:
     if args.resume and run.config_path.exists():
         # the run's own config, not the file's current one; command-line overrides (e.g. more epochs) still apply
-        config = _run_config(run, args)
-    else:
-        config = load_config(args.config, _overrides(args))
-    D.init_from_env(config["train"]["device"])
-    main_run = run.create() if D.is_main() else run
-    if D.is_main():
-        main_run.write_config(config)
-    progress = not args.no_progress
-    baselines = list(config.get("baselines") or [])
+        return _run_config(run, args)
+    if not args.config:
+        raise ConfigError("give --config FILE (or --resume on an existing run directory)")
+    return load_config(args.config, _overrides(args))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    run = RunDir(args.run_dir)
     try:
-        top = _train_one(for_model(config, config["model"]), main_run, args.resume, progress, args.device,
+        config = _load_train_config(args, run)
+    except ConfigError as exc:
+        return _config_failure(run, exc)
+
+    def body() -> str:
+        D.init_from_env(config["train"]["device"])
+        lifecycle.start(run, "train", f"training {config['model']}", kind="hydro")
+        if D.is_main():
+            run.write_config(config)
+        progress = not args.no_progress
+        baselines = list(config.get("baselines") or [])
+        top = _train_one(for_model(config, config["model"]), run, args.resume, progress, args.device,
                          write_config=False, final=not baselines)
         for name in baselines:
             if D.is_main():
-                main_run.update_status(state="running", message=f"training baseline {name}")
-            sub = RunDir(main_run.path / "baselines" / name)
+                run.update_status(state="running", message=f"training baseline {name}")
+            sub = RunDir(run.path / "baselines" / name)
             result = _train_one(for_model(config, name), sub, args.resume, progress, args.device,
                                 write_config=True, final=True)
             if D.is_main():
                 top[name] = {"test": result["test"]}
-                main_run.write_metrics(top)
-        if D.is_main():
-            med = top["test"]["median"]
-            parts = [f"{config['model']} NSE {med['nse']:.3f}"] + [
-                f"{n} NSE {top[n]['test']['median']['nse']:.3f}" for n in baselines]
-            main_run.update_status(state="completed", progress=1.0, message="median test " + ", ".join(parts))
-            print(f"{main_run.path}: median test " + ", ".join(parts))
-        return 0
-    except KeyboardInterrupt:
-        if D.is_main():
-            main_run.update_status(state="cancelled", message="interrupted")
-        return 130
-    except Exception as exc:  # the dashboard shows the message; the traceback goes to the log
-        from core.hydro.train import Cancelled
+                run.write_metrics(top)
+        if not D.is_main():
+            return ""
+        med = top["test"]["median"]
+        parts = [f"{config['model']} NSE {med['nse']:.3f}"] + [
+            f"{n} NSE {top[n]['test']['median']['nse']:.3f}" for n in baselines]
+        return f"{run.path}: median test " + ", ".join(parts)
 
-        if isinstance(exc, Cancelled):
-            if D.is_main():
-                main_run.update_status(state="cancelled", message=f"cancelled by request ({exc})")
-            return 143
-        traceback.print_exc()
-        if D.is_main():
-            main_run.update_status(state="failed", message=f"{type(exc).__name__}: {exc}")
-        return 1
+    return lifecycle.run_worker(run, body)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.hydro.evaluate import evaluate_model
 
     run = RunDir(args.run_dir)
-    if not run.config_path.exists():
-        print(f"{run.config_path} not found: not a hydro run directory", file=sys.stderr)
-        return 2
-    config = _run_config(run, args)
     try:
+        config = _run_config(run, args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return lifecycle.EXIT_USAGE
+
+    def body() -> str:
+        lifecycle.start(run, "evaluate", "evaluating on the test period", kind="hydro")
         top = evaluate_model(for_model(config, config["model"]), run, args.device)
         for name in config.get("baselines") or []:
             sub = RunDir(run.path / "baselines" / name)
@@ -193,31 +187,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 sub.write_metrics(result)
                 top[name] = {"test": result["test"]}
         run.write_metrics(top)
-    except Exception as exc:
-        traceback.print_exc()
-        run.update_status(message=f"evaluation failed: {type(exc).__name__}: {exc}")
-        return 1
-    print(f"{run.metrics_path}: median test NSE {top['test']['median']['nse']:.3f}")
-    return 0
+        return f"{run.metrics_path}: median test NSE {top['test']['median']['nse']:.3f}"
+
+    return lifecycle.run_worker(run, body)
+
+
+def _config_failure(run: RunDir, exc: ConfigError) -> int:
+    """A config that cannot work: nothing is trained; a run directory that exists records why."""
+    print(f"error: {exc}", file=sys.stderr)
+    if run.path.is_dir() and os.environ.get("RANK", "0") == "0":  # before any process group: one writer
+        run.update_status(state="failed", message=f"config error: {exc}")
+    return lifecycle.EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
     flush_denormals_for_all_threads()
     keep_freed_memory()
     args = _parser().parse_args(argv)
-    _STOP["requested"] = False
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _is_main_thread() else None
-    try:
-        return cmd_train(args) if args.command == "train" else cmd_evaluate(args)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+    return cmd_train(args) if args.command == "train" else cmd_evaluate(args)
 
 
 if __name__ == "__main__":

@@ -1,117 +1,73 @@
-"""Hydrology run configuration: defaults, merging of a YAML file and overrides, validation.
+"""Hydrology run configuration: defaults, a YAML file and overrides merged and checked strictly.
 
-A config is a plain nested dict (it is written to the run's ``config.yaml`` as resolved). Keys:
+A config is a plain nested dict (written to the run's ``config.yaml`` as resolved). Its keys, types,
+ranges, defaults and help are the table in :mod:`core.training.schema_hydro` (add a key there); the
+loader is :mod:`core.training.config`, shared with the rain half. Summary:
 
 ``model``           ``dpl`` (dXAJ) | ``static_xaj`` | ``lstm``
 ``baselines``       extra models trained and evaluated in the same run, e.g. ``[static_xaj, lstm]``
-``overrides``       per-model config changes, e.g. ``{static_xaj: {train: {lr: 0.05}}}``
-``data``            ``source`` (``demo``, a CAMELS or basin-table folder), ``basins``, ``train_period``,
-                    ``valid_period`` (or ``valid_fraction`` of the training period held out at its end;
-                    0 turns early stopping off), ``test_period``, ``dynamic_inputs``, ``static_inputs``
-                    (``all`` = every static attribute of the dataset, or a list), ``pet_method``
-                    (``core.data.pet``: ``auto`` | ``provided`` | ``priestley_taylor`` | ``hargreaves``)
+``overrides``       per-model config changes, e.g. ``{static_xaj: {train: {lr: 0.05}}}`` (checked like the rest)
+``data``            ``source``, ``basins``, ``train_period``, ``valid_period`` (or ``valid_fraction``),
+                    ``test_period`` (periods must not overlap), ``dynamic_inputs``, ``static_inputs``,
+                    ``pet_method``
 ``window``          ``warmup``, ``rho``, ``horizon``, ``stride`` (steps; DESIGN.md section 5)
-``model_args``      ``hidden``, ``dropout``, ``strategy`` (``last`` | ``mean_time`` | ``mean_basin``),
-                    ``lstm_steps`` (dXAJ: the parameter LSTM reads only the window's last N steps;
-                    null = the whole window, as in the seed), ``bptt_steps`` (dXAJ: truncated
-                    back-propagation through the last N LSTM steps; null = full)
+``model_args``      ``hidden``, ``dropout``, ``strategy``, ``lstm_steps``, ``bptt_steps``
 ``xaj``             ``uh_length`` (steps), ``backend`` (``auto`` | ``reference`` | ``fused``)
 ``param_ranges``    ``{name: [lower, upper]}`` (omitted names keep the defaults)
-``train``           ``epochs``, ``batch_size`` (global, windows), ``iterations_per_epoch`` (null = all
-                    windows once), ``optimizer`` (``adamw`` | ``adadelta``), ``lr``, ``weight_decay``,
-                    ``loss`` (``rmse`` | ``mse`` | ``nse``), ``patience`` (epochs), ``seed``, ``device``,
-                    ``grad_clip``, ``num_threads``, ``max_minutes`` (wall-clock cap; stops after the
-                    epoch that crosses it)
-``evaluate``        ``batch_size`` (windows per forward pass), ``stride`` (k: a window ends every k test
-                    days and predicts its last k days; 1 = one window per day)
+``train``           ``epochs``, ``batch_size``, ``iterations_per_epoch``, ``optimizer``, ``lr``,
+                    ``weight_decay``, ``loss``, ``patience``, ``seed``, ``device``, ``grad_clip``,
+                    ``num_threads``, ``max_minutes``
+``evaluate``        ``batch_size``, ``stride``
 """
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
+import os
 from typing import Any, Mapping
 
-import yaml
+from core.training.config import ConfigError, read_yaml
+from core.training.schema_hydro import MODELS, SCHEMA
 
-MODELS = ("dpl", "static_xaj", "lstm")
+DEFAULTS: dict[str, Any] = SCHEMA.defaults()
 
-DEFAULTS: dict[str, Any] = {
-    "kind": "hydro",
-    "name": None,
-    "model": "dpl",
-    "baselines": [],
-    "overrides": {},
-    "data": {
-        "source": "demo",
-        "basins": None,
-        "train_period": None,
-        "valid_period": None,
-        "valid_fraction": 0.2,
-        "test_period": None,
-        "dynamic_inputs": ["prcp", "pet"],
-        "static_inputs": "all",
-        "pet_method": "auto",
-    },
-    "window": {"warmup": 365, "rho": 365, "horizon": 1, "stride": 1},
-    "model_args": {"hidden": 64, "dropout": 0.0, "strategy": "last", "lstm_steps": None, "bptt_steps": None},
-    "xaj": {"uh_length": 15, "backend": "auto"},
-    "param_ranges": None,
-    "train": {
-        "epochs": 20,
-        "batch_size": 64,
-        "iterations_per_epoch": None,
-        "optimizer": "adamw",
-        "lr": 0.005,
-        "weight_decay": 0.0,
-        "loss": "rmse",
-        "patience": 5,
-        "seed": 42,
-        "device": "auto",
-        "grad_clip": 1.0,
-        "num_threads": None,
-        "max_minutes": None,
-    },
-    "evaluate": {"batch_size": 512, "stride": 1},
-}
-
-_FREE_KEYS = {"param_ranges", "overrides", "name", "baselines"}
+__all__ = ["DEFAULTS", "MODELS", "ConfigError", "deep_merge", "for_model", "load_config", "validate"]
 
 
-def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any], where: str = "config") -> dict[str, Any]:
-    """Copy of ``base`` with ``update`` merged in; unknown keys raise, naming their path."""
-    out = copy.deepcopy(dict(base))
-    for key, value in (update or {}).items():
-        path = f"{where}.{key}"
-        if key not in out and where == "config" and key not in _FREE_KEYS:
-            raise ValueError(f"unknown key {path!r}; known keys: {', '.join(sorted(out))}")
-        if isinstance(out.get(key), dict) and isinstance(value, Mapping) and key not in _FREE_KEYS:
-            unknown = set(value) - set(out[key])
-            if unknown:
-                raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} under {path!r}; known: {', '.join(sorted(out[key]))}")
-            out[key] = deep_merge(out[key], value, path)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy of ``base`` with ``update`` merged in section by section; unknown keys raise, naming their path."""
+    return SCHEMA.merge(base, update or {})
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults, then the YAML file ``path`` (if any), then ``overrides``; validated."""
-    config = copy.deepcopy(DEFAULTS)
+def validate(config: Mapping[str, Any], where: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Type-, range- and cross-check a merged config (also every model's ``overrides``); returns it normalised."""
+    try:
+        out = SCHEMA.validate(config)
+        for name in out.get("overrides") or {}:
+            try:
+                for_model(out, name)
+            except ConfigError as exc:
+                raise ConfigError(exc.reason, f"overrides.{name}.{exc.path}" if exc.path else f"overrides.{name}") from None
+        return out
+    except ConfigError as exc:
+        raise exc.located(where) from None
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the YAML file ``path`` (if any), then ``overrides``; checked. Errors name the file and key."""
+    config = DEFAULTS
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {path} not found")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {path}: expected a mapping at the top level")
+        raw = read_yaml(path)
         try:
-            config = deep_merge(config, loaded)
-        except ValueError as exc:
-            raise ValueError(f"config file {path}: {exc}") from None
-    config = deep_merge(config, overrides or {})
-    validate(config)
-    return config
+            if raw is not None and not isinstance(raw, Mapping):
+                raise ConfigError(f"expected a mapping of keys at the top level, got {type(raw).__name__}")
+            config = deep_merge(DEFAULTS, raw or {})
+        except ConfigError as exc:
+            raise exc.located(path) from None
+    try:
+        config = deep_merge(config, overrides or {})
+    except ConfigError as exc:
+        raise exc.located("overrides" if path is not None else None) from None
+    return validate(config, path)
 
 
 def for_model(config: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -120,31 +76,4 @@ def for_model(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     sub["model"] = model
     sub["baselines"] = []
     sub["overrides"] = {}
-    return sub
-
-
-def validate(config: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` naming the key at fault."""
-    if config["model"] not in MODELS:
-        raise ValueError(f"config key 'model' is {config['model']!r}; choose one of {MODELS}")
-    baselines = config.get("baselines") or []
-    if not isinstance(baselines, list):
-        raise ValueError(f"config key 'baselines' must be a list, got {baselines!r}")
-    for name in baselines:
-        if name not in MODELS or name == "dpl":
-            raise ValueError(f"config key 'baselines' lists {name!r}; choose from 'static_xaj', 'lstm'")
-    for name in config.get("overrides") or {}:
-        if name not in MODELS:
-            raise ValueError(f"config key 'overrides' names unknown model {name!r}; choose from {MODELS}")
-    for key in ("train_period", "test_period"):
-        if not config["data"].get(key):
-            raise ValueError(f"config key 'data.{key}' is missing: give [start, end] dates")
-    train = config["train"]
-    for key in ("epochs", "batch_size"):
-        if not isinstance(train[key], int) or train[key] < 1:
-            raise ValueError(f"config key 'train.{key}' must be a positive integer, got {train[key]!r}")
-    if train["optimizer"] not in ("adamw", "adadelta"):
-        raise ValueError(f"config key 'train.optimizer' is {train['optimizer']!r}; choose 'adamw' or 'adadelta'")
-    frac = config["data"]["valid_fraction"]
-    if not 0 <= float(frac) < 1:
-        raise ValueError(f"config key 'data.valid_fraction' must be in [0, 1), got {frac!r}")
+    return SCHEMA.validate(sub)

@@ -3,9 +3,10 @@
 ``train_model(config, run)`` trains the config's ``model`` into the run directory ``run``:
 status.json (progress, epoch), history.json (train_loss, val_loss, val_nse per epoch) and
 ``checkpoints/last.pt`` / ``checkpoints/best.pt``. A checkpoint holds the model, optimizer, epoch,
-early-stopping counters, history, RNG states and the normalisation statistics; it is written
-atomically, so it is either whole or absent, and ``resume=True`` continues from it to the same
-result as an uninterrupted run.
+early-stopping counters, history, RNG states (Python, NumPy, torch, CUDA) and the normalisation
+statistics; it is written atomically (whole or absent), loaded with ``weights_only=True``
+(:mod:`core.training.checkpoint`), and ``resume=True`` continues from it to the same result as an
+uninterrupted run. Epochs are numbered from 1 (:mod:`core.training.lifecycle`).
 
 Distributed (``torchrun``): the model is wrapped in DistributedDataParallel, a DistributedSampler
 splits each epoch's windows across ranks (the global batch is ``train.batch_size``), losses and
@@ -15,7 +16,6 @@ validation sums are all-reduced, and only rank 0 writes.
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -28,21 +28,20 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from core.data import load_basins
-from core.data.splits import Normalizer
+from core.data.normalize import Normalizer
 from core.device import resolve_device
-from core.hydro import distributed as D
 from core.hydro.baselines import LSTMBaseline, StaticXAJ
 from core.hydro.dpl import DPLModel
 from core.hydro.inputs import HydroInputs, build_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.losses import get_loss
 from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
-from core.atomic_io import atomic_write_with
 from core.runs import RunDir
-
-
-class Cancelled(Exception):
-    """Raised inside training when the run is asked to stop (SIGTERM)."""
+from core.training import distributed as D
+from core.training import rng
+from core.training.checkpoint import load_checkpoint as _load_checkpoint
+from core.training.checkpoint import save_checkpoint
+from core.training.lifecycle import FIRST_EPOCH, Cancelled, Progress
 
 
 @dataclass
@@ -97,22 +96,6 @@ def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
     if t["optimizer"] == "adadelta":
         return torch.optim.Adadelta(params, lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
     return torch.optim.AdamW(params, lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -185,13 +168,12 @@ def validate(model: nn.Module, prepared: Prepared, sampler: WindowSampler, confi
     return val_loss, float(finite.median()) if finite.numel() else float("nan")
 
 
-def _save_checkpoint(path, payload: dict) -> None:
-    atomic_write_with(path, lambda tmp: torch.save(payload, tmp))
+CHECKPOINT_KEYS = ("model", "epoch", "normalization")
 
 
 def load_checkpoint(path) -> dict:
-    """Load a checkpoint written by :func:`train_model` (trusted: our own run directory)."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A checkpoint written by :func:`train_model`, loaded safely (:class:`CheckpointError` names the file)."""
+    return _load_checkpoint(path, required=CHECKPOINT_KEYS)
 
 
 def train_model(
@@ -203,8 +185,9 @@ def train_model(
 ) -> dict[str, Any]:
     """Train ``config["model"]`` into ``run``; returns ``{"best_epoch", "best_val_loss", "epochs_run"}``.
 
-    ``should_stop`` is polled between iterations; when it returns True, :class:`Cancelled` is raised
-    after the current iteration (the last complete checkpoint stays valid for ``--resume``).
+    SIGTERM/SIGINT raise :class:`core.training.lifecycle.Cancelled` wherever training is; ``should_stop``
+    (for tests and embedding) is polled between iterations and raises the same. The last complete
+    checkpoint stays valid for ``--resume``.
     """
     tcfg = config["train"]
     # Back-propagating a loss on late steps through hundreds of LSTM steps shrinks gradients into
@@ -221,7 +204,7 @@ def train_model(
     norm = Normalizer.from_dict(ckpt["normalization"]) if ckpt else None
     prepared = prepare(config, norm)
     seed = int(tcfg["seed"])
-    seed_everything(seed)
+    rng.seed_everything(seed)
     model = build_model(config, prepared).to(device)
     optimizer = make_optimizer(config, model.parameters())
 
@@ -239,7 +222,7 @@ def train_model(
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         state = {k: ckpt[k] for k in state}
-        _set_rng_state(ckpt["rng"])
+        rng.restore(ckpt["rng"])
         if main:
             run.write_history(state["history"])  # history.json may be ahead of the checkpoint after a kill
 
@@ -260,7 +243,8 @@ def train_model(
     base_payload = {"normalization": prepared.norm.to_dict(), "config": dict(config),
                     "input_names": inputs.input_names, "basins": inputs.basins, "periods": prepared.periods}
 
-    for epoch in range(state["epoch"] + 1, epochs + 1):
+    status = Progress(run, every=5.0)  # rank 0 only, throttled
+    for epoch in range(state["epoch"] + FIRST_EPOCH, epochs + 1):
         if patience and valid_sampler is not None and state["bad_epochs"] >= patience:
             break
         net.train()
@@ -274,7 +258,7 @@ def train_model(
             from tqdm import tqdm
 
             bar = tqdm(total=n_iter, desc=f"{config['model']} epoch {epoch}/{epochs}", leave=False, mininterval=2)
-        loss_sum, n_batches, last_status = 0.0, 0, time.monotonic()
+        loss_sum, n_batches = 0.0, 0
         for it in range(n_iter):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"stopped in epoch {epoch} at iteration {it}")
@@ -294,10 +278,8 @@ def train_model(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}", refresh=False)
-            if main and time.monotonic() - last_status > 5:
-                last_status = time.monotonic()
-                run.update_status(progress=((epoch - 1) + (it + 1) / n_iter) / epochs, epoch=epoch,
-                                  message=f"{config['model']}: epoch {epoch}/{epochs}, iteration {it + 1}/{n_iter}")
+            status.update(progress=((epoch - 1) + (it + 1) / n_iter) / epochs, epoch=epoch,
+                          message=f"{config['model']}: epoch {epoch}/{epochs}, iteration {it + 1}/{n_iter}")
         if bar is not None:
             bar.close()
         train_loss = float(D.all_reduce_sum(torch.tensor([loss_sum, n_batches]))[0]) / max(1, n_batches * world)
@@ -318,8 +300,8 @@ def train_model(
         if main:
             payload = {**base_payload, "model": _unwrap(net).state_dict(), "epoch": epoch}
             if improved:
-                _save_checkpoint(best_path, payload)
-            _save_checkpoint(last_path, {**payload, **state, "optimizer": optimizer.state_dict(), "rng": _rng_state()})
+                save_checkpoint(best_path, payload)
+            save_checkpoint(last_path, {**payload, **state, "optimizer": optimizer.state_dict(), "rng": rng.capture()})
             run.append_history(record)
             run.update_status(progress=epoch / epochs, epoch=epoch,
                               message=f"{config['model']}: epoch {epoch}/{epochs} train_loss {train_loss:.4f} "

@@ -12,7 +12,12 @@ bootstrap confidence interval over test times.
                        "bias": {..}, "ets": {..}, "contingency": {"5.0": {"hits": ..}}, "fss": {"5.0": {"3": ..}}},
               "exp2": {..}, "persistence": {..}},
      "comparison": {"exp2_minus_exp1": {"csi": {"5.0": {"diff", "low", "high", "level", "n_boot"}}, "rmse": {..}}},
-     "thresholds": [..], "units": "..", "n_test": .., "test_times": [first, last], "grid": {..}}
+     "thresholds": [..], "units": "..", "n_test": .., "test_times": [first, last], "grid": {..},
+     "test_leads": {"30": {"exp1": {..as test..}, "exp2": .., "persistence": .., "extrapolation": .., "sprog": ..}},
+     "comparison_leads": {"30": {"exp2_minus_exp1": {..}}}, "leads_minutes": ["5", ..], "main_lead_minutes": "30"}
+
+``test`` is ``test_leads`` at the main lead. Leads are keyed in minutes (``"720"`` for the 12-hourly
+reanalysis). A sample issued at frame ``i`` (its last input) is scored at lead ``k`` against frame ``i + k``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import torch
 import xarray as xr
 
 from core import metrics as M
-from core.rain.experiments import ExperimentData
+from core.rain.experiments import ExperimentData, lead_key, sample_inputs, step_minutes
 from core.rain.model import STRainNet
 from core.atomic_io import atomic_write_with
 
@@ -64,25 +69,29 @@ def predict(
     autocast_dtype: torch.dtype | None = None,
     batch_size: int = 8,
 ) -> np.ndarray:
-    """Region-1 rain (mm per step) predicted for the samples ending at ``ends``: ``[N, H1, W1]`` float64."""
+    """Region-1 rain predicted for the samples issued at ``ends``: ``[N, n_leads, H1, W1]`` float64.
+
+    Channel ``k`` is the forecast ``k + 1`` steps after the issue time (the last input frame).
+    """
     model.eval()
     out = []
     rows, cols = data.r1
     for k in range(0, len(ends), batch_size):
         chunk = ends[k : k + batch_size]
-        x = np.stack([data.inputs[i - steps + 1 : i + 1] for i in chunk])
+        x = np.stack([sample_inputs(data, int(i), steps) for i in chunk])
         xt = torch.from_numpy(x).to(device)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
             y = model(xt)
-        y = y.float()[:, 0, rows, cols].cpu().numpy()
+        y = y.float()[:, :, rows, cols].cpu().numpy()
         out.append(data.normalizer.rain_inverse(y))
-    return np.concatenate(out, axis=0) if out else np.zeros((0,) + data.mask[rows, cols].shape)
+    n_out = int(getattr(model, "out_channels", 1))
+    return np.concatenate(out, axis=0) if out else np.zeros((0, n_out) + data.mask[rows, cols].shape)
 
 
-def truth_and_persistence(data: ExperimentData, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Observed region-1 rain at the predicted frames and at the last input frames (persistence), ``[N, H1, W1]``."""
+def truth_and_persistence(data: ExperimentData, ends: np.ndarray, lead: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Observed region-1 rain ``lead`` steps after the issue frames ``ends`` and at them (persistence), ``[N, H1, W1]``."""
     rows, cols = data.r1
-    truth = data.rain_mm[np.asarray(ends) + 1][:, rows, cols].astype(np.float64)
+    truth = data.rain_mm[np.asarray(ends) + int(lead)][:, rows, cols].astype(np.float64)
     persistence = data.rain_mm[np.asarray(ends)][:, rows, cols].astype(np.float64)
     return truth, persistence
 
@@ -125,6 +134,7 @@ def write_predictions(
     units: str,
     attrs: dict,
     upstream: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    leads: tuple[np.ndarray, pd.DatetimeIndex, dict[str, np.ndarray]] | None = None,
 ) -> None:
     """Write region-1 ``fields`` (``[time, lat, lon]``) and optionally the exp2 input extent to NetCDF atomically.
 
@@ -149,6 +159,16 @@ def write_predictions(
             np.asarray(last, dtype=np.float32),
             {"units": units, "long_name": "last observed rain over the experiment 2 input grid (region 2 + region 1)"},
         )
+    if leads is not None:
+        # every lead: <system>_by_lead (lead, issue_time, lat, lon); valid_time = issue_time + lead
+        lead_min, issue, by_lead = leads
+        coords["lead"] = ("lead", np.asarray(lead_min, dtype=np.float64), {"units": "minutes"})
+        coords["issue_time"] = ("issue_time", pd.DatetimeIndex(issue).values)
+        valid = pd.DatetimeIndex(issue).values[None, :] + (np.asarray(lead_min) * 60e9).astype("timedelta64[ns]")[:, None]
+        coords["valid_time"] = (("lead", "issue_time"), valid)
+        for name, v in by_lead.items():
+            data_vars[f"{name}_by_lead"] = (("lead", "issue_time", "lat", "lon"), np.asarray(v, dtype=np.float32),
+                                            {"units": units, "long_name": _LONG.get(name, name) + ", every lead"})
     ds = xr.Dataset(data_vars, coords=coords, attrs={k: str(v) for k, v in attrs.items()})
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
     atomic_write_with(path, lambda tmp: ds.to_netcdf(tmp, encoding=encoding))
@@ -159,4 +179,80 @@ _LONG = {
     "exp1": "ST-RainNet experiment 1 (region 1 only)",
     "exp2": "ST-RainNet experiment 2 (upstream region 2 + region 1)",
     "persistence": "persistence: last observed rain map",
+    "extrapolation": "pySTEPS Lucas-Kanade motion + semi-Lagrangian extrapolation",
+    "sprog": "pySTEPS S-PROG (cascade of AR(2)-damped advected scales)",
 }
+
+SYSTEM_ORDER = ("exp1", "exp2", "persistence", "extrapolation", "sprog")
+
+
+def evaluate_leads(prepared, models: dict, thresholds: list[float], fss_scales, n_boot: int, seed: int,
+                   device: torch.device, autocast_dtype, batch_size: int, predictions_path: Path) -> dict:
+    """Score every experiment and baseline at every lead on the same test samples and region-1 pixels.
+
+    ``prepared``: :class:`core.rain.pipeline.Prepared`; ``models``: ``{exp: model}``. Returns the
+    metrics dict (module docstring) with ``test`` at the main lead and ``test_leads.<minutes>``; writes
+    ``predictions_path``.
+    """
+    nc = prepared.nowcast
+    ends = prepared.split.test
+    first = prepared.experiments[next(iter(prepared.experiments))]
+    minutes = step_minutes(prepared.times.values)
+    forecasts: dict[str, np.ndarray] = {}  # [N, n_leads, H1, W1]
+    for name, model in models.items():
+        forecasts[name] = predict(model, prepared.experiments[name], ends, prepared.steps, device,
+                                  autocast_dtype, batch_size)
+    forecasts.update(prepared.baselines or {})
+    systems = [s for s in SYSTEM_ORDER if s in forecasts]
+    truth_by_lead, test_leads, comp_leads = {}, {}, {}
+    for lead in nc.leads:
+        truth, _ = truth_and_persistence(first, ends, lead)
+        truth_by_lead[lead] = truth
+        key = lead_key(lead, minutes)
+        test_leads[key] = {s: score(forecasts[s][:, lead - 1], truth, thresholds, fss_scales) for s in systems}
+        if "exp1" in forecasts and "exp2" in forecasts:
+            comp_leads[key] = {"exp2_minus_exp1": compare(forecasts["exp1"][:, lead - 1], forecasts["exp2"][:, lead - 1],
+                                                          truth, thresholds, n_boot, seed)}
+    main_key = lead_key(nc.main_lead, minutes)
+    valid_main = prepared.times[ends + nc.main_lead]
+    metrics = {
+        "test": test_leads[main_key],
+        "test_leads": test_leads,
+        "leads_minutes": [lead_key(k, minutes) for k in nc.leads],
+        "main_lead_minutes": main_key,
+        "systems": systems,
+        "thresholds": thresholds,
+        "fss_scales": list(fss_scales),
+        "units": prepared.units,
+        "n_test": int(len(ends)),
+        "test_times": [valid_main[0].isoformat(), valid_main[-1].isoformat()],
+        "issue_times": [prepared.times[ends[0]].isoformat(), prepared.times[ends[-1]].isoformat()],
+        "n_train": int(len(prepared.split.train)),
+        "n_val": int(len(prepared.split.val)),
+        "grid": {
+            name: {"input_shape": list(d.inputs.shape[-2:]), "region1_shape": list(d.mask[d.r1].shape),
+                   "channels": d.model_channels}
+            for name, d in prepared.experiments.items()
+        },
+        "source": prepared.kind,
+        "upstream_side": prepared.layout.side,
+        "nowcast": {"guide": nc.guide, "augment": nc.augment, "n_leads": nc.n_leads},
+    }
+    if comp_leads:
+        metrics["comparison"] = comp_leads[main_key]
+        metrics["comparison_leads"] = comp_leads
+    rows, cols = first.r1
+    upstream = None
+    if "exp2" in prepared.experiments:
+        d2 = prepared.experiments["exp2"]
+        upstream = (d2.lat, d2.lon, d2.rain_mm[ends])
+    main = {"truth": truth_by_lead[nc.main_lead], **{s: forecasts[s][:, nc.main_lead - 1] for s in systems}}
+    by_lead = {"truth": np.stack([truth_by_lead[k] for k in nc.leads])}
+    by_lead.update({s: np.stack([forecasts[s][:, k - 1] for k in nc.leads]) for s in systems})
+    write_predictions(
+        predictions_path, valid_main, first.lat[rows], first.lon[cols], main, prepared.units,
+        {"upstream_side": prepared.layout.side, "experiments": ",".join(models), "main_lead_minutes": main_key},
+        upstream,
+        leads=(np.asarray([k * minutes for k in nc.leads]), prepared.times[ends], by_lead),
+    )
+    return metrics

@@ -235,27 +235,26 @@ class ExperimentData:
     lon: np.ndarray
     normalizer: Normalizer
     channels: list[str]
+    # nowcast block (issue 13): forecast steps 1..n_leads, and the optional extrapolation guide
+    n_leads: int = 1
+    guide: np.ndarray | None = None  # [time, n_leads, H, W] normalised extrapolation issued at each frame (0 elsewhere)
+    augment: str = "none"  # "flips": random flips across the axis perpendicular to the region join
+
+    @property
+    def model_channels(self) -> int:
+        """Channels per input frame the network sees: the stacked channels plus one per guide lead."""
+        return self.inputs.shape[1] + (self.n_leads if self.guide is not None else 0)
 
 
 def _take(stack: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return stack[:, :, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def build_experiment(
-    name: str,
-    stack: np.ndarray,
-    ds: xr.Dataset,
-    layout: Layout,
-    fit_frames: np.ndarray,
-    variables: list[str],
-    levels: list,
-) -> ExperimentData:
-    """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
+def join_grid(name: str, stack: np.ndarray, ds: xr.Dataset, layout: Layout):
+    """Experiment ``name``'s input grid cut from ``stack`` ``[time, C, lat, lon]``: ``(grid, r1 slices, lat, lon)``.
 
-    The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid.
+    exp1: region 1; exp2: region 2 joined to region 1 along x (west/east) or y (south/north).
     """
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
     lat, lon = ds["lat"].values, ds["lon"].values
     r1 = _take(stack, layout.r1_rows, layout.r1_cols)
     h1, w1 = r1.shape[-2:]
@@ -280,8 +279,36 @@ def build_experiment(
             r1_slice = (slice(off, off + h1), slice(0, w1))
             glon = lon[layout.r1_cols]
             glat = np.concatenate([lat[layout.r2_rows], lat[layout.r1_rows]] if first_is_r2 else [lat[layout.r1_rows], lat[layout.r2_rows]])
-    normalizer = Normalizer.fit(grid, fit_frames)
-    normed = normalizer.transform(grid)
+    return grid, r1_slice, glat, glon
+
+
+def build_experiment(
+    name: str,
+    stack: np.ndarray,
+    ds: xr.Dataset,
+    layout: Layout,
+    fit_frames: np.ndarray,
+    variables: list[str],
+    levels: list,
+    n_leads: int = 1,
+    guide_mm: np.ndarray | None = None,
+    augment: str = "none",
+) -> ExperimentData:
+    """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
+
+    The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid.
+    ``guide_mm``: optional extrapolation nowcast ``[time, n_leads, lat, lon]`` (mm, issued at each
+    frame, on the grid of ``stack``); it is cut like the input and normalised like rain.
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
+    grid, r1_slice, glat, glon = join_grid(name, stack, ds, layout)
+    normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
+    guide = None
+    if guide_mm is not None:
+        g = join_grid(name, guide_mm, ds, layout)[0]
+        guide = np.nan_to_num(normalizer.rain_forward(g), nan=0.0, posinf=0.0, neginf=0.0)
+    normed = normalizer.transform_stack(grid)
     target = normed[:, -1].copy()
     inputs = np.nan_to_num(normed, nan=0.0, posinf=0.0, neginf=0.0)
     mask = np.zeros(grid.shape[-2:], dtype=bool)
@@ -297,6 +324,9 @@ def build_experiment(
         lon=np.asarray(glon),
         normalizer=normalizer,
         channels=channel_names(variables, levels),
+        n_leads=int(n_leads),
+        guide=guide,
+        augment=augment,
     )
 
 
@@ -318,6 +348,24 @@ class Split:
         return np.arange(int(self.train.min()) - steps + 1, int(self.train.max()) + 2)
 
 
+def lead_sample_ends(times: np.ndarray, steps: int, n_leads: int = 1) -> np.ndarray:
+    """Issue indices ``i`` (last input frame) whose window ``i-steps+1 .. i+n_leads`` is evenly spaced.
+
+    The sample issued at ``i`` sees frames up to ``i`` and is scored against ``i + k`` for the lead of
+    ``k`` steps; a window never straddles a gap between two events (or a missing frame).
+    """
+    if steps < 1 or n_leads < 1:
+        raise ValueError(f"data.steps and the leads must be >= 1, got steps={steps}, n_leads={n_leads}")
+    t = np.asarray(times).astype("datetime64[ns]")
+    n = len(t)
+    if n < steps + n_leads:
+        return np.zeros(0, dtype=np.int64)
+    dt = np.diff(t)
+    regular = dt == np.median(dt)
+    ends = [i for i in range(steps - 1, n - n_leads) if regular[i - steps + 1 : i + n_leads].all()]
+    return np.asarray(ends, dtype=np.int64)
+
+
 def _period(cfg, key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     if not isinstance(cfg, (list, tuple)) or len(cfg) != 2:
         raise ValueError(f"config split.{key} must be [start, end], got {cfg!r}")
@@ -330,17 +378,22 @@ def _period(cfg, key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, end
 
 
-def split_samples(times: np.ndarray, steps: int, split_cfg: dict) -> Split:
-    """Chronological train / val / test sample indices, by the time of the predicted frame.
+def split_samples(times: np.ndarray, steps: int, split_cfg: dict, n_leads: int = 1) -> Split:
+    """Chronological train / val / test sample indices, by the time of the first predicted frame.
+
+    With ``n_leads`` > 1 a sample predicts frames ``i+1 .. i+n_leads``; training (validation)
+    samples whose predicted frames reach frames predicted by validation or test samples are dropped,
+    so no scored frame was ever a training target.
 
     ``split_cfg`` gives either periods ``train: [start, end]``, ``test: [start, end]`` and optionally
     ``val: [start, end]`` (default: the last ``val_fraction`` of the training samples), or fractions
     ``train_fraction`` / ``val_fraction`` (test = the rest).
     """
     split_cfg = split_cfg or {}
-    ends = sample_end_indices(times, steps)
+    ends = lead_sample_ends(times, steps, n_leads)
     if ends.size == 0:
-        raise ValueError(f"the data hold {len(times)} frames: too few for a sample of {steps} input steps + 1 target")
+        raise ValueError(f"the data hold {len(times)} frames: too few for a sample of {steps} input steps + "
+                         f"{n_leads} target(s) without a gap")
     target_time = pd.DatetimeIndex(np.asarray(times)[ends + 1])
     val_fraction = float(split_cfg.get("val_fraction", 0.15))
     if not 0 <= val_fraction < 1:
@@ -378,22 +431,142 @@ def split_samples(times: np.ndarray, steps: int, split_cfg: dict) -> Split:
     # a test or validation sample must not feed on a frame that was a training target ("never shuffled across")
     if np.intersect1d(train + 1, test + 1).size or np.intersect1d(train + 1, val + 1).size:
         raise ValueError("config split: the train period overlaps the test or validation period")
+    if n_leads > 1:
+        def targets(e):
+            return (np.asarray(e)[:, None] + np.arange(1, n_leads + 1)[None]).ravel()
+
+        def purge(e, later):
+            taken = set(targets(later).tolist())
+            return np.asarray([i for i in e if not taken.intersection(range(i + 1, i + n_leads + 1))], dtype=np.int64)
+
+        val = purge(val, test)
+        train = purge(train, np.concatenate([val, test]))
+        if len(train) == 0:
+            raise ValueError(f"no training sample is left once those predicting validation/test frames are "
+                             f"dropped ({n_leads} leads); give the periods more room")
     return Split(train=train, val=val, test=test)
 
 
-class WindowDataset(torch.utils.data.Dataset):
-    """Samples ``(x [T, C, H, W], y [1, H, W])`` of one experiment, ``ends`` = last input frame indices."""
+def sample_inputs(data: ExperimentData, i: int, steps: int) -> np.ndarray:
+    """Network input of the sample issued at frame ``i``: ``[T, model_channels, H, W]``.
 
-    def __init__(self, data: ExperimentData, ends: np.ndarray, steps: int) -> None:
+    Frames ``i-steps+1 .. i``; with a guide, its ``n_leads`` extrapolated maps issued at ``i`` are
+    appended as channels to every input frame (the model's residual reads them from the last one).
+    """
+    x = data.inputs[i - steps + 1 : i + 1]
+    if data.guide is not None:
+        g = np.broadcast_to(data.guide[i][None], (steps,) + data.guide.shape[1:])
+        x = np.concatenate([x, g], axis=1)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def sample_targets(data: ExperimentData, i: int) -> np.ndarray:
+    """Normalised rain of frames ``i+1 .. i+n_leads``: ``[n_leads, H, W]`` (NaN where unobserved)."""
+    return np.ascontiguousarray(data.target[i + 1 : i + 1 + data.n_leads])
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Samples ``(x [T, C', H, W], y [n_leads, H, W])`` of one experiment, ``ends`` = issue (last input) frames.
+
+    ``augment=True`` with ``data.augment == "flips"`` flips a sample at random across the axis
+    perpendicular to the region join (a west/east join keeps region 2 on its side), so the motion
+    direction varies while the upstream layout stays; validation and test never augment.
+    """
+
+    def __init__(self, data: ExperimentData, ends: np.ndarray, steps: int, augment: bool = False) -> None:
         self.data = data
         self.ends = np.asarray(ends, dtype=np.int64)
         self.steps = steps
+        self.augment = augment and data.augment == "flips"
 
     def __len__(self) -> int:
         return len(self.ends)
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         i = int(self.ends[k])
-        x = torch.from_numpy(np.ascontiguousarray(self.data.inputs[i - self.steps + 1 : i + 1]))
-        y = torch.from_numpy(np.ascontiguousarray(self.data.target[i + 1][None]))
+        x = torch.from_numpy(sample_inputs(self.data, i, self.steps))
+        y = torch.from_numpy(sample_targets(self.data, i))
+        if self.augment and bool(torch.rand(()) < 0.5):
+            # exp1 has no join; its flip axis follows the same rule so both experiments see the same samples
+            axis = -2 if self._join_axis() == -1 else -1
+            x, y = x.flip(axis), y.flip(axis)
         return x, y
+
+    def _join_axis(self) -> int:
+        rows, cols = self.data.r1
+        h, w = self.data.mask.shape
+        return -1 if (cols.stop - cols.start) < w or (rows.stop - rows.start) == h else -2
+
+
+# --- nowcast block (issue 13): leads, baselines, extrapolation guide -------------------------------
+
+GUIDES = ("none", "extrapolation")
+AUGMENTS = ("none", "flips")
+
+
+@dataclass
+class NowcastConfig:
+    """The ``nowcast`` section of a rain config.
+
+    ``leads``: forecast steps scored (``[1, 3, 6, 12]`` = 5, 15, 30, 60 min on 5-minute radar; the
+    reanalysis keeps ``[1]``, its 12 h step); the network predicts every step up to the largest one
+    at once (direct multi-output). ``main_lead``: the lead ``metrics.json``'s ``test`` reports.
+    ``baselines``: systems without training scored beside the experiments. ``guide``: give the
+    network the extrapolation nowcast as input and let it learn a correction. ``augment``: random
+    flips of training samples.
+    """
+
+    leads: list[int]
+    main_lead: int
+    baselines: list[str]
+    guide: str = "none"
+    augment: str = "none"
+
+    @property
+    def n_leads(self) -> int:
+        return max(self.leads)
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> "NowcastConfig":
+        from core.rain.baselines import METHODS
+
+        cfg = dict(cfg or {})
+        allowed = {"leads", "main_lead", "baselines", "guide", "augment"}
+        if set(cfg) - allowed:
+            raise ValueError(f"unknown key(s) {sorted(set(cfg) - allowed)} in config section 'nowcast'; "
+                             f"allowed: {sorted(allowed)}")
+        leads = cfg.get("leads") or [1]
+        if not isinstance(leads, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in leads):
+            raise ValueError(f"config nowcast.leads must be a list of whole steps >= 1, got {leads!r}")
+        leads = sorted(set(leads))
+        main = cfg.get("main_lead") or leads[0]
+        if main not in leads:
+            raise ValueError(f"config nowcast.main_lead = {main!r} must be one of nowcast.leads {leads}")
+        base = cfg.get("baselines")
+        base = list(METHODS) if base is None else ([base] if isinstance(base, str) else list(base))
+        for b in base:
+            if b not in METHODS:
+                raise ValueError(f"unknown baseline {b!r} in config nowcast.baselines; use {list(METHODS)}")
+        if "persistence" not in base:
+            base.insert(0, "persistence")  # the reference every table is read against
+        guide = str(cfg.get("guide", "none"))
+        if guide not in GUIDES:
+            raise ValueError(f"config nowcast.guide = {guide!r}; use one of {list(GUIDES)}")
+        augment = str(cfg.get("augment", "none"))
+        if augment not in AUGMENTS:
+            raise ValueError(f"config nowcast.augment = {augment!r}; use one of {list(AUGMENTS)}")
+        return cls(leads=leads, main_lead=int(main), baselines=list(dict.fromkeys(base)), guide=guide, augment=augment)
+
+
+def step_minutes(times) -> float:
+    """Median spacing of ``times`` in minutes (the lead unit of ``metrics.json``'s ``test_leads``)."""
+    t = np.asarray(times).astype("datetime64[ns]")
+    if t.size < 2:
+        return 0.0
+    return float(np.median(np.diff(t) / np.timedelta64(1, "s"))) / 60.0
+
+
+def lead_key(lead_steps: int, minutes_per_step: float) -> str:
+    """JSON key of a lead: minutes, ``"30"`` (``"720"`` for the reanalysis 12 h step)."""
+    value = lead_steps * minutes_per_step
+    return str(int(round(value))) if abs(value - round(value)) < 1e-6 else f"{value:g}"

@@ -36,9 +36,16 @@ class STRainNet(nn.Module):
         bottleneck). A length-2 list such as ``[32, 64]`` gives the seed architecture.
     kernel_size : int
         Odd ConvLSTM kernel size.
+    out_channels : int
+        Leads predicted at once (direct multi-output): channel ``k`` is the rain ``k + 1`` steps ahead.
+    residual : bool
+        The last ``out_channels`` input channels of the last frame hold a first guess per lead (the
+        extrapolation nowcast, normalised); the network adds a correction to it. The head starts at
+        zero, so an untrained residual model returns the guess.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: Sequence[int] = (32, 64), kernel_size: int = 3) -> None:
+    def __init__(self, in_channels: int, hidden_channels: Sequence[int] = (32, 64), kernel_size: int = 3,
+                 out_channels: int = 1, residual: bool = False) -> None:
         super().__init__()
         hidden = [int(h) for h in hidden_channels]
         if len(hidden) < 2:
@@ -60,7 +67,15 @@ class STRainNet(nn.Module):
         self.decoders = nn.ModuleList(
             [ConvLSTMCell(hidden[i + 1] + hidden[i], hidden[i], kernel_size) for i in range(self.depth)]
         )
-        self.head = nn.Conv2d(hidden[0], 1, kernel_size=1)
+        self.out_channels = int(out_channels)
+        self.residual = bool(residual)
+        if self.out_channels < 1 or (self.residual and in_channels <= self.out_channels):
+            raise ValueError(f"STRainNet out_channels={out_channels} with residual={residual} needs more "
+                             f"input channels than outputs, got in_channels={in_channels}")
+        self.head = nn.Conv2d(hidden[0], self.out_channels, kernel_size=1)
+        if self.residual:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         self.channels_last = False
 
     def use_channels_last(self, enabled: bool = True) -> "STRainNet":
@@ -69,7 +84,7 @@ class STRainNet(nn.Module):
         return self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
 
     def forward(self, x: torch.Tensor, clip: bool = True) -> torch.Tensor:
-        """``x``: ``[B, T, C, H, W]`` normalised frames -> ``[B, 1, H, W]`` normalised rain (>= 0).
+        """``x``: ``[B, T, C, H, W]`` normalised frames -> ``[B, out_channels, H, W]`` normalised rain (>= 0).
 
         ``clip=False`` returns the head's output before the ReLU. Training uses it: a pixel whose
         pre-activation went negative would pass no gradient through the ReLU, and with mostly-dry
@@ -104,12 +119,17 @@ class STRainNet(nn.Module):
             up = F.interpolate(up, size=skip_h.shape[-2:], mode="bilinear", align_corners=False)
             up = self.decoders[level](torch.cat([up, skip_h.to(up.dtype)], dim=1), (skip_h, skip_c))[0]
         out = self.head(up)[..., :h, :w]
+        if self.residual:
+            out = out.float() + x[:, -1, -self.out_channels :].float()
         return F.relu(out) if clip else out
 
 
 def build_model(in_channels: int, model_cfg: dict) -> STRainNet:
-    """ST-RainNet from the ``model`` section of a rain config (``hidden_channels``, ``kernel_size``)."""
-    known = {"hidden_channels", "kernel_size"}
+    """ST-RainNet from the ``model`` section of a rain config (``hidden_channels``, ``kernel_size``).
+
+    ``leads`` (outputs) and ``residual`` are filled in by the pipeline from the ``nowcast`` section.
+    """
+    known = {"hidden_channels", "kernel_size", "leads", "residual"}
     unknown = set(model_cfg) - known
     if unknown:
         raise ValueError(f"unknown key(s) {sorted(unknown)} in config section 'model'; allowed: {sorted(known)}")
@@ -117,4 +137,6 @@ def build_model(in_channels: int, model_cfg: dict) -> STRainNet:
         in_channels,
         hidden_channels=model_cfg.get("hidden_channels", (32, 64)),
         kernel_size=int(model_cfg.get("kernel_size", 3)),
+        out_channels=int(model_cfg.get("leads", 1)),
+        residual=bool(model_cfg.get("residual", False)),
     )

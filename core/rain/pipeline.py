@@ -1,6 +1,8 @@
 """One rain run end to end: config -> data -> experiments -> training -> verification -> run directory.
 
-The config (YAML, defaults below, documented in ``configs/rain_quick.yaml``)::
+The config's keys, types, ranges, defaults and help are the table in :mod:`core.training.schema_rain`
+(add a key there), loaded by :mod:`core.training.config`, the loader shared with the hydrology half.
+Documented by example in ``configs/rain_quick.yaml``::
 
     seed: 0
     data:
@@ -20,11 +22,13 @@ The config (YAML, defaults below, documented in ``configs/rain_quick.yaml``)::
     model: {hidden_channels: [32, 64], kernel_size: 3}
     train: {epochs: 20, batch_size: 8, lr: 0.001, loss: weighted_mse, alpha: 1.0, amp: auto, ...}
     evaluate: {thresholds: [0.1, 5, 15, 30], fss_scales: [1, 3, 5], n_boot: 1000}
+
+Relative data paths resolve against the working directory (the rule of both halves,
+:func:`core.training.config.resolve_data_path`).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -37,86 +41,59 @@ import xarray as xr
 
 from core.data.errors import DataError
 from core.rain import evaluate as E
-from core.rain.experiments import EXPERIMENTS, ExperimentData, Layout, Split, build_experiment, plan_regions, split_samples
+from core.rain.experiments import (
+    ExperimentData,
+    Layout,
+    NowcastConfig,
+    Split,
+    build_experiment,
+    plan_regions,
+    split_samples,
+)
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
-from core.rain.train import TrainConfig, amp_settings, dist_info, load_best_model, train_experiment
+from core.rain.train import TrainConfig, amp_settings, load_best_model, train_experiment
 from core.runs import RunDir
+from core.training import distributed as D
+from core.training.config import ConfigError, read_yaml, resolve_data_path
+from core.training.schema_rain import SCHEMA
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-DEFAULTS: dict = {
-    "kind": "rain",
-    "seed": 0,
-    "data": {
-        "source": "demo",
-        "demo": {},
-        "radar": {},
-        "variables": "auto",
-        "levels": "auto",
-        "coarsen": 1,
-        "steps": 6,
-    },
-    "regions": {},
-    "split": {},
-    "experiments": ["exp1", "exp2"],
-    "model": {"hidden_channels": [32, 64], "kernel_size": 3},
-    "train": {},
-    "evaluate": {"thresholds": None, "fss_scales": list(E.DEFAULT_FSS_SCALES), "n_boot": 1000, "batch_size": 8},
-}
-SECTIONS = set(DEFAULTS) | {"name", "description"}
+DEFAULTS: dict = SCHEMA.defaults()
 
 
-def complete_config(cfg: dict) -> dict:
-    """``cfg`` over the defaults, checked for unknown sections and keys and malformed values."""
-    if not isinstance(cfg, dict):
-        raise ValueError(f"a rain config must be a YAML mapping, got {type(cfg).__name__}")
-    unknown = set(cfg) - SECTIONS
-    if unknown:
-        raise ValueError(f"unknown section(s) {sorted(unknown)} in the rain config; allowed: {sorted(SECTIONS)}")
-    out = copy.deepcopy(DEFAULTS)
-    for key, value in cfg.items():
-        if isinstance(out.get(key), dict) and key not in ("regions", "split", "model", "train"):
-            if not isinstance(value, dict):
-                raise ValueError(f"config section {key!r} must be a mapping, got {value!r}")
-            extra = set(value) - set(out[key])
-            if extra:
-                raise ValueError(f"unknown key(s) {sorted(extra)} in config section {key!r}; allowed: {sorted(out[key])}")
-            out[key].update(value)
-        else:
-            out[key] = value
-    exps = out["experiments"]
-    if isinstance(exps, str):
-        exps = [exps]
-    if not isinstance(exps, list) or not exps:
-        raise ValueError(f"config 'experiments' must list exp1 and/or exp2, got {out['experiments']!r}")
-    for name in exps:
-        if name not in EXPERIMENTS:
-            raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
-    out["experiments"] = list(dict.fromkeys(exps))
-    TrainConfig.from_config(out["train"])
-    if out["evaluate"]["thresholds"] is not None:
-        out["evaluate"]["thresholds"] = E.check_thresholds(out["evaluate"]["thresholds"])
-    scales = out["evaluate"]["fss_scales"]
-    if not isinstance(scales, list) or not all(isinstance(s, int) and s >= 1 for s in scales):
-        raise ValueError(f"config evaluate.fss_scales must be a list of window sizes >= 1 pixel, got {scales!r}")
-    if int(out["data"]["steps"]) < 1:
-        raise ValueError(f"config data.steps must be >= 1, got {out['data']['steps']}")
-    return out
+def complete_config(cfg: dict, where: str | Path | None = None) -> dict:
+    """``cfg`` over the defaults, checked (unknown or mistyped keys, ranges, overlapping periods)."""
+    return SCHEMA.complete(cfg, where)
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """The YAML file ``path`` (duplicate keys refused) with ``overrides`` on top, completed and checked."""
+    raw = read_yaml(path)
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of keys at the top level, got {type(raw).__name__}", where=path)
+    try:
+        merged = SCHEMA.merge(SCHEMA.defaults(), raw or {})
+        merged = SCHEMA.merge(merged, overrides or {})
+    except ConfigError as exc:
+        raise exc.located(path) from None
+    return complete_config(merged, path)
+
+
+def split_config(cfg: dict) -> dict:
+    """The ``split`` section without unset keys (what :func:`core.rain.experiments.split_samples` reads)."""
+    return {k: v for k, v in (cfg.get("split") or {}).items() if v is not None}
 
 
 # --- data ----------------------------------------------------------------------------------------
 
 
-def resolve_source(source: str, config_dir: Path | None) -> Path:
-    """A data path given in a config: as is, relative to the working directory, the config's folder or the repo."""
-    p = Path(source).expanduser()
-    candidates = [p] if p.is_absolute() else [Path.cwd() / p] + ([config_dir / p] if config_dir else []) + [REPO_ROOT / p]
-    for c in candidates:
-        if c.exists():
-            return c.resolve()
-    raise FileNotFoundError(
-        f"config data.source {source!r} not found (looked at {', '.join(str(c) for c in candidates)})"
-    )
+def resolve_source(source: str, config_dir: Path | None = None) -> Path:
+    """A data path given in a config, by the rule of both halves: absolute, or relative to the working
+    directory (``config_dir`` is accepted for old callers and not used)."""
+    path = Path(resolve_data_path(str(source))).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"config data.source {source!r} not found (looked at {path.resolve()}; "
+                                f"relative paths are taken from the working directory {Path.cwd()})")
+    return path.resolve()
 
 
 def open_gridded(data_cfg: dict, config_dir: Path | None = None) -> tuple[xr.Dataset, str]:
@@ -151,6 +128,8 @@ class Prepared:
     layout: Layout
     kind: str
     units: str
+    nowcast: NowcastConfig | None = None
+    baselines: dict[str, np.ndarray] | None = None  # region-1 nowcasts of the test samples [N, n_leads, H1, W1]
 
 
 # float32 copies of the stacked block alive while experiments are built: the stack itself, then per
@@ -187,21 +166,59 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     ds = coarsen(ds, cfg["data"].get("coarsen", 1))
     steps = int(cfg["data"]["steps"])
     times = pd.DatetimeIndex(ds["time"].values)
-    split = split_samples(times.values, steps, cfg["split"])
+    nowcast = NowcastConfig.from_config(cfg.get("nowcast"))
+    split = split_samples(times.values, steps, split_config(cfg), nowcast.n_leads)
     fit = split.fit_frames(steps)
     # upstream_side: auto looks at the training frames only, so the test period does not shape the layout
     layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"], motion_frames=fit)
     variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
     rows, cols, layout = layout.cropped()
+    # baselines (and the network's extrapolation guide) run on the whole grid, then are cut like the data
+    guide, baselines = nowcast_baselines(ds, split, steps, nowcast, (rows, cols), layout)
     ds = ds.isel(lat=rows, lon=cols)
     check_memory(ds, len(variables) * len(levels) + 1, len(cfg["experiments"]), str(cfg["data"].get("source")))
     stack = stack_channels(ds, variables, levels)
-    experiments = {name: build_experiment(name, stack, ds, layout, fit, variables, levels) for name in cfg["experiments"]}
+    experiments = {
+        name: build_experiment(name, stack, ds, layout, fit, variables, levels,
+                               n_leads=nowcast.n_leads, guide_mm=guide, augment=nowcast.augment)
+        for name in cfg["experiments"]
+    }
     units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
-    return Prepared(experiments, split, times, steps, layout, kind, units)
+    return Prepared(experiments, split, times, steps, layout, kind, units, nowcast, baselines)
+
+
+def nowcast_baselines(ds: xr.Dataset, split: Split, steps: int, nowcast: NowcastConfig,
+                      block: tuple[slice, slice], layout: Layout):
+    """``(guide, baselines)``: the extrapolation guide ``[time, n_leads, block]`` (mm, None unless
+    ``nowcast.guide``) and each baseline's region-1 nowcasts of the test samples ``[N, n_leads, H1, W1]``.
+    """
+    from core.rain.baselines import nowcast_stack
+
+    rain = np.asarray(ds["rain"].values, dtype=np.float32)
+    rows, cols = block
+    r1r, r1c = layout.r1_rows, layout.r1_cols
+    k = nowcast.n_leads
+    guide = None
+    if nowcast.guide == "extrapolation":
+        issue = np.unique(np.concatenate([split.train, split.val, split.test]))
+        fields = nowcast_stack(rain, issue, steps, k, ["extrapolation"])["extrapolation"]
+        guide = np.zeros((rain.shape[0], k) + rain[0, rows, cols].shape, dtype=np.float32)
+        guide[issue] = fields[:, :, rows, cols]
+    test = nowcast_stack(rain, split.test, steps, k, nowcast.baselines)
+    baselines = {
+        name: f[:, :, rows, cols][:, :, r1r[0] : r1r[-1] + 1, r1c[0] : r1c[-1] + 1].astype(np.float64)
+        for name, f in test.items()
+    }
+    return guide, baselines
 
 
 # --- train and evaluate ----------------------------------------------------------------------------
+
+
+def model_config(cfg: dict, prepared: Prepared) -> dict:
+    """The ``model`` section plus what the ``nowcast`` block decides: outputs per lead, residual on the guide."""
+    nc = prepared.nowcast or NowcastConfig.from_config(cfg.get("nowcast"))
+    return {**cfg["model"], "leads": nc.n_leads, "residual": nc.guide != "none"}
 
 
 def train_all(
@@ -221,7 +238,7 @@ def train_all(
             prepared.experiments[name],
             prepared.split,
             prepared.steps,
-            cfg["model"],
+            model_config(cfg, prepared),
             tcfg,
             device,
             seed=int(cfg.get("seed", 0)),
@@ -240,66 +257,22 @@ def train_all(
 
 
 def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.device) -> dict:
-    """Score the best checkpoint of each trained experiment and persistence on the test samples.
+    """Score the best checkpoint of each trained experiment and the baselines at every lead.
 
-    Writes ``metrics.json`` and ``predictions.nc`` into ``run`` and returns the metrics.
+    Writes ``metrics.json`` and ``predictions.nc`` into ``run`` and returns the metrics
+    (:func:`core.rain.evaluate.evaluate_leads`).
     """
     ev = cfg["evaluate"]
     thresholds = ev["thresholds"] or list(
         E.DEFAULT_THRESHOLDS_RADAR if prepared.kind == "radar" else E.DEFAULT_THRESHOLDS_12H
     )
-    thresholds = E.check_thresholds(thresholds)
-    scales = ev["fss_scales"]
-    ends = prepared.split.test
-    first = prepared.experiments[cfg["experiments"][0]]
-    truth, persistence = E.truth_and_persistence(first, ends)
     tcfg = TrainConfig.from_config(cfg["train"])
     autocast_on, autocast_dtype, _ = amp_settings(device, tcfg.amp)
-    preds: dict[str, np.ndarray] = {}
-    for name in cfg["experiments"]:
-        model, _ = load_best_model(run.checkpoint_dir, name, device)
-        preds[name] = E.predict(
-            model, prepared.experiments[name], ends, prepared.steps, device,
-            autocast_dtype if autocast_on else None, int(ev.get("batch_size", 8)),
-        )
-    systems = {**preds, "persistence": persistence}
-    test = {name: E.score(p, truth, thresholds, scales) for name, p in systems.items()}
-    target_times = prepared.times[ends + 1]
-    metrics = {
-        "test": test,
-        "thresholds": thresholds,
-        "fss_scales": scales,
-        "units": prepared.units,
-        "n_test": int(len(ends)),
-        "test_times": [target_times[0].isoformat(), target_times[-1].isoformat()],
-        "n_train": int(len(prepared.split.train)),
-        "n_val": int(len(prepared.split.val)),
-        "grid": {
-            name: {"input_shape": list(d.inputs.shape[-2:]), "region1_shape": list(d.mask[d.r1].shape), "channels": len(d.channels)}
-            for name, d in prepared.experiments.items()
-        },
-        "source": prepared.kind,
-        # the side region 2 was put on: the config may say "auto", this is what it resolved to
-        "upstream_side": prepared.layout.side,
-    }
-    if "exp1" in preds and "exp2" in preds:
-        metrics["comparison"] = {
-            "exp2_minus_exp1": E.compare(preds["exp1"], preds["exp2"], truth, thresholds, int(ev["n_boot"]), int(cfg.get("seed", 0)))
-        }
-    rows, cols = first.r1
-    upstream = None
-    if "exp2" in prepared.experiments:
-        d2 = prepared.experiments["exp2"]
-        upstream = (d2.lat, d2.lon, d2.rain_mm[ends])
-    E.write_predictions(
+    models = {name: load_best_model(run.checkpoint_dir, name, device)[0] for name in cfg["experiments"]}
+    metrics = E.evaluate_leads(
+        prepared, models, E.check_thresholds(thresholds), ev["fss_scales"], int(ev["n_boot"]),
+        int(cfg.get("seed", 0)), device, autocast_dtype if autocast_on else None, int(ev.get("batch_size", 8)),
         run.predictions_path,
-        target_times,
-        first.lat[rows],
-        first.lon[cols],
-        {"truth": truth, **preds, "persistence": persistence},
-        prepared.units,
-        {"upstream_side": prepared.layout.side, "experiments": ",".join(cfg["experiments"])},
-        upstream,
     )
     run.write_metrics(metrics)
     return metrics
@@ -307,4 +280,4 @@ def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.devic
 
 def is_writer() -> bool:
     """Only rank 0 writes the run directory."""
-    return dist_info()[1] == 0
+    return D.is_main()

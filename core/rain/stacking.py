@@ -21,12 +21,11 @@ back with ``expm1(y * s)``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import numpy as np
 import xarray as xr
 
 from core.data.gridded import channel_names  # the one definition of the channel order, shared with the data layer
+from core.data.normalize import Normalizer  # the one normaliser of both models (fit_stack for stacks)
 
 RAIN = "rain"
 __all__ = ["channel_names", "resolve_variables", "stack_channels", "coarsen", "sample_end_indices", "Normalizer"]
@@ -109,62 +108,3 @@ def sample_end_indices(times: np.ndarray, steps: int) -> np.ndarray:
             ends.append(i)
     return np.asarray(ends, dtype=np.int64)
 
-
-@dataclass
-class Normalizer:
-    """Per-channel normalisation fitted on training frames (see the module docstring).
-
-    ``mean``/``std`` hold one value per atmospheric channel (rain excluded); ``rain_scale`` is ``s``.
-    """
-
-    mean: list[float] = field(default_factory=list)
-    std: list[float] = field(default_factory=list)
-    rain_scale: float = 1.0
-
-    @classmethod
-    def fit(cls, stack: np.ndarray, frames: np.ndarray) -> "Normalizer":
-        """Fit on ``stack[frames]`` (``stack``: ``[time, C, y, x]``, rain last; ``frames``: training frame indices)."""
-        if len(frames) == 0:
-            raise ValueError("cannot fit the normalisation: the training period holds no frames")
-        train = stack[np.asarray(frames)]
-        atmos = train[:, :-1].astype(np.float64)
-        mean = np.nanmean(atmos, axis=(0, 2, 3)) if atmos.shape[1] else np.zeros(0)
-        std = np.nanstd(atmos, axis=(0, 2, 3)) if atmos.shape[1] else np.zeros(0)
-        # constant channels (e.g. a level never reached) would divide by zero
-        std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0)
-        mean = np.where(np.isfinite(mean), mean, 0.0)
-        logr = np.log1p(np.clip(train[:, -1].astype(np.float64), 0, None))
-        scale = float(np.sqrt(np.nanmean(logr**2))) if np.isfinite(logr).any() else 1.0
-        if not np.isfinite(scale) or scale < 1e-6:
-            scale = 1.0
-        return cls(mean=[float(m) for m in mean], std=[float(s) for s in std], rain_scale=scale)
-
-    def transform(self, stack: np.ndarray) -> np.ndarray:
-        """Normalised copy of ``stack`` ``[time, C, y, x]``; NaN stays NaN."""
-        out = np.empty_like(stack, dtype=np.float32)
-        n = stack.shape[1] - 1
-        if n != len(self.mean):
-            raise ValueError(f"normalisation was fitted on {len(self.mean)} atmospheric channels, data has {n}")
-        if n:
-            mean = np.asarray(self.mean, dtype=np.float32)[None, :, None, None]
-            std = np.asarray(self.std, dtype=np.float32)[None, :, None, None]
-            out[:, :-1] = (stack[:, :-1] - mean) / std
-        out[:, -1] = self.rain_forward(stack[:, -1])
-        return out
-
-    def rain_forward(self, rain_mm: np.ndarray) -> np.ndarray:
-        """mm -> normalised rain, ``log1p(max(mm, 0)) / s``."""
-        return (np.log1p(np.clip(rain_mm, 0, None)) / self.rain_scale).astype(np.float32)
-
-    def rain_inverse(self, rain_norm):
-        """Normalised rain -> mm, ``expm1(y * s)`` (numpy array or torch tensor)."""
-        if hasattr(rain_norm, "expm1"):
-            return (rain_norm * self.rain_scale).expm1()
-        return np.expm1(np.asarray(rain_norm, dtype=np.float64) * self.rain_scale)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Normalizer":
-        return cls(mean=list(d["mean"]), std=list(d["std"]), rain_scale=float(d["rain_scale"]))

@@ -4,8 +4,9 @@
   (``amp: auto``) where the processor runs bf16 natively (checked once by a tiny try-run).
 - Checkpoints: after every epoch ``checkpoints/<exp>_last.pt`` (model, optimiser, scaler, epoch, RNG
   states, normalisation, early-stopping state and this experiment's history) and, when the
-  validation loss improved, ``<exp>_best.pt``. Both are written with ``atomic_write_with``: a
-  checkpoint is whole or absent, so ``resume=True`` always restarts from the last complete epoch.
+  validation loss improved, ``<exp>_best.pt``, through :mod:`core.training.checkpoint`: written
+  atomically (whole or absent, so ``resume=True`` restarts from the last complete epoch) and loaded
+  with ``weights_only=True``. Epochs are numbered from 1 (:mod:`core.training.lifecycle`).
 - Distributed: when ``torch.distributed`` is initialised (``torchrun``), the model is wrapped in
   ``DistributedDataParallel``, a ``DistributedSampler`` splits training samples across ranks (the
   global batch ``train.batch_size`` is divided between ranks, so a run gives the same updates on any
@@ -17,21 +18,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from core.rain.experiments import ExperimentData, Split, WindowDataset
 from core.rain.losses import get_loss
 from core.rain.model import STRainNet, build_model
-from core.atomic_io import atomic_write_with
 from core.runs import RunDir
+from core.training import distributed as D
+from core.training import rng
+from core.training.checkpoint import load_checkpoint as _load_checkpoint
+from core.training.checkpoint import save_checkpoint
+from core.training.lifecycle import FIRST_EPOCH
 
 
 @dataclass
@@ -52,22 +54,14 @@ class TrainConfig:
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "TrainConfig":
+        """The typed view of a ``train`` section already checked by :mod:`core.training.schema_rain`
+        (unknown keys still raise, for callers that pass a hand-made dict)."""
         cfg = dict(cfg or {})
         names = {f.name for f in fields(cls)}
         unknown = set(cfg) - names
         if unknown:
             raise ValueError(f"unknown key(s) {sorted(unknown)} in config section 'train'; allowed: {sorted(names)}")
-        out = cls(**cfg)
-        for name in ("epochs", "batch_size", "grad_accum"):
-            if int(getattr(out, name)) < 1:
-                raise ValueError(f"config train.{name} must be >= 1, got {getattr(out, name)}")
-        if out.patience < 0 or out.lr <= 0 or out.alpha < 0:
-            raise ValueError(f"config train: patience >= 0, lr > 0 and alpha >= 0 required, got {asdict(out)}")
-        get_loss(out.loss)
-        for name in ("amp", "channels_last"):
-            if str(getattr(out, name)).lower() not in ("auto", "true", "false"):
-                raise ValueError(f"config train.{name} must be auto, true or false, got {getattr(out, name)!r}")
-        return out
+        return cls(**cfg)
 
 
 # --- precision and distribution ----------------------------------------------------------------
@@ -126,18 +120,7 @@ def use_channels_last(device: torch.device, value) -> bool:
 
 def dist_info() -> tuple[bool, int, int]:
     """``(distributed, rank, world_size)``."""
-    if dist.is_available() and dist.is_initialized():
-        return True, dist.get_rank(), dist.get_world_size()
-    return False, 0, 1
-
-
-def _all_sum(values: list[float], device: torch.device) -> list[float]:
-    is_dist, _, _ = dist_info()
-    if not is_dist:
-        return values
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return t.tolist()
+    return D.is_distributed(), D.rank(), D.world_size()
 
 
 # --- checkpoints ---------------------------------------------------------------------------------
@@ -148,30 +131,12 @@ def checkpoint_paths(checkpoint_dir: Path, experiment: str) -> tuple[Path, Path]
     return checkpoint_dir / f"{experiment}_last.pt", checkpoint_dir / f"{experiment}_best.pt"
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(path: Path, payload: dict) -> None:
-    atomic_write_with(path, lambda tmp: torch.save(payload, tmp))
+CHECKPOINT_KEYS = ("model", "epoch", "in_channels", "model_cfg", "normalizer")
 
 
 def load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a foreign or damaged file: say which
-        raise RuntimeError(f"cannot read checkpoint {path}: {exc}") from exc
+    """A rain checkpoint, loaded safely (:class:`core.training.checkpoint.CheckpointError` names the file)."""
+    return _load_checkpoint(path, required=CHECKPOINT_KEYS)
 
 
 def load_best_model(checkpoint_dir: Path, experiment: str, device: torch.device) -> tuple[STRainNet, dict]:
@@ -225,8 +190,8 @@ def train_experiment(
     ckpt_dir = run.checkpoint_dir if run is not None else None
     last_path, best_path = checkpoint_paths(ckpt_dir, exp) if ckpt_dir is not None else (None, None)
 
-    torch.manual_seed(seed)
-    in_channels = data.inputs.shape[1]
+    rng.seed_everything(seed)
+    in_channels = data.model_channels  # stacked channels (+ extrapolation guide, issue 13)
     model = build_model(in_channels, model_cfg)
     channels_last = use_channels_last(device, tcfg.channels_last)
     model.use_channels_last(channels_last)
@@ -237,13 +202,13 @@ def train_experiment(
     loss_fn = get_loss(tcfg.loss)
     mask = torch.from_numpy(data.mask).to(device)
 
-    start_epoch, best_val, best_epoch, bad_epochs, history, finished = 0, float("inf"), -1, 0, [], False
+    start_epoch, best_val, best_epoch, bad_epochs, history, finished = FIRST_EPOCH, float("inf"), 0, 0, [], False
     if resume and last_path is not None and last_path.exists():
         ckpt = load_checkpoint(last_path)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
-        _set_rng_state(ckpt["rng"])
+        rng.restore(ckpt["rng"])
         start_epoch = ckpt["epoch"] + 1
         best_val, best_epoch, bad_epochs = ckpt["best_val"], ckpt["best_epoch"], ckpt["bad_epochs"]
         history, finished = list(ckpt["history"]), bool(ckpt["finished"])
@@ -256,7 +221,7 @@ def train_experiment(
         run.write_history([r for r in run.read_history() if r.get("experiment") != exp])
 
     net = torch.nn.parallel.DistributedDataParallel(model) if is_dist else model
-    train_ds = WindowDataset(data, split.train, steps)
+    train_ds = WindowDataset(data, split.train, steps, augment=True)  # flips only if data.augment says so
     sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
     loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, num_workers=0)
     # validation: a plain shard per rank (no padding duplicates), sums reduced across ranks
@@ -269,11 +234,10 @@ def train_experiment(
     def autocast():
         return torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_on)
 
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, tcfg.epochs):
+    for epoch in range(start_epoch, tcfg.epochs + 1):
         if finished:
             break
-        sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch - FIRST_EPOCH)  # the shuffle of the first epoch uses seed + 0, as before
         net.train()
         loss_sum, n_sum = 0.0, 0
         n_batches = len(loader)
@@ -296,7 +260,7 @@ def train_experiment(
             if on_batch is not None:
                 on_batch(epoch, b + 1, n_batches)
         val_sum, val_n = _validate(net, val_ds, per_rank_batch, device, autocast, loss_fn, mask, tcfg.alpha)
-        loss_sum, n_sum, val_sum, val_n = _all_sum([loss_sum, n_sum, val_sum, val_n], device)
+        loss_sum, n_sum, val_sum, val_n = D.all_sum([loss_sum, n_sum, val_sum, val_n])
         train_loss = loss_sum / max(n_sum, 1)
         val_loss = val_sum / val_n if val_n else train_loss
         improved = val_loss < best_val
@@ -334,7 +298,7 @@ def train_experiment(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scaler": scaler.state_dict(),
-                    "rng": _rng_state(),
+                    "rng": rng.capture(),
                     "best_val": best_val,
                     "best_epoch": best_epoch,
                     "bad_epochs": bad_epochs,
@@ -348,8 +312,7 @@ def train_experiment(
                 run.append_history(record)
         if on_epoch is not None:
             on_epoch(record)
-    if is_dist:
-        dist.barrier()
+    D.barrier()
     return TrainResult(
         experiment=exp,
         epochs_run=len(history),

@@ -9,8 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-OBS_COLOR = "#222222"
-SIM_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+from core.viz.palette import FALLBACK_COLORS, OBSERVED as OBS_COLOR, RAINFALL, system_color
+
+SIM_COLORS = FALLBACK_COLORS
 
 
 def hydrograph(time: Sequence, q_obs: np.ndarray, simulations: Mapping[str, np.ndarray],
@@ -28,7 +29,7 @@ def hydrograph(time: Sequence, q_obs: np.ndarray, simulations: Mapping[str, np.n
     if prcp is not None:
         # a filled step line, not bars: one SVG path instead of one element per day keeps redraws fast
         fig.add_trace(go.Scatter(x=time, y=np.asarray(prcp, dtype=float), name="rainfall", mode="lines",
-                                 line={"color": "#6baed6", "width": 0.8, "shape": "hv"}, fill="tozeroy",
+                                 line={"color": RAINFALL, "width": 0.8, "shape": "hv"}, fill="tozeroy",
                                  hovertemplate="%{x|%Y-%m-%d}: %{y:.1f} " + units + "<extra>rainfall</extra>"),
                       row=1, col=1)
         fig.update_yaxes(title_text=f"P ({units})", autorange="reversed", row=1, col=1)
@@ -37,7 +38,7 @@ def hydrograph(time: Sequence, q_obs: np.ndarray, simulations: Mapping[str, np.n
     for i, (label, q) in enumerate(simulations.items()):
         main = i == 0
         fig.add_trace(go.Scatter(x=time, y=np.asarray(q, dtype=float), name=label, mode="lines",
-                                 line={"color": SIM_COLORS[i % len(SIM_COLORS)], "width": 1.6 if main else 1.0,
+                                 line={"color": system_color(label, i), "width": 1.6 if main else 1.0,
                                        "dash": "solid" if main else "dash"}), row=flow_row, col=1)
     fig.update_yaxes(title_text=f"Q ({units})", row=flow_row, col=1)
     fig.update_layout(title=title, height=480 if rows == 2 else 380, hovermode="x unified",
@@ -66,7 +67,7 @@ def flow_duration_curve(q_obs: np.ndarray, simulations: Mapping[str, np.ndarray]
     for i, (label, q) in enumerate(simulations.items()):
         p, v = exceedance(np.asarray(q, dtype=float)[valid])
         fig.add_trace(go.Scatter(x=p, y=v, name=label, mode="lines",
-                                 line={"color": SIM_COLORS[i % len(SIM_COLORS)], "dash": "solid" if i == 0 else "dash"}))
+                                 line={"color": system_color(label, i), "dash": "solid" if i == 0 else "dash"}))
     fig.update_xaxes(title_text="exceedance probability (%)", range=[0, 100])
     fig.update_yaxes(title_text=f"Q ({units})", type="log", dtick=1)  # one label per decade
     fig.update_layout(title=title or "Flow-duration curve", height=360, margin={"l": 60, "r": 20, "t": 50, "b": 40})
@@ -80,7 +81,7 @@ def forcing_plot(time: Sequence, series: Mapping[str, np.ndarray], units: Mappin
     fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     for i, name in enumerate(names, start=1):
         unit = (units or {}).get(name, "")
-        style = ({"line": {"width": 0.8, "shape": "hv", "color": "#6baed6"}, "fill": "tozeroy"} if name == "prcp"
+        style = ({"line": {"width": 0.8, "shape": "hv", "color": RAINFALL}, "fill": "tozeroy"} if name == "prcp"
                  else {"line": {"width": 1}})
         fig.add_trace(go.Scatter(x=pd.DatetimeIndex(time), y=np.asarray(series[name], dtype=float), name=name,
                                  mode="lines", **style), row=i, col=1)

@@ -10,8 +10,7 @@ from plotly.subplots import make_subplots
 
 from core.viz.coastlines import coastline_traces
 
-RAIN_SCALE = [[0.0, "#ffffff"], [0.02, "#e0f3f8"], [0.15, "#91bfdb"], [0.35, "#4575b4"],
-              [0.6, "#313695"], [0.8, "#a50026"], [1.0, "#fdae61"]]
+from core.viz.palette import RAIN_SCALE  # one scale for the screen and the PNG export
 DIFF_SCALE = "RdBu_r"
 
 

@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from core.viz.coastlines import NATURAL_EARTH_DIR
+from core.viz.palette import rain_colormap
 
 
 def use_local_natural_earth() -> None:
@@ -42,7 +43,7 @@ def rain_maps_png(fields: Mapping[str, np.ndarray], lat: Sequence[float], lon: S
                              squeeze=False)
     mesh = None
     for ax, (name, values) in zip(axes[0], fields.items()):
-        mesh = ax.pcolormesh(lon, lat, np.asarray(values, dtype=float), cmap="Blues", vmin=0, vmax=vmax,
+        mesh = ax.pcolormesh(lon, lat, np.asarray(values, dtype=float), cmap=rain_colormap(), vmin=0, vmax=vmax,
                              shading="nearest", transform=ccrs.PlateCarree())
         ax.add_feature(cfeature.NaturalEarthFeature("physical", "coastline", "110m"), edgecolor="black",
                        facecolor="none", linewidth=0.8)

@@ -1,7 +1,9 @@
-"""torch.distributed plumbing for the hydrology trainer (torchrun / DDP); single-process when absent.
+"""The one torchrun / DDP set-up of both trainers; a single process when not launched by torchrun.
 
-Under ``torchrun`` the environment carries ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; the
-process group uses gloo on CPU and nccl on CUDA. Without it every helper degrades to rank 0 of 1.
+Under ``torchrun`` the environment carries ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; the process
+group uses gloo on the CPU and nccl on CUDA (one GPU per local rank). Without it every helper
+degrades to rank 0 of 1. Only rank 0 (:func:`is_main`) writes the run directory. This is the only
+module in ``core`` that calls ``init_process_group``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch.distributed as dist
 
 
 def init_from_env(device_name: str = "auto") -> bool:
-    """Initialise the process group when launched by torchrun with more than one process.
+    """Join the process group when launched by torchrun with more than one process.
 
     Returns True when a process group is (now) initialised.
     """
@@ -23,11 +25,17 @@ def init_from_env(device_name: str = "auto") -> bool:
         return True
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
-    use_cuda = torch.cuda.is_available() and device_name != "cpu"
+    use_cuda = torch.cuda.is_available() and str(device_name) != "cpu"
     if use_cuda:  # nccl collectives run on the current device: one GPU per local rank
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(local_rank())
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return True
+
+
+def shutdown() -> None:
+    """Leave the process group (no-op in a single process)."""
+    if is_distributed():
+        dist.destroy_process_group()
 
 
 def is_distributed() -> bool:
@@ -42,29 +50,40 @@ def world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
 
 
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
 def is_main() -> bool:
     """Only rank 0 writes the run directory."""
     return rank() == 0
 
 
 def local_device(device: torch.device) -> torch.device:
-    """On CUDA each local rank takes its own GPU."""
+    """On CUDA each local rank takes its own GPU (an explicit ``cuda:N`` is kept in a single process)."""
     if device.type == "cuda" and is_distributed():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda", local_rank())
     return device
 
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum over ranks (identity in a single process). Works on a copy in float64."""
+    """Sum over ranks (identity in a single process). Works on a float64 copy, returned on ``tensor``'s device."""
     out = tensor.detach().to(torch.float64).clone()
     if is_distributed():
-        # nccl reduces CUDA tensors only (the sums built on the CPU must move), gloo CPU tensors
+        # nccl reduces CUDA tensors only (sums built on the CPU must move), gloo CPU tensors
         nccl = dist.get_backend() == "nccl"
         backend_device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
         moved = out.to(backend_device)
         dist.all_reduce(moved, op=dist.ReduceOp.SUM)
         out = moved.to(tensor.device)
     return out
+
+
+def all_sum(values: list[float]) -> list[float]:
+    """Element-wise sum of plain numbers over ranks (float64)."""
+    if not is_distributed():
+        return list(values)
+    return all_reduce_sum(torch.tensor(values, dtype=torch.float64)).tolist()
 
 
 def barrier() -> None:

@@ -1,0 +1,37 @@
+"""Differences between two run configs, as dotted keys (``regions.region1.lat``), for "compare two runs"."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+IGNORED = ("name",)
+"""Keys that differ between any two runs and say nothing about what was trained."""
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a.b.c": value}`` of a nested mapping; keys starting with ``_`` (internal bookkeeping such as
+    ``_config_dir``) are left out; lists stay whole values."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if str(key).startswith("_"):
+            continue
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def public_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` without internal keys (those starting with ``_``), at every level."""
+    return {k: public_config(v) if isinstance(v, Mapping) else v for k, v in config.items() if not str(k).startswith("_")}
+
+
+def config_differences(a: Mapping[str, Any], b: Mapping[str, Any], ignore: tuple[str, ...] = IGNORED
+                       ) -> list[tuple[str, Any, Any]]:
+    """``[(dotted key, value in a, value in b)]`` for every setting that differs, sorted by key; a
+    setting missing on one side shows as None there. Empty when the runs were set up alike."""
+    fa, fb = flatten(a), flatten(b)
+    keys = sorted((set(fa) | set(fb)) - set(ignore))
+    return [(k, fa.get(k), fb.get(k)) for k in keys if fa.get(k) != fb.get(k)]

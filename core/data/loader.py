@@ -1,0 +1,68 @@
+"""``load_basins``: the one entry point of the basin data layer, dispatching to the source readers.
+
+It sits above the readers (``embedded``, ``camels_us``, ``basin_table``) and ``sources``, which all
+build on :mod:`core.data.basins` (records, assembly, dates); keeping the dispatcher in its own
+module is what keeps the package free of import cycles.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from typing import Any, Iterable
+
+import xarray as xr
+
+from .basin_table import load_table_file_records, load_table_folder_records
+from .basins import assemble
+from .camels_us import load_camels_records
+from .embedded import load_demo_records
+from .sources import resolve_source
+
+
+def load_basins(
+    source: str | PathLike = "demo",
+    basins: Iterable[str] | str | None = None,
+    start: Any = None,
+    end: Any = None,
+    pet_method: str = "auto",
+) -> xr.Dataset:
+    """Load basins from any supported source into the basin dataset (DESIGN.md sections 3 and 7).
+
+    Parameters
+    ----------
+    source : ``"demo"`` (real observed catchments shipped inside the spotpy package), a CAMELS-US
+        folder (original layout), a basin-table folder (``<id>.csv`` / ``<id>.nc`` per basin plus an
+        optional ``basins.csv``), a single basin CSV/NetCDF file, or the name of a source listed by
+        :func:`core.data.sources.available_sources`.
+    basins : basin ids to load (strings such as ``"01022500"``); all when None (for ``"demo"``:
+        the default demo catchment, since the two demo records do not overlap in time).
+    start, end : period (inclusive, anything ``pandas.Timestamp`` reads); default: the span all
+        selected basins cover.
+    pet_method : ``"auto"``, ``"provided"``, ``"hargreaves"`` or ``"priestley_taylor"``.
+
+    Returns
+    -------
+    ``xarray.Dataset`` with dims ``(basin, time)``: ``prcp``, ``pet``, ``q_obs`` (mm per step;
+    q_obs NaN where not observed), the source's meteorology, coords ``name``, ``area_km2``, ``lat``,
+    ``lon``, numeric static attributes as ``(basin,)`` variables; ``attrs`` ``units`` (dict),
+    ``source``, ``pet_method``, ``time_step``, ``time_step_seconds``.
+
+    Raises
+    ------
+    DataError
+        for any problem with the data, naming the file, variable, basin and date.
+    """
+    kind, location = resolve_source(source)
+    if kind == "demo":
+        records, attrs = load_demo_records(basins)
+        label = "demo"
+    elif kind == "camels_us":
+        records, attrs = load_camels_records(location, basins)
+        label = str(location)
+    elif kind == "basin_table":
+        records, attrs = load_table_folder_records(location, basins)
+        label = str(location)
+    else:
+        records, attrs = load_table_file_records(location, basins)
+        label = str(location)
+    return assemble(records, label, start=start, end=end, pet_method=pet_method, attrs=attrs)

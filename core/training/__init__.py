@@ -1,0 +1,14 @@
+"""Training machinery shared by the hydrology and rain halves (each keeps its model, data and inner loop).
+
+- ``checkpoint``   atomic save, safe load (``weights_only=True``), errors naming the file
+- ``rng``          seeding and capture/restore of the Python, NumPy, torch CPU and CUDA generators
+- ``distributed``  the one torchrun / DDP set-up (process group, rank, all-reduce, barrier)
+- ``lifecycle``    the worker: SIGTERM/SIGINT -> ``cancelled``, error -> ``failed``, status and
+                   progress writing, the epoch convention
+- ``config``       the strict YAML config loader (duplicate and unknown keys, types and ranges,
+                   overlapping periods); value types in ``config_types``; the key tables of the two
+                   kinds in ``schema_hydro`` and ``schema_rain``
+
+The normalisation both models fit on the training period is :class:`core.data.normalize.Normalizer`
+(in the data layer, below both halves).
+"""

@@ -1,0 +1,89 @@
+"""The keys of a hydrology (dXAJ) run config: one row per key, ``Key(path, type, default, help)``.
+
+To add a key, add a row here (and use it in ``core.hydro``); the loader then accepts it, checks its
+type and range and fills its default. Cross-key checks are at the bottom.
+"""
+
+from __future__ import annotations
+
+from core.training.config import (
+    Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
+    Period, Schema, Str, check_periods_disjoint,
+)
+
+MODELS = ("dpl", "static_xaj", "lstm")
+BASELINES = ("static_xaj", "lstm")
+PET_METHODS = ("auto", "provided", "priestley_taylor", "hargreaves")
+
+KEYS = [
+    Key("kind", Choice("hydro"), "hydro", "kind of run"),
+    Key("name", Optional(Str()), None, "label of the run"),
+    Key("model", Choice(*MODELS), "dpl", "dpl (dXAJ) | static_xaj | lstm"),
+    Key("baselines", ListOf(Choice(*BASELINES)), [], "extra models trained and evaluated in the same run"),
+    Key("overrides", FreeMapping(), {}, "per-model config changes, e.g. {static_xaj: {train: {lr: 0.05}}}"),
+    Key("data.source", DataPath(), "demo", "demo, a CAMELS-US or basin-table folder/file, or a source name"),
+    Key("data.basins", Optional(OneOf(Str(), ListOf(OneOf(Str(), Int()), min_len=1))), None, "basin ids; null = all"),
+    Key("data.train_period", Optional(Period()), None, "[start, end] (required)"),
+    Key("data.valid_period", Optional(Period()), None, "[start, end]; null = the last valid_fraction of train"),
+    Key("data.valid_fraction", Float(0, 1, max_open=True), 0.2, "share of the training period held out; 0 = no early stopping"),
+    Key("data.test_period", Optional(Period()), None, "[start, end] (required)"),
+    Key("data.dynamic_inputs", ListOf(Str(), min_len=1), ["prcp", "pet"], "forcing variables the LSTM reads"),
+    Key("data.static_inputs", Optional(OneOf(Choice("all", "none"), ListOf(Str()))), "all", "all, none or a list"),
+    Key("data.pet_method", Choice(*PET_METHODS), "auto", "core.data.pet method"),
+    Key("window.warmup", Int(min=0), 365, "warmup steps before the targets"),
+    Key("window.rho", Int(min=1), 365, "target steps per window"),
+    Key("window.horizon", Int(min=1), 1, "steps ahead"),
+    Key("window.stride", Int(min=1), 1, "steps between training windows"),
+    Key("model_args.hidden", Int(min=1), 64, "LSTM hidden size"),
+    Key("model_args.dropout", Float(0, 1, max_open=True), 0.0, "dropout"),
+    Key("model_args.strategy", Choice("last", "mean_time", "mean_basin"), "last", "how LSTM outputs become parameters"),
+    Key("model_args.lstm_steps", Optional(Int(min=1)), None, "the parameter LSTM reads the window's last N steps"),
+    Key("model_args.bptt_steps", Optional(Int(min=1)), None, "truncated back-propagation through N LSTM steps"),
+    Key("xaj.uh_length", Int(min=1), 15, "unit-hydrograph length (steps)"),
+    Key("xaj.backend", Choice("auto", "reference", "fused"), "auto", "XAJ implementation"),
+    Key("param_ranges", Optional(FreeMapping()), None, "{name: [lower, upper]}; omitted names keep the defaults"),
+    Key("train.epochs", Int(min=1), 20, "epochs"),
+    Key("train.batch_size", Int(min=1), 64, "global batch (windows)"),
+    Key("train.iterations_per_epoch", Optional(Int(min=1)), None, "null = all windows once"),
+    Key("train.optimizer", Choice("adamw", "adadelta"), "adamw", "optimiser"),
+    Key("train.lr", Float(0, min_open=True), 0.005, "learning rate"),
+    Key("train.weight_decay", Float(0), 0.0, "weight decay"),
+    Key("train.loss", Choice("rmse", "mse", "nse"), "rmse", "training loss"),
+    Key("train.patience", Int(min=0), 5, "epochs without improvement before stopping; 0 = never"),
+    Key("train.seed", Int(min=0), 42, "random seed"),
+    Key("train.device", Device(), "auto", "auto, cpu or cuda[:N]"),
+    Key("train.grad_clip", Optional(Float(0)), 1.0, "gradient-norm clip; 0 or null = off"),
+    Key("train.num_threads", Optional(Int(min=1)), None, "torch threads"),
+    Key("train.max_minutes", Optional(Float(0, min_open=True)), None, "wall-clock cap; stops after the epoch that crosses it"),
+    Key("evaluate.batch_size", Int(min=1), 512, "windows per forward pass"),
+    Key("evaluate.stride", Int(min=1), 1, "a test window every k days, predicting its last k days"),
+]
+
+
+def _periods_required(config: dict) -> None:
+    for key in ("train_period", "test_period"):
+        if not config["data"].get(key):
+            raise ConfigError("missing: give [start, end] dates", f"data.{key}")
+
+
+def _overrides_name_models(config: dict) -> None:
+    for name, value in (config.get("overrides") or {}).items():
+        if name not in MODELS:
+            raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)}", f"overrides.{name}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"expected a mapping of config changes, got {value!r}", f"overrides.{name}")
+
+
+def _eval_stride_fits_the_window(config: dict) -> None:
+    limit = config["window"]["rho"] + config["window"]["horizon"]
+    if config["evaluate"]["stride"] > limit:
+        raise ConfigError(f"expected at most window.rho + window.horizon = {limit} (a window predicts that many "
+                          f"days), got {config['evaluate']['stride']}", "evaluate.stride")
+
+
+SCHEMA = Schema("hydro", KEYS, checks=[
+    _periods_required,
+    _eval_stride_fits_the_window,
+    _overrides_name_models,
+    check_periods_disjoint(["data.train_period", "data.valid_period", "data.test_period"]),
+])

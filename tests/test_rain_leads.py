@@ -1,0 +1,141 @@
+"""Lead times on synthetic advected rain with a known answer, and the pySTEPS baselines.
+
+A blob moves one cell east per 5-minute step and its peak grows by one unit per step, so the map of
+frame ``t`` is known exactly: a one-step shift of inputs, targets, truth or persistence changes the
+numbers these tests check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from core.rain import evaluate as E
+from core.rain import pipeline
+from core.rain.baselines import extrapolation, get_method, motion_field, persistence
+from core.rain.experiments import WindowDataset, lead_sample_ends, split_samples
+
+H, W = 12, 24
+LEADS = [1, 2, 3, 4]
+
+
+def blob(t: int) -> np.ndarray:
+    """Rain (mm/h) of frame ``t``: a Gaussian blob centred at x = 3 + t, peak 2 + t."""
+    yy, xx = np.mgrid[:H, :W]
+    return (2.0 + t) * np.exp(-((xx - 3.0 - t) ** 2 + (yy - 6.0) ** 2) / 4.0)
+
+
+def world(n: int = 16, gap_after: int | None = None) -> xr.Dataset:
+    times = pd.date_range("2020-06-01 12:00", periods=n, freq="5min")
+    if gap_after is not None:
+        times = times.append(pd.date_range(times[-1] + pd.Timedelta("3h"), periods=n, freq="5min"))
+    rain = np.stack([blob(t % n) for t in range(len(times))]).astype(np.float32)
+    return xr.Dataset(
+        {"rain": (("time", "lat", "lon"), rain, {"units": "mm/h"})},
+        coords={"time": times, "lat": 60 + 0.1 * np.arange(H), "lon": 20 + 0.1 * np.arange(W)},
+    )
+
+
+def config(**nowcast) -> dict:
+    return pipeline.complete_config({
+        "data": {"steps": 3},
+        "regions": {"region1": {"lat": [60.0, 61.1], "lon": [20.0, 22.3]}},
+        "split": {"train_fraction": 0.5, "val_fraction": 0.1},
+        "experiments": ["exp1"],
+        "model": {"hidden_channels": [4, 4]},
+        "nowcast": {"leads": LEADS, "baselines": ["persistence"], **nowcast},
+    })
+
+
+def test_lead_windows_never_straddle_a_gap():
+    ds = world(10, gap_after=10)
+    ends = lead_sample_ends(ds["time"].values, 3, 4)
+    # per event of 10 frames: issue frames 2 .. 5 (inputs from i-2, targets up to i+4 <= 9)
+    assert list(ends) == [2, 3, 4, 5, 12, 13, 14, 15]
+
+
+def test_sample_for_lead_k_has_inputs_up_to_t_and_target_t_plus_k():
+    cfg = config()
+    prepared = pipeline.prepare(cfg, ds=world())
+    data = prepared.experiments["exp1"]
+    norm = data.normalizer
+    for i in prepared.split.train:
+        x, y = WindowDataset(data, np.asarray([i]), 3)[0]
+        for j in range(3):  # inputs: frames i-2, i-1, i
+            np.testing.assert_allclose(x[j, 0].numpy(), norm.rain_forward(blob(i - 2 + j)), rtol=1e-5, atol=1e-6)
+        for k in LEADS:  # target channel k-1 is frame i+k
+            np.testing.assert_allclose(y[k - 1].numpy(), norm.rain_forward(blob(i + k)), rtol=1e-5, atol=1e-6)
+
+
+class LastFrame(torch.nn.Module):
+    """A 'model' that returns its last input frame at every lead."""
+
+    out_channels = LEADS[-1]
+
+    def forward(self, x):
+        return x[:, -1, :1].repeat(1, self.out_channels, 1, 1)
+
+
+def test_last_frame_model_scores_like_persistence_and_persistence_degrades(tmp_path):
+    cfg = config()
+    prepared = pipeline.prepare(cfg, ds=world())
+    metrics = E.evaluate_leads(prepared, {"exp1": LastFrame()}, [0.5, 2.0], [1, 3], 50, 0,
+                               torch.device("cpu"), None, 4, tmp_path / "predictions.nc")
+    assert metrics["leads_minutes"] == ["5", "10", "15", "20"]
+    rmse = []
+    for key in metrics["leads_minutes"]:
+        m = metrics["test_leads"][key]
+        assert m["exp1"]["rmse"] == pytest.approx(m["persistence"]["rmse"], rel=1e-5)
+        assert m["exp1"]["csi"] == pytest.approx(m["persistence"]["csi"], rel=1e-5)
+        rmse.append(m["persistence"]["rmse"])
+    assert all(b > a for a, b in zip(rmse, rmse[1:])), rmse
+    assert metrics["test"] == metrics["test_leads"]["5"]
+
+
+def test_predictions_truth_is_the_source_frame_at_each_valid_time(tmp_path):
+    source = world()
+    prepared = pipeline.prepare(config(main_lead=3), ds=source)
+    path = tmp_path / "predictions.nc"
+    E.evaluate_leads(prepared, {"exp1": LastFrame()}, [0.5], [1], 20, 0, torch.device("cpu"), None, 4, path)
+    with xr.open_dataset(path) as pred:
+        assert list(pred["lead"].values) == [5.0, 10.0, 15.0, 20.0]
+        for li in range(pred.sizes["lead"]):
+            for ii in range(pred.sizes["issue_time"]):
+                valid = pred["valid_time"].values[li, ii]
+                src = source["rain"].sel(time=valid).values
+                np.testing.assert_allclose(pred["truth_by_lead"].values[li, ii], src, rtol=1e-5, atol=1e-6)
+                issue = pred["issue_time"].values[ii]
+                np.testing.assert_allclose(pred["persistence_by_lead"].values[li, ii],
+                                           source["rain"].sel(time=issue).values, rtol=1e-5, atol=1e-6)
+        for ti, t in enumerate(pred["time"].values):  # the main lead (15 min)
+            np.testing.assert_allclose(pred["truth"].values[ti], source["rain"].sel(time=t).values, rtol=1e-5, atol=1e-6)
+        assert (pred["time"].values == pred["valid_time"].values[2]).all()
+
+
+def test_split_drops_training_samples_whose_targets_are_scored():
+    times = pd.date_range("2020-06-01", periods=30, freq="5min").values
+    s = split_samples(times, 3, {"train_fraction": 0.6, "val_fraction": 0.0}, n_leads=4)
+    scored = {int(i) + k for i in s.test for k in range(1, 5)}
+    assert all(not scored.intersection(range(i + 1, i + 5)) for i in s.train)
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+
+def test_extrapolation_recovers_a_translation():
+    frames = np.stack([blob(t) / (2.0 + t) * 5.0 for t in range(6)])  # constant peak: pure advection
+    v = motion_field(frames)
+    wet = frames[-1] > 1.0
+    assert np.median(v[0][wet]) == pytest.approx(1.0, abs=0.05)  # one cell east per step
+    assert np.median(v[1][wet]) == pytest.approx(0.0, abs=0.05)
+    truth = np.stack([blob(6 + k) / (8.0 + k) * 5.0 for k in range(3)])
+    ext = extrapolation(frames, 3)
+    per = persistence(frames, 3)
+    for k in range(3):
+        assert np.sqrt(np.mean((ext[k] - truth[k]) ** 2)) < 0.1 * np.sqrt(np.mean((per[k] - truth[k]) ** 2))
+    assert get_method("sprog")(frames, 2).shape == (2, H, W)
+    with pytest.raises(ValueError, match="unknown rain baseline"):
+        get_method("optical")
