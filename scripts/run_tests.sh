@@ -13,4 +13,8 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 mkdir -p test-artifacts
-exec .venv/bin/python -m pytest "$@"
+# Random test order (pytest-randomly) so hidden dependencies between tests show up; the seed is printed
+# so a failing order can be replayed: HYDROCAST_TEST_SEED=<seed> scripts/run_tests.sh
+seed="${HYDROCAST_TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
+echo "test order seed: ${seed} (replay: HYDROCAST_TEST_SEED=${seed} scripts/run_tests.sh $*)"
+exec .venv/bin/python -m pytest -p randomly --randomly-seed="${seed}" "$@"
