@@ -500,7 +500,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
 # --- nowcast block (issue 13): leads, baselines, extrapolation guide -------------------------------
 
-GUIDES = ("none", "extrapolation")
+GUIDES = ("none", "extrapolation", "sprog")
 AUGMENTS = ("none", "flips")
 
 
