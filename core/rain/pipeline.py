@@ -173,7 +173,7 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"], motion_frames=fit)
     variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
     rows, cols, layout = layout.cropped()
-    # baselines (and the network's extrapolation guide) run on the whole grid, then are cut like the data
+    # baselines (and the network's guide nowcast) run on the whole grid, then are cut like the data
     guide, baselines = nowcast_baselines(ds, split, steps, nowcast, (rows, cols), layout)
     ds = ds.isel(lat=rows, lon=cols)
     check_memory(ds, len(variables) * len(levels) + 1, len(cfg["experiments"]), str(cfg["data"].get("source")))

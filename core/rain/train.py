@@ -191,7 +191,7 @@ def train_experiment(
     last_path, best_path = checkpoint_paths(ckpt_dir, exp) if ckpt_dir is not None else (None, None)
 
     rng.seed_everything(seed)
-    in_channels = data.model_channels  # stacked channels (+ extrapolation guide, issue 13)
+    in_channels = data.model_channels  # stacked channels (+ guide nowcast, issue 13)
     model = build_model(in_channels, model_cfg)
     channels_last = use_channels_last(device, tcfg.channels_last)
     model.use_channels_last(channels_last)
