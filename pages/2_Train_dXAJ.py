@@ -15,7 +15,9 @@ from core.runs import RunDir
 from ui.data import basin_dataset, basin_spans, data_period, source_and_basins
 from ui.frame import keep_all, kept, period_overlaps, remember, remembered, setup_page, show_error
 from ui.job_panel import job_status, start
-from ui.ranges import range_editor
+from core.hydro.params import PRESETS as RANGE_PRESETS
+from core.hydro.params import XAJ_PARAMS, literature_warnings, preset_ranges
+from ui.ranges import range_editor, set_draft
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "hydro_quick.yaml"
@@ -56,9 +58,22 @@ step = pd.Timedelta(seconds=int(basin_dataset(source, (basins[0],)).attrs.get("t
     if spans else pd.Timedelta(days=1)
 
 st.subheader("Parameter ranges")
+c1, c2 = st.columns([3, 1])
+range_preset = c1.selectbox(
+    "Range preset", list(RANGE_PRESETS), key="range_preset",
+    help="classic: DESIGN.md's table (humid Chinese catchments); camels_us: wider storage and evaporation "
+         "ranges from the literature for CAMELS-US (Feng et al. 2022; Knoben et al. 2019). Load it into the "
+         "table below, then edit single ranges.")
+c2.write("")
+if c2.button("Load preset into the table", key="range_preset_apply"):
+    set_draft({n: list(r) for n, r in preset_ranges(range_preset).items()})
+    st.rerun()
 ranges = range_editor()
 if ranges is None:
     problems.append("A parameter range is invalid (see the table).")
+else:
+    for message in literature_warnings(ranges):
+        st.warning(message, icon="📚")
 
 st.subheader("Training settings")
 preset_name = st.radio("Preset", list(PRESETS), horizontal=True, **remembered("hydro_preset", next(iter(PRESETS))))
@@ -111,6 +126,11 @@ with st.form("hydro_settings"):
     strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], **field("strategy"),
                             help="last: the LSTM's last step; mean_time: mean over the window; mean_basin: one set per basin")
     c1, c2 = st.columns(2)
+    dynamic = c1.multiselect("Dynamic parameters (a value per step)", list(XAJ_PARAMS), default=[],
+                             key=f"dynamic_{tag}", help="e.g. K and B, as δHBV's dynamic parameters; the rest "
+                             "come from the LSTM's last step. Keep A and THETA static.")
+    components = c2.number_input("XAJ components per basin (averaged)", 1, 32, 1, key=f"components_{tag}")
+    c1, c2 = st.columns(2)
     device = c1.selectbox("Device", ["auto", "cpu", "cuda"], **field("device"))
     baselines = c2.multiselect("Baselines trained in the same run", ["static_xaj", "lstm"], **field("baselines"))
     submitted = st.form_submit_button("Start training", type="primary", disabled=bool(problems),
@@ -133,7 +153,9 @@ if submitted and not problems and ranges is not None:
                      "test_period": _pair(test_period, "Test period")},
             "param_ranges": ranges.to_dict(),
             "window": {"warmup": int(warmup), "rho": int(rho)},
-            "model_args": {"hidden": int(hidden), "strategy": strategy},
+            "model_args": {"hidden": int(hidden), "strategy": strategy, "dynamic_params": list(dynamic),
+                           "n_components": int(components)},
+            "range_preset": range_preset,
             "train": {"epochs": int(epochs), "batch_size": int(batch), "iterations_per_epoch": int(iterations),
                       "loss": loss, "device": device, "patience": max(int(epochs), 1)},
         })

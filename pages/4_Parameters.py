@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -36,6 +38,11 @@ else:
     run, ds = with_params[run_name]
     basins = [str(b) for b in ds["basin"].values]
     chosen = c2.multiselect("Basins", basins, default=basins[:3], key="param_basins_pick")
+    dynamic = json.loads(ds.attrs.get("dynamic_params", "[]") or "[]")
+    if dynamic:
+        st.caption(f"Daily (dynamic) parameters: **{', '.join(dynamic)}**, a value for every day; the others "
+                   f"come from the last step of the window ending on each day. Component means over "
+                   f"{int(ds.attrs.get('n_components', 1))} parallel XAJ per basin.")
     if chosen:
         sub = ds.sel(basin=chosen)
         st.plotly_chart(parameter_trajectories(sub["time"].values, sub["params"].values, list(ds["param"].values),

@@ -13,6 +13,7 @@ from torch import nn
 from core.hydro import xaj
 from core.hydro.lstm import StreamflowLSTM
 from core.hydro.params import XAJ_PARAMS, ParamRanges
+from core.hydro.xaj_setup import step_constants
 
 
 class StaticXAJ(nn.Module):
@@ -23,8 +24,11 @@ class StaticXAJ(nn.Module):
 
     kind = "static_xaj"
 
-    def __init__(self, n_basins: int, ranges: ParamRanges, uh_length: int = 15, backend: str = "auto"):
+    def __init__(self, n_basins: int, ranges: ParamRanges, uh_length: int = 15, backend: str = "auto",
+                 warmup_routing: bool = False, step_hours: float = 24.0):
         super().__init__()
+        self.warmup_routing = bool(warmup_routing)
+        self.step_hours = float(step_hours)
         if n_basins < 1:
             raise ValueError(f"static XAJ needs at least one basin, got n_basins={n_basins}")
         self.ranges = ranges
@@ -43,7 +47,8 @@ class StaticXAJ(nn.Module):
         if basin is None:
             raise ValueError("StaticXAJ.forward needs the basin index of every sample")
         params = self.physical_params(None, basin)
-        q, et = xaj.simulate(x, params, warmup=warmup, uh_length=self.uh_length, backend=self.backend)
+        q, et = xaj.simulate(x, step_constants(params, self.step_hours), warmup=warmup, uh_length=self.uh_length,
+                             backend=self.backend, warmup_routing=self.warmup_routing)
         return {"q": q, "et": et, "params": params}
 
 

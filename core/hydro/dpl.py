@@ -4,16 +4,45 @@ After the seed's ``lstm_pbm``: the parameter LSTM reads the normalised inputs ``
 its sigmoid outputs are mapped onto the physical ranges (``ParamRanges.denormalise``) and the XAJ
 runs on the un-normalised forcing ``x`` with those parameters. Gradients of a streamflow loss flow
 back through the physics into the LSTM weights.
+
+Issue 12 additions, after δHBV (Feng et al. 2022, WRR):
+
+- ``dynamic_params`` (e.g. ``["K", "B"]``): those parameters take the LSTM's value at every step
+  (steps before the LSTM's span, i.e. the early warmup, take its first value); the others come from
+  the last step as in the seed. A and THETA should stay static: the unit hydrograph uses the last
+  step's values.
+- ``n_components`` m: the LSTM emits m parameter sets, m complete XAJ models run side by side and
+  their streamflow and evaporation are averaged **after routing**. Each component keeps its own
+  unit hydrograph and reservoirs, so each is a complete, readable XAJ whose budget closes, and the
+  average of closed budgets is closed. (δHBV averages before its routing step and routes once; for
+  XAJ the interflow and groundwater reservoirs are part of each component's state, so there is no
+  single routing to share.) The reported parameters are the component mean.
+- ``warmup_routing``: the surface convolution starts with the warmup's inflow history.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from core.hydro import xaj
 from core.hydro.lstm import ParameterLSTM
-from core.hydro.params import XAJ_PARAMS, ParamRanges
+from core.hydro.params import PARAM_INDEX, XAJ_PARAMS, ParamRanges
+from core.hydro.xaj_setup import step_constants
+
+N_PARAMS = len(XAJ_PARAMS)
+
+
+def check_dynamic_params(names: Sequence[str] | None) -> tuple[str, ...]:
+    """Validate the ``dynamic_params`` names (a tuple in parameter order; raises naming the culprit)."""
+    names = tuple(names or ())
+    unknown = [n for n in names if n not in PARAM_INDEX]
+    if unknown:
+        raise ValueError(f"config key 'model_args.dynamic_params' names unknown XAJ parameter(s) {unknown}; "
+                         f"known: {', '.join(XAJ_PARAMS)}")
+    return tuple(n for n in XAJ_PARAMS if n in names)
 
 
 class DPLModel(nn.Module):
@@ -21,7 +50,8 @@ class DPLModel(nn.Module):
 
     x: P and PET, mm/step ``[warmup + n, B, 2]``; z: normalised inputs ``[warmup + n, B, F]``;
     basin: basin index ``[B]`` (used by the ``mean_basin`` strategy).
-    Returns q and et ``[n, B]`` mm/step and the physical parameters ``[B, 15]``.
+    Returns q and et ``[n, B]`` mm/step and the physical parameters: ``[B, 15]`` without dynamic
+    parameters, else ``[n, B, 15]`` (component means).
     """
 
     kind = "dpl"
@@ -37,6 +67,10 @@ class DPLModel(nn.Module):
         backend: str = "auto",
         lstm_steps: int | None = None,
         bptt_steps: int | None = None,
+        dynamic_params: Sequence[str] | None = None,
+        n_components: int = 1,
+        warmup_routing: bool = False,
+        step_hours: float = 24.0,
     ):
         super().__init__()
         # the LSTM may read only the last ``lstm_steps`` of each window: its cost grows with the
@@ -45,17 +79,58 @@ class DPLModel(nn.Module):
         self.ranges = ranges
         self.uh_length = int(uh_length)
         self.backend = backend
-        self.param_lstm = ParameterLSTM(n_inputs, len(XAJ_PARAMS), hidden, dropout, strategy, bptt_steps)
+        self.dynamic_params = check_dynamic_params(dynamic_params)
+        if int(n_components) < 1:
+            raise ValueError(f"config key 'model_args.n_components' must be >= 1, got {n_components}")
+        self.n_components = int(n_components)
+        self.warmup_routing = bool(warmup_routing)
+        self.step_hours = float(step_hours)
+        if self.dynamic_params and strategy != "last":
+            raise ValueError("config key 'model_args.dynamic_params' needs strategy 'last' (the static "
+                             f"parameters come from the last step), got {strategy!r}")
+        self.param_lstm = ParameterLSTM(n_inputs, N_PARAMS * self.n_components, hidden, dropout, strategy, bptt_steps)
+        mask = torch.zeros(N_PARAMS, dtype=torch.bool)
+        for name in self.dynamic_params:
+            mask[PARAM_INDEX[name]] = True
+        self.register_buffer("dynamic_mask", mask, persistent=False)
+
+    def _lstm_input(self, z: torch.Tensor) -> torch.Tensor:
+        return z[-self.lstm_steps :] if self.lstm_steps is not None else z
+
+    def component_params(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
+        """Physical parameters of every component: ``[B, m, 15]`` (static) or ``[T, B, m, 15]`` with
+        dynamic parameters, T = the window length of ``z`` ``[T, B, F]``."""
+        steps, batch = z.shape[0], z.shape[1]
+        zin = self._lstm_input(z)
+        if not self.dynamic_params:
+            p01 = self.param_lstm(zin, basin).view(batch, self.n_components, N_PARAMS)
+            return self.ranges.denormalise(p01)
+        traj = self.param_lstm.trajectory(zin).view(zin.shape[0], batch, self.n_components, N_PARAMS)
+        if traj.shape[0] < steps:  # the LSTM's span starts inside the warmup: hold its first value before
+            pad = traj[:1].expand(steps - traj.shape[0], -1, -1, -1)
+            traj = torch.cat([pad, traj])
+        p01 = torch.where(self.dynamic_mask, traj, traj[-1:])
+        return self.ranges.denormalise(p01)
 
     def physical_params(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
-        """Physical XAJ parameters ``[B, 15]`` for the windows ``z`` ``[T, B, F]``."""
-        if self.lstm_steps is not None:
-            z = z[-self.lstm_steps :]
-        return self.ranges.denormalise(self.param_lstm(z, basin))
+        """Physical XAJ parameters for the windows ``z`` ``[T, B, F]``: ``[B, 15]`` or per step
+        ``[T, B, 15]`` (dynamic), averaged over the components."""
+        return self.component_params(z, basin).mean(dim=-2)
 
     def forward(
         self, x: torch.Tensor, z: torch.Tensor, warmup: int, basin: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        params = self.physical_params(z, basin)
-        q, et = xaj.simulate(x, params, warmup=warmup, uh_length=self.uh_length, backend=self.backend)
-        return {"q": q, "et": et, "params": params}
+        comp = self.component_params(z, basin)  # [B, m, 15] or [T, B, m, 15]
+        m = self.n_components
+        batch = x.shape[1]
+        params = comp.reshape(*comp.shape[:-3], batch * m, N_PARAMS)
+        params = step_constants(params, self.step_hours)
+        forcing = x.repeat_interleave(m, dim=1) if m > 1 else x
+        q, et = xaj.simulate(forcing, params, warmup=warmup, uh_length=self.uh_length, backend=self.backend,
+                             warmup_routing=self.warmup_routing)
+        q = q.view(q.shape[0], batch, m).mean(-1)
+        et = et.view(et.shape[0], batch, m).mean(-1)
+        reported = comp.mean(dim=-2)
+        if reported.dim() == 3:
+            reported = reported[warmup:]
+        return {"q": q, "et": et, "params": reported}

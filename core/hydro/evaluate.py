@@ -29,6 +29,7 @@ from core.device import resolve_device
 from core.hydro import xaj
 from core.hydro.baselines import StaticXAJ
 from core.hydro.params import XAJ_PARAMS
+from core.hydro.xaj_setup import step_constants
 from core.hydro.train import Prepared, build_model, load_checkpoint, prepare
 from core.hydro.windows import WindowSampler
 from core.atomic_io import atomic_write_with
@@ -62,7 +63,8 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
         start = max(0, first - spec.warmup - spec.rho)
         forcing = torch.as_tensor(inputs.x[:, start : last + 1].transpose(1, 0, 2), device=device)
         p = model.physical_params(None, None)
-        q, _ = xaj.simulate(forcing, p, warmup=first - start, uh_length=model.uh_length, backend=model.backend)
+        q, _ = xaj.simulate(forcing, step_constants(p, model.step_hours), warmup=first - start, uh_length=model.uh_length, backend=model.backend,
+                            warmup_routing=getattr(model, "warmup_routing", False))
         q_sim[:] = q.T.cpu().numpy()
         params = np.repeat(p.cpu().numpy()[:, None, :], n_days, axis=1)
         return {"first": first, "last": last, "q_sim": q_sim, "params": params}
@@ -86,7 +88,11 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
         if "params" in out:
             if params is None:
                 params = np.full((n_basins, n_days, len(XAJ_PARAMS)), np.nan, dtype=np.float32)
-            p = np.broadcast_to(out["params"].float().cpu().numpy()[None], (stride, len(rows), len(XAJ_PARAMS)))
+            traj = out["params"].float().cpu().numpy()
+            if traj.ndim == 3:  # dynamic parameters [n, B, 15]: each predicted day keeps its own set
+                p = traj[-stride:]
+            else:
+                p = np.broadcast_to(traj[None], (stride, len(rows), len(XAJ_PARAMS)))
             params[b[keep], day[keep]] = p[keep]
     return {"first": first, "last": last, "q_sim": q_sim, "params": params, "stride": stride}
 
@@ -152,6 +158,10 @@ def evaluate_model(config: Mapping[str, Any], run: RunDir, device_name: str | No
     obs = prepared.inputs.y[:, pred["first"] : pred["last"] + 1]
     scores = score_basins(pred["q_sim"], obs, prepared.inputs.basins)
     ds = predictions_dataset(prepared, pred, config["model"])
+    if "params" in ds:
+        margs = config.get("model_args") or {}
+        ds.attrs["dynamic_params"] = json.dumps(list(margs.get("dynamic_params") or []) if config["model"] == "dpl" else [])
+        ds.attrs["n_components"] = int(margs.get("n_components", 1) or 1) if config["model"] == "dpl" else 1
     atomic_write_with(run.predictions_path, lambda tmp: ds.to_netcdf(tmp))
     scores["period"] = list(prepared.periods["test"])
     return {"model": config["model"], "checkpoint_epoch": epoch, "test": scores}

@@ -65,6 +65,21 @@ def static_names(ds: xr.Dataset, wanted: str | Sequence[str] | None) -> list[str
     return list(wanted)
 
 
+def derived_inputs(ds: xr.Dataset, dynamic: Sequence[str], log_prcp: bool = False) -> tuple[xr.Dataset, list[str]]:
+    """Add derived LSTM inputs and return ``(ds, dynamic names)``.
+
+    ``log_prcp``: ``prcp`` is replaced in the LSTM inputs by ``prcp_log`` = log(1 + P), which is then
+    z-scored like every input: daily rainfall is heavily skewed, and its z-score is dominated by a few
+    storms. The physics always receives P itself (``x``).
+    """
+    dynamic = list(dynamic)
+    if log_prcp and "prcp" in dynamic:
+        prcp = ds["prcp"]
+        ds = ds.assign(prcp_log=np.log1p(prcp.clip(min=0.0)).assign_attrs(units="log(1 + mm/step)"))
+        dynamic[dynamic.index("prcp")] = "prcp_log"
+    return ds, dynamic
+
+
 def fit_normalizer(ds: xr.Dataset, train_period: Sequence[Any], dynamic: Sequence[str], statics: Sequence[str]) -> Normalizer:
     """Statistics of the dynamic inputs and statics over the training period only."""
     start, end = parse_period(train_period, "train")

@@ -85,6 +85,63 @@ DEFAULT_RANGES: dict[str, tuple[float, float]] = {
 }
 """Default (lower, upper) range of each parameter, physical units."""
 
+CAMELS_US_RANGES: dict[str, tuple[float, float]] = {
+    "K": (0.2, 1.5), "B": (0.1, 1.0), "IM": (0.0, 0.1), "UM": (5.0, 100.0), "LM": (20.0, 300.0),
+    "DM": (10.0, 600.0), "C": (0.0, 0.5), "SM": (1.0, 200.0), "EX": (0.1, 2.0), "KI": (0.0, 0.7),
+    "KG": (0.0, 0.7), "A": (0.0, 2.9), "THETA": (0.0, 6.5), "CI": (0.0, 0.95), "CG": (0.95, 0.999),
+}
+"""The ``camels_us`` preset: wider storage and evaporation ranges for the CAMELS-US basins.
+
+Chosen from the literature and from the learned trajectories of the classic ranges (issue 12: UM, LM,
+DM in the top 5 % of their ranges in 76-80 % of the steps, C in 96 %, IM and EX at their lower bounds),
+not by tuning on test scores:
+
+- Tension water ``WM = UM + LM + DM`` up to 1000 mm, the upper field-capacity bound of δHBV on the 671
+  CAMELS basins (Feng, Liu, Lawson & Shen 2022, WRR 58, e2022WR032404, table of parameter ranges:
+  FC 50-1000 mm); the classic table stops at 230 mm. UM 5-100, LM 20-300, DM 10-600 mm keep the layer
+  order of Zhao (1992, J. Hydrol. 135, 371-381: upper layer smallest).
+- C (deep-layer evaporation) up to 0.5 and EX down to 0.1: inside MARRMoT's XAJ ranges (Knoben et
+  al. 2019, GMD 12, 2463-2480, model m_28: c 0.01-0.99, ex 0-10, b 0-10, total storage 1-2000 mm),
+  because C and EX sat at the classic bounds. B up to 1.0 (MARRMoT 0-10).
+- K (ratio of the model's potential evaporation to the PET input) 0.2-1.5: the Priestley-Taylor PET
+  from Daymet is 2-30 % below CAMELS' own ``pet_mean`` (README), so the ratio must exceed 1.
+- IM 0-0.1: IM sat at its lower bound 0.01; most CAMELS basins are rural.
+- SM up to 200 mm, CI up to 0.95, CG 0.95-0.999 (slower and faster baseflow than the humid
+  Chinese basins of the classic table; MARRMoT allows 0-1 for both).
+"""
+
+PRESETS: dict[str, dict[str, tuple[float, float]]] = {"classic": dict(DEFAULT_RANGES), "camels_us": CAMELS_US_RANGES}
+"""Named range tables: ``classic`` (DESIGN.md section 4, humid Chinese catchments) and ``camels_us``."""
+
+LITERATURE_RANGES: dict[str, tuple[float, float]] = {
+    "K": (0.1, 1.6), "B": (0.0, 10.0), "IM": (0.0, 0.5), "UM": (0.0, 150.0), "LM": (10.0, 600.0),
+    "DM": (0.0, 1000.0), "C": (0.0, 0.99), "SM": (1.0, 400.0), "EX": (0.0, 10.0), "KI": (0.0, 1.0),
+    "KG": (0.0, 1.0), "A": (0.0, 10.0), "THETA": (0.0, 20.0), "CI": (0.0, 0.999), "CG": (0.5, 0.9999),
+}
+"""What published XAJ applications use at the widest (MARRMoT m_28, Knoben et al. 2019; Zhao 1992;
+δHBV storage up to 1000 mm, Feng et al. 2022): a range beyond these is allowed but draws a warning
+(``literature_warnings``), because the physics accepts it while no study supports it."""
+
+
+def preset_ranges(name: str) -> dict[str, tuple[float, float]]:
+    """The ``{name: (lower, upper)}`` table of a preset; raises naming the known presets."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown range preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
+
+
+def literature_warnings(ranges: "ParamRanges") -> list[str]:
+    """One message per bound outside ``LITERATURE_RANGES`` (empty when all are inside)."""
+    out = []
+    for name in XAJ_PARAMS:
+        lo, hi = ranges[name]
+        lit_lo, lit_hi = LITERATURE_RANGES[name]
+        if lo < lit_lo or hi > lit_hi:
+            out.append(f"{name} range ({lo:g}, {hi:g}) goes beyond what the literature uses "
+                       f"({lit_lo:g}, {lit_hi:g}); allowed, but check it is what you mean")
+    return out
+
+
 PARAM_INDEX: dict[str, int] = {name: i for i, name in enumerate(XAJ_PARAMS)}
 """Column of each parameter in a ``[..., 15]`` tensor."""
 
@@ -98,12 +155,13 @@ class ParamRanges:
     Errors name the parameter at fault. Instances are immutable; ``with_range`` returns a copy.
     """
 
-    def __init__(self, ranges: Mapping[str, tuple[float, float]] | None = None, *, source: str = "ranges"):
-        """Build from ``{name: (lower, upper)}``; names left out keep their default range.
+    def __init__(self, ranges: Mapping[str, tuple[float, float]] | None = None, *, source: str = "ranges",
+                 preset: str = "classic"):
+        """Build from ``{name: (lower, upper)}``; names left out keep the range of ``preset``.
 
         ``source`` names where the ranges came from (a config file, a table) in error messages.
         """
-        merged = dict(DEFAULT_RANGES)
+        merged = preset_ranges(preset)
         for name, bounds in (ranges or {}).items():
             if name not in _SPEC_BY_NAME:
                 raise ValueError(f"{source}: unknown XAJ parameter {name!r}; known: {', '.join(XAJ_PARAMS)}")
@@ -145,15 +203,21 @@ class ParamRanges:
         return {n: [float(lo), float(hi)] for n, (lo, hi) in self._ranges.items()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, *, source: str = "param_ranges") -> "ParamRanges":
+    def from_dict(cls, data: Mapping[str, Any] | None, *, source: str = "param_ranges",
+                  preset: str = "classic") -> "ParamRanges":
         """Inverse of ``to_dict``. Accepts ``[lower, upper]`` or ``{"lower": .., "upper": ..}`` per name;
-        names left out keep their defaults; ``None`` gives the defaults."""
+        names left out keep the ranges of ``preset``; ``None`` gives the preset."""
         if data is None:
-            return cls(source=source)
+            return cls(source=source, preset=preset)
         if not isinstance(data, Mapping):
             raise ValueError(f"{source}: expected a mapping of parameter name to [lower, upper], "
                              f"got {type(data).__name__}")
-        return cls(dict(data), source=source)
+        return cls(dict(data), source=source, preset=preset)
+
+    @classmethod
+    def from_preset(cls, name: str) -> "ParamRanges":
+        """The ranges of a named preset (``PRESETS``)."""
+        return cls(source=f"range preset {name!r}", preset=name)
 
     @classmethod
     def defaults(cls) -> "ParamRanges":

@@ -32,7 +32,8 @@ from core.data.normalize import Normalizer
 from core.device import resolve_device
 from core.hydro.baselines import LSTMBaseline, StaticXAJ
 from core.hydro.dpl import DPLModel
-from core.hydro.inputs import HydroInputs, build_inputs, fit_normalizer, resolve_periods, static_names
+from core.hydro.ensemble import Ensemble, member_loss_inputs
+from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.losses import get_loss
 from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
@@ -60,7 +61,7 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     data = config["data"]
     ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"))
     periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
-    dynamic = list(data["dynamic_inputs"])
+    ds, dynamic = derived_inputs(ds, list(data["dynamic_inputs"]), bool(data.get("log_prcp", False)))
     statics = static_names(ds, data.get("static_inputs"))
     if norm is None:
         norm = fit_normalizer(ds, periods["train"], dynamic, statics)
@@ -69,22 +70,43 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     inputs = build_inputs(ds, norm, dynamic, statics, periods["train"])
     w = config["window"]
     spec = WindowSpec(int(w["warmup"]), int(w["rho"]), int(w["horizon"]), int(w["stride"]))
-    ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges")
+    ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
+                                   preset=config.get("range_preset", "classic"))
     return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
 
 
 def build_model(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
-    """``get_model(cfg)``: the network of ``config["model"]`` sized for the prepared inputs."""
+    """``get_model(cfg)``: the network of ``config["model"]`` sized for the prepared inputs
+    (``model_args.ensemble`` n > 1: n of them from consecutive seeds, averaged)."""
+    n = int(config["model_args"].get("ensemble", 1) or 1)
+    if n > 1 and config["model"] != "static_xaj":
+        seed = int(config["train"]["seed"])
+        return Ensemble([_seeded(seed + i, lambda: _build_one(config, prepared)) for i in range(n)])
+    return _build_one(config, prepared)
+
+
+def _seeded(seed: int, make: Callable[[], nn.Module]) -> nn.Module:
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return make()
+
+
+def _build_one(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
     kind = config["model"]
     margs = config["model_args"]
     n_inputs = len(prepared.inputs.input_names)
     if kind == "dpl":
         return DPLModel(n_inputs, prepared.ranges, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]),
                         strategy=margs["strategy"], uh_length=int(config["xaj"]["uh_length"]),
-                        backend=config["xaj"]["backend"], lstm_steps=margs.get("lstm_steps"), bptt_steps=margs.get("bptt_steps"))
+                        backend=config["xaj"]["backend"], lstm_steps=margs.get("lstm_steps"), bptt_steps=margs.get("bptt_steps"),
+                        dynamic_params=margs.get("dynamic_params"), n_components=int(margs.get("n_components", 1)),
+                        warmup_routing=bool(config["xaj"].get("warmup_routing", False)),
+                        step_hours=float(config["xaj"].get("step_hours", 24.0)))
     if kind == "static_xaj":
         return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, uh_length=int(config["xaj"]["uh_length"]),
-                         backend=config["xaj"]["backend"])
+                         backend=config["xaj"]["backend"],
+                         warmup_routing=bool(config["xaj"].get("warmup_routing", False)),
+                         step_hours=float(config["xaj"].get("step_hours", 24.0)))
     if kind == "lstm":
         q_scale = prepared.norm.stats["q_obs"]["std"]
         return LSTMBaseline(n_inputs, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]), q_scale=q_scale)
@@ -265,7 +287,7 @@ def train_model(
             batch = train_sampler.batch(order[it * per_rank : (it + 1) * per_rank]).to(device)
             optimizer.zero_grad(set_to_none=True)
             out = net(batch.x, batch.z, prepared.spec.warmup, batch.basin)
-            loss = _loss_value(loss_fn, loss_name, out["q"], batch.y, q_std_all[batch.basin.cpu()].to(device))
+            loss = _loss_value(loss_fn, loss_name, *member_loss_inputs(out, batch.y, q_std_all[batch.basin.cpu()].to(device)))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{config['model']}: loss became {float(loss)} in epoch {epoch}, "
                                          f"iteration {it} (basins {sorted({inputs.basins[int(b)] for b in batch.basin})})")

@@ -8,6 +8,8 @@ without the offsets the same A, THETA give 0.0115, 0.0450, ... and end 0.0329.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 
@@ -65,3 +67,17 @@ def pending_volume(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """
     remaining = torch.clamp(1.0 - torch.cumsum(weights, dim=-1), min=0.0)
     return causal_convolve(inflow, remaining)
+
+
+def route_surface(inflow: torch.Tensor, weights: torch.Tensor, history: torch.Tensor | None,
+                  convolve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = causal_convolve) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Surface routing of ``inflow [T, B]`` with kernels ``weights [B, L]`` after ``history [H, B]``
+    (warmup inflow, or None for DESIGN.md's zero history). Returns the routed flow ``[T, B]``, the
+    water pending in the unit hydrograph after each step ``[T, B]`` and before the first ``[B]``."""
+    if history is None:
+        zero = inflow.new_zeros(inflow.shape[1:])
+        return convolve(inflow, weights), pending_volume(inflow, weights), zero
+    h = history.shape[0]
+    full = torch.cat([history, inflow])
+    pending = pending_volume(full, weights)
+    return convolve(full, weights)[h:], pending[h:], pending[h - 1]

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from core.hydro import xaj_kernels as kern
-from core.hydro.unit_hydrograph import gamma_unit_hydrograph, pending_volume
-from core.hydro.xaj import (FLUX_NAMES, INITIAL_NAMES, STATE_NAMES, XajParams, _checked_inputs,
-                            initial_state, unpack_params)
+from core.hydro.unit_hydrograph import gamma_unit_hydrograph, route_surface
+from core.hydro.xaj_setup import (FLUX_NAMES, INITIAL_NAMES, STATE_NAMES, XajParams, checked_inputs,
+                                  initial_state, per_step_params, unpack_params)
 
 _KERNEL_STATE_COLUMNS = (kern.O_WU, kern.O_WL, kern.O_WD, kern.O_S, kern.O_FR, kern.O_QI, kern.O_QG)
 
@@ -43,20 +43,11 @@ def use_parallel(n_basin: int) -> bool:
     return n_basin >= PARALLEL_MIN_BASINS and numba.get_num_threads() > 1
 
 
-def is_available() -> bool:
-    """True when the compiled kernels can run (numba imports and compiles on this machine)."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a hard requirement of the project
-        return False
-    return True
-
-
 class _XajRecursion(torch.autograd.Function):
     """Autograd wrapper of the compiled recursion.
 
-    Inputs: prcp, pet ``[B, T]`` float64 host tensors (data, no gradient); par ``[B, 13]`` and
-    init ``[B, 7]`` float64 host tensors (kernel order of ``xaj_kernels``).
+    Inputs: prcp, pet ``[B, T]`` float64 host tensors (data, no gradient); per-step par ``[B, T, 13]``
+    and init ``[B, 7]`` float64 host tensors (kernel order of ``xaj_kernels``).
     Outputs: the ``N_OUT`` recorded series, each a ``[T, B]`` view of the basin-major buffer
     (order ``xaj_kernels.OUTPUT_NAMES``).
     Series the loss does not use get no gradient buffer (``set_materialize_grads(False)``).
@@ -119,8 +110,14 @@ class _UnitHydrographConvolution(torch.autograd.Function):
 
 
 def _kernel_parameters(p: XajParams) -> torch.Tensor:
-    """Named parameter columns (KI, KG already rescaled by ``unpack_params``) -> [B, 13] kernel order."""
-    return torch.stack([p.K, p.B, p.IM, p.UM, p.LM, p.DM, p.C, p.SM, p.EX, p.KI, p.KG, p.CI, p.CG], dim=1)
+    """Named ``[T, B]`` parameter columns (KI, KG already rescaled by ``unpack_params``) ->
+    ``[B, T, 13]`` kernel order, contiguous."""
+    stacked = torch.stack([p.K, p.B, p.IM, p.UM, p.LM, p.DM, p.C, p.SM, p.EX, p.KI, p.KG, p.CI, p.CG], dim=-1)
+    return stacked.transpose(0, 1).contiguous()
+
+
+def _convolve(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return _UnitHydrographConvolution.apply(inflow, weights)
 
 
 def _check_forcing_gradient(forcing: torch.Tensor) -> None:
@@ -135,6 +132,7 @@ def simulate_fused(
     warmup: int = 0,
     uh_length: int = 15,
     return_states: bool = False,
+    warmup_routing: bool = False,
 ):
     """Run XAJ with the compiled recursion; same contract as ``core.hydro.xaj.simulate``.
 
@@ -143,16 +141,17 @@ def simulate_fused(
     forcing : torch.Tensor
         ``[T, B, 2]`` precipitation and potential evapotranspiration, mm per step.
     params : torch.Tensor
-        ``[B, 15]`` physical parameters in the order K, B, IM, UM, LM, DM, C, SM, EX, KI, KG, A,
-        THETA, CI, CG. Gradients flow to it through the main (post-warmup) period only.
+        ``[B, 15]`` or per step ``[T, B, 15]`` physical parameters in the order K, B, IM, UM, LM, DM,
+        C, SM, EX, KI, KG, A, THETA, CI, CG. Gradients flow to it through the main (post-warmup)
+        period only.
     warmup : int
         Steps run without gradient from the cold-start states; their end states start the main period.
     uh_length : int
         Length L of the gamma unit hydrograph, steps.
     return_states : bool
-        Also return the reference's diagnostics dict: ``[T - warmup, B]`` end-of-step states
-        ``WU, WL, WD, S, FR, QI, QG``, fluxes ``PE, R, RIM, RS, RI, RG, E, QS`` (mm per step), ``UH``
-        (water still in the unit hydrograph, mm) and ``[B]`` start-of-period states ``WU0 ... QG0``.
+        Also return the reference's diagnostics dict (see ``core.hydro.xaj.simulate``).
+    warmup_routing : bool
+        Start the surface convolution with the warmup's inflow as history (see ``xaj.simulate``).
 
     Returns
     -------
@@ -160,28 +159,33 @@ def simulate_fused(
     step, dtype and device of ``params``.
     """
     _check_forcing_gradient(forcing)
-    forcing, params = _checked_inputs(forcing, params, warmup, uh_length)  # same errors as the reference
+    forcing, params = checked_inputs(forcing, params, warmup, uh_length)  # same errors as the reference
     dtype, device = params.dtype, params.device
     host = torch.device("cpu")
+    steps = forcing.shape[0]
     f64 = forcing.detach().to(device=host, dtype=torch.float64)  # already rounded to params.dtype
     prcp = f64[:, :, 0].T.contiguous()  # [B, T], basin-major for the kernels
     pet = f64[:, :, 1].T.contiguous()
-    p = unpack_params(params.to(device=host, dtype=torch.float64))
-    par = _kernel_parameters(p)
-    init = torch.stack(list(initial_state(p)), dim=1)  # [B, 7], differentiable like the reference's
+    p = unpack_params(per_step_params(params.to(device=host, dtype=torch.float64), steps))  # [T, B] columns
+    par = _kernel_parameters(p)  # [B, T, 13]
+    init = torch.stack(list(initial_state(p.at(0))), dim=1)  # [B, 7], differentiable like the reference's
 
+    history = None
     if warmup > 0:
         with torch.no_grad():
             warm = _XajRecursion.apply(prcp[:, :warmup].contiguous(), pet[:, :warmup].contiguous(),
-                                       par.detach(), init.detach())
+                                       par[:, :warmup].contiguous(), init.detach())
             init = torch.stack([warm[i][-1] for i in _KERNEL_STATE_COLUMNS], dim=1)
+            if warmup_routing and uh_length > 1:
+                history = (warm[kern.O_RIM] + warm[kern.O_RS] * (1.0 - p.IM[:warmup]))[-(uh_length - 1):]
         prcp = prcp[:, warmup:].contiguous()
         pet = pet[:, warmup:].contiguous()
+        par = par[:, warmup:].contiguous()
 
     series = _XajRecursion.apply(prcp, pet, par, init)  # N_OUT x [T, B]
-    inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - p.IM)
-    weights = gamma_unit_hydrograph(p.A, p.THETA, uh_length)
-    qs = _UnitHydrographConvolution.apply(inflow, weights)
+    inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - p.IM[warmup:])
+    weights = gamma_unit_hydrograph(p.A[-1], p.THETA[-1], uh_length)
+    qs, pending, pending0 = route_surface(inflow, weights, history, convolve=_convolve)
     q = qs + series[kern.O_QI] + series[kern.O_QG]
 
     def back(x: torch.Tensor) -> torch.Tensor:  # float64 host -> caller dtype and device
@@ -192,6 +196,7 @@ def simulate_fused(
         return q_out, et_out
     out = {name: back(series[kern.OUTPUT_NAMES.index(name)]) for name in STATE_NAMES + FLUX_NAMES if name != "QS"}
     out["QS"] = back(qs)
-    out["UH"] = back(pending_volume(inflow, weights))
+    out["UH"] = back(pending)
     out.update({name: back(init[:, i]) for i, name in enumerate(INITIAL_NAMES)})
+    out["UH0"] = back(pending0)
     return q_out, et_out, out

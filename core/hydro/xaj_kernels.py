@@ -9,7 +9,7 @@ and the same gradient conventions: ``torch.where`` sends the gradient down the t
 ``torch.minimum`` splits it half and half on a tie. The gamma unit
 hydrograph and the surface convolution stay in torch (``core.hydro.xaj_fused``).
 
-Layout: forcing ``[B, T]``, parameters ``[B, N_PAR]``, initial states ``[B, N_INIT]``, recorded
+Layout: forcing ``[B, T]``, per-step parameters ``[B, T, N_PAR]``, initial states ``[B, N_INIT]``, recorded
 series ``[N_OUT, B, T]``; everything float64. Basin-major on purpose: each basin's loop then walks
 memory contiguously, whereas ``[T, B]`` with B = 256 strides 2 KB per step and thrashes the cache
 (measured 6x slower on case (a) of the benchmark). Each basin is independent: one compiled function runs one
@@ -82,9 +82,16 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
         el_case = 3
     ced = (wl < clm) and (wl < cdd)
     ed = cdd - wl if ced else 0.0
-    e = eu + el + ed
+    e = eu + el + ed  # drives D; ED is capped by the deep store only in the reported E below
     d = p - e
     pe = d if d > 0.0 else 0.0
+    # reported (basin) E: the pervious part evaporates EU + EL + min(ED, WD), the impervious part
+    # min(P, EP) (it runs off the rest, max(P - EP, 0) = PE); this closes the basin water balance
+    ed_capped = ed > wd
+    edc = wd if ed_capped else ed
+    e_perv = eu + el + edc
+    e_imp = p if p < ep else ep
+    e_out = (1.0 - im) * e_perv + im * e_imp
 
     # 2. runoff generation
     wm = um + lm + dm
@@ -204,13 +211,14 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     s3 = s2 * (1.0 - ki - kg)
 
     return (
-        wu2, wl2, wd2, s3, fr1, e, rs, ri, rg, rim, pe, r,  # recorded (positions 0-11)
+        wu2, wl2, wd2, s3, fr1, e_out, rs, ri, rg, rim, pe, r,  # recorded (positions 0-11)
         # intermediates for the adjoint
         p, kp, ep, c1, eu, dd, cdd, el_case, ced, d, pe,
         wm, wmm, w0_clamped, deficit, x1, ib, p1, a, r_case, x2, p2, m, rr, r, pim,
         wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
         ms, runoff, fr1, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, au, rs_case, x4, p4, m2,
         rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
+        ed_capped, e_perv, e_imp,
     )
 
 
@@ -218,19 +226,6 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
 def _forward_basin(ib_, prcp, pet, par, init, out):
     """The recursion of one basin (column ``ib_``) over all steps; see :func:`xaj_forward`."""
     n_time = prcp.shape[1]
-    k = par[ib_, P_K]
-    b = par[ib_, P_B]
-    im = par[ib_, P_IM]
-    um = par[ib_, P_UM]
-    lm = par[ib_, P_LM]
-    dm = par[ib_, P_DM]
-    c = par[ib_, P_C]
-    sm = par[ib_, P_SM]
-    ex = par[ib_, P_EX]
-    ki = par[ib_, P_KI]
-    kg = par[ib_, P_KG]
-    ci = par[ib_, P_CI]
-    cg = par[ib_, P_CG]
     wu = init[ib_, I_WU]
     wl = init[ib_, I_WL]
     wd = init[ib_, I_WD]
@@ -239,6 +234,19 @@ def _forward_basin(ib_, prcp, pet, par, init, out):
     qi = init[ib_, I_QI]
     qg = init[ib_, I_QG]
     for t in range(n_time):
+        k = par[ib_, t, P_K]
+        b = par[ib_, t, P_B]
+        im = par[ib_, t, P_IM]
+        um = par[ib_, t, P_UM]
+        lm = par[ib_, t, P_LM]
+        dm = par[ib_, t, P_DM]
+        c = par[ib_, t, P_C]
+        sm = par[ib_, t, P_SM]
+        ex = par[ib_, t, P_EX]
+        ki = par[ib_, t, P_KI]
+        kg = par[ib_, t, P_KG]
+        ci = par[ib_, t, P_CI]
+        cg = par[ib_, t, P_CG]
         res = _step(wu, wl, wd, s, fr, prcp[ib_, t], pet[ib_, t],
                     k, b, im, um, lm, dm, c, sm, ex, ki, kg)
         wu, wl, wd, s, fr = res[0], res[1], res[2], res[3], res[4]
@@ -267,32 +275,6 @@ def _forward_basin(ib_, prcp, pet, par, init, out):
 def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
     """Adjoint of one basin (column ``bi``); see :func:`xaj_backward`."""
     n_time = prcp.shape[1]
-    k = par[bi, P_K]
-    b = par[bi, P_B]
-    im = par[bi, P_IM]
-    um = par[bi, P_UM]
-    lm = par[bi, P_LM]
-    dm = par[bi, P_DM]
-    c = par[bi, P_C]
-    sm = par[bi, P_SM]
-    ex = par[bi, P_EX]
-    ki = par[bi, P_KI]
-    kg = par[bi, P_KG]
-    ci = par[bi, P_CI]
-    cg = par[bi, P_CG]
-    g_k = 0.0
-    g_b = 0.0
-    g_im = 0.0
-    g_um = 0.0
-    g_lm = 0.0
-    g_dm = 0.0
-    g_c = 0.0
-    g_sm = 0.0
-    g_ex = 0.0
-    g_ki = 0.0
-    g_kg = 0.0
-    g_ci = 0.0
-    g_cg = 0.0
     # adjoints of the states at the end of the current step
     a_wu = 0.0
     a_wl = 0.0
@@ -302,6 +284,32 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
     a_qi = 0.0
     a_qg = 0.0
     for t in range(n_time - 1, -1, -1):
+        k = par[bi, t, P_K]
+        b = par[bi, t, P_B]
+        im = par[bi, t, P_IM]
+        um = par[bi, t, P_UM]
+        lm = par[bi, t, P_LM]
+        dm = par[bi, t, P_DM]
+        c = par[bi, t, P_C]
+        sm = par[bi, t, P_SM]
+        ex = par[bi, t, P_EX]
+        ki = par[bi, t, P_KI]
+        kg = par[bi, t, P_KG]
+        ci = par[bi, t, P_CI]
+        cg = par[bi, t, P_CG]
+        g_k = 0.0
+        g_b = 0.0
+        g_im = 0.0
+        g_um = 0.0
+        g_lm = 0.0
+        g_dm = 0.0
+        g_c = 0.0
+        g_sm = 0.0
+        g_ex = 0.0
+        g_ki = 0.0
+        g_kg = 0.0
+        g_ci = 0.0
+        g_cg = 0.0
         if t > 0:
             wu = out[O_WU, bi, t - 1]
             wl = out[O_WL, bi, t - 1]
@@ -325,6 +333,7 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
             wet, wu1, wu1_cap, wu1_tie, wd_spill, wl1, wd1,
             ms, runoff, fr1_, ss, ss_clamped, free_deficit, ssc, x3, ie, p3, au, rs_case, x4, p4, m2,
             rs0, rs_capped, rs_tie, s1, s1_capped, s1_tie, s2,
+            ed_capped, e_perv, e_imp,
         ) = _step(wu, wl, wd, s, fr, prcp[bi, t], pet[bi, t],
                   k, b, im, um, lm, dm, c, sm, ex, ki, kg)
 
@@ -336,7 +345,7 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
         g_fr1 = a_fr + gout[O_FR, bi, t]
         g_qi1 = a_qi + gout[O_QI, bi, t]
         g_qg1 = a_qg + gout[O_QG, bi, t]
-        g_e = gout[O_E, bi, t]
+        g_eo = gout[O_E, bi, t]  # of the reported (basin) E
         g_rs = gout[O_RS, bi, t]
         g_ri = gout[O_RI, bi, t]
         g_rg = gout[O_RG, bi, t]
@@ -568,10 +577,18 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
         # 1. evaporation; pe = max(d, 0), d = p - e, e = eu + el + ed
         if d >= 0.0:
             g_d += g_pe
-        g_e -= g_d
-        g_eu = g_e
-        g_el += g_e
+        # reported E = (1 - im) e_perv + im e_imp, e_perv = eu + el + min(ed, wd), e_imp = min(p, ep)
+        g_ev = g_eo * (1.0 - im)
+        g_im += g_eo * (e_imp - e_perv)
+        g_ep_imp = 0.0 if p < ep else g_eo * im
+        g_e = -g_d
+        g_eu = g_e + g_ev
+        g_el += g_e + g_ev
         g_ed += g_e
+        if ed_capped:
+            g_wd += g_ev
+        else:
+            g_ed += g_ev
         g_dd = 0.0
         g_cdd = 0.0
         if ced:
@@ -588,7 +605,7 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
         g_c += g_cdd * dd
         g_dd += g_cdd * c
         # dd = ep - eu
-        g_ep = g_dd
+        g_ep = g_dd + g_ep_imp
         g_eu -= g_dd
         if c1:
             g_ep += g_eu
@@ -605,20 +622,20 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
         a_fr = g_fr
         a_qi = a_qi_prev
         a_qg = a_qg_prev
+        gpar[bi, t, P_K] = g_k
+        gpar[bi, t, P_B] = g_b
+        gpar[bi, t, P_IM] = g_im
+        gpar[bi, t, P_UM] = g_um
+        gpar[bi, t, P_LM] = g_lm
+        gpar[bi, t, P_DM] = g_dm
+        gpar[bi, t, P_C] = g_c
+        gpar[bi, t, P_SM] = g_sm
+        gpar[bi, t, P_EX] = g_ex
+        gpar[bi, t, P_KI] = g_ki
+        gpar[bi, t, P_KG] = g_kg
+        gpar[bi, t, P_CI] = g_ci
+        gpar[bi, t, P_CG] = g_cg
 
-    gpar[bi, P_K] = g_k
-    gpar[bi, P_B] = g_b
-    gpar[bi, P_IM] = g_im
-    gpar[bi, P_UM] = g_um
-    gpar[bi, P_LM] = g_lm
-    gpar[bi, P_DM] = g_dm
-    gpar[bi, P_C] = g_c
-    gpar[bi, P_SM] = g_sm
-    gpar[bi, P_EX] = g_ex
-    gpar[bi, P_KI] = g_ki
-    gpar[bi, P_KG] = g_kg
-    gpar[bi, P_CI] = g_ci
-    gpar[bi, P_CG] = g_cg
     ginit[bi, I_WU] = a_wu
     ginit[bi, I_WL] = a_wl
     ginit[bi, I_WD] = a_wd
@@ -637,7 +654,7 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
 def xaj_forward(prcp, pet, par, init, out):
     """Run the recursion over ``T`` steps for ``B`` basins and record every series.
 
-    prcp, pet: [B, T] mm/step; par: [B, N_PAR]; init: [B, N_INIT]; out: [N_OUT, B, T] (written).
+    prcp, pet: [B, T] mm/step; par: [B, T, N_PAR] (per step); init: [B, N_INIT]; out: [N_OUT, B, T] (written).
     """
     for b in range(prcp.shape[0]):
         _forward_basin(b, prcp, pet, par, init, out)
@@ -654,7 +671,7 @@ def xaj_forward_parallel(prcp, pet, par, init, out):
 def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
     """Reverse-mode adjoint of :func:`xaj_forward`.
 
-    gout: [N_OUT, B, T] dL/d(recorded series); gpar: [B, N_PAR] and ginit: [B, N_INIT] are
+    gout: [N_OUT, B, T] dL/d(recorded series); gpar: [B, T, N_PAR] (per step) and ginit: [B, N_INIT] are
     overwritten with dL/d(par) and dL/d(init).
     """
     for b in range(prcp.shape[0]):

@@ -81,18 +81,26 @@ def sprog(frames: np.ndarray, n_leads: int, velocity: np.ndarray | None = None) 
         raise ValueError("S-PROG needs at least 3 input frames (AR order 2)")
     v = motion_field(rain) if velocity is None else velocity
     wet = rain[-3:] >= RAIN_THRESHOLD
-    if wet.sum() < 10 or (~wet).sum() < 10:
-        # the cascade's autocorrelations are undefined on an (almost) constant field
+    wet_per_frame = wet.reshape(3, -1).sum(axis=1)
+    if wet_per_frame.min() < 10 or (~wet).reshape(3, -1).sum(axis=1).min() < 10:
+        # the cascade's autocorrelations are undefined when any of the 3 frames is (almost) constant
         return extrapolation(rain, n_leads, v)
     db, _ = transformation.dB_transform(rain[-3:], {"transform": None, "unit": "mm/h", "threshold": RAIN_THRESHOLD,
                                                      "zerovalue": 0.0}, threshold=RAIN_THRESHOLD, zerovalue=DB_ZERO)
     # S-PROG prints a summary of its set-up on every call
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        out = nowcasts.get_method("sprog")(
-            db, v, int(n_leads), precip_thr=10.0 * np.log10(RAIN_THRESHOLD), n_cascade_levels=6,
-            measure_time=False,
-        )
+        try:
+            out = nowcasts.get_method("sprog")(
+                db, v, int(n_leads), precip_thr=10.0 * np.log10(RAIN_THRESHOLD), n_cascade_levels=6,
+                measure_time=False,
+            )
+        except ValueError as err:
+            if "non-finite" not in str(err):
+                raise
+            # a cascade level without variance (small grids, a few wet pixels) has no AR(2) fit;
+            # S-PROG without damping is plain extrapolation
+            return extrapolation(rain, n_leads, v)
     out = np.asarray(out, dtype=np.float64)
     rate = np.where(np.isfinite(out) & (out > 10.0 * np.log10(RAIN_THRESHOLD)), 10.0 ** (out / 10.0), 0.0)
     return rate

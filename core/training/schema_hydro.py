@@ -6,8 +6,9 @@ type and range and fills its default. Cross-key checks are at the bottom.
 
 from __future__ import annotations
 
+from core.hydro.params import XAJ_PARAMS as XAJ_NAMES
 from core.training.config import (
-    Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
+    Bool, Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
     Period, Schema, Str, check_periods_disjoint,
 )
 
@@ -57,6 +58,15 @@ KEYS = [
     Key("train.max_minutes", Optional(Float(0, min_open=True)), None, "wall-clock cap; stops after the epoch that crosses it"),
     Key("evaluate.batch_size", Int(min=1), 512, "windows per forward pass"),
     Key("evaluate.stride", Int(min=1), 1, "a test window every k days, predicting its last k days"),
+    # --- issue 12 (dXAJ recipe) keys ---
+    Key("range_preset", Choice("classic", "camels_us"), "classic",
+        "parameter range table (core.hydro.params.PRESETS); param_ranges edits single names on top"),
+    Key("data.log_prcp", Bool(), False, "LSTM inputs read log(1 + P) instead of P; the physics reads P"),
+    Key("model_args.dynamic_params", ListOf(Choice(*XAJ_NAMES)), [], "XAJ parameters given at every step (dXAJ)"),
+    Key("model_args.n_components", Int(min=1), 1, "parallel XAJ per basin, averaged after routing (dXAJ)"),
+    Key("model_args.ensemble", Int(min=1), 1, "models from consecutive seeds, averaged (dXAJ, LSTM)"),
+    Key("xaj.warmup_routing", Bool(), False, "unit hydrograph starts with the warmup's inflow history"),
+    Key("xaj.step_hours", Float(0, min_open=True), 24.0, "step length; != 24 converts KI, KG, CI, CG, THETA"),
 ]
 
 
