@@ -235,9 +235,9 @@ class ExperimentData:
     lon: np.ndarray
     normalizer: Normalizer
     channels: list[str]
-    # nowcast block (issue 13): forecast steps 1..n_leads, and the optional extrapolation guide
+    # nowcast block (issue 13): forecast steps 1..n_leads, and the optional guide (extrapolation or S-PROG)
     n_leads: int = 1
-    guide: np.ndarray | None = None  # [time, n_leads, H, W] normalised extrapolation issued at each frame (0 elsewhere)
+    guide: np.ndarray | None = None  # [time, n_leads, H, W] normalised guide nowcast issued at each sample frame (0 elsewhere)
     augment: str = "none"  # "flips": random flips across the axis perpendicular to the region join
 
     @property
@@ -297,7 +297,7 @@ def build_experiment(
     """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
 
     The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid.
-    ``guide_mm``: optional extrapolation nowcast ``[time, n_leads, lat, lon]`` (mm, issued at each
+    ``guide_mm``: optional guide nowcast (extrapolation or S-PROG) ``[time, n_leads, lat, lon]`` (mm, issued at each
     frame, on the grid of ``stack``); it is cut like the input and normalised like rain.
     """
     if name not in EXPERIMENTS:
@@ -450,7 +450,7 @@ def split_samples(times: np.ndarray, steps: int, split_cfg: dict, n_leads: int =
 def sample_inputs(data: ExperimentData, i: int, steps: int) -> np.ndarray:
     """Network input of the sample issued at frame ``i``: ``[T, model_channels, H, W]``.
 
-    Frames ``i-steps+1 .. i``; with a guide, its ``n_leads`` extrapolated maps issued at ``i`` are
+    Frames ``i-steps+1 .. i``; with a guide, its ``n_leads`` nowcast maps issued at ``i`` are
     appended as channels to every input frame (the model's residual reads them from the last one).
     """
     x = data.inputs[i - steps + 1 : i + 1]
@@ -498,9 +498,9 @@ class WindowDataset(torch.utils.data.Dataset):
         return -1 if (cols.stop - cols.start) < w or (rows.stop - rows.start) == h else -2
 
 
-# --- nowcast block (issue 13): leads, baselines, extrapolation guide -------------------------------
+# --- nowcast block (issue 13): leads, baselines, guide nowcast -------------------------------------
 
-GUIDES = ("none", "extrapolation")
+GUIDES = ("none", "extrapolation", "sprog")
 AUGMENTS = ("none", "flips")
 
 
@@ -512,7 +512,9 @@ class NowcastConfig:
     reanalysis keeps ``[1]``, its 12 h step); the network predicts every step up to the largest one
     at once (direct multi-output). ``main_lead``: the lead ``metrics.json``'s ``test`` reports.
     ``baselines``: systems without training scored beside the experiments. ``guide``: give the
-    network the extrapolation nowcast as input and let it learn a correction. ``augment``: random
+    network a baseline nowcast (``extrapolation`` or ``sprog``) as input and let it learn a
+    correction; the untrained network returns the guide and stays the best checkpoint until training
+    improves the validation loss. ``augment``: random
     flips of training samples.
     """
 
