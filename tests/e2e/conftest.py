@@ -156,9 +156,21 @@ def widget(pg, testid: str, label: str):
     return pg.locator(f"[data-testid={testid}]").filter(has=pg.get_by_text(label, exact=True)).first
 
 
+def selected_option(pg, label: str) -> str:
+    """The option a selectbox labelled ``label`` shows: it is the value of its combobox ``<input>``,
+    not part of the widget's text."""
+    return widget(pg, "stSelectbox", label).locator("input").first.input_value()
+
+
 def select_option(pg, label: str, option: str, testid: str = "stSelectbox") -> None:
-    """Open the selectbox (or multiselect) labelled ``label`` and click ``option``."""
+    """Open the selectbox (or multiselect) labelled ``label`` and click ``option``.
+
+    Picking the option a selectbox already shows changes nothing and starts no script run, so that
+    case returns at once instead of waiting for a run that never comes.
+    """
     holder = widget(pg, testid, label)
+    if testid == "stSelectbox" and selected_option(pg, label) == option:
+        return
     box = holder.locator("input").first
     box.click()
     box.press_sequentially(option, delay=20)  # filters the virtualised list so the option is rendered

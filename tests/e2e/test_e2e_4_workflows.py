@@ -15,8 +15,8 @@ import pytest
 
 from core.data import load_basins
 from core.runs import RunDir
-from tests.e2e.conftest import (assert_no_exception, metric_value, nav, rerun_after, select_option, shot,
-                                wait_rendered, wait_text, widget)
+from tests.e2e.conftest import (assert_no_exception, metric_value, nav, rerun_after, select_option,
+                                selected_option, shot, wait_rendered, wait_text)
 
 pytestmark = pytest.mark.e2e
 
@@ -38,9 +38,6 @@ def _basin_csv(path) -> None:
     frame.to_csv(path, index=False)
 
 
-@pytest.mark.xfail(reason="after the dashboard merge (uploads switch the data source themselves), picking the "
-                          "uploaded source in the sidebar starts no rerun in the browser; passed before that merge",
-                   strict=False)
 def test_upload_train_export_compare_delete(page, app_server, tmp_path):
     csv = tmp_path / UPLOAD_NAME
     _basin_csv(csv)
@@ -51,13 +48,17 @@ def test_upload_train_export_compare_delete(page, app_server, tmp_path):
     wait_text(page, f"{UPLOAD_NAME}: 1 basin(s), 1827 time steps", 60_000)
     assert_no_exception(page)
     shot(page, "flow_1_uploaded")
-
-    # the next page lists the upload as a source (the Basins page may already have switched to it)
+    # a valid upload becomes the sidebar's data source at once, and stays it on the next page
+    assert selected_option(page, "Basin data source") == f"upload: {UPLOAD_NAME}"
     nav(page, "Train dXAJ")
-    source_box = widget(page, "stSelectbox", "Basin data source")
-    if f"upload: {UPLOAD_NAME}" not in source_box.inner_text():
-        select_option(page, "Basin data source", f"upload: {UPLOAD_NAME}")
-    assert page.get_by_text("upload_fulda").count() >= 1  # the page trains on the uploaded basin
+    assert selected_option(page, "Basin data source") == f"upload: {UPLOAD_NAME}"
+    # switching away and back through the sidebar redraws the page on each source
+    select_option(page, "Basin data source", "demo (demo, 2 basins)")
+    wait_text(page, "Data source demo (demo, 2 basins)", 30_000)
+    select_option(page, "Basin data source", f"upload: {UPLOAD_NAME}")
+    wait_text(page, f"Data source upload: {UPLOAD_NAME}", 30_000)
+    assert page.get_by_text("basins: upload_fulda").count() >= 1  # the page trains on the uploaded basin
+    assert_no_exception(page)
     page.get_by_role("button", name="Start training").click()
     wait_text(page, "Training started in the background", 60_000)
     page.get_by_text(re.compile(r"Run `?hydro-.*: (completed|failed|cancelled)")).first.wait_for(timeout=600_000)
