@@ -202,6 +202,31 @@ def test_split_periods_include_their_bounds_and_refuse_overlaps():
             split_samples(times.values, STEPS, bad)
 
 
+def test_split_refuses_test_frames_among_the_validation_samples():
+    """A test period reaching into the tail of the train period that val_fraction carves off (or into an
+    explicit val period) is refused like a train/test overlap, naming both periods and the shared frames."""
+    times = pd.date_range("2020-01-01", periods=40, freq="12h")
+    cfg = {"train": ["2020-01-02", "2020-01-10"], "test": ["2020-01-13", "2020-01-20"], "val_fraction": 0.25}
+    s = split_samples(times.values, STEPS, cfg)
+    val_frames = pd.DatetimeIndex(times.values[s.val + 1])
+    assert val_frames.min() == pd.Timestamp("2020-01-08T12") and val_frames.max() == pd.Timestamp("2020-01-10")
+    # the test period starts on the last validation frame: train/test share nothing, val/test one frame
+    clash = {**cfg, "test": ["2020-01-10", "2020-01-20"]}
+    with pytest.raises(ValueError) as err:
+        split_samples(times.values, STEPS, clash)
+    message = str(err.value)
+    assert "validation samples (the last val_fraction = 0.25 of the train period's samples, predicted frames " \
+           "2020-01-08 12:00 .. 2020-01-10)" in message, message
+    assert "overlaps the test period 2020-01-10 .. 2020-01-20" in message
+    assert "frames 2020-01-10 .. 2020-01-10" in message
+    with pytest.raises(ValueError, match=r"the val period 2020-01-11 .. 2020-01-14 overlaps the test period "
+                                         r"2020-01-13 .. 2020-01-20 \(both predict the frames 2020-01-13 .. 2020-01-14\)"):
+        split_samples(times.values, STEPS, {**cfg, "val": ["2020-01-11", "2020-01-14"]})
+    # the train/test refusal names the periods the same way
+    with pytest.raises(ValueError, match=r"the train period 2020-01-02 .. 2020-01-10 overlaps the test period"):
+        split_samples(times.values, STEPS, {**clash, "val_fraction": 0.0})
+
+
 def test_predict_without_samples_gives_an_empty_region_1_stack():
     ds, ends, layout, data = _experiment("exp2")
     pred = E.predict(_LastRainMap(), data, np.zeros(0, dtype=np.int64), STEPS, torch.device("cpu"))
