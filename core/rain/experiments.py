@@ -35,8 +35,6 @@ from core.data.regions import (
 from core.rain.stacking import (
     Normalizer,
     channel_names,
-    sample_end_indices,
-    stack_channels,
 )
 
 EXPERIMENTS = ("exp1", "exp2")
