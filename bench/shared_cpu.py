@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_info import cpu_name  # bench/ is on sys.path as the script folder
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # variables of the policy (core.threads) and the user's own thread settings: removed from every
@@ -147,15 +149,6 @@ def run_once(name: str, policy: str, setting: str, work: Path, args: argparse.Na
         record["seconds"] = wall
     return record
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine() -> str:

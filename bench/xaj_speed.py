@@ -37,6 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.device import flush_denormals_for_all_threads  # noqa: E402
+from machine_info import cpu_name, load_average  # noqa: E402  (bench/ is on sys.path as the script folder)
 from core.heap import keep_freed_memory  # noqa: E402
 from core.hydro import xaj, xaj_fused  # noqa: E402
 from core.hydro.lstm import ParameterLSTM  # noqa: E402
@@ -132,21 +133,6 @@ def training_step(backend: str, forcing: torch.Tensor, warmup: int, seed: int = 
     return run
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    try:
-        return "%.1f" % os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return "n/a"
 
 
 def machine() -> str:

@@ -1,5 +1,5 @@
 """Checks a training set-up can pass before Start: periods against the data, basins with a common
-period, a preset's windows against the period they must fit in.
+period, a preset's windows against the period they must fit in, the model's inputs against the data.
 
 Each check returns a list of problems as plain sentences (empty when everything fits), so a page
 can show them once, inline, and keep Start disabled with the reason; the same rules run again in
@@ -9,7 +9,7 @@ the worker, where a problem is an error. Region boxes are checked by
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -89,4 +89,30 @@ def check_hydro_periods(data: Span, train: Sequence, test: Sequence, warmup: int
         b0, b1 = periods["Test period"]
         if int((b1 - b0) / step) + 1 < rho:
             problems.append(f"The test period is shorter than one window (rho = {rho} steps).")
+    return problems
+
+
+# how a user can supply an input the data lacks (the basin-table column names of the README)
+_INPUT_HINTS = {
+    "tmean": "add a tmean_c column, or tmin_c and tmax_c (tmean is then their mean)",
+    "pet": "add a pet_mm column, or tmin_c and tmax_c and the basin latitude to compute it",
+}
+
+
+def check_dynamic_inputs(variables: Mapping[str, Iterable[str]], inputs: Sequence[str]) -> list[str]:
+    """Problems of the LSTM's dynamic ``inputs`` (config ``data.dynamic_inputs``) against the data.
+
+    ``variables``: ``{basin: names of the series its data holds}``. One problem per basin that lacks
+    any of the inputs, naming the basin and the variables (training would otherwise stop on them
+    after Start).
+    """
+    problems = []
+    for basin, names in variables.items():
+        have = set(names)
+        missing = [name for name in inputs if name not in have]
+        if not missing:
+            continue
+        hints = "; ".join(f"{name}: {_INPUT_HINTS[name]}" for name in missing if name in _INPUT_HINTS)
+        problems.append(f"Basin {basin} has no {', '.join(repr(m) for m in missing)} series, which the training "
+                        f"feeds to the LSTM (inputs: {', '.join(inputs)})" + (f" ({hints})." if hints else "."))
     return problems

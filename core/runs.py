@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_with, atomic_write_yaml
+from core.atomic_io import atomic_write_json, atomic_write_yaml
 from core.safe_names import safe_file_name
 
 STATES = ("pending", "running", "completed", "failed", "cancelled")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.checks import check_basin_period, check_hydro_periods
+from core.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods
 from core.data import DataError
 from core.hydro.config import load_config
 from core.runs import RunDir
-from ui.data import basin_dataset, basin_spans, data_period, source_and_basins
+from ui.data import basin_dataset, basin_spans, data_period, source_and_basins, source_options
 from ui.frame import keep_all, kept, period_overlaps, remember, remembered, setup_page, show_error
 from ui.job_panel import job_status, start
 from core.hydro.params import PRESETS as RANGE_PRESETS
@@ -41,8 +41,8 @@ st.markdown("An LSTM reads each window of forcing and basin attributes and outpu
             "through it.")
 
 source, _, basins = source_and_basins()
-st.markdown(f"Data source **{source}**, basins: **{', '.join(basins)}** (change them and the data period on the "
-            "Basins page).")
+st.markdown(f"Data source **{source_options().get(source, source)}**, basins: **{', '.join(basins)}** "
+            "(change them and the data period on the Basins page).")
 problems: list[str] = []
 try:
     spans = basin_spans(source, tuple(basins))
@@ -51,6 +51,10 @@ except DataError as exc:
     spans = {}
     problems.append("The selected basins could not be loaded (see above).")
 problems += check_basin_period(spans) if spans else []
+# the LSTM inputs of the base config (the presets keep them): a basin without one is refused here, not
+# after Start
+problems += check_dynamic_inputs({b: list(basin_dataset(source, (b,)).data_vars) for b in spans},
+                                 list(load_config(BASE_CONFIG)["data"]["dynamic_inputs"]))
 period = data_period(spans) if spans else None
 # without a common period the page still shows the table and settings, with Start disabled
 first_ts, last_ts = period or next(iter(spans.values()), (pd.Timestamp("2000-01-01"), pd.Timestamp("2000-12-31")))

@@ -13,4 +13,9 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 mkdir -p test-artifacts
-exec .venv/bin/python -m pytest "$@"
+# Shuffled test order (pytest-randomly) so hidden dependencies between tests show up. The default seed
+# is fixed so CI is reproducible; HYDROCAST_TEST_SEED=<n> picks another order, HYDROCAST_TEST_SEED=random a new one.
+seed="${HYDROCAST_TEST_SEED:-1}"
+if [ "$seed" = random ]; then seed=$(( (RANDOM << 15) | RANDOM )); fi
+echo "test order seed: ${seed} (replay: HYDROCAST_TEST_SEED=${seed} scripts/run_tests.sh $*)"
+exec .venv/bin/python -m pytest -p randomly --randomly-seed="${seed}" "$@"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
 from core import jobs
+from core.runs import RunDir
+from ui.run_tables import metrics_frame
 from tests.app_helpers import assert_clean, button, errors_of, open_page, poll_until_final
 
 
@@ -65,11 +68,21 @@ def test_job_completes_and_page_shows_results(trained):
     assert jobs.active_job() is None
 
 
-def test_second_start_was_refused(trained):
-    # the worker may in rare cases finish before the second click; then there is nothing to refuse
-    if trained["status"].get("finished") and not trained["refusal"]:
-        pytest.skip("the tiny job finished before the second click")
-    assert trained["refusal"] and "one job per device" in trained["refusal"][0]
+def test_second_start_is_refused_while_a_job_runs(trained, runs_root):
+    """A job started outside the page holds the CPU: the page refuses to start another and says why."""
+    from tests.test_jobs import tiny_hydro_config
+
+    busy = jobs.start_job("hydro", tiny_hydro_config(epochs=50, iterations=50), runs_root, device="cpu")
+    try:
+        at = open_page("2_Train_dXAJ.py")
+        shrink_settings(at)
+        button(at, "Start training").click().run()
+        refusal = [e for e in errors_of(at) if "already running" in e]
+        assert refusal and "one job per device" in refusal[0] and busy.name in refusal[0], errors_of(at)
+    finally:
+        status = jobs.cancel_job(busy, grace_seconds=5)
+    assert status["state"] in ("cancelled", "completed", "failed")
+    assert jobs.active_job() is None
 
 
 def test_ranges_table_edit_and_validation(runs_root):
@@ -131,15 +144,49 @@ def test_parameters_page_shows_15_trajectories(trained):
     assert at.slider(key="sandbox_SM").value == pytest.approx(median_sm, abs=1e-6)
 
 
-def test_runs_page_lists_compares_and_exports(trained):
-    at = open_page("7_Runs.py")
-    assert_clean(at)
-    table = at.dataframe[0].value
-    assert list(table["state"]) == ["completed"]
-    assert any(b.label == "Export metrics (CSV)" for b in at.get("download_button"))
-    metrics = at.dataframe[1].value
-    assert {"model", "where", "score", "value"} <= set(metrics.columns)
-    assert ((metrics["where"] == "median") & (metrics["score"] == "nse")).any()
+def _copy_run(trained, runs_root, name: str, nse_change: float = 0.0) -> RunDir:
+    """A second finished run: the trained one copied, its median test NSE moved by ``nse_change``."""
+    copy = RunDir(shutil.copytree(trained["run"], runs_root / name))
+    metrics = copy.read_metrics()
+    metrics["test"]["median"]["nse"] = metrics["test"]["median"]["nse"] + nse_change
+    copy.write_metrics(metrics)
+    return copy
+
+
+def _frame_with(at, column: str):
+    frames = [d.value for d in at.dataframe if column in d.value.columns]
+    assert frames, f"no table with a {column!r} column"
+    return frames[0]
+
+
+def test_runs_page_lists_compares_and_exports(trained, runs_root):
+    name = os.path.basename(trained["run"])
+    other = _copy_run(trained, runs_root, "hydro-compare-copy", nse_change=0.125)
+    try:
+        at = open_page("7_Runs.py")
+        assert_clean(at)
+        table = at.dataframe[0].value
+        assert table.loc[table["run"] == name, "state"].tolist() == ["completed"]
+        # the metrics table (what "Export metrics (CSV)" writes) holds the run's own numbers
+        at.selectbox(key="runs_pick").set_value(name).run()
+        assert any(b.label == "Export metrics (CSV)" for b in at.get("download_button"))
+        metrics = _frame_with(at, "value")
+        expected = RunDir(trained["run"]).read_metrics()["test"]
+        shown = metrics[(metrics["model"] == "dpl") & (metrics["where"] == "median") & (metrics["score"] == "nse")]
+        assert shown["value"].tolist() == pytest.approx([expected["median"]["nse"]])
+        assert metrics.equals(metrics_frame(RunDir(trained["run"])))
+        # compare: run B's NSE is run A's + 0.125, so the difference column reads +0.125
+        at.selectbox(key="compare_a").set_value(name).run()
+        at.selectbox(key="compare_b").set_value(other.name).run()
+        assert_clean(at)
+        compared = _frame_with(at, "difference (b - a)")
+        row = compared[(compared["model"] == "dpl") & (compared["where"] == "median") & (compared["score"] == "nse")]
+        assert row[name].tolist() == pytest.approx([expected["median"]["nse"]])
+        assert row["difference (b - a)"].tolist() == pytest.approx([0.125])
+        kge = compared[(compared["where"] == "median") & (compared["score"] == "kge") & (compared["model"] == "dpl")]
+        assert kge["difference (b - a)"].tolist() == pytest.approx([0.0])
+    finally:
+        shutil.rmtree(other.path, ignore_errors=True)
 
 
 def test_cancel_from_the_page(trained):
@@ -158,13 +205,13 @@ def test_cancel_from_the_page(trained):
     assert jobs.active_job() is None
 
 
-def test_runs_page_deletes_a_run(trained):
+def test_runs_page_deletes_a_run(trained, runs_root):
+    doomed = _copy_run(trained, runs_root, "hydro-to-delete")
     at = open_page("7_Runs.py")
-    names = list(at.dataframe[0].value["run"])
-    cancelled = [n for n in names if n != os.path.basename(trained["run"])]
-    if not cancelled:
-        pytest.skip("needs the cancelled run of test_cancel_from_the_page")
-    at.selectbox(key="runs_pick").set_value(cancelled[0]).run()
+    assert doomed.name in list(at.dataframe[0].value["run"])
+    at.selectbox(key="runs_pick").set_value(doomed.name).run()
     button(at, "Yes, delete").click().run()
     assert_clean(at)
-    assert list(at.dataframe[0].value["run"]) == [os.path.basename(trained["run"])]
+    names = list(at.dataframe[0].value["run"])
+    assert doomed.name not in names and os.path.basename(trained["run"]) in names
+    assert not doomed.path.exists() and RunDir(trained["run"]).metrics_path.exists()

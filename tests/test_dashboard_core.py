@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.checks import check_basin_period, check_hydro_periods, common_period
+from core.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods, common_period
 from core.config_diff import config_differences, public_config
 from core.data.regions import adjacent_box, check_rain_regions
 
@@ -37,6 +37,16 @@ def test_hydro_periods_inside_the_data_apart_and_long_enough():
     assert "outside the data" in outside and "1978-01-01" in outside
     [short] = check_hydro_periods(data, ("1979-01-01", "1979-06-30"), ("1987-01-01", "1988-12-31"), 180, 120)
     assert "fewer than one window" in short
+
+
+def test_dynamic_inputs_the_data_lacks_named_per_basin():
+    inputs = ["prcp", "pet", "tmean"]
+    assert check_dynamic_inputs({"a": ["prcp", "pet", "tmean", "q_obs"]}, inputs) == []
+    problems = check_dynamic_inputs({"a": ["prcp", "pet", "tmean"], "b": ["prcp", "q_obs"], "c": ["prcp", "pet"]},
+                                    inputs)
+    assert len(problems) == 2
+    assert problems[0].startswith("Basin b has no 'pet', 'tmean' series") and "tmin_c and tmax_c" in problems[0]
+    assert problems[1].startswith("Basin c has no 'tmean' series")
 
 
 def test_region_checks_match_the_grid():

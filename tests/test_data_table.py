@@ -156,3 +156,20 @@ def test_upload_bytes(table_dir):
         validate_upload("date,prcp_mm\n2000-01-01,1\nécrit,2\n".encode("latin-1"), "latin.csv")
     with pytest.raises(DataError, match=r"cannot open as NetCDF.*file=broken.nc"):
         validate_upload(b"CDF\x01 truncated", "broken.nc")
+
+
+def test_tmean_derived_from_tmin_tmax(table_dir):
+    """A table with tmin_c/tmax_c and no tmean_c gets tmean = (tmin + tmax) / 2, marked as derived; a
+    tmean_c column of its own is kept as given."""
+    lines = (table_dir / "01484100.csv").read_text().splitlines()[:401]
+    header = lines[0].split(",")
+    drop = header.index("tmean_c")
+    without = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != drop) for line in lines)
+    ds = validate_upload(without.encode(), "01484100.csv", lat=38.90578)
+    # 1980-10-01,2.75,16.5,22.82,19.66,...: (16.5 + 22.82) / 2 = 19.66
+    assert ds["tmean"].sel(time="1980-10-01").item() == pytest.approx(19.66)
+    np.testing.assert_allclose(ds["tmean"].values, (ds["tmin"].values + ds["tmax"].values) / 2)
+    assert ds["tmean"].attrs["derived"] == "(tmin + tmax) / 2" and ds.attrs["units"]["tmean"] == "degC"
+    given = validate_upload("\n".join(lines).encode(), "01484100.csv", lat=38.90578)
+    assert "derived" not in given["tmean"].attrs
+    np.testing.assert_allclose(given["tmean"].values[0], [float(line.split(",")[drop]) for line in lines[1:]])

@@ -43,9 +43,17 @@ def wait_final(run: RunDir, timeout: float = 240.0) -> dict:
 
 
 def wait_running(run: RunDir, timeout: float = 60.0) -> None:
+    """Return once the worker reports ``running``; fail on a timeout or a job that ended first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and run.read_status().get("state") != "running":
+    while time.monotonic() < deadline:
+        state = run.read_status().get("state")
+        if state == "running":
+            return
+        if state in ("completed", "failed", "cancelled"):
+            raise AssertionError(f"run {run.name} ended ({state}) before it was seen running; log:\n{run.tail_log(30)}")
         time.sleep(0.2)
+    raise AssertionError(f"run {run.name} was not running after {timeout} s (state "
+                         f"{run.read_status().get('state')!r}); log:\n{run.tail_log(30)}")
 
 
 def test_job_runs_to_completion_and_releases_the_lock(tmp_path):

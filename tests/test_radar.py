@@ -32,6 +32,46 @@ def test_load_fmi_real_sequence(radar_dir):
     assert np.all(np.diff(ds["lat"].values) > 0)
 
 
+def test_fmi_block_mean_of_several_pixels(radar_dir, tmp_path):
+    """Four valid pixels of different rates in one grid cell, no data elsewhere: the cell holds their mean
+    (not the max or the sum), a rate below the noise floor counts as a dry pixel, no-data pixels not at all.
+
+    Each pixel's own cell value is read from a file holding that pixel alone, so the expected mean does
+    not depend on the reflectivity-to-rain conversion.
+    """
+    from core.data.radar import pixel_lonlat, read_frame
+
+    raw = gzip.open(radar_dir / FIRST, "rb").read()
+    n = 760 * 1226
+    header = raw[: len(raw) - n]
+    fmt, _ = radar_files(radar_dir)
+    values, meta = read_frame(radar_dir / FIRST, fmt)
+    lon, lat = pixel_lonlat(meta, values.shape, radar_dir / FIRST)
+    cell = lambda r, c: (int(np.floor((lat[r, c] - 59.0) / 0.1)), int(np.floor((lon[r, c] - 20.0) / 0.2)))  # noqa: E731
+    home = cell(600, 380)
+    same = [(r, c) for r in range(596, 605) for c in range(376, 385) if cell(r, c) == home and (r, c) != (600, 380)]
+    assert len(same) >= 3, "the 1 km pixels around (600, 380) should share its 10 km cell"
+    # pixel value v -> dBZ (v - 64) / 2: 20, 30 and 40 dBZ, and 0 dBZ (about 0.03 mm/h: below the floor, dry)
+    chosen = list(zip([(600, 380), *same[:3]], (104, 124, 144, 64)))
+
+    def frame(pixels, name):
+        fake = np.full(n, 255, dtype=np.uint8)
+        for (r, c), v in pixels:
+            fake[r * 760 + c] = v
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / FIRST).write_bytes(gzip.compress(header + fake.tobytes()))
+        rain = load_radar(folder, **FIN)["rain"].values[0]
+        assert np.isfinite(rain).sum() == 1  # only that cell saw anything
+        return float(rain[np.isfinite(rain)][0])
+
+    alone = [frame([p], f"one{k}") for k, p in enumerate(chosen)]
+    assert alone[3] == 0.0 and alone[0] < alone[1] < alone[2]
+    together = frame(chosen, "four")
+    assert together == pytest.approx(np.mean(alone), rel=1e-5)
+    assert together < max(alone) and together < sum(alone)
+
+
 def test_fmi_block_mean_equals_hand_computation(radar_dir, tmp_path):
     """One frame copied by hand: a single valid pixel value in an otherwise no-data image."""
     raw = gzip.open(radar_dir / FIRST, "rb").read()

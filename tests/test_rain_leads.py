@@ -150,3 +150,41 @@ def test_sprog_on_small_sparse_grids_gives_finite_nowcasts():
         frames = rng.gamma(0.5, 2.0, (4, n, n)) * (rng.random((4, n, n)) < 0.5)
         out = get_method("sprog")(frames, 3)
         assert out.shape == (3, n, n) and np.isfinite(out).all() and (out >= 0).all()
+
+
+# --- guide (residual on a baseline nowcast) ------------------------------------------------------
+
+
+def test_sprog_guide_is_the_sprog_nowcast_issued_at_the_last_input_frame():
+    source = world()
+    prepared = pipeline.prepare(config(guide="sprog", baselines=["persistence", "sprog"]), ds=source)
+    data = prepared.experiments["exp1"]
+    rain = source["rain"].values
+    assert data.model_channels == 1 + LEADS[-1]
+    for i in list(prepared.split.train[:2]) + list(prepared.split.test[:2]):
+        expected = get_method("sprog")(rain[i - 2 : i + 1], LEADS[-1])  # frames i-2 .. i: issued at i, not i+1
+        np.testing.assert_allclose(data.normalizer.rain_inverse(data.guide[i]), expected, rtol=1e-4, atol=1e-4)
+    # the test samples' guide is the very S-PROG nowcast scored as the baseline
+    k = list(prepared.split.test).index(prepared.split.test[0])
+    np.testing.assert_allclose(data.normalizer.rain_inverse(data.guide[prepared.split.test[0]]),
+                               prepared.baselines["sprog"][k], rtol=1e-4, atol=1e-4)
+
+
+def test_residual_model_keeps_its_guide_when_training_does_not_improve_validation(tmp_path):
+    from core.rain.train import TrainConfig, load_best_model, train_experiment
+    from core.runs import RunDir
+
+    cfg = config(guide="extrapolation", baselines=["persistence", "extrapolation"])
+    prepared = pipeline.prepare(cfg, ds=world())
+    run = RunDir(tmp_path / "run")
+    run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    # a learning rate far too large: every trained epoch is worse than the untrained (guide) model
+    tcfg = TrainConfig.from_config({**cfg["train"], "epochs": 2, "lr": 50.0, "batch_size": 4, "amp": False,
+                                    "patience": 0})
+    result = train_experiment(prepared.experiments["exp1"], prepared.split, prepared.steps,
+                              pipeline.model_config(cfg, prepared), tcfg, torch.device("cpu"), run=run)
+    assert result.best_epoch == 0
+    model, ckpt = load_best_model(run.checkpoint_dir, "exp1", torch.device("cpu"))
+    assert ckpt["epoch"] == 0
+    pred = E.predict(model, prepared.experiments["exp1"], prepared.split.test, prepared.steps, torch.device("cpu"))
+    np.testing.assert_allclose(pred, prepared.baselines["extrapolation"], rtol=1e-4, atol=1e-4)

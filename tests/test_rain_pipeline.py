@@ -280,21 +280,23 @@ def test_cli_train_and_evaluate_write_metrics_schema(tmp_path):
         assert pred["exp1"].dims == ("time", "lat", "lon") and pred.sizes["lat"] == 6 and pred.sizes["lon"] == 8
         assert pred.sizes["lon_input"] == 16 and pred.sizes["time"] == metrics["n_test"]
         assert (pred["exp2"].values >= 0).all()
-        truth = pred["truth"].values
-    # persistence is the last observed map: its scores equal scoring the shifted truth directly
-    assert metrics["test"]["persistence"]["rmse"] == pytest.approx(
-        float(np.sqrt(np.mean((pred_persistence(run) - truth) ** 2))), rel=1e-5
-    )
+        times, lat, lon = pred["time"].values, pred["lat"].values, pred["lon"].values
+        truth, persistence = pred["truth"].values, pred["persistence"].values
+    # truth and persistence against the source file, independently of the pipeline: truth is the
+    # region-1 rain at the predicted time, persistence the frame one step (12 h) earlier
+    with xr.open_dataset(tmp_path / "world.nc") as world:
+        source = world["rain"].sel(lat=lat, lon=lon)
+        assert np.allclose(truth, source.sel(time=times).values, atol=1e-4)
+        earlier = times - np.timedelta64(12, "h")
+        assert np.allclose(persistence, source.sel(time=earlier).values, atol=1e-4)
+        assert not np.allclose(persistence, truth, atol=1e-2)  # the rain moves: the two differ
+        expected_rmse = float(np.sqrt(np.mean((source.sel(time=earlier).values - source.sel(time=times).values) ** 2)))
+    assert metrics["test"]["persistence"]["rmse"] == pytest.approx(expected_rmse, rel=1e-5)
     # evaluate alone reproduces the metrics from the checkpoints
     run.metrics_path.unlink()
     assert cli.main(["evaluate", "--run-dir", str(run_dir)]) == 0
     again = json.loads(run.metrics_path.read_text())
     assert again["test"]["exp2"]["rmse"] == pytest.approx(metrics["test"]["exp2"]["rmse"], rel=1e-6)
-
-
-def pred_persistence(run: RunDir) -> np.ndarray:
-    with xr.open_dataset(run.predictions_path) as pred:
-        return pred["persistence"].values.astype(np.float64)
 
 
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypatch):

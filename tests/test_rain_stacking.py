@@ -80,7 +80,9 @@ def test_samples_skip_gaps_in_time():
 def test_normalisation_fits_train_frames_only_and_inverts():
     rng = np.random.default_rng(1)
     stack = rng.normal(5.0, 2.0, size=(20, 3, 4, 4)).astype(np.float32)
-    stack[:, -1] = rng.gamma(0.5, 4.0, size=(20, 4, 4))
+    rain = rng.gamma(0.5, 4.0, size=(20, 4, 4))
+    rain[rng.random(rain.shape) < 0.4] = 0.0  # dry pixels in training and test frames alike
+    stack[:, -1] = rain
     train = np.arange(10)
     norm = Normalizer.fit_stack(stack, train)
     changed = stack.copy()
@@ -90,7 +92,10 @@ def test_normalisation_fits_train_frames_only_and_inverts():
     assert np.allclose(out[train, :-1].mean(axis=(0, 2, 3)), 0, atol=1e-5)
     assert np.allclose(out[train, :-1].std(axis=(0, 2, 3)), 1, atol=1e-4)
     # rain: zero stays zero (ReLU head), positive, RMS 1 over training frames, exact inverse
-    assert out[:, -1][stack[:, -1] == 0].size == 0 or np.all(out[:, -1][stack[:, -1] == 0] == 0)
+    dry = stack[:, -1] == 0
+    assert dry[train].sum() > 20 and dry[10:].sum() > 20
+    assert np.all(out[:, -1][dry] == 0)
+    assert np.all(out[:, -1][~dry] > 0)
     assert np.sqrt(np.mean(out[train, -1] ** 2)) == pytest.approx(1.0, rel=1e-4)
     assert np.allclose(norm.rain_inverse(out[:, -1]), stack[:, -1], rtol=1e-4, atol=1e-5)
     assert Normalizer.from_dict(norm.to_dict()) == norm

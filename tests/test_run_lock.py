@@ -139,8 +139,8 @@ def test_stale_rules_without_a_real_worker(tmp_path):
         run.update_status(state="running", progress=0.2, message="epoch 1", **fields)
         return run
 
-    fresh = running("hydro-fresh")  # no pid, no lock, just updated: a start in progress
-    dead_pid = running("hydro-deadpid", pid=_dead_pid())
+    running("hydro-fresh")  # no pid, no lock, just updated: a start in progress
+    running("hydro-deadpid", pid=_dead_pid())
     old = running("hydro-old")
     status = _json.loads(old.status_path.read_text())
     status["updated"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)).isoformat(timespec="seconds")

@@ -79,6 +79,9 @@ def test_balance_closes_to_1e6_of_rain_with_impervious_area_and_no_extra_term(ca
         flux = budget["inflow"] - budget["evaporation"] - budget["streamflow"]
         change = budget["storage_end"] - budget["storage_start"]
         assert ((flux - change).abs() < 1e-6 * budget["inflow"]).all(), (flux - change) / budget["inflow"]
+        # the residual is exactly the documented caps (tension-water and free-water clips), nothing else
+        clips = budget["tension_clip"] + budget["free_water_clip"]
+        assert torch.allclose(flux - change, clips, rtol=0, atol=1e-12 * budget["inflow"].min().item())
         assert (budget["streamflow"] > 0.05 * budget["inflow"]).all()  # a non-trivial run
     # storages computed independently from the returned states
     p = unpack_params(params)

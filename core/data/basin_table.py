@@ -11,7 +11,8 @@ Series columns are recognised by name (case-insensitive, see :data:`COLUMN_ALIAS
 ``prcp``/``prcp_mm`` (mm per step); ``pet``/``pet_mm`` (mm per step, optional: computed from
 meteorology when absent); ``q_obs``/``q_obs_mm`` (runoff depth, mm per step, blank / NaN / -999
 where not observed) or discharge ``q_obs_m3s``, ``q_obs_cfs``, ``q_obs_ls`` converted with
-``area_km2``; ``tmin_c``, ``tmax_c``, ``tmean_c`` (degC), ``srad_w_m2`` (W m-2; Daymet
+``area_km2``; ``tmin_c``, ``tmax_c``, ``tmean_c`` (degC; derived as (tmin + tmax) / 2 when only the
+extremes are given), ``srad_w_m2`` (W m-2; Daymet
 daylight mean when ``dayl_h`` is present), ``vp_pa`` (Pa), ``dayl_h`` (h). Other numeric columns are
 kept as extra meteorology. The time step (daily, hourly, ...) is read from the dates. A single CSV
 may also hold several basins in long format with a ``basin`` column, and per-basin constants
@@ -354,11 +355,25 @@ def _record_from_frame(part: pd.DataFrame, file: str, basin: str, statics: dict[
     frame = validation.coerce_numeric(frame, file, basin)
     frame, step = validation.regularise_time(frame, file, basin)
     frame = _convert_units(frame, step, statics, file, basin)
+    frame, var_attrs = _derive_tmean(frame)
     validation.check_required(frame, ("prcp",), file, basin)
     frame = validation.clean_streamflow(frame)
     validation.check_precipitation(frame, file, basin)
     validation.check_streamflow(frame, file, basin, step_label(step))
-    return BasinRecord(basin=basin, frame=frame, file=file, step=step, statics=statics)
+    return BasinRecord(basin=basin, frame=frame, file=file, step=step, statics=statics, var_attrs=var_attrs)
+
+
+def _derive_tmean(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """``tmean`` (degC) = (tmin + tmax) / 2 when the table has both and no mean temperature of its own.
+
+    The models' presets read ``tmean``; a table with only daily extremes would otherwise load and
+    then fail when training starts. A gap in tmin or tmax stays a gap (NaN) in tmean, so the
+    forcing checks still name the day. The variable's ``derived`` attribute says where it came from.
+    """
+    if "tmean" in frame or "tmin" not in frame or "tmax" not in frame:
+        return frame, {}
+    frame = frame.assign(tmean=(frame["tmin"] + frame["tmax"]) / 2.0)
+    return frame, {"tmean": {"derived": "(tmin + tmax) / 2"}}
 
 
 def _convert_units(frame: pd.DataFrame, step: pd.Timedelta, statics: dict[str, Any], file: str, basin: str) -> pd.DataFrame:

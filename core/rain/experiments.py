@@ -35,8 +35,6 @@ from core.data.regions import (
 from core.rain.stacking import (
     Normalizer,
     channel_names,
-    sample_end_indices,
-    stack_channels,
 )
 
 EXPERIMENTS = ("exp1", "exp2")
@@ -235,9 +233,9 @@ class ExperimentData:
     lon: np.ndarray
     normalizer: Normalizer
     channels: list[str]
-    # nowcast block (issue 13): forecast steps 1..n_leads, and the optional extrapolation guide
+    # nowcast block (issue 13): forecast steps 1..n_leads, and the optional guide (extrapolation or S-PROG)
     n_leads: int = 1
-    guide: np.ndarray | None = None  # [time, n_leads, H, W] normalised extrapolation issued at each frame (0 elsewhere)
+    guide: np.ndarray | None = None  # [time, n_leads, H, W] normalised guide nowcast issued at each sample frame (0 elsewhere)
     augment: str = "none"  # "flips": random flips across the axis perpendicular to the region join
 
     @property
@@ -297,7 +295,7 @@ def build_experiment(
     """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
 
     The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid.
-    ``guide_mm``: optional extrapolation nowcast ``[time, n_leads, lat, lon]`` (mm, issued at each
+    ``guide_mm``: optional guide nowcast (extrapolation or S-PROG) ``[time, n_leads, lat, lon]`` (mm, issued at each
     frame, on the grid of ``stack``); it is cut like the input and normalised like rain.
     """
     if name not in EXPERIMENTS:
@@ -378,6 +376,12 @@ def _period(cfg, key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, end
 
 
+def _stamp(value) -> str:
+    """A frame time for messages: the day, and the time of day when it is not midnight."""
+    ts = pd.Timestamp(value)
+    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+
+
 def split_samples(times: np.ndarray, steps: int, split_cfg: dict, n_leads: int = 1) -> Split:
     """Chronological train / val / test sample indices, by the time of the first predicted frame.
 
@@ -387,9 +391,12 @@ def split_samples(times: np.ndarray, steps: int, split_cfg: dict, n_leads: int =
 
     ``split_cfg`` gives either periods ``train: [start, end]``, ``test: [start, end]`` and optionally
     ``val: [start, end]`` (default: the last ``val_fraction`` of the training samples), or fractions
-    ``train_fraction`` / ``val_fraction`` (test = the rest).
+    ``train_fraction`` / ``val_fraction`` (test = the rest). Two parts predicting the same frame are
+    refused (a ``ValueError`` naming both periods and the shared frames), the validation samples carved
+    off by ``val_fraction`` included.
     """
     split_cfg = split_cfg or {}
+    labels = {"train": "train part", "val": "validation part", "test": "test part"}
     ends = lead_sample_ends(times, steps, n_leads)
     if ends.size == 0:
         raise ValueError(f"the data hold {len(times)} frames: too few for a sample of {steps} input steps + "
@@ -405,14 +412,21 @@ def split_samples(times: np.ndarray, steps: int, split_cfg: dict, n_leads: int =
         s0, s1 = _period(split_cfg["test"], "test")
         in_train = (target_time >= t0) & (target_time <= t1)
         test = ends[(target_time >= s0) & (target_time <= s1)]
+        labels["train"] = f"train period {_stamp(t0)} .. {_stamp(t1)}"
+        labels["test"] = f"test period {_stamp(s0)} .. {_stamp(s1)}"
         if split_cfg.get("val") is not None:
             v0, v1 = _period(split_cfg["val"], "val")
             val = ends[(target_time >= v0) & (target_time <= v1)]
             train = ends[in_train]
+            labels["val"] = f"val period {_stamp(v0)} .. {_stamp(v1)}"
         else:
             tr = ends[in_train]
             n_val = int(round(val_fraction * len(tr)))
             train, val = tr[: len(tr) - n_val], tr[len(tr) - n_val :]
+            if len(val):
+                span = pd.DatetimeIndex(np.asarray(times)[val + 1])
+                labels["val"] = (f"validation samples (the last val_fraction = {val_fraction:g} of the train period's "
+                                 f"samples, predicted frames {_stamp(span.min())} .. {_stamp(span.max())})")
     else:
         n = len(ends)
         train_fraction = float(split_cfg.get("train_fraction", 0.7))
@@ -428,9 +442,16 @@ def split_samples(times: np.ndarray, steps: int, split_cfg: dict, n_leads: int =
         raise ValueError(f"the training period holds no samples (predicted frames run {t_first} .. {t_last})")
     if len(test) == 0:
         raise ValueError(f"the test period holds no samples (predicted frames run {t_first} .. {t_last})")
-    # a test or validation sample must not feed on a frame that was a training target ("never shuffled across")
-    if np.intersect1d(train + 1, test + 1).size or np.intersect1d(train + 1, val + 1).size:
-        raise ValueError("config split: the train period overlaps the test or validation period")
+    # no predicted frame in two parts: a test or validation sample must not be scored on a frame that was a
+    # training target, nor a test frame steer early stopping ("never shuffled across")
+    parts = {"train": train, "val": val, "test": test}
+    for first, second in (("train", "test"), ("train", "val"), ("val", "test")):
+        shared = np.intersect1d(parts[first] + 1, parts[second] + 1)
+        if shared.size:
+            raise ValueError(f"config split: the {labels[first]} overlaps the {labels[second]} (both predict the "
+                             f"frames {_stamp(times[shared[0]])} .. {_stamp(times[shared[-1]])}): move the test "
+                             "period clear of the training period and its validation part, or shorten the training "
+                             "period")
     if n_leads > 1:
         def targets(e):
             return (np.asarray(e)[:, None] + np.arange(1, n_leads + 1)[None]).ravel()
@@ -450,7 +471,7 @@ def split_samples(times: np.ndarray, steps: int, split_cfg: dict, n_leads: int =
 def sample_inputs(data: ExperimentData, i: int, steps: int) -> np.ndarray:
     """Network input of the sample issued at frame ``i``: ``[T, model_channels, H, W]``.
 
-    Frames ``i-steps+1 .. i``; with a guide, its ``n_leads`` extrapolated maps issued at ``i`` are
+    Frames ``i-steps+1 .. i``; with a guide, its ``n_leads`` nowcast maps issued at ``i`` are
     appended as channels to every input frame (the model's residual reads them from the last one).
     """
     x = data.inputs[i - steps + 1 : i + 1]
@@ -498,9 +519,9 @@ class WindowDataset(torch.utils.data.Dataset):
         return -1 if (cols.stop - cols.start) < w or (rows.stop - rows.start) == h else -2
 
 
-# --- nowcast block (issue 13): leads, baselines, extrapolation guide -------------------------------
+# --- nowcast block (issue 13): leads, baselines, guide nowcast -------------------------------------
 
-GUIDES = ("none", "extrapolation")
+GUIDES = ("none", "extrapolation", "sprog")
 AUGMENTS = ("none", "flips")
 
 
@@ -512,7 +533,9 @@ class NowcastConfig:
     reanalysis keeps ``[1]``, its 12 h step); the network predicts every step up to the largest one
     at once (direct multi-output). ``main_lead``: the lead ``metrics.json``'s ``test`` reports.
     ``baselines``: systems without training scored beside the experiments. ``guide``: give the
-    network the extrapolation nowcast as input and let it learn a correction. ``augment``: random
+    network a baseline nowcast (``extrapolation`` or ``sprog``) as input and let it learn a
+    correction; the untrained network returns the guide and stays the best checkpoint until training
+    improves the validation loss. ``augment``: random
     flips of training samples.
     """
 

@@ -173,7 +173,7 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     layout = plan_regions(ds, cfg["regions"], need_region2="exp2" in cfg["experiments"], motion_frames=fit)
     variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
     rows, cols, layout = layout.cropped()
-    # baselines (and the network's extrapolation guide) run on the whole grid, then are cut like the data
+    # baselines (and the network's guide nowcast) run on the whole grid, then are cut like the data
     guide, baselines = nowcast_baselines(ds, split, steps, nowcast, (rows, cols), layout)
     ds = ds.isel(lat=rows, lon=cols)
     check_memory(ds, len(variables) * len(levels) + 1, len(cfg["experiments"]), str(cfg["data"].get("source")))
@@ -189,8 +189,8 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
 
 def nowcast_baselines(ds: xr.Dataset, split: Split, steps: int, nowcast: NowcastConfig,
                       block: tuple[slice, slice], layout: Layout):
-    """``(guide, baselines)``: the extrapolation guide ``[time, n_leads, block]`` (mm, None unless
-    ``nowcast.guide``) and each baseline's region-1 nowcasts of the test samples ``[N, n_leads, H1, W1]``.
+    """``(guide, baselines)``: the guide nowcast (``nowcast.guide``: extrapolation or S-PROG) issued at
+    every sample's frame ``[time, n_leads, block]`` (mm, None without a guide) and each baseline's region-1 nowcasts of the test samples ``[N, n_leads, H1, W1]``.
     """
     from core.rain.baselines import nowcast_stack
 
@@ -199,12 +199,18 @@ def nowcast_baselines(ds: xr.Dataset, split: Split, steps: int, nowcast: Nowcast
     r1r, r1c = layout.r1_rows, layout.r1_cols
     k = nowcast.n_leads
     guide = None
-    if nowcast.guide == "extrapolation":
-        issue = np.unique(np.concatenate([split.train, split.val, split.test]))
-        fields = nowcast_stack(rain, issue, steps, k, ["extrapolation"])["extrapolation"]
+    test = nowcast_stack(rain, split.test, steps, k, nowcast.baselines)
+    if nowcast.guide != "none":
+        issue = np.unique(np.concatenate([split.train, split.val]))
+        fields = np.zeros((0, k) + rain.shape[1:], dtype=np.float32)
+        if len(issue):
+            fields = nowcast_stack(rain, issue, steps, k, [nowcast.guide])[nowcast.guide]
         guide = np.zeros((rain.shape[0], k) + rain[0, rows, cols].shape, dtype=np.float32)
         guide[issue] = fields[:, :, rows, cols]
-    test = nowcast_stack(rain, split.test, steps, k, nowcast.baselines)
+        # the test samples' guide is the baseline scored beside the nets: computed once, the same fields
+        test_guide = test[nowcast.guide] if nowcast.guide in test else \
+            nowcast_stack(rain, split.test, steps, k, [nowcast.guide])[nowcast.guide]
+        guide[split.test] = test_guide[:, :, rows, cols]
     baselines = {
         name: f[:, :, rows, cols][:, :, r1r[0] : r1r[-1] + 1, r1c[0] : r1c[-1] + 1].astype(np.float64)
         for name, f in test.items()

@@ -191,7 +191,7 @@ def train_experiment(
     last_path, best_path = checkpoint_paths(ckpt_dir, exp) if ckpt_dir is not None else (None, None)
 
     rng.seed_everything(seed)
-    in_channels = data.model_channels  # stacked channels (+ extrapolation guide, issue 13)
+    in_channels = data.model_channels  # stacked channels (+ guide nowcast, issue 13)
     model = build_model(in_channels, model_cfg)
     channels_last = use_channels_last(device, tcfg.channels_last)
     model.use_channels_last(channels_last)
@@ -233,6 +233,20 @@ def train_experiment(
 
     def autocast():
         return torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_on)
+
+    if model.residual and start_epoch == FIRST_EPOCH:
+        # the untrained residual model is its guide (zero head): it is the model to beat, so training
+        # can only replace it by one that scores better on validation (never worse than the guide)
+        val_sum, val_n = _validate(net, val_ds, per_rank_batch, device, autocast, loss_fn, mask, tcfg.alpha)
+        val_sum, val_n = D.all_sum([val_sum, val_n])
+        if val_n:
+            best_val, best_epoch = val_sum / val_n, FIRST_EPOCH - 1
+            if writer and ckpt_dir is not None:
+                save_checkpoint(best_path, {
+                    "experiment": exp, "in_channels": in_channels, "model_cfg": dict(model_cfg),
+                    "normalizer": data.normalizer.to_dict(), "channels": data.channels, "steps": steps,
+                    "epoch": best_epoch, "model": model.state_dict(), "val_loss": best_val,
+                })
 
     for epoch in range(start_epoch, tcfg.epochs + 1):
         if finished:

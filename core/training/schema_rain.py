@@ -58,7 +58,8 @@ KEYS = [
     Key("nowcast.main_lead", Optional(Int(min=1)), None, "lead of metrics.json 'test'; null = the first lead"),
     Key("nowcast.baselines", Optional(ListOf(Choice("persistence", "extrapolation", "sprog"))), None,
         "baselines scored beside the experiments; null = all three"),
-    Key("nowcast.guide", Choice("none", "extrapolation"), "none", "give the net the extrapolation nowcast (residual)"),
+    Key("nowcast.guide", Choice("none", "extrapolation", "sprog"), "none",
+        "give the net a baseline nowcast as input and learn a correction to it (residual)"),
     Key("nowcast.augment", Choice("none", "flips"), "none", "random flips of training samples"),
 ]
 

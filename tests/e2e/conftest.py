@@ -8,6 +8,7 @@ when that folder exists, so multi-basin runs can be trained from the UI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -103,6 +104,32 @@ def wait_rendered(pg, timeout_ms: int = 60_000) -> None:
                          timeout=timeout_ms)
 
 
+# Counts the script runs the page starts: the app's script-state attribute turning to "running". Watching
+# the whole document survives Streamlit replacing the app element on a page switch.
+_WATCH_RUNS = """() => {
+  if (window.__hcWatch) { window.__hcRuns = 0; return; }
+  window.__hcRuns = 0;
+  window.__hcWatch = new MutationObserver(records => {
+    for (const r of records) {
+      if (r.target.getAttribute && r.target.getAttribute('data-test-script-state') === 'running') window.__hcRuns++;
+    }
+  });
+  window.__hcWatch.observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def rerun_after(pg, action, timeout_ms: int = 60_000) -> None:
+    """Do ``action`` and wait until the script run it triggers has started and finished rendering.
+
+    Waiting only for "not running" right after an action could read the previous run's page: the new
+    run may not have started yet. This waits for the state change itself.
+    """
+    pg.evaluate(_WATCH_RUNS)
+    action()
+    pg.wait_for_function("() => window.__hcRuns > 0", timeout=timeout_ms)
+    wait_rendered(pg, timeout_ms)
+
+
 def shot(pg, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     pg.screenshot(path=str(path), full_page=True)
@@ -116,33 +143,88 @@ def assert_no_exception(pg) -> None:
 
 def nav(pg, label: str) -> None:
     """Go to a page through the sidebar navigation (keeps the session, unlike a new URL)."""
-    pg.locator("[data-testid=stSidebarNav] a").filter(has_text=label).first.click()
-    pg.wait_for_timeout(300)
-    wait_rendered(pg)
+    link = pg.locator("[data-testid=stSidebarNav] a").filter(has_text=label).first
+    rerun_after(pg, link.click)
+
+
+def in_form(locator) -> bool:
+    """Whether a widget sits inside an ``st.form`` (its changes start no script run)."""
+    return locator.locator("xpath=ancestor::*[@data-testid='stForm']").count() > 0
 
 
 def widget(pg, testid: str, label: str):
     return pg.locator(f"[data-testid={testid}]").filter(has=pg.get_by_text(label, exact=True)).first
 
 
+def selected_option(pg, label: str) -> str:
+    """The option a selectbox labelled ``label`` shows: it is the value of its combobox ``<input>``,
+    not part of the widget's text."""
+    return widget(pg, "stSelectbox", label).locator("input").first.input_value()
+
+
 def select_option(pg, label: str, option: str, testid: str = "stSelectbox") -> None:
-    """Open the selectbox (or multiselect) labelled ``label`` and click ``option``."""
-    box = widget(pg, testid, label).locator("input").first
+    """Open the selectbox (or multiselect) labelled ``label`` and click ``option``.
+
+    Picking the option a selectbox already shows changes nothing and starts no script run, so that
+    case returns at once instead of waiting for a run that never comes.
+    """
+    holder = widget(pg, testid, label)
+    if testid == "stSelectbox" and selected_option(pg, label) == option:
+        return
+    box = holder.locator("input").first
     box.click()
     box.press_sequentially(option, delay=20)  # filters the virtualised list so the option is rendered
-    pg.get_by_role("option", name=option, exact=True).first.click()
-    if testid == "stMultiSelect":
-        pg.keyboard.press("Escape")
-    pg.wait_for_timeout(300)
-    wait_rendered(pg)
+
+    def pick():
+        pg.get_by_role("option", name=option, exact=True).first.click()
+        if testid == "stMultiSelect":
+            pg.keyboard.press("Escape")
+
+    if in_form(holder):  # a widget inside st.form reruns nothing until the form is submitted
+        pick()
+        return
+    rerun_after(pg, pick)
 
 
 def fill_number(pg, label: str, value) -> None:
-    box = widget(pg, "stNumberInput", label).locator("input")
+    holder = widget(pg, "stNumberInput", label)
+    box = holder.locator("input")
     box.fill(str(value))
-    box.press("Enter")
-    pg.wait_for_timeout(300)
-    wait_rendered(pg)
+    if in_form(holder):
+        box.press("Enter")
+        return
+    rerun_after(pg, lambda: box.press("Enter"))
+
+
+def metric_value(pg, label: str) -> float:
+    """The number an ``st.metric`` labelled ``label`` shows (NaN when it shows "nan")."""
+    box = pg.locator("[data-testid=stMetric]").filter(has=pg.get_by_text(label, exact=True)).first
+    text = box.locator("[data-testid=stMetricValue]").inner_text().strip().replace("\u2212", "-")
+    if text.lower() == "nan":
+        return float("nan")
+    match = re.search(r"-?\d+(\.\d+)?(e-?\d+)?", text)
+    assert match, f"{label}: no number in {text!r}"
+    return float(match.group(0))
+
+
+def table_rows(table) -> list[tuple[list[str], dict[str, str]]]:
+    """Rows of an ``st.table`` (HTML table) locator: (index cells, {column header: cell text})."""
+    header = [t.strip() for t in table.locator("thead tr").first.locator("th").all_inner_texts()]
+    rows, previous = [], []
+    for tr in table.locator("tbody tr").all():
+        index = [t.strip() for t in tr.locator("th").all_inner_texts()]
+        cells = [t.strip() for t in tr.locator("td").all_inner_texts()]
+        # a MultiIndex row shows only the levels that change (the outer cell spans rows): fill from above
+        index = previous[: max(len(previous) - len(index), 0)] + index
+        previous = index
+        rows.append((index, dict(zip(header[len(header) - len(cells):], cells))))
+    return rows
+
+
+def as_number(text: str) -> float:
+    """A table cell as a float; NaN for the "–" / "nan" of a missing value."""
+    text = text.strip().replace("\u2212", "-")
+    return float("nan") if text in ("", "\u2013", "-", "nan", "None") else float(text)
 
 
 def wait_text(pg, text: str, timeout_ms: int) -> None:

@@ -6,11 +6,12 @@ can be timed); otherwise the embedded demo catchment.
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
-from tests.e2e.conftest import (assert_no_exception, nav, record_timing, select_option, shot, wait_rendered,
+from tests.e2e.conftest import (assert_no_exception, metric_value, nav, record_timing, select_option, shot, wait_rendered,
                                 wait_text)
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +47,9 @@ def test_train_dxaj_from_the_ui_and_read_the_results(page, app_server):
     record_timing("ui_dxaj_quick_demo_training_s", time.perf_counter() - started)
     wait_rendered(page)
     wait_text(page, "median test NSE", 60_000)  # the summary appears on the rerun after the poll sees the end
+    nse, kge = metric_value(page, "median test NSE"), metric_value(page, "median test KGE")
+    assert math.isfinite(nse) and -10.0 < nse <= 1.0, nse  # "nan" or an impossible NSE > 1 fails here
+    assert math.isfinite(kge) and -10.0 < kge <= 1.0, kge
     shot(page, "hydro_3_training_completed")
 
     nav(page, "Hydrographs")

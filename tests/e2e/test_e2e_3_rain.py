@@ -3,11 +3,13 @@ find the rain maps, the difference maps and the CSI table."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, nav, record_timing, shot, wait_rendered, wait_text
+from tests.e2e.conftest import (as_number, assert_no_exception, nav, record_timing, shot, table_rows, wait_rendered,
+                                wait_text)
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +44,20 @@ def test_train_rain_from_the_ui_and_read_the_maps(page, app_server):
     header = tables.first.inner_text()
     for score in ("CSI", "POD", "FAR", "ETS"):
         assert score in header
+    rows = table_rows(tables.first)
+    assert len(rows) >= 3, header  # every system at every threshold, read off the page
+    systems = {index[-1].split(" ")[0] for index, _ in rows}
+    assert {"exp1", "exp2", "persistence"} <= systems, systems
+    for index, cells in rows:
+        for score in ("CSI", "POD", "FAR"):
+            value = as_number(cells[score])
+            assert math.isnan(value) or 0.0 <= value <= 1.0, (index, score, value)
+        ets = as_number(cells["ETS"])
+        assert math.isnan(ets) or -1 / 3 - 1e-3 <= ets <= 1.0, (index, ets)
+    # at the lowest threshold it rains somewhere in the test period: every system's CSI is a number
+    lowest = min(float(index[0]) for index, _ in rows)
+    csi_low = [as_number(cells["CSI"]) for index, cells in rows if float(index[0]) == lowest]
+    assert csi_low and all(math.isfinite(v) for v in csi_low), csi_low
     assert_no_exception(page)
     shot(page, "rain_3_maps")
     page.get_by_role("button", name="Render PNG with cartopy").click()
