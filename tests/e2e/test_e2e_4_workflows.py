@@ -18,6 +18,8 @@ from core.runs import RunDir
 from tests.e2e.conftest import (assert_no_exception, metric_value, nav, rerun_after, select_option,
                                 selected_option, shot, wait_rendered, wait_text, widget)
 
+PlaywrightTimeout = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").TimeoutError
+
 pytestmark = pytest.mark.e2e
 
 UPLOAD_NAME = "upload_fulda.csv"
@@ -103,11 +105,7 @@ def test_upload_train_export_compare_delete(page, app_server, tmp_path):
     # toolbar's CSV download carries them
     text = compare.text_content() or ""
     if "difference (b - a)" not in text:
-        compare.hover()
-        with page.expect_download(timeout=30_000) as grid_csv:
-            compare.locator("[data-testid=stElementToolbarButton]").filter(
-                has=page.locator("[aria-label*=ownload], [title*=ownload]")).first.click()
-        frame = pd.read_csv(grid_csv.value.path())
+        frame = _grid_csv(page, compare)
         row = frame[(frame["model"] == "dpl") & (frame["where"] == "median") & (frame["score"] == "nse")]
         assert row["difference (b - a)"].tolist() == pytest.approx([0.125])
     else:
@@ -144,6 +142,26 @@ def _run_options(page, typed: str) -> list[str]:
     return names
 
 
+def _grid_csv(page, grid) -> pd.DataFrame:
+    """A dataframe's cells through its toolbar's CSV download. The toolbar shows only while the
+    pointer is over the grid and can miss the first hover right after a rerun, so try a few times."""
+    button = grid.locator("[data-testid=stElementToolbarButton]").filter(
+        has=page.locator("[aria-label*=ownload], [title*=ownload]")).first
+    for attempt in range(3):
+        grid.scroll_into_view_if_needed()
+        page.mouse.move(0, 0)
+        grid.hover()
+        try:
+            button.wait_for(state="visible", timeout=5_000)
+            with page.expect_download(timeout=20_000) as csv:
+                button.click()
+            return pd.read_csv(csv.value.path())
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def test_cancel_a_rain_job(page, app_server):
     page.goto(app_server["url"])
     wait_rendered(page)
@@ -160,5 +178,9 @@ def test_cancel_a_rain_job(page, app_server):
     runs = [p for p in app_server["runs"].iterdir() if p.is_dir() and p.name.startswith("rain")]
     states = {p.name: json.loads((p / "status.json").read_text())["state"] for p in runs}
     assert "cancelled" in states.values(), states
+    # the sidebar's status fragment reruns every 2 s while a job is active; once it reports none it
+    # stops, and a navigation click can no longer land inside one of its runs
+    wait_text(page, "No training job running.", 60_000)
+    wait_rendered(page)
     nav(page, "Runs")
     assert page.get_by_text("No training job running.").count() >= 1
