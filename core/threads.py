@@ -12,7 +12,8 @@ The policy, put into the environment before torch or numba is imported (``apply_
 their workers, whose environment ``core.jobs`` builds with ``worker_environment``):
 
 - ``OMP_WAIT_POLICY=PASSIVE``, ``GOMP_SPINCOUNT=0`` (libgomp) and ``KMP_BLOCKTIME=0`` (Intel
-  OpenMP, where a build links it): idle worker threads sleep instead of spinning;
+  OpenMP, where a build links it): idle worker threads sleep instead of spinning; set when fewer
+  than all cores are free or the user gives a count (with every core free OpenMP keeps its own wait);
 - ``OMP_NUM_THREADS`` and ``NUMBA_NUM_THREADS`` = the cores free when the process starts (idle time
   over 0.1 s from ``/proc/stat``, rounded, at least 1, at most the cores this process may use):
   both cores on a quiet 2-core machine as before, one thread beside other work, where a second
@@ -148,8 +149,13 @@ def policy_environment(environ: Mapping[str, str] | None = None,
     threads = policy_threads(user, free)
     if threads is None:
         return {}
-    added = {name: value for name, value in WAIT_VARIABLES.items() if name not in user}
     explicit = isinstance(_switch(user), int)
+    # With every core free, 2 passively waiting threads made the quick dXAJ run 5x slower than
+    # OpenMP's default (11.4 s against 2.2 s, bench/shared_cpu.py on a quiet machine): each of its many
+    # small parallel regions pays a futex wake-up. So all free cores keep the default wait; passive
+    # waiting comes with the single thread chosen beside other work, or with an explicit count.
+    quiet = threads > 1 and not explicit
+    added = {} if quiet else {name: value for name, value in WAIT_VARIABLES.items() if name not in user}
     for name in THREAD_VARIABLES:
         if explicit or name not in user:
             added[name] = str(threads)
