@@ -49,21 +49,27 @@ class RunFileDamaged(ValueError):
         super().__init__(f"{self.file} is damaged: {reason}")
 
 
+def _read_text(path: Path) -> str:
+    """The UTF-8 text of a run file; :class:`RunFileDamaged` when it is a folder, not text or unreadable."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        raise RunFileDamaged(path, "it is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise RunFileDamaged(path, f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise RunFileDamaged(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
 def _load_json(path: Path, expected: type, default: Any) -> Any:
     """Parsed JSON of ``path`` (``default`` when absent); :class:`RunFileDamaged` when it is not a whole
     JSON ``expected`` (a truncated file, binary garbage, a folder, a number where a mapping belongs)."""
     if not path.exists():
         return default
     try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except IsADirectoryError:
-        raise RunFileDamaged(path, "it is a folder, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise RunFileDamaged(path, f"not UTF-8 text (byte {exc.start})") from None
+        value = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise RunFileDamaged(path, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    except OSError as exc:
-        raise RunFileDamaged(path, f"cannot be read ({exc.strerror or exc})") from None
     if not isinstance(value, expected):
         raise RunFileDamaged(path, f"holds a JSON {type(value).__name__}, expected a {'list' if expected is list else 'mapping'}")
     return value
@@ -155,18 +161,13 @@ class RunDir:
         path = self.config_path
         if not path.exists():
             return {}
+        text = _read_text(path)
         try:
-            value = yaml.safe_load(path.read_bytes().decode("utf-8"))
-        except IsADirectoryError:
-            raise RunFileDamaged(path, "it is a folder, not a file") from None
-        except UnicodeDecodeError as exc:
-            raise RunFileDamaged(path, f"not UTF-8 text (byte {exc.start})") from None
+            value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             at = f" at line {where.line + 1} column {where.column + 1}" if where is not None else ""
             raise RunFileDamaged(path, f"not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
-        except OSError as exc:
-            raise RunFileDamaged(path, f"cannot be read ({exc.strerror or exc})") from None
         if value is None:
             return {}
         if not isinstance(value, dict):
