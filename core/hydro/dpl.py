@@ -89,10 +89,8 @@ class DPLModel(nn.Module):
             raise ValueError("config key 'model_args.dynamic_params' needs strategy 'last' (the static "
                              f"parameters come from the last step), got {strategy!r}")
         self.param_lstm = ParameterLSTM(n_inputs, N_PARAMS * self.n_components, hidden, dropout, strategy, bptt_steps)
-        mask = torch.zeros(N_PARAMS, dtype=torch.bool)
-        for name in self.dynamic_params:
-            mask[PARAM_INDEX[name]] = True
-        self.register_buffer("dynamic_mask", mask, persistent=False)
+        self.register_buffer("dynamic_index", torch.tensor([PARAM_INDEX[n] for n in self.dynamic_params],
+                                                           dtype=torch.long), persistent=False)
 
     def _lstm_input(self, z: torch.Tensor) -> torch.Tensor:
         return z[-self.lstm_steps :] if self.lstm_steps is not None else z
@@ -106,11 +104,15 @@ class DPLModel(nn.Module):
             p01 = self.param_lstm(zin, basin).view(batch, self.n_components, N_PARAMS)
             return self.ranges.denormalise(p01)
         traj = self.param_lstm.trajectory(zin).view(zin.shape[0], batch, self.n_components, N_PARAMS)
-        if traj.shape[0] < steps:  # the LSTM's span starts inside the warmup: hold its first value before
-            pad = traj[:1].expand(steps - traj.shape[0], -1, -1, -1)
-            traj = torch.cat([pad, traj])
-        p01 = torch.where(self.dynamic_mask, traj, traj[-1:])
-        return self.ranges.denormalise(p01)
+        # Assembled from the small pieces (the last step's set, the dynamic columns) rather than by
+        # masking the whole trajectory: the backward pass then touches [T, B, m, 15] only once.
+        lower, upper = self.ranges.bounds_tensors(traj.dtype, traj.device)
+        static = lower + traj[-1] * (upper - lower)  # [B, m, 15]
+        cols = self.dynamic_index
+        dynamic = lower[cols] + traj.index_select(-1, cols) * (upper - lower)[cols]  # [S, B, m, k]
+        if dynamic.shape[0] < steps:  # the LSTM's span starts inside the warmup: hold its first value before
+            dynamic = torch.cat([dynamic[:1].expand(steps - dynamic.shape[0], -1, -1, -1), dynamic])
+        return static.expand(steps, *static.shape).index_copy(-1, cols, dynamic)
 
     def physical_params(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
         """Physical XAJ parameters for the windows ``z`` ``[T, B, F]``: ``[B, 15]`` or per step

@@ -71,7 +71,8 @@ class XajParams(NamedTuple):
 def unpack_params(params: torch.Tensor) -> XajParams:
     """Split ``params [..., 15]`` into named columns; scale KI, KG by ``(1 - 1e-5)/(KI + KG)`` where
     their sum reaches 1 so that free water never drains more than it holds."""
-    cols = {name: params[..., PARAM_INDEX[name]] for name in XAJ_PARAMS}
+    # unbind, not one index per column: the backward of 15 indexings zero-fills 15 full-size gradients
+    cols = dict(zip(XAJ_PARAMS, params.unbind(-1)))
     total = cols["KI"] + cols["KG"]
     safe_total = torch.where(total >= 1.0, total, torch.ones_like(total))
     scale = torch.where(total >= 1.0, KI_KG_MAX / safe_total, torch.ones_like(total))
@@ -150,6 +151,8 @@ def checked_inputs(forcing: torch.Tensor, params: torch.Tensor, warmup: int,
     if not params.is_floating_point():
         raise ValueError(f"simulate: params must be a float tensor, got {params.dtype}")
     forcing = forcing.to(params.dtype)
+    if _plausibly_valid(forcing, params):
+        return forcing, params
     _raise_first_bad("forcing (P, PET)", ~torch.isfinite(forcing), ("step", "basin", "variable"))
     flat = params.reshape(-1, len(XAJ_PARAMS))
     lm = flat[:, PARAM_INDEX["LM"]]
@@ -164,6 +167,18 @@ def checked_inputs(forcing: torch.Tensor, params: torch.Tensor, warmup: int,
         raise ValueError(f"simulate: {where} has invalid XAJ parameters (need finite values, LM > 0, "
                          f"SM > 0, CI < 1, CG < 1): {values}")
     return forcing, params
+
+
+def _plausibly_valid(forcing: torch.Tensor, params: torch.Tensor) -> bool:
+    """A cheap screen for :func:`checked_inputs`: True only when every check would pass (a sum is
+    finite only when every term is; NaN fails every comparison). False sends the inputs to the
+    element-wise checks, which find the culprit (or pass, when only a sum overflowed)."""
+    with torch.no_grad():
+        if not bool(torch.isfinite(forcing.sum() + params.sum())):
+            return False
+        positive = params[..., [PARAM_INDEX["LM"], PARAM_INDEX["SM"]]].amin()
+        below_one = params[..., [PARAM_INDEX["CI"], PARAM_INDEX["CG"]]].amax()
+        return bool(positive > 0) and bool(below_one < 1)
 
 
 def _raise_first_bad(what: str, bad: torch.Tensor, dims: tuple[str, ...]) -> None:
