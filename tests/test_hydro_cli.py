@@ -98,8 +98,24 @@ def test_cli_train_and_evaluate_with_baselines(tmp_path):
     assert math.isclose(again["lstm"]["test"]["median"]["nse"], metrics["lstm"]["test"]["median"]["nse"], rel_tol=1e-6)
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    config = load_config(None, {**TINY, "train": {**TINY["train"], "epochs": 3}})
+def test_lr_decays_after_plateau_of_the_validation_loss():
+    from core.hydro.train import make_lr_schedule
+
+    config = load_config(None, {**TINY, "train": {**TINY["train"], "lr_decay": 0.5, "lr_decay_patience": 2}})
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    schedule = make_lr_schedule(config, optimizer)
+    lrs = []
+    for val_loss in (1.0, 0.9, 0.95, 0.9, 0.9, 0.95, 0.8):  # bad epochs: 0.95, 0.9 (not lower), then 0.9, 0.95
+        schedule.step(val_loss)
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025])
+    assert make_lr_schedule(load_config(None, TINY), optimizer) is None  # lr_decay 1 = off
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.5])
+def test_resume_equals_uninterrupted(tmp_path, decay):
+    config = load_config(None, {**TINY, "train": {**TINY["train"], "epochs": 3, "lr_decay": decay,
+                                                  "lr_decay_patience": 1}})
     straight = RunDir(tmp_path / "straight").create()
     train_model(config, straight, progress_bar=False)
 
@@ -120,6 +136,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert a["epoch"] == b["epoch"] == 3
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
+    assert a["lr_schedule"] == b["lr_schedule"]
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(straight.read_history()) == strip(broken.read_history())
 

@@ -120,6 +120,20 @@ def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
 
 
+def make_lr_schedule(config: Mapping[str, Any], optimizer: torch.optim.Optimizer):
+    """Plateau decay of the learning rate on the validation loss (``train.lr_decay`` < 1), else None.
+
+    Counted on the same validation loss as early stopping, so ``patience`` should exceed
+    ``lr_decay_patience`` for the decay to act before training stops."""
+    t = config["train"]
+    factor = float(t.get("lr_decay", 1.0) or 1.0)
+    if factor >= 1.0:
+        return None
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=factor,
+                                                      patience=int(t.get("lr_decay_patience", 3)) - 1,
+                                                      threshold=0.0)
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
@@ -229,6 +243,7 @@ def train_model(
     rng.seed_everything(seed)
     model = build_model(config, prepared).to(device)
     optimizer = make_optimizer(config, model.parameters())
+    schedule = make_lr_schedule(config, optimizer)
 
     train_table = period_table(prepared, "train")
     if len(train_table) == 0:
@@ -243,6 +258,8 @@ def train_model(
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if schedule is not None and ckpt.get("lr_schedule") is not None:
+            schedule.load_state_dict(ckpt["lr_schedule"])
         state = {k: ckpt[k] for k in state}
         rng.restore(ckpt["rng"])
         if main:
@@ -318,12 +335,16 @@ def train_model(
         state["epoch"] = epoch
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_nse": val_nse,
                   "seconds": round(time.monotonic() - t_start, 1)}
+        if schedule is not None and math.isfinite(val_loss):
+            record["lr"] = optimizer.param_groups[0]["lr"]  # the lr this epoch trained with
+            schedule.step(val_loss)
         state["history"].append(record)
         if main:
             payload = {**base_payload, "model": _unwrap(net).state_dict(), "epoch": epoch}
             if improved:
                 save_checkpoint(best_path, payload)
-            save_checkpoint(last_path, {**payload, **state, "optimizer": optimizer.state_dict(), "rng": rng.capture()})
+            save_checkpoint(last_path, {**payload, **state, "optimizer": optimizer.state_dict(), "rng": rng.capture(),
+                                        "lr_schedule": schedule.state_dict() if schedule is not None else None})
             run.append_history(record)
             run.update_status(progress=epoch / epochs, epoch=epoch,
                               message=f"{config['model']}: epoch {epoch}/{epochs} train_loss {train_loss:.4f} "
