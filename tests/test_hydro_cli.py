@@ -112,10 +112,10 @@ def test_lr_decays_after_plateau_of_the_validation_loss():
     assert make_lr_schedule(load_config(None, TINY), optimizer) is None  # lr_decay 1 = off
 
 
-@pytest.mark.parametrize("decay", [1.0, 0.5])
-def test_resume_equals_uninterrupted(tmp_path, decay):
+@pytest.mark.parametrize("decay, average", [(1.0, 0.0), (0.5, 0.0), (1.0, 0.9)])
+def test_resume_equals_uninterrupted(tmp_path, decay, average):
     config = load_config(None, {**TINY, "train": {**TINY["train"], "epochs": 3, "lr_decay": decay,
-                                                  "lr_decay_patience": 1}})
+                                                  "lr_decay_patience": 1, "weight_average": average}})
     straight = RunDir(tmp_path / "straight").create()
     train_model(config, straight, progress_bar=False)
 
@@ -137,6 +137,11 @@ def test_resume_equals_uninterrupted(tmp_path, decay):
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     assert a["lr_schedule"] == b["lr_schedule"]
+    assert ("raw_model" in a) == (average > 0)
+    for key in a.get("raw_model", {}):
+        assert torch.equal(a["raw_model"][key], b["raw_model"][key]), key
+        if key.endswith("weight"):  # the kept weights are the average, not the last step's
+            assert not torch.equal(a["raw_model"][key], a["model"][key]), key
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(straight.read_history()) == strip(broken.read_history())
 

@@ -15,7 +15,7 @@ loader is :mod:`core.training.config`, shared with the rain half. Summary:
 ``xaj``             ``uh_length`` (steps), ``backend`` (``auto`` | ``reference`` | ``fused``)
 ``param_ranges``    ``{name: [lower, upper]}`` (omitted names keep the defaults)
 ``train``           ``epochs``, ``batch_size``, ``iterations_per_epoch``, ``optimizer``, ``lr``,
-                    ``weight_decay``, ``loss``, ``patience``, ``lr_decay``, ``lr_decay_patience``,
+                    ``weight_decay``, ``loss``, ``patience``, ``lr_decay``, ``lr_decay_patience``, ``weight_average``,
                     ``seed``, ``device``, ``grad_clip``,
                     ``num_threads``, ``max_minutes``
 ``evaluate``        ``batch_size``, ``stride``

@@ -15,6 +15,7 @@ validation sums are all-reduced, and only rank 0 writes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from core.training import rng
 from core.training.checkpoint import load_checkpoint as _load_checkpoint
 from core.training.checkpoint import save_checkpoint
 from core.training.lifecycle import FIRST_EPOCH, Cancelled, Progress
+from core.training.weight_average import WeightAverage
 
 
 @dataclass
@@ -244,6 +246,7 @@ def train_model(
     model = build_model(config, prepared).to(device)
     optimizer = make_optimizer(config, model.parameters())
     schedule = make_lr_schedule(config, optimizer)
+    average = WeightAverage(model, float(tcfg["weight_average"])) if tcfg.get("weight_average") else None
 
     train_table = period_table(prepared, "train")
     if len(train_table) == 0:
@@ -256,7 +259,12 @@ def train_model(
 
     state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
     if ckpt is not None:
+        # with a weight average, "model" holds the average (what evaluation reads), "raw_model" the
+        # weights training continues from
         model.load_state_dict(ckpt["model"])
+        if average is not None:
+            average = WeightAverage(model, average.decay)
+            model.load_state_dict(ckpt["raw_model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if schedule is not None and ckpt.get("lr_schedule") is not None:
             schedule.load_state_dict(ckpt["lr_schedule"])
@@ -312,6 +320,8 @@ def train_model(
             if tcfg.get("grad_clip"):
                 nn.utils.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
             optimizer.step()
+            if average is not None:
+                average.update()
             loss_sum += float(loss.detach())
             n_batches += 1
             if bar is not None:
@@ -324,8 +334,9 @@ def train_model(
         train_loss = float(D.all_reduce_sum(torch.tensor([loss_sum, n_batches]))[0]) / max(1, n_batches * world)
         # the plain module: a DDP forward may broadcast buffers (the LSTM baseline's q_scale), a collective
         # that would hang when a rank has no validation window; validate() all-reduces its sums itself
-        val_loss, val_nse = (validate(model, prepared, valid_sampler, config, device)
-                             if valid_sampler is not None else (float("nan"), float("nan")))
+        with average.applied() if average is not None else contextlib.nullcontext():
+            val_loss, val_nse = (validate(model, prepared, valid_sampler, config, device)
+                                 if valid_sampler is not None else (float("nan"), float("nan")))
         improved = valid_sampler is None or (math.isfinite(val_loss) and val_loss < state["best_val"])
         if improved:
             state["best_val"] = val_loss if valid_sampler is not None else train_loss
@@ -340,10 +351,13 @@ def train_model(
             schedule.step(val_loss)
         state["history"].append(record)
         if main:
-            payload = {**base_payload, "model": _unwrap(net).state_dict(), "epoch": epoch}
+            weights = average.averaged_state_dict() if average is not None else _unwrap(net).state_dict()
+            payload = {**base_payload, "model": weights, "epoch": epoch}
             if improved:
                 save_checkpoint(best_path, payload)
-            save_checkpoint(last_path, {**payload, **state, "optimizer": optimizer.state_dict(), "rng": rng.capture(),
+            extra = {"raw_model": _unwrap(net).state_dict()} if average is not None else {}
+            save_checkpoint(last_path, {**payload, **state, **extra, "optimizer": optimizer.state_dict(),
+                                        "rng": rng.capture(),
                                         "lr_schedule": schedule.state_dict() if schedule is not None else None})
             run.append_history(record)
             run.update_status(progress=epoch / epochs, epoch=epoch,

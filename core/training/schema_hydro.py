@@ -54,6 +54,8 @@ KEYS = [
     Key("train.lr_decay", Float(0, 1, min_open=True), 1.0,
         "multiply lr by this after lr_decay_patience epochs without a lower validation loss; 1 = off"),
     Key("train.lr_decay_patience", Int(min=1), 3, "epochs without improvement before lr decays"),
+    Key("train.weight_average", Float(0, 1, max_open=True), 0.0,
+        "decay of the moving average of the weights used for validation and evaluation; 0 = off"),
     Key("train.seed", Int(min=0), 42, "random seed"),
     Key("train.device", Device(), "auto", "auto, cpu or cuda[:N]"),
     Key("train.grad_clip", Optional(Float(0)), 1.0, "gradient-norm clip; 0 or null = off"),
