@@ -173,3 +173,29 @@ def test_tmean_derived_from_tmin_tmax(table_dir):
     given = validate_upload("\n".join(lines).encode(), "01484100.csv", lat=38.90578)
     assert "derived" not in given["tmean"].attrs
     np.testing.assert_allclose(given["tmean"].values[0], [float(line.split(",")[drop]) for line in lines[1:]])
+
+
+def test_camels_attributes_join_the_table_basins(table_dir, shared_data, tmp_path):
+    from core.hydro.inputs import static_names
+
+    folder = shared_data / "camels_us_sample" / "camels_attributes_v2.0"
+    ds = load_basins(table_dir, basins=["01484100", "09480000"], attributes=folder)
+    # values read by hand from camels_soil.txt and camels_topo.txt
+    assert ds["soil_depth_pelletier"].sel(basin="01484100").item() == pytest.approx(49.5555555555556)
+    assert ds["slope_mean"].sel(basin="09480000").item() == pytest.approx(40.83588)
+    assert ds["aridity"].sel(basin="01484100").item() == pytest.approx(  # the table's own value is kept
+        pd.read_csv(table_dir / "basins.csv", dtype={"gauge_id": str}).set_index("gauge_id").loc["01484100", "aridity"])
+    names = static_names(ds, "all")
+    assert "soil_porosity" in names and "elevation" in names
+    assert "q_mean" in ds and "runoff_ratio" in ds  # read, but never fed to a model by "all"
+    assert not {"q_mean", "runoff_ratio", "baseflow_index"} & set(names)
+
+    lacking = tmp_path / "attrs"
+    lacking.mkdir()
+    text = (folder / "camels_soil.txt").read_text().splitlines()
+    (lacking / "camels_soil.txt").write_text("\n".join(line for line in text if not line.startswith("09480000")))
+    with pytest.raises(DataError) as err:
+        load_basins(table_dir, basins=["01484100", "09480000"], attributes=lacking)
+    assert "09480000" in str(err.value) and "attrs" in str(err.value)
+    with pytest.raises(DataError, match="attribute files"):
+        load_basins(table_dir, basins=["01484100"], attributes=tmp_path / "missing")

@@ -158,6 +158,11 @@ def test_static_names():
     assert static_names(ds, "all") == ["area_km2"]
     with pytest.raises(ValueError, match="elevation"):
         static_names(ds, ["elevation"])
+    # "all" leaves out the streamflow signatures and attributes some basin lacks
+    ds = ds.assign(runoff_ratio=("basin", [0.3, 0.4]), soil_depth=("basin", [1.0, np.nan]))
+    ds.attrs["static_variables"] = ["name", "area_km2", "runoff_ratio", "soil_depth"]
+    assert static_names(ds, "all") == ["area_km2"]
+    assert static_names(ds, ["runoff_ratio"]) == ["runoff_ratio"]  # named explicitly: the user's choice
 
 
 def test_no_lstm_inputs_give_an_empty_feature_axis():

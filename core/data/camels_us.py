@@ -34,6 +34,11 @@ ATTRIBUTES_DIR = "camels_attributes_v2.0"
 FORCING_SUFFIX = "_lump_cida_forcing_leap.txt"
 STREAMFLOW_SUFFIX = "_streamflow_qc.txt"
 CFS_TO_M3S = 0.0283168
+STREAMFLOW_SIGNATURES = ("q_mean", "runoff_ratio", "slope_fdc", "baseflow_index", "stream_elas", "q5", "q95",
+                         "high_q_freq", "high_q_dur", "low_q_freq", "low_q_dur", "zero_q_freq", "hfd_mean")
+"""The attributes of ``camels_hydro.txt``: signatures of the observed streamflow of 1989-2009
+(Addor et al. 2017). As model inputs they would hand a model the flow of its own test years, so
+``static_inputs: all`` leaves them out."""
 QC_FLAGS = ("A", "A:e", "M")
 
 # forcing column header text -> canonical name
@@ -211,3 +216,22 @@ def read_camels_attributes(folder: str | os.PathLike, basins: Iterable[str] | No
                     value = float(value)
                 target[key] = value
     return merged
+
+
+def join_attributes(records: list[BasinRecord], folder: str | os.PathLike) -> None:
+    """Add the ``camels_attributes_v2.0`` attributes of ``folder`` to each record's statics (in place).
+
+    For a source without its own attribute files (e.g. a basin-table folder of CAMELS basins): the
+    attribute files cover all 671 CAMELS-US basins. Attributes the record already has keep their
+    value. Raises :class:`DataError` naming the folder and the first basin it lacks.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or not any(folder.glob("camels_*.txt")):
+        raise DataError("no camels_*.txt attribute files (config key data.attributes)", file=folder)
+    table = read_camels_attributes(folder, [rec.basin for rec in records])
+    for rec in records:
+        if rec.basin not in table:
+            raise DataError("basin has no row in the attribute files (config key data.attributes)",
+                            file=folder, basin=rec.basin)
+        for key, value in table[rec.basin].items():
+            rec.statics.setdefault(key, value)

@@ -14,7 +14,7 @@ import xarray as xr
 
 from .basin_table import load_table_file_records, load_table_folder_records
 from .basins import assemble
-from .camels_us import load_camels_records
+from .camels_us import join_attributes, load_camels_records
 from .embedded import load_demo_records
 from .sources import resolve_source
 
@@ -25,6 +25,7 @@ def load_basins(
     start: Any = None,
     end: Any = None,
     pet_method: str = "auto",
+    attributes: str | PathLike | None = None,
 ) -> xr.Dataset:
     """Load basins from any supported source into the basin dataset (DESIGN.md sections 3 and 7).
 
@@ -39,6 +40,8 @@ def load_basins(
     start, end : period (inclusive, anything ``pandas.Timestamp`` reads); default: the span all
         selected basins cover.
     pet_method : ``"auto"``, ``"provided"``, ``"hargreaves"`` or ``"priestley_taylor"``.
+    attributes : a ``camels_attributes_v2.0`` folder whose attributes join each basin's own
+        (``core.data.camels_us.join_attributes``); None: the source's attributes only.
 
     Returns
     -------
@@ -65,4 +68,6 @@ def load_basins(
     else:
         records, attrs = load_table_file_records(location, basins)
         label = str(location)
+    if attributes is not None:
+        join_attributes(records, attributes)
     return assemble(records, label, start=start, end=end, pet_method=pet_method, attrs=attrs)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from core.data.camels_us import STREAMFLOW_SIGNATURES
 from core.data.splits import Normalizer, parse_period
 
 
@@ -51,14 +52,18 @@ class HydroInputs:
 
 
 def static_names(ds: xr.Dataset, wanted: str | Sequence[str] | None) -> list[str]:
-    """Static attributes to feed the LSTM: ``"all"`` numeric ``(basin,)`` variables, or the names given."""
+    """Static attributes to feed the LSTM, or the names given. ``"all"``: the numeric ``(basin,)``
+    variables known for every basin of ``ds`` (an attribute missing for one basin would stop training),
+    except the streamflow signatures (``core.data.camels_us.STREAMFLOW_SIGNATURES``: they summarise
+    the observed flow of the test years)."""
     if wanted in (None, "none", []):
         return []
     if wanted == "all":
         names = ds.attrs.get("static_variables")
         if names is None:
             names = [v for v in ds.data_vars if ds[v].dims == ("basin",)]
-        return [n for n in names if n in ds and np.issubdtype(ds[n].dtype, np.number)]
+        return [n for n in names if n in ds and np.issubdtype(ds[n].dtype, np.number)
+                and n not in STREAMFLOW_SIGNATURES and bool(np.isfinite(ds[n].values).all())]
     missing = [n for n in wanted if n not in ds]
     if missing:
         raise ValueError(f"config data.static_inputs names {missing} not in the dataset {ds.attrs.get('source')}")

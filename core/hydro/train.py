@@ -61,7 +61,8 @@ class Prepared:
 def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
     """Load the basins, resolve periods, fit (or reuse) the normalisation, build the arrays."""
     data = config["data"]
-    ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"))
+    ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
+                     attributes=data.get("attributes"))
     periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
     ds, dynamic = derived_inputs(ds, list(data["dynamic_inputs"]), bool(data.get("log_prcp", False)))
     statics = static_names(ds, data.get("static_inputs"))

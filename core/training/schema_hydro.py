@@ -30,6 +30,8 @@ KEYS = [
     Key("data.test_period", Optional(Period()), None, "[start, end] (required)"),
     Key("data.dynamic_inputs", ListOf(Str(), min_len=1), ["prcp", "pet"], "forcing variables the LSTM reads"),
     Key("data.static_inputs", Optional(OneOf(Choice("all", "none"), ListOf(Str()))), "all", "all, none or a list"),
+    Key("data.attributes", Optional(DataPath()), None,
+        "a camels_attributes_v2.0 folder joined onto the source's basins; null = the source's own"),
     Key("data.pet_method", Choice(*PET_METHODS), "auto", "core.data.pet method"),
     Key("window.warmup", Int(min=0), 365, "warmup steps before the targets"),
     Key("window.rho", Int(min=1), 365, "target steps per window"),
