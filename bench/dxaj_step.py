@@ -101,7 +101,7 @@ def step(model: DPLModel, optimizer: torch.optim.Optimizer, x, z, y) -> float:
     loss = ((q - y) ** 2).mean() / y.var()
     loss.backward()
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def gradients(x, z, y) -> tuple[float, list[torch.Tensor]]:

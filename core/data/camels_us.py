@@ -18,6 +18,7 @@ header area; QC flags as ``q_flag`` codes (-1 = no record; meanings in the varia
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -223,15 +224,19 @@ def join_attributes(records: list[BasinRecord], folder: str | os.PathLike) -> No
 
     For a source without its own attribute files (e.g. a basin-table folder of CAMELS basins): the
     attribute files cover all 671 CAMELS-US basins. Attributes the record already has keep their
-    value. Raises :class:`DataError` naming the folder and the first basin it lacks.
+    value. A basin without a row gets none (a warning names it), so ``static_inputs: all``, which
+    takes only attributes every basin has, falls back to the source's own attributes for the whole
+    set; naming a joined attribute explicitly then fails, naming the basin. Raises
+    :class:`DataError` naming the folder when it holds no attribute file.
     """
     folder = Path(folder)
     if not folder.is_dir() or not any(folder.glob("camels_*.txt")):
         raise DataError("no camels_*.txt attribute files (config key data.attributes)", file=folder)
     table = read_camels_attributes(folder, [rec.basin for rec in records])
+    lacking = [rec.basin for rec in records if rec.basin not in table]
+    if lacking:
+        warnings.warn(f"{folder}: no attributes for basin(s) {', '.join(lacking)} (config key data.attributes); "
+                      "static_inputs 'all' keeps only attributes every basin has", stacklevel=2)
     for rec in records:
-        if rec.basin not in table:
-            raise DataError("basin has no row in the attribute files (config key data.attributes)",
-                            file=folder, basin=rec.basin)
-        for key, value in table[rec.basin].items():
+        for key, value in table.get(rec.basin, {}).items():
             rec.statics.setdefault(key, value)
