@@ -282,6 +282,18 @@ def test_input_errors_name_the_culprit():
     bad_params[1, PARAM_INDEX["LM"]] = 0.0
     with pytest.raises(ValueError, match="basin index 1 has invalid XAJ parameters.*LM=0"):
         simulate(forcing, bad_params, backend="reference")
+    # the sum screen in front of the element-wise checks: +inf and -inf (a NaN sum), CG = 1, and a
+    # sum that overflows although every value is finite (passes)
+    for name, value in (("UM", float("inf")), ("CG", 1.0)):
+        bad_params = params.clone()
+        bad_params[0, PARAM_INDEX[name]] = value
+        bad_params[1, PARAM_INDEX["DM"]] = -value if value == float("inf") else bad_params[1, PARAM_INDEX["DM"]]
+        with pytest.raises(ValueError, match=f"basin index 0 has invalid XAJ parameters.*{name}="):
+            simulate(forcing, bad_params, backend="fused")
+    huge = forcing.clone().float()
+    huge[:, :, 0] = 3e37  # finite in float32, the sum is not
+    q, _ = simulate(huge, params.float(), backend="reference")
+    assert q.shape == (10, 2)
     with pytest.raises(ValueError, match="warmup"):
         simulate(forcing, params, warmup=10)
     with pytest.raises(ValueError, match="unknown backend 'gpu'"):

@@ -173,6 +173,8 @@ def _plausibly_valid(forcing: torch.Tensor, params: torch.Tensor) -> bool:
     """A cheap screen for :func:`checked_inputs`: True only when every check would pass (a sum is
     finite only when every term is; NaN fails every comparison). False sends the inputs to the
     element-wise checks, which find the culprit (or pass, when only a sum overflowed)."""
+    if params.numel() == 0:
+        return False
     with torch.no_grad():
         if not bool(torch.isfinite(forcing.sum() + params.sum())):
             return False
