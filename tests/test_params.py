@@ -107,3 +107,8 @@ def test_denormalise_maps_unit_interval_linearly_and_keeps_gradient():
     assert denormalise(torch.rand(4, 2, 15)).shape == (4, 2, 15)
     with pytest.raises(ValueError, match="last dimension"):
         ranges.denormalise(torch.rand(3, 14))
+    # a subset of the columns, named by index: the same values as those columns of the full map
+    cols = torch.tensor([XAJ_PARAMS.index("K"), XAJ_PARAMS.index("LM")])
+    assert torch.equal(ranges.denormalise(p01.detach()[:, cols], columns=cols), phys.detach()[:, cols])
+    with pytest.raises(ValueError, match="must be 2"):
+        ranges.denormalise(torch.rand(3, 15), columns=cols)

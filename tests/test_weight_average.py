@@ -39,7 +39,7 @@ def test_state_round_trip_and_bad_decay():
         net.linear.bias.fill_(2.0)
     average.update()
     other = WeightAverage(_Net(), decay=0.5)
-    other.load_state_dict(average.state_dict())
+    other.load_state_dict(average.averaged_state_dict())
     torch.testing.assert_close(other.average["linear.bias"], average.average["linear.bias"])
     with pytest.raises(ValueError, match="decay"):
         WeightAverage(net, decay=1.0)

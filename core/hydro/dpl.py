@@ -106,10 +106,9 @@ class DPLModel(nn.Module):
         traj = self.param_lstm.trajectory(zin).view(zin.shape[0], batch, self.n_components, N_PARAMS)
         # Assembled from the small pieces (the last step's set, the dynamic columns) rather than by
         # masking the whole trajectory: the backward pass then touches [T, B, m, 15] only once.
-        lower, upper = self.ranges.bounds_tensors(traj.dtype, traj.device)
-        static = lower + traj[-1] * (upper - lower)  # [B, m, 15]
+        static = self.ranges.denormalise(traj[-1])  # [B, m, 15]
         cols = self.dynamic_index
-        dynamic = lower[cols] + traj.index_select(-1, cols) * (upper - lower)[cols]  # [S, B, m, k]
+        dynamic = self.ranges.denormalise(traj.index_select(-1, cols), columns=cols)  # [S, B, m, k]
         if dynamic.shape[0] < steps:  # the LSTM's span starts inside the warmup: hold its first value before
             dynamic = torch.cat([dynamic[:1].expand(steps - dynamic.shape[0], -1, -1, -1), dynamic])
         return static.expand(steps, *static.shape).index_copy(-1, cols, dynamic)

@@ -259,15 +259,19 @@ class ParamRanges:
         upper = torch.tensor(self.upper, dtype=dtype, device=device)
         return lower, upper
 
-    def denormalise(self, p01: torch.Tensor) -> torch.Tensor:
+    def denormalise(self, p01: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
         """Map normalised parameters ``p01 [..., 15]`` (in [0, 1]) to physical units ``[..., 15]``.
 
         ``lower + p (upper - lower)``; differentiable in ``p01``; values outside [0, 1] are not clipped.
+        ``columns`` (parameter indices ``[k]``): ``p01 [..., k]`` holds just those parameters.
         """
-        if p01.shape[-1] != len(XAJ_PARAMS):
-            raise ValueError(f"denormalise: last dimension of p01 must be {len(XAJ_PARAMS)}, "
+        width = len(XAJ_PARAMS) if columns is None else len(columns)
+        if p01.shape[-1] != width:
+            raise ValueError(f"denormalise: last dimension of p01 must be {width}, "
                              f"got shape {tuple(p01.shape)}")
         lower, upper = self.bounds_tensors(p01.dtype, p01.device)
+        if columns is not None:
+            lower, upper = lower[columns], upper[columns]
         return lower + p01 * (upper - lower)
 
     def normalise(self, physical: torch.Tensor) -> torch.Tensor:

@@ -262,10 +262,9 @@ def train_model(
     if ckpt is not None:
         # with a weight average, "model" holds the average (what evaluation reads), "raw_model" the
         # weights training continues from
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(ckpt["raw_model"] if average is not None else ckpt["model"])
         if average is not None:
-            average = WeightAverage(model, average.decay)
-            model.load_state_dict(ckpt["raw_model"])
+            average.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if schedule is not None and ckpt.get("lr_schedule") is not None:
             schedule.load_state_dict(ckpt["lr_schedule"])

@@ -7,8 +7,8 @@ from epoch to epoch, and the average follows the trend instead of the last step.
 the average spans about ``1 / (1 - d)`` steps (0.98: about one 50-iteration epoch).
 
 Only floating-point parameters and buffers are averaged; integer buffers (counters) are copied.
-The state (:meth:`WeightAverage.state_dict`) goes into ``last.pt`` so that a resumed run continues
-the same average.
+The averaged state dict is what a checkpoint keeps as ``model``; :meth:`WeightAverage.load_state_dict`
+takes it back, so that a resumed run continues the same average.
 """
 
 from __future__ import annotations
@@ -51,12 +51,10 @@ class WeightAverage:
         finally:
             self.model.load_state_dict({**self.model.state_dict(), **raw})
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v.clone() for k, v in self.average.items()}
-
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        missing = set(self.average) ^ set(state)
+        """Take the average from an averaged state dict (integer entries, not averaged, are ignored)."""
+        missing = set(self.average) - set(state)
         if missing:
             raise ValueError(f"weight average: checkpoint does not match the model (keys {sorted(missing)[:5]})")
-        for key, value in state.items():
-            self.average[key].copy_(value)
+        for key, avg in self.average.items():
+            avg.copy_(state[key])
