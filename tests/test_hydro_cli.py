@@ -63,7 +63,7 @@ def test_cli_train_and_evaluate_with_baselines(tmp_path):
     assert run.read_config()["baselines"] == ["static_xaj", "lstm"]
     history = run.read_history()
     assert [r["epoch"] for r in history] == [1, 2]
-    assert all({"train_loss", "val_loss", "val_nse"} <= set(r) for r in history)
+    assert all({"train_loss", "val_loss", "val_nse", "val_kge"} <= set(r) for r in history)
     assert (run.checkpoint_dir / "last.pt").exists() and (run.checkpoint_dir / "best.pt").exists()
 
     metrics = json.loads(run.metrics_path.read_text())

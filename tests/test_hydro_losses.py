@@ -7,7 +7,10 @@ import math
 import pytest
 import torch
 
-from core.hydro.losses import get_loss, masked_mse, masked_nse_loss, masked_rmse
+import numpy as np
+
+from core.hydro.losses import get_loss, masked_kge_distance, masked_mse, masked_nse_kge_loss, masked_nse_loss, masked_rmse
+from core.metrics import kge
 
 
 def _pair():
@@ -17,7 +20,7 @@ def _pair():
     return sim, obs
 
 
-@pytest.mark.parametrize("loss_fn", [masked_rmse, masked_mse, masked_nse_loss])
+@pytest.mark.parametrize("loss_fn", [masked_rmse, masked_mse, masked_nse_loss, masked_nse_kge_loss])
 def test_nan_observations_are_ignored(loss_fn):
     sim, obs = _pair()
     holed = obs.clone()
@@ -60,7 +63,7 @@ def test_nse_loss_is_one_minus_nse_per_sample():
 def test_all_missing_gives_zero_not_nan():
     sim = torch.ones(4, 2, requires_grad=True)
     obs = torch.full((4, 2), float("nan"))
-    for fn in (masked_mse, masked_nse_loss):
+    for fn in (masked_mse, masked_nse_loss, masked_nse_kge_loss):
         value = fn(sim, obs)
         assert float(value.detach()) == 0.0
         value.backward()
@@ -70,3 +73,43 @@ def test_all_missing_gives_zero_not_nan():
 def test_unknown_loss_name():
     with pytest.raises(ValueError, match="loss"):
         get_loss("mae")
+
+
+def test_kge_distance_is_one_minus_kge_per_sample():
+    sim, obs = _pair()
+    holed = obs.clone()
+    holed[::3, 2] = float("nan")
+    distance, defined = masked_kge_distance(sim.detach().double(), holed.double())
+    assert bool(defined.all())
+    for j in range(3):
+        expected = 1 - kge(sim.detach()[:, j].numpy(), holed[:, j].numpy())["kge"]
+        assert math.isclose(float(distance[j]), expected, rel_tol=1e-6)
+
+
+def test_kge_distance_undefined_on_dry_windows_with_finite_gradient():
+    obs = torch.rand(30, 3, dtype=torch.float64) + 0.5
+    obs[:, 1] = 0.0  # a dry window: KGE's ratios have no meaning
+    obs[:, 2] = float("nan")
+    obs[0, 2] = 1.0  # one observed step
+    sim = torch.full((30, 3), 0.7, dtype=torch.float64, requires_grad=True)  # flat: std(sim) = 0
+    loss = masked_nse_kge_loss(sim, obs)
+    distance, defined = masked_kge_distance(sim.detach(), obs)
+    assert defined.tolist() == [True, False, False]
+    assert float(distance[1]) == 0.0 and float(distance[2]) == 0.0
+    loss.backward()
+    assert torch.all(torch.isfinite(sim.grad))
+
+
+def test_nse_kge_loss_prefers_full_variability():
+    """Squared errors reward damping an imperfect simulation (alpha = r); the KGE term does not."""
+    gen = torch.Generator().manual_seed(3)
+    obs = torch.rand(365, 8, generator=gen, dtype=torch.float64) ** 3 * 10
+    noisy = obs + torch.randn(365, 8, generator=gen, dtype=torch.float64) * obs.std(0) * 0.8
+    mean = obs.mean(0)
+
+    def scaled(alpha: float) -> torch.Tensor:
+        return mean + alpha * (noisy - noisy.mean(0))
+
+    mse_best = min(np.linspace(0.3, 1.2, 19), key=lambda a: float(masked_nse_loss(scaled(a), obs)))
+    both_best = min(np.linspace(0.3, 1.2, 19), key=lambda a: float(masked_nse_kge_loss(scaled(a), obs)))
+    assert mse_best < 0.85 and both_best > mse_best + 0.1

@@ -56,11 +56,58 @@ def masked_nse_loss(
     return (err.sum(dim=0)[keep] / (var[keep] + eps)).mean()
 
 
-LOSSES = {"rmse": masked_rmse, "mse": masked_mse, "nse": masked_nse_loss}
+def masked_kge_distance(
+    sim: torch.Tensor, obs: torch.Tensor, min_flow: float = 1e-3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(1 - KGE, defined)`` of each sample (column) over its observed steps, each ``[batch]``.
+
+    ``1 - KGE = sqrt((r - 1)^2 + (alpha - 1)^2 + (beta - 1)^2)`` (Gupta et al. 2009) with ``r`` the
+    correlation, ``alpha`` the ratio of standard deviations and ``beta`` the ratio of means (sim / obs).
+    ``defined`` is False where fewer than 2 steps are observed or the observed mean or standard deviation
+    is below ``min_flow`` (mm/step, a dry window): there the ratios have no meaning, and the distance is
+    0 with a zero gradient.
+    """
+    mask, obs0 = _masked(sim, obs)
+    w = mask.to(sim.dtype)
+    n = w.sum(dim=0)
+    n1 = n.clamp(min=1)
+    mean_obs, mean_sim = (obs0 * w).sum(dim=0) / n1, (sim * w).sum(dim=0) / n1
+    dev_obs, dev_sim = (obs0 - mean_obs) * w, (sim - mean_sim) * w
+    std_obs = torch.sqrt((dev_obs**2).sum(dim=0) / n1)
+    # the epsilon keeps sqrt's gradient finite when a simulated window is flat
+    std_sim = torch.sqrt((dev_sim**2).sum(dim=0) / n1 + 1e-12)
+    defined = (n >= 2) & (mean_obs > min_flow) & (std_obs > min_flow)
+    # safe denominators in the undefined columns, so no inf or NaN reaches the gradient through where()
+    safe_std_obs = torch.where(defined, std_obs, torch.ones_like(std_obs))
+    safe_mean_obs = torch.where(defined, mean_obs, torch.ones_like(mean_obs))
+    r = (dev_obs * dev_sim).sum(dim=0) / n1 / (std_sim * safe_std_obs)
+    alpha, beta = std_sim / safe_std_obs, mean_sim / safe_mean_obs
+    distance = torch.sqrt((r - 1) ** 2 + (alpha - 1) ** 2 + (beta - 1) ** 2 + 1e-12)
+    return torch.where(defined, distance, torch.zeros_like(distance)), defined
+
+
+def masked_nse_kge_loss(
+    sim: torch.Tensor, obs: torch.Tensor, obs_std: torch.Tensor | None = None, eps: float = 0.1
+) -> torch.Tensor:
+    """NSE-type loss (:func:`masked_nse_loss`) plus the mean ``1 - KGE`` of the samples (windows).
+
+    Squared errors alone are minimised by a simulation whose variability ratio equals its correlation
+    (``alpha = r < 1``): peaks come out damped and KGE suffers. The KGE term weighs correlation,
+    variability and volume alike within each window. Samples without a defined KGE (dry windows,
+    :func:`masked_kge_distance`) contribute through the NSE term only.
+    """
+    distance, defined = masked_kge_distance(sim, obs)
+    kge_term = distance.sum() / defined.sum().clamp(min=1)
+    return masked_nse_loss(sim, obs, obs_std=obs_std, eps=eps) + kge_term
+
+
+LOSSES = {"rmse": masked_rmse, "mse": masked_mse, "nse": masked_nse_loss, "nse_kge": masked_nse_kge_loss}
+LOSSES_WITH_OBS_STD = frozenset({"nse", "nse_kge"})
+"""Losses that take each basin's training-period flow standard deviation (``obs_std``)."""
 
 
 def get_loss(name: str):
-    """Loss function by config name: ``rmse``, ``mse`` or ``nse``."""
+    """Loss function by config name: ``rmse``, ``mse``, ``nse`` or ``nse_kge``."""
     try:
         return LOSSES[name.lower()]
     except KeyError:

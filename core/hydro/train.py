@@ -1,7 +1,7 @@
 """Training of dXAJ and its baselines on sliding windows, with early stopping, checkpoints and resume.
 
 ``train_model(config, run)`` trains the config's ``model`` into the run directory ``run``:
-status.json (progress, epoch), history.json (train_loss, val_loss, val_nse per epoch) and
+status.json (progress, epoch), history.json (train_loss, val_loss, val_nse, val_kge per epoch) and
 ``checkpoints/last.pt`` / ``checkpoints/best.pt``. A checkpoint holds the model, optimizer, epoch,
 early-stopping counters, history, RNG states (Python, NumPy, torch, CUDA) and the normalisation
 statistics; it is written atomically (whole or absent), loaded with ``weights_only=True``
@@ -35,7 +35,7 @@ from core.hydro.baselines import LSTMBaseline, StaticXAJ
 from core.hydro.dpl import DPLModel
 from core.hydro.ensemble import Ensemble, member_loss_inputs
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
-from core.hydro.losses import get_loss
+from core.hydro.losses import LOSSES_WITH_OBS_STD, get_loss
 from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
 from core.runs import RunDir
@@ -165,22 +165,24 @@ class _Indices:
 
 
 def _loss_value(loss_fn: Callable, name: str, q: torch.Tensor, y: torch.Tensor, q_std: torch.Tensor) -> torch.Tensor:
-    if name == "nse":
+    if name in LOSSES_WITH_OBS_STD:
         return loss_fn(q, y, obs_std=q_std)
     return loss_fn(q, y)
 
 
 @torch.no_grad()
 def validate(model: nn.Module, prepared: Prepared, sampler: WindowSampler, config: Mapping[str, Any],
-             device: torch.device) -> tuple[float, float]:
-    """(val_loss, median per-basin NSE) over the validation windows, all-reduced across ranks.
+             device: torch.device) -> tuple[float, float, float]:
+    """(val_loss, median per-basin NSE, median per-basin KGE) over the validation windows, all-reduced
+    across ranks.
 
     Validation windows do not overlap (stride = rho + horizon), so each validation day counts once.
-    NSE comes from per-basin sums (n, sum obs, sum obs^2, sum squared error) so ranks can add them.
+    NSE and KGE come from per-basin sums (n, sum obs, sum obs^2, sum squared error, sum sim, sum sim^2,
+    sum sim * obs) so ranks can add them.
     """
     model.eval()
     n_basins = len(prepared.inputs.basins)
-    sums = torch.zeros(n_basins, 4, dtype=torch.float64)
+    sums = torch.zeros(n_basins, 7, dtype=torch.float64)
     loss_fn, loss_name = get_loss(config["train"]["loss"]), config["train"]["loss"]
     loss_sum = torch.zeros(2, dtype=torch.float64)
     idx = np.arange(len(sampler))[D.rank() :: D.world_size()]
@@ -194,17 +196,37 @@ def validate(model: nn.Module, prepared: Prepared, sampler: WindowSampler, confi
         loss_sum += torch.tensor([float(loss) * n_obs, n_obs], dtype=torch.float64)
         q, y = q.double().cpu(), batch.y.double().cpu()
         ok = torch.isfinite(y)
-        y0, err = torch.where(ok, y, 0.0), torch.where(ok, (q - y) ** 2, 0.0)
-        parts = torch.stack([ok.sum(0).double(), y0.sum(0), (y0**2).sum(0), err.sum(0)], dim=1)  # [B, 4]
+        y0, q0 = torch.where(ok, y, 0.0), torch.where(ok, q, 0.0)
+        parts = torch.stack([ok.sum(0).double(), y0.sum(0), (y0**2).sum(0), ((q0 - y0) ** 2).sum(0),
+                             q0.sum(0), (q0**2).sum(0), (q0 * y0).sum(0)], dim=1)  # [B, 7]
         sums.index_add_(0, batch.basin.cpu(), parts)
     sums = D.all_reduce_sum(sums)
     loss_sum = D.all_reduce_sum(loss_sum)
-    n, so, so2, sse = sums.unbind(1)
-    var = so2 - so**2 / n.clamp(min=1)
-    nse = torch.where((n > 1) & (var > 0), 1 - sse / var.clamp(min=1e-12), torch.full_like(n, float("nan")))
     val_loss = float(loss_sum[0] / loss_sum[1]) if loss_sum[1] > 0 else float("nan")
-    finite = nse[torch.isfinite(nse)]
-    return val_loss, float(finite.median()) if finite.numel() else float("nan")
+    nse, kge = _nse_kge_from_sums(sums)
+    return val_loss, _finite_median(nse), _finite_median(kge)
+
+
+def _nse_kge_from_sums(sums: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-basin NSE and KGE (``[B]`` each, NaN where undefined) from the 7 sums of :func:`validate`."""
+    n, so, so2, sse, ss, ss2, sso = sums.unbind(1)
+    n1 = n.clamp(min=1)
+    var_obs, var_sim = so2 / n1 - (so / n1) ** 2, ss2 / n1 - (ss / n1) ** 2
+    cov = sso / n1 - (so / n1) * (ss / n1)
+    ok = (n > 1) & (var_obs > 0)
+    nan = torch.full_like(n, float("nan"))
+    nse = torch.where(ok, 1 - sse / (var_obs * n1).clamp(min=1e-12), nan)
+    std_obs, std_sim = var_obs.clamp(min=0).sqrt(), var_sim.clamp(min=0).sqrt()
+    ok_kge = ok & (std_sim > 0) & (so != 0)
+    r = cov / (std_obs * std_sim).clamp(min=1e-12)
+    alpha, beta = std_sim / std_obs.clamp(min=1e-12), ss / torch.where(so != 0, so, torch.ones_like(so))
+    kge = torch.where(ok_kge, 1 - torch.sqrt((r - 1) ** 2 + (alpha - 1) ** 2 + (beta - 1) ** 2), nan)
+    return nse, kge
+
+
+def _finite_median(values: torch.Tensor) -> float:
+    finite = values[torch.isfinite(values)]
+    return float(finite.median()) if finite.numel() else float("nan")
 
 
 CHECKPOINT_KEYS = ("model", "epoch", "normalization")
@@ -335,8 +357,8 @@ def train_model(
         # the plain module: a DDP forward may broadcast buffers (the LSTM baseline's q_scale), a collective
         # that would hang when a rank has no validation window; validate() all-reduces its sums itself
         with average.applied() if average is not None else contextlib.nullcontext():
-            val_loss, val_nse = (validate(model, prepared, valid_sampler, config, device)
-                                 if valid_sampler is not None else (float("nan"), float("nan")))
+            val_loss, val_nse, val_kge = (validate(model, prepared, valid_sampler, config, device)
+                                          if valid_sampler is not None else (float("nan"),) * 3)
         improved = valid_sampler is None or (math.isfinite(val_loss) and val_loss < state["best_val"])
         if improved:
             state["best_val"] = val_loss if valid_sampler is not None else train_loss
@@ -345,6 +367,7 @@ def train_model(
             state["bad_epochs"] += 1
         state["epoch"] = epoch
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_nse": val_nse,
+                  "val_kge": val_kge,
                   "seconds": round(time.monotonic() - t_start, 1)}
         if schedule is not None and math.isfinite(val_loss):
             record["lr"] = optimizer.param_groups[0]["lr"]  # the lr this epoch trained with
