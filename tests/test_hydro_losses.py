@@ -9,7 +9,8 @@ import torch
 
 import numpy as np
 
-from core.hydro.losses import get_loss, masked_kge_distance, masked_mse, masked_nse_kge_loss, masked_nse_loss, masked_rmse
+from core.hydro.losses import (get_loss, masked_kge_distance, masked_mse, masked_nse_kge_loss, masked_nse_loss,
+                               masked_rmse, training_loss)
 from core.metrics import kge
 
 
@@ -113,3 +114,15 @@ def test_nse_kge_loss_prefers_full_variability():
     mse_best = min(np.linspace(0.3, 1.2, 19), key=lambda a: float(masked_nse_loss(scaled(a), obs)))
     both_best = min(np.linspace(0.3, 1.2, 19), key=lambda a: float(masked_nse_kge_loss(scaled(a), obs)))
     assert mse_best < 0.85 and both_best > mse_best + 0.1
+
+
+def test_training_loss_follows_the_config():
+    sim, obs = _pair()
+    std = torch.tensor([1.0, 2.0, 0.5])
+    nse_only = masked_nse_loss(sim.detach(), obs, obs_std=std)
+    kge_term = masked_nse_kge_loss(sim.detach(), obs, obs_std=std) - nse_only
+    half = training_loss({"loss": "nse_kge", "kge_weight": 0.5})(sim.detach(), obs, std)
+    assert math.isclose(float(half), float(nse_only + 0.5 * kge_term), rel_tol=1e-6)
+    assert math.isclose(float(training_loss({"loss": "nse"})(sim.detach(), obs, std)), float(nse_only), rel_tol=1e-6)
+    assert math.isclose(float(training_loss({"loss": "mse"})(sim.detach(), obs, std)),
+                        float(masked_mse(sim.detach(), obs)), rel_tol=1e-6)

@@ -5,6 +5,10 @@ Shapes: ``sim`` and ``obs`` ``[time, batch]`` (or any equal shape), mm/step; ``o
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import torch
 
 
@@ -87,9 +91,11 @@ def masked_kge_distance(
 
 
 def masked_nse_kge_loss(
-    sim: torch.Tensor, obs: torch.Tensor, obs_std: torch.Tensor | None = None, eps: float = 0.1
+    sim: torch.Tensor, obs: torch.Tensor, obs_std: torch.Tensor | None = None, eps: float = 0.1,
+    kge_weight: float = 1.0,
 ) -> torch.Tensor:
-    """NSE-type loss (:func:`masked_nse_loss`) plus the mean ``1 - KGE`` of the samples (windows).
+    """NSE-type loss (:func:`masked_nse_loss`) plus ``kge_weight`` times the mean ``1 - KGE`` of the
+    samples (windows).
 
     Squared errors alone are minimised by a simulation whose variability ratio equals its correlation
     (``alpha = r < 1``): peaks come out damped and KGE suffers. The KGE term weighs correlation,
@@ -98,12 +104,11 @@ def masked_nse_kge_loss(
     """
     distance, defined = masked_kge_distance(sim, obs)
     kge_term = distance.sum() / defined.sum().clamp(min=1)
-    return masked_nse_loss(sim, obs, obs_std=obs_std, eps=eps) + kge_term
+    return masked_nse_loss(sim, obs, obs_std=obs_std, eps=eps) + kge_weight * kge_term
 
 
 LOSSES = {"rmse": masked_rmse, "mse": masked_mse, "nse": masked_nse_loss, "nse_kge": masked_nse_kge_loss}
-LOSSES_WITH_OBS_STD = frozenset({"nse", "nse_kge"})
-"""Losses that take each basin's training-period flow standard deviation (``obs_std``)."""
+_TAKES_OBS_STD = frozenset({"nse", "nse_kge"})
 
 
 def get_loss(name: str):
@@ -112,3 +117,18 @@ def get_loss(name: str):
         return LOSSES[name.lower()]
     except KeyError:
         raise ValueError(f"unknown loss {name!r} in config key 'loss'; choose one of {sorted(LOSSES)}") from None
+
+
+def training_loss(train: Mapping[str, Any]) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``loss(sim, obs, obs_std)`` as the ``train`` config section asks (``loss``, ``kge_weight``).
+
+    ``obs_std`` (``[batch]``, each sample's basin flow standard deviation over the training period,
+    mm/step) reaches the losses that scale by it and is ignored by the others.
+    """
+    name = str(train["loss"]).lower()
+    fn = get_loss(name)
+    if name == "nse_kge":
+        fn = functools.partial(fn, kge_weight=float(train.get("kge_weight", 1.0)))
+    if name in _TAKES_OBS_STD:
+        return lambda sim, obs, obs_std: fn(sim, obs, obs_std=obs_std)
+    return lambda sim, obs, obs_std: fn(sim, obs)

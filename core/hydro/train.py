@@ -35,7 +35,7 @@ from core.hydro.baselines import LSTMBaseline, StaticXAJ
 from core.hydro.dpl import DPLModel
 from core.hydro.ensemble import Ensemble, member_loss_inputs
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
-from core.hydro.losses import LOSSES_WITH_OBS_STD, get_loss
+from core.hydro.losses import training_loss
 from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
 from core.runs import RunDir
@@ -164,12 +164,6 @@ class _Indices:
         return self.n
 
 
-def _loss_value(loss_fn: Callable, name: str, q: torch.Tensor, y: torch.Tensor, q_std: torch.Tensor) -> torch.Tensor:
-    if name in LOSSES_WITH_OBS_STD:
-        return loss_fn(q, y, obs_std=q_std)
-    return loss_fn(q, y)
-
-
 @torch.no_grad()
 def validate(model: nn.Module, prepared: Prepared, sampler: WindowSampler, config: Mapping[str, Any],
              device: torch.device) -> tuple[float, float, float]:
@@ -183,7 +177,7 @@ def validate(model: nn.Module, prepared: Prepared, sampler: WindowSampler, confi
     model.eval()
     n_basins = len(prepared.inputs.basins)
     sums = torch.zeros(n_basins, 7, dtype=torch.float64)
-    loss_fn, loss_name = get_loss(config["train"]["loss"]), config["train"]["loss"]
+    loss_fn = training_loss(config["train"])
     loss_sum = torch.zeros(2, dtype=torch.float64)
     idx = np.arange(len(sampler))[D.rank() :: D.world_size()]
     q_std_all = torch.as_tensor(prepared.inputs.q_std)
@@ -191,7 +185,7 @@ def validate(model: nn.Module, prepared: Prepared, sampler: WindowSampler, confi
     for i in range(0, len(idx), bs):
         batch = sampler.batch(idx[i : i + bs]).to(device)
         q = model(batch.x, batch.z, prepared.spec.warmup, batch.basin)["q"]
-        loss = _loss_value(loss_fn, loss_name, q, batch.y, q_std_all[batch.basin.cpu()].to(device))
+        loss = loss_fn(q, batch.y, q_std_all[batch.basin.cpu()].to(device))
         n_obs = torch.isfinite(batch.y).sum().item()
         loss_sum += torch.tensor([float(loss) * n_obs, n_obs], dtype=torch.float64)
         q, y = q.double().cpu(), batch.y.double().cpu()
@@ -304,7 +298,7 @@ def train_model(
         raise ValueError(f"train.batch_size {tcfg['batch_size']} must be divisible by the {world} processes")
     per_rank = tcfg["batch_size"] // world
     dsampler = DistributedSampler(_Indices(len(train_sampler)), num_replicas=world, rank=D.rank(), shuffle=True, seed=seed)
-    loss_fn, loss_name = get_loss(tcfg["loss"]), tcfg["loss"]
+    loss_fn = training_loss(tcfg)
     q_std_all = torch.as_tensor(inputs.q_std)
     epochs, patience = int(tcfg["epochs"]), int(tcfg.get("patience") or 0)
     max_seconds = float(tcfg.get("max_minutes") or 0) * 60
@@ -334,7 +328,7 @@ def train_model(
             batch = train_sampler.batch(order[it * per_rank : (it + 1) * per_rank]).to(device)
             optimizer.zero_grad(set_to_none=True)
             out = net(batch.x, batch.z, prepared.spec.warmup, batch.basin)
-            loss = _loss_value(loss_fn, loss_name, *member_loss_inputs(out, batch.y, q_std_all[batch.basin.cpu()].to(device)))
+            loss = loss_fn(*member_loss_inputs(out, batch.y, q_std_all[batch.basin.cpu()].to(device)))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{config['model']}: loss became {float(loss)} in epoch {epoch}, "
                                          f"iteration {it} (basins {sorted({inputs.basins[int(b)] for b in batch.basin})})")

@@ -52,6 +52,7 @@ KEYS = [
     Key("train.lr", Float(0, min_open=True), 0.005, "learning rate"),
     Key("train.weight_decay", Float(0), 0.0, "weight decay"),
     Key("train.loss", Choice("rmse", "mse", "nse", "nse_kge"), "rmse", "training loss"),
+    Key("train.kge_weight", Float(0), 1.0, "weight of the 1 - KGE term of loss nse_kge"),
     Key("train.patience", Int(min=0), 5, "epochs without improvement before stopping; 0 = never"),
     Key("train.lr_decay", Float(0, 1, min_open=True), 1.0,
         "multiply lr by this after lr_decay_patience epochs without a lower validation loss; 1 = off"),
