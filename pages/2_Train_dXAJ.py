@@ -126,7 +126,9 @@ with st.form("hydro_settings"):
     c1, c2, c3, c4 = st.columns(4)
     iterations = c1.number_input("Batches per epoch", 1, 100000, **field("iters"))
     hidden = c2.number_input("LSTM hidden size", 4, 1024, **field("hidden"))
-    loss = c3.selectbox("Loss", ["nse", "nse_kge", "rmse", "mse"], **field("loss"))
+    loss = c3.selectbox("Loss", ["nse", "nse_kge", "rmse", "mse"], **field("loss"),
+                        help="nse: squared error scaled by each basin's flow variability (NSE*); "
+                             "nse_kge: NSE* plus each window's 1 - KGE, which keeps peaks and volumes")
     strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], **field("strategy"),
                             help="last: the LSTM's last step; mean_time: mean over the window; mean_basin: one set per basin")
     c1, c2 = st.columns(2)
