@@ -11,6 +11,7 @@ import streamlit as st
 from core.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods
 from core.data import DataError
 from core.hydro.config import load_config
+from core.hydro.losses import LOSSES as HYDRO_LOSSES
 from core.runs import RunDir
 from ui.data import basin_dataset, basin_spans, data_period, source_and_basins, source_options
 from ui.frame import keep_all, kept, period_overlaps, remember, remembered, setup_page, show_error
@@ -126,7 +127,7 @@ with st.form("hydro_settings"):
     c1, c2, c3, c4 = st.columns(4)
     iterations = c1.number_input("Batches per epoch", 1, 100000, **field("iters"))
     hidden = c2.number_input("LSTM hidden size", 4, 1024, **field("hidden"))
-    loss = c3.selectbox("Loss", ["nse", "nse_kge", "rmse", "mse"], **field("loss"),
+    loss = c3.selectbox("Loss", list(HYDRO_LOSSES), **field("loss"),
                         help="nse: squared error scaled by each basin's flow variability (NSE*); "
                              "nse_kge: NSE* plus each window's 1 - KGE, which keeps peaks and volumes")
     strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], **field("strategy"),

@@ -107,7 +107,8 @@ def masked_nse_kge_loss(
     return masked_nse_loss(sim, obs, obs_std=obs_std, eps=eps) + kge_weight * kge_term
 
 
-LOSSES = {"rmse": masked_rmse, "mse": masked_mse, "nse": masked_nse_loss, "nse_kge": masked_nse_kge_loss}
+LOSSES = {"nse": masked_nse_loss, "nse_kge": masked_nse_kge_loss, "rmse": masked_rmse, "mse": masked_mse}
+"""The hydrology losses by config name (``train.loss``), the usual first."""
 _TAKES_OBS_STD = frozenset({"nse", "nse_kge"})
 
 
@@ -128,7 +129,7 @@ def training_loss(train: Mapping[str, Any]) -> Callable[[torch.Tensor, torch.Ten
     name = str(train["loss"]).lower()
     fn = get_loss(name)
     if name == "nse_kge":
-        fn = functools.partial(fn, kge_weight=float(train.get("kge_weight", 1.0)))
+        fn = functools.partial(fn, kge_weight=float(train["kge_weight"]))
     if name in _TAKES_OBS_STD:
         return lambda sim, obs, obs_std: fn(sim, obs, obs_std=obs_std)
     return lambda sim, obs, obs_std: fn(sim, obs)

@@ -6,6 +6,7 @@ type and range and fills its default. Cross-key checks are at the bottom.
 
 from __future__ import annotations
 
+from core.hydro.losses import LOSSES
 from core.hydro.params import XAJ_PARAMS as XAJ_NAMES
 from core.training.config import (
     Bool, Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
@@ -51,7 +52,7 @@ KEYS = [
     Key("train.optimizer", Choice("adamw", "adadelta"), "adamw", "optimiser"),
     Key("train.lr", Float(0, min_open=True), 0.005, "learning rate"),
     Key("train.weight_decay", Float(0), 0.0, "weight decay"),
-    Key("train.loss", Choice("rmse", "mse", "nse", "nse_kge"), "rmse", "training loss"),
+    Key("train.loss", Choice(*LOSSES), "rmse", "training loss"),
     Key("train.kge_weight", Float(0), 1.0, "weight of the 1 - KGE term of loss nse_kge"),
     Key("train.patience", Int(min=0), 5, "epochs without improvement before stopping; 0 = never"),
     Key("train.lr_decay", Float(0, 1, min_open=True), 1.0,
