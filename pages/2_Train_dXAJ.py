@@ -129,7 +129,8 @@ with st.form("hydro_settings"):
     hidden = c2.number_input("LSTM hidden size", 4, 1024, **field("hidden"))
     loss = c3.selectbox("Loss", list(HYDRO_LOSSES), **field("loss"),
                         help="nse: squared error scaled by each basin's flow variability (NSE*); "
-                             "nse_kge: NSE* plus each window's 1 - KGE, which keeps peaks and volumes")
+                             "nse_kge: NSE* plus each window's 1 - KGE, which keeps peaks and volumes; "
+                             "nse_volume: NSE* plus each window's relative volume error |beta - 1|")
     strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], **field("strategy"),
                             help="last: the LSTM's last step; mean_time: mean over the window; mean_basin: one set per basin")
     c1, c2 = st.columns(2)

@@ -10,8 +10,8 @@ import torch
 import numpy as np
 
 from core.hydro.losses import (get_loss, masked_kge_distance, masked_mse, masked_nse_kge_loss, masked_nse_loss,
-                               masked_rmse, training_loss)
-from core.metrics import kge
+                               masked_nse_volume_loss, masked_rmse, masked_volume_error, training_loss)
+from core.metrics import kge, pbias
 
 
 def _pair():
@@ -21,7 +21,8 @@ def _pair():
     return sim, obs
 
 
-@pytest.mark.parametrize("loss_fn", [masked_rmse, masked_mse, masked_nse_loss, masked_nse_kge_loss])
+@pytest.mark.parametrize("loss_fn", [masked_rmse, masked_mse, masked_nse_loss, masked_nse_kge_loss,
+                                     masked_nse_volume_loss])
 def test_nan_observations_are_ignored(loss_fn):
     sim, obs = _pair()
     holed = obs.clone()
@@ -64,7 +65,7 @@ def test_nse_loss_is_one_minus_nse_per_sample():
 def test_all_missing_gives_zero_not_nan():
     sim = torch.ones(4, 2, requires_grad=True)
     obs = torch.full((4, 2), float("nan"))
-    for fn in (masked_mse, masked_nse_loss, masked_nse_kge_loss):
+    for fn in (masked_mse, masked_nse_loss, masked_nse_kge_loss, masked_nse_volume_loss):
         value = fn(sim, obs)
         assert float(value.detach()) == 0.0
         value.backward()
@@ -124,5 +125,48 @@ def test_training_loss_follows_the_config():
     half = training_loss({"loss": "nse_kge", "kge_weight": 0.5})(sim.detach(), obs, std)
     assert math.isclose(float(half), float(nse_only + 0.5 * kge_term), rel_tol=1e-6)
     assert math.isclose(float(training_loss({"loss": "nse"})(sim.detach(), obs, std)), float(nse_only), rel_tol=1e-6)
+    volume_term = masked_nse_volume_loss(sim.detach(), obs, obs_std=std, volume_weight=1.0) - nse_only
+    quarter = training_loss({"loss": "nse_volume", "volume_weight": 0.25})(sim.detach(), obs, std)
+    assert math.isclose(float(quarter), float(nse_only + 0.25 * volume_term), rel_tol=1e-6)
     assert math.isclose(float(training_loss({"loss": "mse"})(sim.detach(), obs, std)),
                         float(masked_mse(sim.detach(), obs)), rel_tol=1e-6)
+
+
+def test_volume_error_is_abs_pbias_per_sample():
+    sim, obs = _pair()
+    holed = obs.clone()
+    holed[::3, 2] = float("nan")
+    holed[4:9, 0] = float("nan")
+    error, defined = masked_volume_error(sim.detach().double(), holed.double())
+    assert bool(defined.all())
+    for j in range(3):
+        expected = abs(pbias(sim.detach()[:, j].numpy(), holed[:, j].numpy())) / 100
+        assert math.isclose(float(error[j]), expected, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def test_volume_error_undefined_on_dry_windows_with_finite_gradient():
+    obs = torch.rand(30, 3, dtype=torch.float64) + 0.5
+    obs[:, 1] = 0.0  # a dry window: no volume to compare with
+    obs[:, 2] = float("nan")
+    sim = obs.nan_to_num(0.0).clone().requires_grad_(True)  # column 0 exact: beta = 1
+    loss = masked_nse_volume_loss(sim, obs)
+    error, defined = masked_volume_error(sim.detach(), obs)
+    assert defined.tolist() == [True, False, False]
+    assert float(error[0]) < 1e-5 and float(error[1]) == 0.0 and float(error[2]) == 0.0
+    loss.backward()
+    assert torch.all(torch.isfinite(sim.grad)) and torch.all(sim.grad == 0)
+
+
+def test_nse_volume_loss_keeps_the_volume_that_squared_errors_give_up():
+    """On a noisy simulation squared errors prefer scaling it down (less error on the days it is wrong,
+    at the cost of a dry bias); the volume term pulls the preferred scale back towards beta = 1."""
+    gen = torch.Generator().manual_seed(5)
+    obs = torch.rand(365, 8, generator=gen, dtype=torch.float64) ** 3 * 10
+    noisy = (obs + torch.randn(365, 8, generator=gen, dtype=torch.float64) * obs.std(0)).clamp(min=0)
+    scales = np.linspace(0.3, 1.5, 121)
+    volume = [float(masked_volume_error(s * noisy, obs)[0].mean()) for s in scales]
+    nse_best = min(scales, key=lambda s: float(masked_nse_loss(s * noisy, obs)))
+    both_best = min(scales, key=lambda s: float(masked_nse_volume_loss(s * noisy, obs, volume_weight=2.0)))
+    volume_best = scales[int(np.argmin(volume))]
+    assert nse_best < volume_best - 0.05
+    assert abs(both_best - volume_best) < 0.5 * abs(nse_best - volume_best)

@@ -107,13 +107,52 @@ def masked_nse_kge_loss(
     return masked_nse_loss(sim, obs, obs_std=obs_std, eps=eps) + kge_weight * kge_term
 
 
-LOSSES = {"nse": masked_nse_loss, "nse_kge": masked_nse_kge_loss, "rmse": masked_rmse, "mse": masked_mse}
+def masked_volume_error(
+    sim: torch.Tensor, obs: torch.Tensor, min_flow: float = 1e-3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(|beta - 1|, defined)`` of each sample (column) over its observed steps, each ``[batch]``.
+
+    ``beta`` is the ratio of simulated to observed volume (means over the observed steps), so
+    ``|beta - 1|`` is the relative volume error (|PBIAS| / 100), KGE's third component. ``defined`` is
+    False where no step is observed or the observed mean is below ``min_flow`` (mm/step, a dry window):
+    there the ratio has no meaning, and the error is 0 with a zero gradient.
+    """
+    mask, obs0 = _masked(sim, obs)
+    w = mask.to(sim.dtype)
+    n1 = w.sum(dim=0).clamp(min=1)
+    mean_obs, mean_sim = (obs0 * w).sum(dim=0) / n1, (sim * w).sum(dim=0) / n1
+    defined = (w.sum(dim=0) >= 1) & (mean_obs > min_flow)
+    beta = mean_sim / torch.where(defined, mean_obs, torch.ones_like(mean_obs))
+    # the epsilon keeps the gradient finite (and zero) at beta = 1
+    error = torch.sqrt((beta - 1) ** 2 + 1e-12)
+    return torch.where(defined, error, torch.zeros_like(error)), defined
+
+
+def masked_nse_volume_loss(
+    sim: torch.Tensor, obs: torch.Tensor, obs_std: torch.Tensor | None = None, eps: float = 0.1,
+    volume_weight: float = 0.5,
+) -> torch.Tensor:
+    """NSE-type loss (:func:`masked_nse_loss`) plus ``volume_weight`` times the mean relative volume
+    error ``|beta - 1|`` of the samples (windows).
+
+    Of KGE's three components only the volume is added: the squared errors already weigh timing
+    (correlation), and pushing the variability ratio to 1 as the full KGE term does costs NSE on the
+    days the timing is off. Samples without a defined volume error (dry windows,
+    :func:`masked_volume_error`) contribute through the NSE term only.
+    """
+    error, defined = masked_volume_error(sim, obs)
+    volume_term = error.sum() / defined.sum().clamp(min=1)
+    return masked_nse_loss(sim, obs, obs_std=obs_std, eps=eps) + volume_weight * volume_term
+
+
+LOSSES = {"nse": masked_nse_loss, "nse_kge": masked_nse_kge_loss, "nse_volume": masked_nse_volume_loss,
+          "rmse": masked_rmse, "mse": masked_mse}
 """The hydrology losses by config name (``train.loss``), the usual first."""
-_TAKES_OBS_STD = frozenset({"nse", "nse_kge"})
+_TAKES_OBS_STD = frozenset({"nse", "nse_kge", "nse_volume"})
 
 
 def get_loss(name: str):
-    """Loss function by config name: ``rmse``, ``mse``, ``nse`` or ``nse_kge``."""
+    """Loss function by config name: one of :data:`LOSSES`."""
     try:
         return LOSSES[name.lower()]
     except KeyError:
@@ -121,7 +160,8 @@ def get_loss(name: str):
 
 
 def training_loss(train: Mapping[str, Any]) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``loss(sim, obs, obs_std)`` as the ``train`` config section asks (``loss``, ``kge_weight``).
+    """``loss(sim, obs, obs_std)`` as the ``train`` config section asks (``loss``, ``kge_weight``,
+    ``volume_weight``).
 
     ``obs_std`` (``[batch]``, each sample's basin flow standard deviation over the training period,
     mm/step) reaches the losses that scale by it and is ignored by the others.
@@ -130,6 +170,8 @@ def training_loss(train: Mapping[str, Any]) -> Callable[[torch.Tensor, torch.Ten
     fn = get_loss(name)
     if name == "nse_kge":
         fn = functools.partial(fn, kge_weight=float(train["kge_weight"]))
+    elif name == "nse_volume":
+        fn = functools.partial(fn, volume_weight=float(train["volume_weight"]))
     if name in _TAKES_OBS_STD:
         return lambda sim, obs, obs_std: fn(sim, obs, obs_std=obs_std)
     return lambda sim, obs, obs_std: fn(sim, obs)

@@ -54,6 +54,7 @@ KEYS = [
     Key("train.weight_decay", Float(0), 0.0, "weight decay"),
     Key("train.loss", Choice(*LOSSES), "rmse", "training loss"),
     Key("train.kge_weight", Float(0), 1.0, "weight of the 1 - KGE term of loss nse_kge"),
+    Key("train.volume_weight", Float(0), 0.5, "weight of the |beta - 1| (relative volume error) term of loss nse_volume"),
     Key("train.patience", Int(min=0), 5, "epochs without improvement before stopping; 0 = never"),
     Key("train.lr_decay", Float(0, 1, min_open=True), 1.0,
         "multiply lr by this after lr_decay_patience epochs without a lower validation loss; 1 = off"),
