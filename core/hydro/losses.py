@@ -135,10 +135,10 @@ def masked_nse_volume_loss(
     """NSE-type loss (:func:`masked_nse_loss`) plus ``volume_weight`` times the mean relative volume
     error ``|beta - 1|`` of the samples (windows).
 
-    Of KGE's three components only the volume is added: the squared errors already weigh timing
-    (correlation), and pushing the variability ratio to 1 as the full KGE term does costs NSE on the
-    days the timing is off. Samples without a defined volume error (dry windows,
-    :func:`masked_volume_error`) contribute through the NSE term only.
+    Of KGE's three components only the volume is added, for a simulation whose timing and variability
+    suit squared errors but whose volume does not (on CAMELS-US it lost to ``nse_kge`` on validation;
+    README). Samples without a defined volume error (dry windows, :func:`masked_volume_error`)
+    contribute through the NSE term only.
     """
     error, defined = masked_volume_error(sim, obs)
     volume_term = error.sum() / defined.sum().clamp(min=1)
