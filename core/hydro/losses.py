@@ -60,6 +60,16 @@ def masked_nse_loss(
     return (err.sum(dim=0)[keep] / (var[keep] + eps)).mean()
 
 
+def _observed_means(sim: torch.Tensor, obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(obs0, w, n, mean_obs, mean_sim)``: zero-filled targets, the 0/1 observed weights, the observed
+    step count ``[batch]`` and the means of both series over the observed steps ``[batch]``."""
+    mask, obs0 = _masked(sim, obs)
+    w = mask.to(sim.dtype)
+    n = w.sum(dim=0)
+    n1 = n.clamp(min=1)
+    return obs0, w, n, (obs0 * w).sum(dim=0) / n1, (sim * w).sum(dim=0) / n1
+
+
 def masked_kge_distance(
     sim: torch.Tensor, obs: torch.Tensor, min_flow: float = 1e-3
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,11 +81,8 @@ def masked_kge_distance(
     is below ``min_flow`` (mm/step, a dry window): there the ratios have no meaning, and the distance is
     0 with a zero gradient.
     """
-    mask, obs0 = _masked(sim, obs)
-    w = mask.to(sim.dtype)
-    n = w.sum(dim=0)
+    obs0, w, n, mean_obs, mean_sim = _observed_means(sim, obs)
     n1 = n.clamp(min=1)
-    mean_obs, mean_sim = (obs0 * w).sum(dim=0) / n1, (sim * w).sum(dim=0) / n1
     dev_obs, dev_sim = (obs0 - mean_obs) * w, (sim - mean_sim) * w
     std_obs = torch.sqrt((dev_obs**2).sum(dim=0) / n1)
     # the epsilon keeps sqrt's gradient finite when a simulated window is flat
@@ -117,11 +124,8 @@ def masked_volume_error(
     False where no step is observed or the observed mean is below ``min_flow`` (mm/step, a dry window):
     there the ratio has no meaning, and the error is 0 with a zero gradient.
     """
-    mask, obs0 = _masked(sim, obs)
-    w = mask.to(sim.dtype)
-    n1 = w.sum(dim=0).clamp(min=1)
-    mean_obs, mean_sim = (obs0 * w).sum(dim=0) / n1, (sim * w).sum(dim=0) / n1
-    defined = (w.sum(dim=0) >= 1) & (mean_obs > min_flow)
+    _, _, n, mean_obs, mean_sim = _observed_means(sim, obs)
+    defined = (n >= 1) & (mean_obs > min_flow)
     beta = mean_sim / torch.where(defined, mean_obs, torch.ones_like(mean_obs))
     # the epsilon keeps the gradient finite (and zero) at beta = 1
     error = torch.sqrt((beta - 1) ** 2 + 1e-12)
