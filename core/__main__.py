@@ -6,6 +6,7 @@ dispatches, so ``python -m core hydro`` never imports the rain side and vice ver
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import sys
 
@@ -43,4 +44,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # a worker killed by a fatal signal (a native abort or segfault) leaves its Python stack in its log
+    faulthandler.enable()
     sys.exit(main())

@@ -97,3 +97,17 @@ def test_two_processes_match_one_process(kind: str, work) -> None:
     assert n1, f"no continuous test scores in {single.run_dir / 'metrics.json'}"
     for key, value in n1.items():
         assert n2[key] == pytest.approx(value, rel=1e-4, abs=1e-6), f"{kind} metrics {key}: {value} vs {n2[key]}"
+
+
+@pytest.mark.parametrize("kind", ["hydro", "rain"])
+def test_ranks_leave_no_process_group_threads_at_exit(kind: str, work) -> None:
+    """After a finished 2-process run each rank has left its process group for real: gloo's worker and
+    I/O threads are joined before the interpreter tears down, not left to race it (a rank that exited
+    with them alive once aborted: "terminate called without an active exception")."""
+    if not L.Path("/proc/self/task").is_dir():
+        pytest.skip("native thread names come from /proc (Linux only)")
+    multi = L.reference(kind, work, nproc=2)
+    assert len(multi.threads_at_exit) == 2 and all(multi.threads_at_exit), "no thread list recorded per rank"
+    for rank, names in enumerate(multi.threads_at_exit):
+        left = [n for n in names if "gloo" in n or "nccl" in n]
+        assert not left, f"{kind} rank {rank}: process-group threads still running at exit: {left}"

@@ -17,6 +17,9 @@ Fault hooks (environment variables, read by the script only; ``HC_KILL_RANK`` li
 ``HC_MARKER=path``         before a hooked kill, write what was being done there (JSON); while that
                            file exists the kill hooks stay off (a restarted worker is not killed again).
 ``HC_STEP_COUNT=path``     at a normal exit, write the number of optimiser steps to ``path.<rank>``.
+``HC_THREADS_AT_EXIT=path`` at a normal exit, write the names of the process's native threads (Linux
+                           ``/proc/self/task/*/comm``, JSON list) to ``path.<rank>``: what is still
+                           running when the interpreter tears down.
 ``HC_WATCH_WRITES=dir``    on ranks other than 0, record every file opened for writing, replaced or
                            created under ``dir`` into ``HC_WATCH_REPORT.<rank>`` (JSON list) at exit.
 
@@ -215,6 +218,7 @@ class Reference:
     config: Path
     steps: int
     watch: list[str]
+    threads_at_exit: list[list[str]]  # per rank: native threads alive when the interpreter tore down
     proc: subprocess.CompletedProcess
     seconds: float
 
@@ -241,10 +245,12 @@ def references(root: Path, wanted: list[tuple[str, int]]) -> list[Reference]:
         logs = root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         count, watch = logs / f"{kind}-{nproc}.steps", logs / f"{kind}-{nproc}.watch"
+        threads = logs / f"{kind}-{nproc}.threads"
         proc = start_cli(train_args(kind, config, run_dir), nproc=nproc,
-                         env={"HC_STEP_COUNT": count, "HC_WATCH_WRITES": run_dir, "HC_WATCH_REPORT": watch})
-        started[key] = (proc, config, run_dir, count, watch, time.monotonic())
-    for (kind, nproc, _), (proc, config, run_dir, count, watch, start) in started.items():
+                         env={"HC_STEP_COUNT": count, "HC_WATCH_WRITES": run_dir, "HC_WATCH_REPORT": watch,
+                              "HC_THREADS_AT_EXIT": threads})
+        started[key] = (proc, config, run_dir, count, watch, threads, time.monotonic())
+    for (kind, nproc, _), (proc, config, run_dir, count, watch, threads, start) in started.items():
         done = finish(proc)
         assert done.returncode == 0, explain(done)
         steps = {int(Path(f"{count}.{r}").read_text()) for r in range(nproc)}
@@ -252,7 +258,8 @@ def references(root: Path, wanted: list[tuple[str, int]]) -> list[Reference]:
         seen = []
         for r in range(1, nproc):
             seen += json.loads(Path(f"{watch}.{r}").read_text())
-        _REFERENCES[(kind, nproc, root)] = Reference(kind, nproc, run_dir, config, steps.pop(), seen, done,
+        at_exit = [json.loads(Path(f"{threads}.{r}").read_text()) for r in range(nproc)]
+        _REFERENCES[(kind, nproc, root)] = Reference(kind, nproc, run_dir, config, steps.pop(), seen, at_exit, done,
                                                      time.monotonic() - start)
     return [_REFERENCES[(kind, nproc, root)] for kind, nproc in wanted]
 
@@ -378,6 +385,9 @@ def _install_hooks() -> None:
     count_file = os.environ.get("HC_STEP_COUNT")
     if count_file:
         atexit.register(lambda: Path(f"{count_file}.{rank}").write_text(str(steps[0]), encoding="utf-8"))
+    threads_file = os.environ.get("HC_THREADS_AT_EXIT")
+    if threads_file:
+        atexit.register(lambda: Path(f"{threads_file}.{rank}").write_text(json.dumps(native_threads()), encoding="utf-8"))
 
     kill_save = int(os.environ.get("HC_KILL_IN_SAVE", "0")) if armed else 0
     if kill_save:
@@ -404,6 +414,11 @@ def _install_hooks() -> None:
     watch = os.environ.get("HC_WATCH_WRITES")
     if watch and rank != 0:
         _watch_writes(Path(watch).resolve(), Path(f"{os.environ['HC_WATCH_REPORT']}.{rank}"))
+
+
+def native_threads() -> list[str]:
+    """Names of this process's native threads (empty where ``/proc`` is missing)."""
+    return sorted(Path(p).read_text(encoding="utf-8").strip() for p in Path("/proc/self/task").glob("*/comm"))
 
 
 def _watch_writes(root: Path, report: Path) -> None:

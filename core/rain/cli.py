@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             run.update_status(progress=0.97, message="evaluating on the test period")
             summary = _summary(pipeline.evaluate_run(cfg, prepared, run, device))
         # the other ranks wait here while rank 0 evaluates, so that no rank tears down its process
-        # group under a peer still using it (a rank once aborted on exit: "terminate called")
+        # group under a peer still using it
         D.barrier()
         return summary
 

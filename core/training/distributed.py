@@ -8,6 +8,7 @@ module in ``core`` that calls ``init_process_group``.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import torch
@@ -28,6 +29,11 @@ def init_from_env(device_name: str = "auto") -> bool:
     use_cuda = torch.cuda.is_available() and str(device_name) != "cpu"
     if use_cuda:  # nccl collectives run on the current device: one GPU per local rank
         torch.cuda.set_device(local_rank())
+    # torch._dynamo (imported by the first optimiser step) keeps references to the process group
+    # when it is imported after init_process_group; destroy_process_group then leaves gloo's threads
+    # running until exit, where they race the process teardown (a rank once aborted after a finished
+    # run: "terminate called without an active exception"). Imported first, it holds none.
+    importlib.import_module("torch._dynamo")
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return True
 
