@@ -135,8 +135,9 @@ with st.form("hydro_settings"):
                             help="last: the LSTM's last step; mean_time: mean over the window; mean_basin: one set per basin")
     c1, c2 = st.columns(2)
     dynamic = c1.multiselect("Dynamic parameters (a value per step)", list(XAJ_PARAMS), default=[],
-                             key=f"dynamic_{tag}", help="e.g. K and B, as δHBV's dynamic parameters; the rest "
-                             "come from the LSTM's last step. Keep A and THETA static.")
+                             key=f"dynamic_{tag}", help="e.g. K and B, as δHBV's dynamic parameters; the CAMELS "
+                             "config also makes KI, KG, CI and CG dynamic (README). The rest come from the "
+                             "LSTM's last step. Keep A and THETA static.")
     components = c2.number_input("XAJ components per basin (averaged)", 1, 32, 1, key=f"components_{tag}")
     c1, c2 = st.columns(2)
     device = c1.selectbox("Device", ["auto", "cpu", "cuda"], **field("device"))
