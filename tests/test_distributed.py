@@ -111,3 +111,31 @@ def test_ranks_leave_no_process_group_threads_at_exit(kind: str, work) -> None:
     for rank, names in enumerate(multi.threads_at_exit):
         left = [n for n in names if "gloo" in n or "nccl" in n]
         assert not left, f"{kind} rank {rank}: process-group threads still running at exit: {left}"
+
+
+def test_thread_listing_survives_threads_that_end_while_it_reads() -> None:
+    """The at-exit thread list is taken while threads may still be ending (a loaded machine once lost
+    ``rain-1.threads.0`` this way: a ``comm`` file vanished between the listing and its read, and the
+    at-exit hook died). Threads that start and end all the time must never make the listing raise."""
+    import threading
+
+    if not L.Path("/proc/self/task").is_dir():
+        pytest.skip("native thread names come from /proc (Linux only)")
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            t.join()
+
+    workers = [threading.Thread(target=churn) for _ in range(4)]
+    for w in workers:
+        w.start()
+    try:
+        for _ in range(5000):
+            assert L.native_threads(), "the calling thread itself is missing from the list"
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()

@@ -253,6 +253,9 @@ def references(root: Path, wanted: list[tuple[str, int]]) -> list[Reference]:
     for (kind, nproc, _), (proc, config, run_dir, count, watch, threads, start) in started.items():
         done = finish(proc)
         assert done.returncode == 0, explain(done)
+        # the hooks write at exit; an exception there is printed, not returned, so show the output
+        missing = [f"{f}.{r}" for f in (count, threads) for r in range(nproc) if not Path(f"{f}.{r}").exists()]
+        assert not missing, f"at-exit files not written: {missing}\n{explain(done)}"
         steps = {int(Path(f"{count}.{r}").read_text()) for r in range(nproc)}
         assert len(steps) == 1, f"ranks took different numbers of optimiser steps: {steps}"
         seen = []
@@ -417,8 +420,18 @@ def _install_hooks() -> None:
 
 
 def native_threads() -> list[str]:
-    """Names of this process's native threads (empty where ``/proc`` is missing)."""
-    return sorted(Path(p).read_text(encoding="utf-8").strip() for p in Path("/proc/self/task").glob("*/comm"))
+    """Names of this process's native threads (empty where ``/proc`` is missing).
+
+    A thread that ends between the listing and the read of its name is left out: it was finishing, not
+    left running (its ``comm`` then raises ``FileNotFoundError`` or ``ProcessLookupError``).
+    """
+    names = []
+    for comm in Path("/proc/self/task").glob("*/comm"):
+        try:
+            names.append(comm.read_text(encoding="utf-8").strip())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return sorted(names)
 
 
 def _watch_writes(root: Path, report: Path) -> None:
