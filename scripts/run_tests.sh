@@ -18,4 +18,5 @@ mkdir -p test-artifacts
 seed="${HYDROCAST_TEST_SEED:-1}"
 if [ "$seed" = random ]; then seed=$(( (RANDOM << 15) | RANDOM )); fi
 echo "test order seed: ${seed} (replay: HYDROCAST_TEST_SEED=${seed} scripts/run_tests.sh $*)"
-exec .venv/bin/python -m pytest -p randomly --randomly-seed="${seed}" "$@"
+# --durations: the slowest tests in the log, to see where the suite's time goes on a slower machine
+exec .venv/bin/python -m pytest -p randomly --randomly-seed="${seed}" --durations=15 "$@"

@@ -129,11 +129,11 @@ def test_thread_listing_survives_threads_that_end_while_it_reads() -> None:
             t.start()
             t.join()
 
-    workers = [threading.Thread(target=churn) for _ in range(4)]
+    workers = [threading.Thread(target=churn) for _ in range(2)]
     for w in workers:
         w.start()
     try:
-        for _ in range(5000):
+        for _ in range(2000):  # about 3 s; the unguarded read failed in 1-2 % of the calls
             assert L.native_threads(), "the calling thread itself is missing from the list"
     finally:
         stop.set()
