@@ -71,9 +71,9 @@ def _params(basins, seed, impervious=None):
 def test_balance_closes_to_1e6_of_rain_with_impervious_area_and_no_extra_term(camels_forcing):
     basins = camels_forcing.shape[1]
     params = _params(basins, seed=2, impervious=0.1)  # the largest IM of both presets
-    for warmup, routing in ((0, False), (365, False), (365, True)):
+    for warmup, routing, equilibrium in ((0, False, False), (365, False, False), (365, True, False), (365, True, True)):
         q, et, states = simulate(camels_forcing, params, warmup=warmup, return_states=True, backend="reference",
-                                 warmup_routing=routing)
+                                 warmup_routing=routing, reservoir_equilibrium=equilibrium)
         budget = water_balance(camels_forcing, params, q, et, states, warmup=warmup)
         assert "impervious_gain" not in budget
         flux = budget["inflow"] - budget["evaporation"] - budget["streamflow"]

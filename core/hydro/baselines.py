@@ -25,9 +25,10 @@ class StaticXAJ(nn.Module):
     kind = "static_xaj"
 
     def __init__(self, n_basins: int, ranges: ParamRanges, uh_length: int = 15, backend: str = "auto",
-                 warmup_routing: bool = False, step_hours: float = 24.0):
+                 warmup_routing: bool = False, step_hours: float = 24.0, reservoir_equilibrium: bool = False):
         super().__init__()
         self.warmup_routing = bool(warmup_routing)
+        self.reservoir_equilibrium = bool(reservoir_equilibrium)
         self.step_hours = float(step_hours)
         if n_basins < 1:
             raise ValueError(f"static XAJ needs at least one basin, got n_basins={n_basins}")
@@ -48,7 +49,8 @@ class StaticXAJ(nn.Module):
             raise ValueError("StaticXAJ.forward needs the basin index of every sample")
         params = self.physical_params(None, basin)
         q, et = xaj.simulate(x, step_constants(params, self.step_hours), warmup=warmup, uh_length=self.uh_length,
-                             backend=self.backend, warmup_routing=self.warmup_routing)
+                             backend=self.backend, warmup_routing=self.warmup_routing,
+                             reservoir_equilibrium=self.reservoir_equilibrium)
         return {"q": q, "et": et, "params": params}
 
 

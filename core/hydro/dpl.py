@@ -18,6 +18,8 @@ Issue 12 additions, after δHBV (Feng et al. 2022, WRR):
   XAJ the interflow and groundwater reservoirs are part of each component's state, so there is no
   single routing to share.) The reported parameters are the component mean.
 - ``warmup_routing``: the surface convolution starts with the warmup's inflow history.
+- ``reservoir_equilibrium``: the interflow and groundwater reservoirs start the scored steps in
+  periodic steady state over the warmup (``xaj.simulate``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class DPLModel(nn.Module):
         n_components: int = 1,
         warmup_routing: bool = False,
         step_hours: float = 24.0,
+        reservoir_equilibrium: bool = False,
     ):
         super().__init__()
         # the LSTM may read only the last ``lstm_steps`` of each window: its cost grows with the
@@ -84,6 +87,7 @@ class DPLModel(nn.Module):
             raise ValueError(f"config key 'model_args.n_components' must be >= 1, got {n_components}")
         self.n_components = int(n_components)
         self.warmup_routing = bool(warmup_routing)
+        self.reservoir_equilibrium = bool(reservoir_equilibrium)
         self.step_hours = float(step_hours)
         if self.dynamic_params and strategy != "last":
             raise ValueError("config key 'model_args.dynamic_params' needs strategy 'last' (the static "
@@ -128,7 +132,7 @@ class DPLModel(nn.Module):
         params = step_constants(params, self.step_hours)
         forcing = x.repeat_interleave(m, dim=1) if m > 1 else x
         q, et = xaj.simulate(forcing, params, warmup=warmup, uh_length=self.uh_length, backend=self.backend,
-                             warmup_routing=self.warmup_routing)
+                             warmup_routing=self.warmup_routing, reservoir_equilibrium=self.reservoir_equilibrium)
         q = q.view(q.shape[0], batch, m).mean(-1)
         et = et.view(et.shape[0], batch, m).mean(-1)
         reported = comp.mean(dim=-2)

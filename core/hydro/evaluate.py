@@ -64,7 +64,8 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
         forcing = torch.as_tensor(inputs.x[:, start : last + 1].transpose(1, 0, 2), device=device)
         p = model.physical_params(None, None)
         q, _ = xaj.simulate(forcing, step_constants(p, model.step_hours), warmup=first - start, uh_length=model.uh_length, backend=model.backend,
-                            warmup_routing=getattr(model, "warmup_routing", False))
+                            warmup_routing=getattr(model, "warmup_routing", False),
+                            reservoir_equilibrium=getattr(model, "reservoir_equilibrium", False))
         q_sim[:] = q.T.cpu().numpy()
         params = np.repeat(p.cpu().numpy()[:, None, :], n_days, axis=1)
         return {"first": first, "last": last, "q_sim": q_sim, "params": params}

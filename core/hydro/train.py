@@ -104,12 +104,14 @@ def _build_one(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
                         backend=config["xaj"]["backend"], lstm_steps=margs.get("lstm_steps"), bptt_steps=margs.get("bptt_steps"),
                         dynamic_params=margs.get("dynamic_params"), n_components=int(margs.get("n_components", 1)),
                         warmup_routing=bool(config["xaj"].get("warmup_routing", False)),
-                        step_hours=float(config["xaj"].get("step_hours", 24.0)))
+                        step_hours=float(config["xaj"].get("step_hours", 24.0)),
+                        reservoir_equilibrium=bool(config["xaj"].get("reservoir_equilibrium", False)))
     if kind == "static_xaj":
         return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, uh_length=int(config["xaj"]["uh_length"]),
                          backend=config["xaj"]["backend"],
                          warmup_routing=bool(config["xaj"].get("warmup_routing", False)),
-                         step_hours=float(config["xaj"].get("step_hours", 24.0)))
+                         step_hours=float(config["xaj"].get("step_hours", 24.0)),
+                         reservoir_equilibrium=bool(config["xaj"].get("reservoir_equilibrium", False)))
     if kind == "lstm":
         q_scale = prepared.norm.stats["q_obs"]["std"]
         return LSTMBaseline(n_inputs, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]), q_scale=q_scale)

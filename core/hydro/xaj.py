@@ -29,7 +29,7 @@ from core.hydro import xaj_fused
 from core.hydro.unit_hydrograph import gamma_unit_hydrograph, route_surface
 from core.hydro.xaj_setup import (CAPACITY_FLOOR, FLUX_NAMES, INITIAL_NAMES, STATE_NAMES, XajParams,
                                   XajState, checked_inputs, initial_state, per_step_params,
-                                  step_constants, unpack_params)
+                                  periodic_reservoir_start, step_constants, unpack_params)
 
 __all__ = ["FLUX_NAMES", "INITIAL_NAMES", "STATE_NAMES", "XajParams", "XajState", "evaporation",
            "free_water_sources", "initial_state", "runoff_generation", "simulate", "simulate_reference",
@@ -172,7 +172,8 @@ def _routing_history(inflow_history: torch.Tensor | None, uh_length: int) -> tor
 
 
 def simulate_reference(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_length: int = 15,
-                       return_states: bool = False, warmup_routing: bool = False):
+                       return_states: bool = False, warmup_routing: bool = False,
+                       reservoir_equilibrium: bool = False):
     """The eager reference of ``simulate`` (same arguments and returns, no backend choice)."""
     forcing, params = checked_inputs(forcing, params, warmup, uh_length)
     steps = forcing.shape[0]
@@ -184,6 +185,10 @@ def simulate_reference(forcing: torch.Tensor, params: torch.Tensor, warmup: int 
             for t in range(warmup):
                 state, flux = xaj_step(forcing[t, :, 0], forcing[t, :, 1], state, p_all.at(t))
                 history.append(flux["surface_in"])
+            if reservoir_equilibrium:
+                cold = initial_state(p_all.at(0))
+                state = state._replace(QI=periodic_reservoir_start(state.QI, cold.QI, p_all.CI[:warmup]),
+                                       QG=periodic_reservoir_start(state.QG, cold.QG, p_all.CG[:warmup]))
         state = XajState(*(x.detach() for x in state))
     start = state
     states: dict[str, list[torch.Tensor]] = {name: [] for name in STATE_NAMES}
@@ -219,7 +224,8 @@ def simulate_reference(forcing: torch.Tensor, params: torch.Tensor, warmup: int 
 
 
 def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_length: int = 15,
-             return_states: bool = False, backend: str = "auto", warmup_routing: bool = False):
+             return_states: bool = False, backend: str = "auto", warmup_routing: bool = False,
+             reservoir_equilibrium: bool = False):
     """Run XAJ for ``B`` basins over ``T`` steps.
 
     Parameters
@@ -244,6 +250,12 @@ def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_le
         False (DESIGN.md section 4.5): the surface convolution starts with zero history after the
         warmup. True: it starts with the warmup's surface inflow as history, so a storm just before
         the simulated period still reaches the outlet (issue 12, spin-up).
+    reservoir_equilibrium : bool
+        False (DESIGN.md section 4.6): the warmup's end states start the main period. True: the
+        interflow and groundwater reservoirs start it in periodic steady state over the warmup
+        (``xaj_setup.periodic_reservoir_start``): the outflow they would have after the warmup's
+        forcing repeated without end, so a slow reservoir (CG near 1) does not carry the arbitrary
+        cold start into the scored steps. Needs ``warmup > 0`` to change anything.
 
     Returns
     -------
@@ -258,8 +270,10 @@ def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_le
     if backend not in ("auto", "reference", "fused"):
         raise ValueError(f"simulate: unknown backend {backend!r}; use 'auto', 'reference' or 'fused'")
     if backend == "reference" or (backend == "auto" and forcing.requires_grad):
-        return simulate_reference(forcing, params, warmup, uh_length, return_states, warmup_routing)
-    return xaj_fused.simulate_fused(forcing, params, warmup, uh_length, return_states, warmup_routing)
+        return simulate_reference(forcing, params, warmup, uh_length, return_states, warmup_routing,
+                                  reservoir_equilibrium)
+    return xaj_fused.simulate_fused(forcing, params, warmup, uh_length, return_states, warmup_routing,
+                                    reservoir_equilibrium)
 
 
 def water_balance(forcing: torch.Tensor, params: torch.Tensor, q: torch.Tensor, et: torch.Tensor,

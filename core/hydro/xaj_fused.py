@@ -24,7 +24,7 @@ import torch
 from core.hydro import xaj_kernels as kern
 from core.hydro.unit_hydrograph import gamma_unit_hydrograph, route_surface
 from core.hydro.xaj_setup import (FLUX_NAMES, INITIAL_NAMES, STATE_NAMES, XajParams, checked_inputs,
-                                  initial_state, per_step_params, unpack_params)
+                                  initial_state, per_step_params, periodic_reservoir_start, unpack_params)
 
 _KERNEL_STATE_COLUMNS = (kern.O_WU, kern.O_WL, kern.O_WD, kern.O_S, kern.O_FR, kern.O_QI, kern.O_QG)
 
@@ -133,6 +133,7 @@ def simulate_fused(
     uh_length: int = 15,
     return_states: bool = False,
     warmup_routing: bool = False,
+    reservoir_equilibrium: bool = False,
 ):
     """Run XAJ with the compiled recursion; same contract as ``core.hydro.xaj.simulate``.
 
@@ -152,6 +153,9 @@ def simulate_fused(
         Also return the reference's diagnostics dict (see ``core.hydro.xaj.simulate``).
     warmup_routing : bool
         Start the surface convolution with the warmup's inflow as history (see ``xaj.simulate``).
+    reservoir_equilibrium : bool
+        Start the interflow and groundwater reservoirs in periodic steady state over the warmup
+        (see ``xaj.simulate``).
 
     Returns
     -------
@@ -175,7 +179,12 @@ def simulate_fused(
         with torch.no_grad():
             warm = _XajRecursion.apply(prcp[:, :warmup].contiguous(), pet[:, :warmup].contiguous(),
                                        par[:, :warmup].contiguous(), init.detach())
+            cold = init.detach()
             init = torch.stack([warm[i][-1] for i in _KERNEL_STATE_COLUMNS], dim=1)
+            if reservoir_equilibrium:
+                qi, qg = STATE_NAMES.index("QI"), STATE_NAMES.index("QG")
+                init[:, qi] = periodic_reservoir_start(init[:, qi], cold[:, qi], p.CI[:warmup])
+                init[:, qg] = periodic_reservoir_start(init[:, qg], cold[:, qg], p.CG[:warmup])
             if warmup_routing and uh_length > 1:
                 history = (warm[kern.O_RIM] + warm[kern.O_RS] * (1.0 - p.IM[:warmup]))[-(uh_length - 1):]
         prcp = prcp[:, warmup:].contiguous()

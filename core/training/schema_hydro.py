@@ -76,6 +76,8 @@ KEYS = [
     Key("model_args.n_components", Int(min=1), 1, "parallel XAJ per basin, averaged after routing (dXAJ)"),
     Key("model_args.ensemble", Int(min=1), 1, "models from consecutive seeds, averaged (dXAJ, LSTM)"),
     Key("xaj.warmup_routing", Bool(), False, "unit hydrograph starts with the warmup's inflow history"),
+    Key("xaj.reservoir_equilibrium", Bool(), False,
+        "interflow and groundwater reservoirs start in periodic steady state over the warmup"),
     Key("xaj.step_hours", Float(0, min_open=True), 24.0, "step length; != 24 converts KI, KG, CI, CG, THETA"),
 ]
 
