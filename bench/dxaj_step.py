@@ -1,8 +1,9 @@
 """Speed of one dXAJ training step with the CAMELS recipe, against the former parameter plumbing.
 
-The step of ``configs/hydro_camels.yaml``: 64 windows of 365 warmup + 366 target days, 11 inputs,
-ParameterLSTM hidden 64 reading the last 365 days, dynamic K and B, 4 components (256 XAJ runs,
-fused backend), NSE-like loss, backward, AdamW step. Synthetic inputs, so no data folder is needed.
+The step of the second round's CAMELS recipe (``configs/hydro_camels.yaml`` at the time): 64
+windows of 365 warmup + 366 target days, 11 inputs, ParameterLSTM hidden 64 reading the last 365
+days, dynamic K and B, 4 components (256 XAJ runs, fused backend), NSE-like loss, backward, AdamW
+step. Synthetic inputs, so no data folder is needed.
 
 Baseline, measured in the same process on the same inputs: the two formulations this change
 replaced, patched back in:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from core.hydro.config import load_config
+from core.hydro.dpl import DPLModel
 from core.hydro.params import PARAM_INDEX, ParamRanges
 from core.hydro.xaj import simulate, unpack_params
 from core.hydro.xaj_setup import periodic_reservoir_start
@@ -93,9 +95,6 @@ def test_gradients_stay_finite_at_the_bounds_with_an_equilibrium_start():
 
 
 def test_the_config_key_reaches_the_dxaj_physics():
-    from core.hydro.config import load_config
-    from core.hydro.dpl import DPLModel
-
     base = {"data": {"train_period": ["2000-01-01", "2000-12-31"], "test_period": ["2001-01-01", "2001-12-31"]}}
     assert load_config(None, base)["xaj"]["reservoir_equilibrium"] is False  # DESIGN.md section 4.6 by default
     assert load_config(None, {**base, "xaj": {"reservoir_equilibrium": True}})["xaj"]["reservoir_equilibrium"]

@@ -178,7 +178,7 @@ def simulate_reference(forcing: torch.Tensor, params: torch.Tensor, warmup: int 
     forcing, params = checked_inputs(forcing, params, warmup, uh_length)
     steps = forcing.shape[0]
     p_all = unpack_params(per_step_params(params, steps))  # [T, B] columns
-    state = initial_state(p_all.at(0))
+    state = cold = initial_state(p_all.at(0))
     history = []
     if warmup > 0:
         with torch.no_grad():
@@ -186,7 +186,6 @@ def simulate_reference(forcing: torch.Tensor, params: torch.Tensor, warmup: int 
                 state, flux = xaj_step(forcing[t, :, 0], forcing[t, :, 1], state, p_all.at(t))
                 history.append(flux["surface_in"])
             if reservoir_equilibrium:
-                cold = initial_state(p_all.at(0))
                 state = state._replace(QI=periodic_reservoir_start(state.QI, cold.QI, p_all.CI[:warmup]),
                                        QG=periodic_reservoir_start(state.QG, cold.QG, p_all.CG[:warmup]))
         state = XajState(*(x.detach() for x in state))
