@@ -91,34 +91,28 @@ def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
         raise exc.located(run.config_path) from None
 
 
-def _train_one(config: dict, run: RunDir, resume: bool, progress: bool, device: str | None,
-               write_config: bool, final: bool) -> dict:
-    """Train and evaluate one model into ``run``; on resume a model already evaluated is kept as is."""
+def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "PreparedCache",
+               progress, write_config: bool) -> dict:
+    """Train and evaluate one model into its folder ``run``; on resume a model already evaluated is kept."""
     from core.hydro.evaluate import evaluate_model
     from core.hydro.train import train_model
 
     if D.is_main():  # only rank 0 touches the run directory, even to create folders
         run.create()
     done = run.read_metrics()
-    if resume and done.get("test") and done.get("model") == config["model"]:
+    if args.resume and done.get("test") and done.get("model") == config["model"]:
         return done
-    if D.is_main():
-        if write_config:
-            run.write_config(config)
-        run.update_status(state="running", progress=0.0, message=f"training {config['model']}", pid=os.getpid())
-    summary = train_model(config, run, resume=resume, progress_bar=progress)
+    if D.is_main() and write_config:
+        run.write_config(config)
+    prepared = data.get(config)
+    summary = train_model(config, run, resume=args.resume, progress_bar=not args.no_progress,
+                          prepared=prepared, progress=progress)
     result: dict = {}
     if D.is_main():
-        run.update_status(message=f"evaluating {config['model']} on the test period")
-        result = evaluate_model(config, run, device)
+        progress(1.0, f"evaluating {config['model']} on the test period", epoch=summary["epochs_run"], force=True)
+        result = evaluate_model(config, run, args.device, prepared=prepared)
         result["training"] = summary
         run.write_metrics(result)
-        med = result["test"]["median"]
-        message = f"{config['model']}: median test NSE {med['nse']:.3f}, KGE {med['kge']:.3f}"
-        if final:
-            run.update_status(state="completed", progress=1.0, message=message)
-        else:
-            run.update_status(message=message + "; training baselines next")
     D.barrier()
     return result
 
@@ -140,28 +134,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _config_failure(run, exc)
 
     def body() -> str:
+        from core.hydro.train import PreparedCache
+
         D.init_from_env(config["train"]["device"])
         lifecycle.start(run, "train", f"training {config['model']}", kind="hydro")
         if D.is_main():
             run.write_config(config)
-        progress = not args.no_progress
-        baselines = list(config.get("baselines") or [])
-        top = _train_one(for_model(config, config["model"]), run, args.resume, progress, args.device,
-                         write_config=False, final=not baselines)
-        for name in baselines:
-            if D.is_main():
-                run.update_status(state="running", message=f"training baseline {name}")
-            sub = RunDir(run.path / "baselines" / name)
-            result = _train_one(for_model(config, name), sub, args.resume, progress, args.device,
-                                write_config=True, final=True)
-            if D.is_main():
+        names = [config["model"]] + list(config.get("baselines") or [])
+        status = lifecycle.Progress(run, every=5.0)  # rank 0 only, throttled
+        data = PreparedCache()  # loaded once, shared by every model of the run
+        top: dict = {}
+        for i, name in enumerate(names):
+            def progress(fraction: float, message: str, epoch: int, force: bool = False, i: int = i) -> None:
+                status.update(force=force, progress=round(0.99 * (i + fraction) / len(names), 4),
+                              message=message, epoch=epoch, model=names[i])
+
+            folder = run if i == 0 else RunDir(run.path / "baselines" / name)
+            result = _train_one(for_model(config, name), folder, args, data, progress, write_config=i > 0)
+            if not D.is_main():
+                continue
+            if i == 0:
+                top = result
+            else:
                 top[name] = {"test": result["test"]}
-                run.write_metrics(top)
+            run.write_metrics(top)
         if not D.is_main():
             return ""
-        med = top["test"]["median"]
-        parts = [f"{config['model']} NSE {med['nse']:.3f}"] + [
-            f"{n} NSE {top[n]['test']['median']['nse']:.3f}" for n in baselines]
+        parts = [f"{config['model']} NSE {top['test']['median']['nse']:.3f}"] + [
+            f"{n} NSE {top[n]['test']['median']['nse']:.3f}" for n in names[1:]]
         return f"{run.path}: median test " + ", ".join(parts)
 
     return lifecycle.run_worker(run, body)
@@ -178,12 +178,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return lifecycle.EXIT_USAGE
 
     def body() -> str:
+        from core.hydro.train import PreparedCache
+
         lifecycle.start(run, "evaluate", "evaluating on the test period", kind="hydro")
-        top = evaluate_model(for_model(config, config["model"]), run, args.device)
+        data = PreparedCache()  # loaded once, shared by every model of the run
+        main_config = for_model(config, config["model"])
+        top = evaluate_model(main_config, run, args.device, prepared=data.get(main_config))
         for name in config.get("baselines") or []:
             sub = RunDir(run.path / "baselines" / name)
             if (sub.checkpoint_dir / "best.pt").exists() or (sub.checkpoint_dir / "last.pt").exists():
-                result = evaluate_model(for_model(config, name), sub, args.device)
+                sub_config = for_model(config, name)
+                result = evaluate_model(sub_config, sub, args.device, prepared=data.get(sub_config))
                 sub.write_metrics(result)
                 top[name] = {"test": result["test"]}
         run.write_metrics(top)

@@ -136,24 +136,31 @@ def predictions_dataset(prepared: Prepared, pred: Mapping[str, Any], model_name:
     return ds
 
 
-def model_from_checkpoint(config: Mapping[str, Any], ckpt_dir: Path) -> tuple[nn.Module, Prepared, int]:
-    """Rebuild a trained model (best checkpoint, else last) with the normalisation it was trained with."""
+def model_from_checkpoint(config: Mapping[str, Any], ckpt_dir: Path,
+                          prepared: Prepared | None = None) -> tuple[nn.Module, Prepared, int]:
+    """Rebuild a trained model (best checkpoint, else last) with the normalisation it was trained with.
+
+    ``prepared``: the run's data already loaded; used when its normalisation is the checkpoint's
+    (else the data are prepared again with the checkpoint's statistics)."""
     path = ckpt_dir / "best.pt"
     if not path.exists():
         path = ckpt_dir / "last.pt"
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint in {ckpt_dir}: train the run first")
     ckpt = load_checkpoint(path)
-    prepared = prepare(config, Normalizer.from_dict(ckpt["normalization"]))
+    if prepared is None or prepared.norm.to_dict() != ckpt["normalization"]:
+        prepared = prepare(config, Normalizer.from_dict(ckpt["normalization"]))
     model = build_model(config, prepared)
     model.load_state_dict(ckpt["model"])
     return model, prepared, int(ckpt["epoch"])
 
 
-def evaluate_model(config: Mapping[str, Any], run: RunDir, device_name: str | None = None) -> dict[str, Any]:
-    """Evaluate the run's own model: writes predictions.nc and returns the ``{"test": ...}`` block."""
+def evaluate_model(config: Mapping[str, Any], run: RunDir, device_name: str | None = None,
+                   prepared: Prepared | None = None) -> dict[str, Any]:
+    """Evaluate the model of the run folder ``run``: writes predictions.nc and returns the ``{"test": ...}``
+    block (``prepared``: the run's data when already loaded)."""
     device = resolve_device(device_name or config["train"]["device"])
-    model, prepared, epoch = model_from_checkpoint(config, run.checkpoint_dir)
+    model, prepared, epoch = model_from_checkpoint(config, run.checkpoint_dir, prepared)
     pred = predict_period(model, prepared, "test", int(config["evaluate"]["batch_size"]), device,
                           stride=int(config["evaluate"].get("stride") or 1))
     obs = prepared.inputs.y[:, pred["first"] : pred["last"] + 1]

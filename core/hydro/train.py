@@ -1,23 +1,20 @@
-"""Training of dXAJ and its baselines on sliding windows, with early stopping, checkpoints and resume.
+"""Training of dXAJ and its baselines on sliding windows: the hydrology half's task for the shared trainer.
 
-``train_model(config, run)`` trains the config's ``model`` into the run directory ``run``:
-status.json (progress, epoch), history.json (train_loss, val_loss, val_nse, val_kge per epoch) and
-``checkpoints/last.pt`` / ``checkpoints/best.pt``. A checkpoint holds the model, optimizer, epoch,
-early-stopping counters, history, RNG states (Python, NumPy, torch, CUDA) and the normalisation
-statistics; it is written atomically (whole or absent), loaded with ``weights_only=True``
-(:mod:`core.training.checkpoint`), and ``resume=True`` continues from it to the same result as an
-uninterrupted run. Epochs are numbered from 1 (:mod:`core.training.lifecycle`).
+``train_model(config, run)`` trains the config's ``model`` into the run folder ``run`` with
+:func:`core.training.trainer.fit`, the loop both halves share (epochs, DDP, resume, early stopping,
+checkpoints, history, NaN guard, gradient clipping, ``max_minutes``, learning-rate schedule, cancel
+and progress). This module supplies what is particular to hydrology: the data (:func:`prepare`,
+loaded once per run and shared by every model in it), windows of basins as samples, the loss on
+observed streamflow, and validation scores (loss, median NSE and KGE over basins) computed from
+per-basin sums so that ranks can add them.
 
-Distributed (``torchrun``): the model is wrapped in DistributedDataParallel, a DistributedSampler
-splits each epoch's windows across ranks (the global batch is ``train.batch_size``), losses and
-validation sums are all-reduced, and only rank 0 writes.
+``checkpoints/best.pt`` and ``last.pt`` carry the normalisation statistics, the config, input names,
+basins and periods besides the weights, so evaluation rebuilds the model as it was trained.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import time
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -25,8 +22,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler
 
 from core.data import load_basins
 from core.data.normalize import Normalizer
@@ -40,11 +35,9 @@ from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
 from core.runs import RunDir
 from core.training import distributed as D
-from core.training import rng
 from core.training.checkpoint import load_checkpoint as _load_checkpoint
-from core.training.checkpoint import save_checkpoint
-from core.training.lifecycle import FIRST_EPOCH, Cancelled, Progress
-from core.training.weight_average import WeightAverage
+from core.training.lifecycle import Progress
+from core.training.trainer import TrainingTask, TrainSettings, fit
 
 
 @dataclass
@@ -76,6 +69,29 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
     return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
+
+
+class PreparedCache:
+    """The data of a run, prepared once and shared by every model whose data sections agree.
+
+    A run's models differ in ``model``, ``model_args`` and ``train``; only ``data``, ``window``,
+    ``param_ranges`` and ``range_preset`` (which a model's ``overrides`` may change) shape
+    :class:`Prepared`.
+    """
+
+    SECTIONS = ("data", "window", "param_ranges", "range_preset")
+
+    def __init__(self) -> None:
+        self._items: dict[str, Prepared] = {}
+
+    def get(self, config: Mapping[str, Any]) -> Prepared:
+        key = json.dumps({k: config.get(k) for k in self.SECTIONS}, sort_keys=True, default=str)
+        if key not in self._items:
+            self._items[key] = prepare(config)
+        return self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def build_model(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
@@ -118,31 +134,6 @@ def _build_one(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
     raise ValueError(f"config key 'model' is {kind!r}; choose dpl, static_xaj or lstm")
 
 
-def make_optimizer(config: Mapping[str, Any], params) -> torch.optim.Optimizer:
-    t = config["train"]
-    if t["optimizer"] == "adadelta":
-        return torch.optim.Adadelta(params, lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
-    return torch.optim.AdamW(params, lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
-
-
-def make_lr_schedule(config: Mapping[str, Any], optimizer: torch.optim.Optimizer):
-    """Plateau decay of the learning rate on the validation loss (``train.lr_decay`` < 1), else None.
-
-    Counted on the same validation loss as early stopping, so ``patience`` should exceed
-    ``lr_decay_patience`` for the decay to act before training stops."""
-    t = config["train"]
-    factor = float(t.get("lr_decay", 1.0) or 1.0)
-    if factor >= 1.0:
-        return None
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=factor,
-                                                      patience=int(t.get("lr_decay_patience", 3)) - 1,
-                                                      threshold=0.0)
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 def period_table(prepared: Prepared, period: str, stride: int | None = None) -> np.ndarray:
     """Windows whose targets lie inside ``period`` (warmup may reach into the preceding days)."""
     bounds = prepared.periods.get(period)
@@ -154,16 +145,6 @@ def period_table(prepared: Prepared, period: str, stride: int | None = None) -> 
         spec = WindowSpec(spec.warmup, spec.rho, spec.horizon, stride)
     table = window_table(prepared.inputs.y, spec, first=first, last=last)
     return table
-
-
-class _Indices:
-    """A sized stand-in dataset for DistributedSampler (it only needs ``len``)."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
 
 
 @torch.no_grad()
@@ -225,6 +206,8 @@ def _finite_median(values: torch.Tensor) -> float:
     return float(finite.median()) if finite.numel() else float("nan")
 
 
+
+
 CHECKPOINT_KEYS = ("model", "epoch", "normalization")
 
 
@@ -233,18 +216,70 @@ def load_checkpoint(path) -> dict:
     return _load_checkpoint(path, required=CHECKPOINT_KEYS)
 
 
+class HydroTask(TrainingTask):
+    """One hydrology model (``config["model"]``) on the windows of the prepared basins."""
+
+    # the sample order of runs trained before the shared trainer drew epoch e from seed + e
+    shuffle_seed_offset = 1
+
+    def __init__(self, config: Mapping[str, Any], prepared: Prepared):
+        self.config, self.prepared, self.name = config, prepared, str(config["model"])
+        inputs, spec = prepared.inputs, prepared.spec
+        table = period_table(prepared, "train")
+        if len(table) == 0:
+            raise ValueError(f"no training window: train period {prepared.periods['train']} is shorter than "
+                             f"warmup + rho + horizon = {spec.length} steps or has no observed streamflow")
+        self.train_sampler = WindowSampler(inputs.x, inputs.z, inputs.y, table, spec)
+        self.n_train = len(self.train_sampler)
+        valid = period_table(prepared, "valid", stride=spec.target_length)
+        self.valid_sampler = WindowSampler(inputs.x, inputs.z, inputs.y, valid, spec) if len(valid) else None
+        self.loss_fn = training_loss(config["train"])
+        self.q_std = torch.as_tensor(inputs.q_std)
+
+    def build_model(self) -> nn.Module:
+        return build_model(self.config, self.prepared)
+
+    def train_batch(self, indices: np.ndarray, device: torch.device):
+        return self.train_sampler.batch(indices).to(device)
+
+    def forward(self, net: nn.Module, batch) -> dict[str, torch.Tensor]:
+        return net(batch.x, batch.z, self.prepared.spec.warmup, batch.basin)
+
+    def loss(self, out: dict[str, torch.Tensor], batch) -> torch.Tensor:
+        return self.loss_fn(*member_loss_inputs(out, batch.y, self.q_std[batch.basin.cpu()].to(batch.y.device)))
+
+    def describe_batch(self, batch) -> str:
+        return "basins " + ", ".join(sorted({self.prepared.inputs.basins[int(b)] for b in batch.basin}))
+
+    def validate(self, model: nn.Module, autocast) -> dict | None:
+        if self.valid_sampler is None:
+            return None
+        device = next(model.parameters()).device
+        loss, nse, kge = validate(model, self.prepared, self.valid_sampler, self.config, device)
+        return {"val_loss": loss, "val_nse": nse, "val_kge": kge}
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        p = self.prepared
+        return {"normalization": p.norm.to_dict(), "config": dict(self.config), "input_names": p.inputs.input_names,
+                "basins": p.inputs.basins, "periods": p.periods}
+
+
 def train_model(
     config: Mapping[str, Any],
     run: RunDir,
     resume: bool = False,
     progress_bar: bool = True,
     should_stop: Callable[[], bool] | None = None,
+    prepared: Prepared | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> dict[str, Any]:
-    """Train ``config["model"]`` into ``run``; returns ``{"best_epoch", "best_val_loss", "epochs_run"}``.
+    """Train ``config["model"]`` into ``run``; returns ``{"best_epoch", "best_val_loss", "epochs_run", ...}``.
 
-    SIGTERM/SIGINT raise :class:`core.training.lifecycle.Cancelled` wherever training is; ``should_stop``
-    (for tests and embedding) is polled between iterations and raises the same. The last complete
-    checkpoint stays valid for ``--resume``.
+    ``prepared``: the run's data when the caller has it (else loaded here; on resume the
+    checkpoint's normalisation is reused). ``progress(fraction, message, epoch=, force=)``: where
+    progress goes (default: ``run``'s status.json, throttled). SIGTERM/SIGINT and ``should_stop``
+    raise :class:`core.training.lifecycle.Cancelled`; the last complete checkpoint stays valid for
+    ``resume``.
     """
     tcfg = config["train"]
     # Back-propagating a loss on late steps through hundreds of LSTM steps shrinks gradients into
@@ -254,138 +289,17 @@ def train_model(
     if tcfg.get("num_threads"):
         torch.set_num_threads(int(tcfg["num_threads"]))
     device = D.local_device(resolve_device(tcfg["device"]))
-    main = D.is_main()
-    last_path, best_path = run.checkpoint_dir / "last.pt", run.checkpoint_dir / "best.pt"
-    ckpt = load_checkpoint(last_path) if resume and last_path.exists() else None
+    last_path = run.checkpoint_dir / "last.pt"
+    if prepared is None:
+        ckpt = load_checkpoint(last_path) if resume and last_path.exists() else None
+        prepared = prepare(config, Normalizer.from_dict(ckpt["normalization"]) if ckpt else None)
+    if progress is None:
+        status = Progress(run, every=5.0)  # rank 0 only, throttled
 
-    norm = Normalizer.from_dict(ckpt["normalization"]) if ckpt else None
-    prepared = prepare(config, norm)
-    seed = int(tcfg["seed"])
-    rng.seed_everything(seed)
-    model = build_model(config, prepared).to(device)
-    optimizer = make_optimizer(config, model.parameters())
-    schedule = make_lr_schedule(config, optimizer)
-    average = WeightAverage(model, float(tcfg["weight_average"])) if tcfg.get("weight_average") else None
+        def progress(fraction: float, message: str, epoch: int, force: bool = False) -> None:
+            status.update(force=force, progress=fraction, epoch=epoch, message=message)
 
-    train_table = period_table(prepared, "train")
-    if len(train_table) == 0:
-        raise ValueError(f"no training window: train period {prepared.periods['train']} is shorter than "
-                         f"warmup + rho + horizon = {prepared.spec.length} steps or has no observed streamflow")
-    inputs = prepared.inputs
-    train_sampler = WindowSampler(inputs.x, inputs.z, inputs.y, train_table, prepared.spec)
-    valid_table = period_table(prepared, "valid", stride=prepared.spec.target_length)
-    valid_sampler = WindowSampler(inputs.x, inputs.z, inputs.y, valid_table, prepared.spec) if len(valid_table) else None
-
-    state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
-    if ckpt is not None:
-        # with a weight average, "model" holds the average (what evaluation reads), "raw_model" the
-        # weights training continues from
-        model.load_state_dict(ckpt["raw_model"] if average is not None else ckpt["model"])
-        if average is not None:
-            average.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if schedule is not None and ckpt.get("lr_schedule") is not None:
-            schedule.load_state_dict(ckpt["lr_schedule"])
-        state = {k: ckpt[k] for k in state}
-        rng.restore(ckpt["rng"])
-        if main:
-            run.write_history(state["history"])  # history.json may be ahead of the checkpoint after a kill
-
-    net: nn.Module = model
-    if D.is_distributed():
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    world = D.world_size()
-    if tcfg["batch_size"] % world:
-        raise ValueError(f"train.batch_size {tcfg['batch_size']} must be divisible by the {world} processes")
-    per_rank = tcfg["batch_size"] // world
-    dsampler = DistributedSampler(_Indices(len(train_sampler)), num_replicas=world, rank=D.rank(), shuffle=True, seed=seed)
-    loss_fn = training_loss(tcfg)
-    q_std_all = torch.as_tensor(inputs.q_std)
-    epochs, patience = int(tcfg["epochs"]), int(tcfg.get("patience") or 0)
-    max_seconds = float(tcfg.get("max_minutes") or 0) * 60
-    t_start = time.monotonic()
-    base_payload = {"normalization": prepared.norm.to_dict(), "config": dict(config),
-                    "input_names": inputs.input_names, "basins": inputs.basins, "periods": prepared.periods}
-
-    status = Progress(run, every=5.0)  # rank 0 only, throttled
-    for epoch in range(state["epoch"] + FIRST_EPOCH, epochs + 1):
-        if patience and valid_sampler is not None and state["bad_epochs"] >= patience:
-            break
-        net.train()
-        dsampler.set_epoch(epoch)
-        order = np.fromiter(iter(dsampler), dtype=np.int64)
-        n_iter = math.ceil(len(order) / per_rank)
-        if tcfg.get("iterations_per_epoch"):
-            n_iter = min(n_iter, int(tcfg["iterations_per_epoch"]))
-        bar = None
-        if progress_bar and main:
-            from tqdm import tqdm
-
-            bar = tqdm(total=n_iter, desc=f"{config['model']} epoch {epoch}/{epochs}", leave=False, mininterval=2)
-        loss_sum, n_batches = 0.0, 0
-        for it in range(n_iter):
-            if should_stop is not None and should_stop():
-                raise Cancelled(f"stopped in epoch {epoch} at iteration {it}")
-            batch = train_sampler.batch(order[it * per_rank : (it + 1) * per_rank]).to(device)
-            optimizer.zero_grad(set_to_none=True)
-            out = net(batch.x, batch.z, prepared.spec.warmup, batch.basin)
-            loss = loss_fn(*member_loss_inputs(out, batch.y, q_std_all[batch.basin.cpu()].to(device)))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{config['model']}: loss became {float(loss)} in epoch {epoch}, "
-                                         f"iteration {it} (basins {sorted({inputs.basins[int(b)] for b in batch.basin})})")
-            loss.backward()
-            if tcfg.get("grad_clip"):
-                nn.utils.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
-            optimizer.step()
-            if average is not None:
-                average.update()
-            loss_sum += float(loss.detach())
-            n_batches += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}", refresh=False)
-            status.update(progress=((epoch - 1) + (it + 1) / n_iter) / epochs, epoch=epoch,
-                          message=f"{config['model']}: epoch {epoch}/{epochs}, iteration {it + 1}/{n_iter}")
-        if bar is not None:
-            bar.close()
-        train_loss = float(D.all_reduce_sum(torch.tensor([loss_sum, n_batches]))[0]) / max(1, n_batches * world)
-        # the plain module: a DDP forward may broadcast buffers (the LSTM baseline's q_scale), a collective
-        # that would hang when a rank has no validation window; validate() all-reduces its sums itself
-        with average.applied() if average is not None else contextlib.nullcontext():
-            val_loss, val_nse, val_kge = (validate(model, prepared, valid_sampler, config, device)
-                                          if valid_sampler is not None else (float("nan"),) * 3)
-        improved = valid_sampler is None or (math.isfinite(val_loss) and val_loss < state["best_val"])
-        if improved:
-            state["best_val"] = val_loss if valid_sampler is not None else train_loss
-            state["best_epoch"], state["bad_epochs"] = epoch, 0
-        else:
-            state["bad_epochs"] += 1
-        state["epoch"] = epoch
-        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_nse": val_nse,
-                  "val_kge": val_kge,
-                  "seconds": round(time.monotonic() - t_start, 1)}
-        if schedule is not None and math.isfinite(val_loss):
-            record["lr"] = optimizer.param_groups[0]["lr"]  # the lr this epoch trained with
-            schedule.step(val_loss)
-        state["history"].append(record)
-        if main:
-            weights = average.averaged_state_dict() if average is not None else _unwrap(net).state_dict()
-            payload = {**base_payload, "model": weights, "epoch": epoch}
-            if improved:
-                save_checkpoint(best_path, payload)
-            extra = {"raw_model": _unwrap(net).state_dict()} if average is not None else {}
-            save_checkpoint(last_path, {**payload, **state, **extra, "optimizer": optimizer.state_dict(),
-                                        "rng": rng.capture(),
-                                        "lr_schedule": schedule.state_dict() if schedule is not None else None})
-            run.append_history(record)
-            run.update_status(progress=epoch / epochs, epoch=epoch,
-                              message=f"{config['model']}: epoch {epoch}/{epochs} train_loss {train_loss:.4f} "
-                                      f"val_loss {val_loss:.4f} val_nse {val_nse:.3f}")
-        # every rank must leave the loop at the same epoch, so the time cap is decided jointly
-        over_time = bool(max_seconds) and time.monotonic() - t_start > max_seconds
-        if max_seconds and float(D.all_reduce_sum(torch.tensor([float(over_time)]))[0]) > 0:
-            if main:
-                run.update_status(message=f"{config['model']}: stopped after epoch {epoch}: train.max_minutes reached")
-            break
-    return {"best_epoch": state["best_epoch"], "best_val_loss": state["best_val"], "epochs_run": state["epoch"]}
+    settings = TrainSettings.from_section(tcfg, seed=int(tcfg["seed"]))
+    result = fit(HydroTask(config, prepared), settings, device, run, resume=resume, progress=progress,
+                 progress_bar=progress_bar, should_stop=should_stop)
+    return result.summary()

@@ -131,37 +131,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(cfg: dict, prepared: pipeline.Prepared, run: RunDir, device: torch.device, args, writer: bool) -> None:
-    from tqdm import tqdm
-
-    experiments = cfg["experiments"]
-    epochs = int(cfg["train"]["epochs"])
-    bar = tqdm(total=len(experiments) * epochs, unit="epoch", disable=args.no_progress or not writer, file=sys.stderr)
     status = lifecycle.Progress(run, every=2.0)  # rank 0 only, throttled
 
-    def on_batch(name: str, epoch: int, batch: int, n_batches: int) -> None:
-        done = experiments.index(name) * epochs + (epoch - 1) + batch / max(n_batches, 1)
-        status.update(
-            progress=round(0.95 * done / (len(experiments) * epochs), 4),
-            message=f"{name}: epoch {epoch}/{epochs}, batch {batch}/{n_batches}",
-            experiment=name, epoch=epoch,
-        )
+    def progress(fraction: float, message: str, epoch: int, force: bool = False) -> None:
+        status.update(force=force, progress=round(0.95 * fraction, 4), message=message, epoch=epoch)
 
-    def on_epoch(name: str, record: dict) -> None:
-        bar.n = experiments.index(name) * epochs + record["epoch"]
-        bar.set_postfix_str(f"{name} train {record['train_loss']:.4f} val {record['val_loss']:.4f}")
-        bar.refresh()
-        if writer:
-            done = experiments.index(name) * epochs + record["epoch"]
-            status.update(force=True,
-                progress=round(0.95 * done / (len(experiments) * epochs), 4),
-                message=f"{name}: epoch {record['epoch']}/{epochs} train loss {record['train_loss']:.4f} val loss {record['val_loss']:.4f}",
-                experiment=name, epoch=record["epoch"],
-            )
-
-    try:
-        summaries = pipeline.train_all(cfg, prepared, run, device, resume=args.resume, on_batch=on_batch, on_epoch=on_epoch)
-    finally:
-        bar.close()
+    summaries = pipeline.train_all(cfg, prepared, run, device, resume=args.resume, progress=progress,
+                                   progress_bar=not args.no_progress and writer)
     if writer:
         run.update_status(training=summaries)
 

@@ -51,10 +51,11 @@ from core.rain.experiments import (
     split_samples,
 )
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
-from core.rain.train import TrainConfig, amp_settings, load_best_model, train_experiment
+from core.rain.train import load_best_model, train_experiment
 from core.runs import RunDir
 from core.training import distributed as D
 from core.training.config import ConfigError, read_yaml, resolve_data_path
+from core.training.precision import amp_settings
 from core.training.schema_rain import SCHEMA
 
 DEFAULTS: dict = SCHEMA.defaults()
@@ -233,32 +234,23 @@ def train_all(
     run: RunDir,
     device: torch.device,
     resume: bool = False,
-    on_batch: Callable[[str, int, int, int], None] | None = None,
-    on_epoch: Callable[[str, dict], None] | None = None,
+    progress: Callable[..., None] | None = None,
+    progress_bar: bool = False,
 ) -> dict:
-    """Train every experiment of the config one after the other; returns per-experiment summaries."""
-    tcfg = TrainConfig.from_config(cfg["train"])
+    """Train every experiment of the config one after the other, each into ``models/<experiment>/``;
+    returns per-experiment summaries. ``progress(fraction, message, epoch=, force=)`` gets the
+    fraction of all experiments' epochs done."""
+    names = list(cfg["experiments"])
     summaries = {}
-    for name in cfg["experiments"]:
-        result = train_experiment(
-            prepared.experiments[name],
-            prepared.split,
-            prepared.steps,
-            model_config(cfg, prepared),
-            tcfg,
-            device,
-            seed=int(cfg.get("seed", 0)),
-            run=run,
-            resume=resume,
-            on_batch=(lambda e, b, n, name=name: on_batch(name, e, b, n)) if on_batch else None,
-            on_epoch=(lambda rec, name=name: on_epoch(name, rec)) if on_epoch else None,
-        )
-        summaries[name] = {
-            "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss,
-            "stopped_early": result.stopped_early,
-        }
+    for i, name in enumerate(names):
+        def report(fraction: float, message: str, epoch: int, force: bool = False, i: int = i) -> None:
+            if progress is not None:
+                progress((i + fraction) / len(names), message, epoch=epoch, force=force)
+
+        result = train_experiment(prepared.experiments[name], prepared.split, prepared.steps,
+                                  model_config(cfg, prepared), cfg["train"], device, seed=int(cfg.get("seed", 0)),
+                                  run=run, resume=resume, progress=report, progress_bar=progress_bar)
+        summaries[name] = result.summary()
     return summaries
 
 
@@ -272,9 +264,8 @@ def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.devic
     thresholds = ev["thresholds"] or list(
         E.DEFAULT_THRESHOLDS_RADAR if prepared.kind == "radar" else E.DEFAULT_THRESHOLDS_12H
     )
-    tcfg = TrainConfig.from_config(cfg["train"])
-    autocast_on, autocast_dtype, _ = amp_settings(device, tcfg.amp)
-    models = {name: load_best_model(run.checkpoint_dir, name, device)[0] for name in cfg["experiments"]}
+    autocast_on, autocast_dtype, _ = amp_settings(device, cfg["train"]["amp"])
+    models = {name: load_best_model(run, name, device)[0] for name in cfg["experiments"]}
     metrics = E.evaluate_leads(
         prepared, models, E.check_thresholds(thresholds), ev["fss_scales"], int(ev["n_boot"]),
         int(cfg.get("seed", 0)), device, autocast_dtype if autocast_on else None, int(ev.get("batch_size", 8)),
