@@ -142,6 +142,27 @@ class RunDir:
     def log_path(self) -> Path:
         return self.path / "log.txt"
 
+    # --- several models in one run: RUN/models/<name>/, each laid out like a run -------------
+    def model_dir(self, name: str) -> "RunDir":
+        """The folder of model ``name`` of this run (``models/<name>/``; runs written before it: ``baselines/<name>/``)."""
+        folder = self.path / "models" / name
+        legacy = self.path / "baselines" / name
+        return RunDir(legacy if legacy.is_dir() and not folder.is_dir() else folder)
+
+    def model_names(self) -> list[str]:
+        """The models with a folder in this run, sorted ([] for a run of one model)."""
+        names = {p.name for sub in ("models", "baselines") if (self.path / sub).is_dir()
+                 for p in (self.path / sub).iterdir() if p.is_dir()}
+        return sorted(names)
+
+    def read_all_history(self) -> list[dict]:
+        """The epoch records of the run and of every model folder in it; a model folder's records carry
+        its name under ``model`` (rain records also name it under ``experiment``)."""
+        records = self.read_history()
+        for name in self.model_names():
+            records += [{"model": name, **r} for r in self.model_dir(name).read_history()]
+        return records
+
     # --- config ----------------------------------------------------------------------------
     def create(self) -> "RunDir":
         self.path.mkdir(parents=True, exist_ok=True)

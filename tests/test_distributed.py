@@ -45,13 +45,14 @@ def _initial_model(kind: str, ckpt: dict, config: "L.Path") -> dict[str, torch.T
         return T.build_model(cfg, prepared).state_dict()
     from core.rain.model import build_model
 
-    seed_everything(int(ckpt["seed"]))
+    seed_everything(int(ckpt["settings"]["seed"]))
     return build_model(ckpt["in_channels"], ckpt["model_cfg"]).state_dict()
 
 
 def _last_checkpoints(run_dir: "L.Path") -> list[str]:
-    names = sorted(p.name for p in (run_dir / "checkpoints").glob("*last.pt") if not p.name.startswith("."))
-    assert names, f"no last checkpoint in {run_dir / 'checkpoints'}"
+    """The ``last.pt`` of every model of the run, relative to the run folder."""
+    names = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("last.pt"))
+    assert names, f"no last checkpoint under {run_dir}"
     return names
 
 
@@ -66,8 +67,8 @@ def test_two_processes_match_one_process(kind: str, work) -> None:
     assert multi.watch == [], f"rank 1 wrote into the run directory: {multi.watch}"
 
     for name in _last_checkpoints(single.run_dir):
-        a = L.load_checkpoint(single.run_dir / "checkpoints" / name)
-        b = L.load_checkpoint(multi.run_dir / "checkpoints" / name)
+        a = L.load_checkpoint(single.run_dir / name)
+        b = L.load_checkpoint(multi.run_dir / name)
         assert a["epoch"] == b["epoch"], f"{name}: epochs {a['epoch']} vs {b['epoch']}"
         assert a["model"].keys() == b["model"].keys()
         for key in a["model"]:
@@ -83,7 +84,7 @@ def test_two_processes_match_one_process(kind: str, work) -> None:
         moved = max(float((a["model"][k].float() - init[k].float()).abs().max()) for k in init)
         assert moved > 100 * PARITY["atol"], f"{kind} {name}: parameters moved only {moved} from their initial values"
 
-    h1, h2 = L.read_json(single.run_dir / "history.json"), L.read_json(multi.run_dir / "history.json")
+    h1, h2 = L.RunDir(single.run_dir).read_all_history(), L.RunDir(multi.run_dir).read_all_history()
     assert len(h1) == len(h2) > 0
     for r1, r2 in zip(h1, h2):
         for key in ("epoch", "train_loss", "val_loss", "val_nse"):

@@ -14,8 +14,10 @@ import yaml
 from core.hydro import cli
 from core.hydro.config import load_config
 from core.hydro.params import XAJ_PARAMS
-from core.hydro.train import Cancelled, load_checkpoint, train_model
+from core.hydro.train import load_checkpoint, train_model
 from core.runs import RunDir
+from core.training.lifecycle import Cancelled
+from core.training.trainer import TrainSettings, plateau_schedule
 
 TINY = {
     "name": "tiny",
@@ -70,11 +72,12 @@ def test_cli_train_and_evaluate_with_baselines(tmp_path):
     _check_metrics(metrics, ["fulda_grebenau"])
     for name in ("static_xaj", "lstm"):
         _check_metrics(metrics[name], ["fulda_grebenau"])
-        sub = RunDir(run_dir / "baselines" / name)
+        sub = run.model_dir(name)
+        assert sub.path == run.path / "models" / name  # one layout for every further model of a run
         assert sub.read_status()["state"] == "completed" and sub.predictions_path.exists()
         assert sub.read_config()["model"] == name
-    assert RunDir(run_dir / "baselines" / "lstm").read_config()["train"]["optimizer"] == "adadelta"
-    with xr.open_dataset(RunDir(run_dir / "baselines" / "static_xaj").predictions_path) as ds:
+    assert run.model_dir("lstm").read_config()["train"]["optimizer"] == "adadelta"
+    with xr.open_dataset(run.model_dir("static_xaj").predictions_path) as ds:
         assert np.ptp(ds["params"].values, axis=1).max() == 0  # one parameter set per basin
 
     with xr.open_dataset(run.predictions_path) as ds:
@@ -99,17 +102,15 @@ def test_cli_train_and_evaluate_with_baselines(tmp_path):
 
 
 def test_lr_decays_after_plateau_of_the_validation_loss():
-    from core.hydro.train import make_lr_schedule
-
     config = load_config(None, {**TINY, "train": {**TINY["train"], "lr_decay": 0.5, "lr_decay_patience": 2}})
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
-    schedule = make_lr_schedule(config, optimizer)
+    schedule = plateau_schedule(TrainSettings.from_section(config["train"]), optimizer)
     lrs = []
     for val_loss in (1.0, 0.9, 0.95, 0.9, 0.9, 0.95, 0.8):  # bad epochs: 0.95, 0.9 (not lower), then 0.9, 0.95
         schedule.step(val_loss)
         lrs.append(optimizer.param_groups[0]["lr"])
     assert lrs == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025])
-    assert make_lr_schedule(load_config(None, TINY), optimizer) is None  # lr_decay 1 = off
+    assert plateau_schedule(TrainSettings.from_section(load_config(None, TINY)["train"]), optimizer) is None  # lr_decay 1 = off
 
 
 @pytest.mark.parametrize("decay, average", [(1.0, 0.0), (0.5, 0.0), (1.0, 0.9)])

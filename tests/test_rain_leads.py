@@ -171,20 +171,18 @@ def test_sprog_guide_is_the_sprog_nowcast_issued_at_the_last_input_frame():
 
 
 def test_residual_model_keeps_its_guide_when_training_does_not_improve_validation(tmp_path):
-    from core.rain.train import TrainConfig, load_best_model, train_experiment
+    from core.rain.train import load_best_model, train_experiment
     from core.runs import RunDir
 
     cfg = config(guide="extrapolation", baselines=["persistence", "extrapolation"])
     prepared = pipeline.prepare(cfg, ds=world())
     run = RunDir(tmp_path / "run")
-    run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     # a learning rate far too large: every trained epoch is worse than the untrained (guide) model
-    tcfg = TrainConfig.from_config({**cfg["train"], "epochs": 2, "lr": 50.0, "batch_size": 4, "amp": False,
-                                    "patience": 0})
+    train = {**cfg["train"], "epochs": 2, "lr": 50.0, "batch_size": 4, "amp": False, "patience": 0}
     result = train_experiment(prepared.experiments["exp1"], prepared.split, prepared.steps,
-                              pipeline.model_config(cfg, prepared), tcfg, torch.device("cpu"), run=run)
+                              pipeline.model_config(cfg, prepared), train, torch.device("cpu"), run=run)
     assert result.best_epoch == 0
-    model, ckpt = load_best_model(run.checkpoint_dir, "exp1", torch.device("cpu"))
+    model, ckpt = load_best_model(run, "exp1", torch.device("cpu"))
     assert ckpt["epoch"] == 0
     pred = E.predict(model, prepared.experiments["exp1"], prepared.split.test, prepared.steps, torch.device("cpu"))
     np.testing.assert_allclose(pred, prepared.baselines["extrapolation"], rtol=1e-4, atol=1e-4)

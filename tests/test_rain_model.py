@@ -104,7 +104,7 @@ def test_loss_values_and_nan_observations():
 
 
 def test_amp_auto_takes_bf16_only_where_it_is_fast(monkeypatch):
-    from core.rain import train
+    from core.training import precision as train
 
     cpu = torch.device("cpu")
     assert train.amp_settings(cpu, "false")[0] is False

@@ -272,9 +272,11 @@ def test_cli_train_and_evaluate_write_metrics_schema(tmp_path):
     assert metrics["upstream_side"] == "west"
     ci = metrics["comparison"]["exp2_minus_exp1"]["csi"]["5.0"]
     assert set(ci) >= {"diff", "low", "high"}
-    history = run.read_history()
+    history = run.read_all_history()
     assert [r["experiment"] for r in history] == ["exp1"] * 3 + ["exp2"] * 3
-    assert sorted(p.name for p in run.checkpoint_dir.iterdir()) == ["exp1_best.pt", "exp1_last.pt", "exp2_best.pt", "exp2_last.pt"]
+    assert run.model_names() == ["exp1", "exp2"]  # each experiment a model folder of the run
+    for exp in ("exp1", "exp2"):
+        assert sorted(p.name for p in run.model_dir(exp).checkpoint_dir.iterdir()) == ["best.pt", "last.pt"]
     with xr.open_dataset(run.predictions_path) as pred:
         assert set(pred.data_vars) >= {"truth", "exp1", "exp2", "persistence", "input_rain_last"}
         assert pred["exp1"].dims == ("time", "lat", "lon") and pred.sizes["lat"] == 6 and pred.sizes["lon"] == 8
@@ -308,12 +310,12 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     part = tmp_path / "part"
     original = pipeline.train_all
 
-    def interrupted(cfg, prepared, run, device, resume=False, on_batch=None, on_epoch=None):
-        def stop(name, record):
-            on_epoch(name, record)
-            if name == "exp2" and record["epoch"] == 1:  # epochs are numbered from 1
+    def interrupted(cfg, prepared, run, device, resume=False, progress=None, progress_bar=False):
+        def stop(fraction, message, epoch, force=False):
+            progress(fraction, message, epoch=epoch, force=force)
+            if force and message.startswith("exp2: epoch 1/"):  # the report after epoch 1's checkpoint
                 raise lifecycle.Cancelled("test interruption")
-        return original(cfg, prepared, run, device, resume=resume, on_batch=on_batch, on_epoch=stop)
+        return original(cfg, prepared, run, device, resume=resume, progress=stop, progress_bar=progress_bar)
 
     monkeypatch.setattr(pipeline, "train_all", interrupted)
     assert cli.main(["train", "--config", str(cfg_path), "--run-dir", str(part), "--no-progress"]) == 143
@@ -324,13 +326,13 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     assert status["state"] == "completed" and status["finished"] >= status["updated"][:19]
 
     for exp in ("exp1", "exp2"):
-        a = load_checkpoint(full / "checkpoints" / f"{exp}_last.pt")
-        b = load_checkpoint(part / "checkpoints" / f"{exp}_last.pt")
+        a = load_checkpoint(RunDir(full).model_dir(exp).checkpoint_dir / "last.pt")
+        b = load_checkpoint(RunDir(part).model_dir(exp).checkpoint_dir / "last.pt")
         for key in a["model"]:
             assert torch.equal(a["model"][key], b["model"][key]), (exp, key)
     ma, mb = RunDir(full).read_metrics(), RunDir(part).read_metrics()
     assert ma["test"] == mb["test"]
-    assert [r["train_loss"] for r in RunDir(full).read_history()] == [r["train_loss"] for r in RunDir(part).read_history()]
+    assert [r["train_loss"] for r in RunDir(full).read_all_history()] == [r["train_loss"] for r in RunDir(part).read_all_history()]
 
 
 def test_cli_reports_config_errors_in_status(tmp_path, capsys):
@@ -391,9 +393,9 @@ def test_sigterm_marks_the_run_cancelled(tmp_path):
     run = RunDir(run_dir)
     try:
         deadline = time.monotonic() + 90
-        while not run.read_history() and time.monotonic() < deadline and proc.poll() is None:
+        while not run.read_all_history() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
-        assert run.read_history(), "training never finished an epoch"
+        assert run.read_all_history(), "training never finished an epoch"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 143
     finally:
@@ -402,5 +404,5 @@ def test_sigterm_marks_the_run_cancelled(tmp_path):
     status = run.read_status()
     assert status["state"] == "cancelled" and "signal" in status["message"]
     # the checkpoint left behind is whole: resuming from it works
-    assert (run.checkpoint_dir / "exp1_last.pt").exists()
-    load_checkpoint(run.checkpoint_dir / "exp1_last.pt")
+    assert (run.model_dir("exp1").checkpoint_dir / "last.pt").exists()
+    load_checkpoint(run.model_dir("exp1").checkpoint_dir / "last.pt")

@@ -118,7 +118,8 @@ def _copy_run(src: Path, dst: Path) -> Path:
     return dst
 
 
-CHECKPOINTS = {"hydro": ("best.pt", "last.pt"), "rain": ("exp1_best.pt", "exp1_last.pt")}
+CHECKPOINTS = {"hydro": ("checkpoints/best.pt", "checkpoints/last.pt"),
+               "rain": ("models/exp1/checkpoints/best.pt", "models/exp1/checkpoints/last.pt")}
 
 
 @pytest.mark.parametrize("kind", ["hydro", "rain"])
@@ -127,7 +128,7 @@ def test_crafted_checkpoint_runs_no_code(kind, command, trained, tmp_path):
     run_dir = _copy_run(trained[kind], tmp_path / "run")
     marker = tmp_path / "pwned"
     best, last = CHECKPOINTS[kind]
-    target = run_dir / "checkpoints" / (best if command == "evaluate" else last)
+    target = run_dir / (best if command == "evaluate" else last)
     _craft(target, marker)
     if command == "evaluate":
         args = [kind, "evaluate", "--run-dir", str(run_dir)]
@@ -143,7 +144,7 @@ def test_crafted_checkpoint_runs_no_code(kind, command, trained, tmp_path):
 @pytest.mark.parametrize("kind", ["hydro", "rain"])
 def test_truncated_last_checkpoint_on_resume_names_the_file(kind, trained, tmp_path):
     run_dir = _copy_run(trained[kind], tmp_path / "run")
-    last = run_dir / "checkpoints" / CHECKPOINTS[kind][1]
+    last = run_dir / CHECKPOINTS[kind][1]
     last.write_bytes(last.read_bytes()[:1000])
     done = L.run_cli([kind, "train", "--run-dir", str(run_dir), "--resume", "--epochs", "2", "--no-progress"])
     assert done.returncode == 1, L.explain(done)
@@ -165,7 +166,7 @@ def test_both_halves_number_epochs_from_1(trained):
     assert [r["epoch"] for r in hydro.read_history()] == [1]
     assert load_checkpoint(hydro.checkpoint_dir / "last.pt")["epoch"] == 1
     rain = RunDir(trained["rain"])
-    assert [(r["experiment"], r["epoch"]) for r in rain.read_history()] == [("exp1", 1), ("exp2", 1)]
+    assert [(r["experiment"], r["epoch"]) for r in rain.read_all_history()] == [("exp1", 1), ("exp2", 1)]
     for exp in ("exp1", "exp2"):
-        last = load_checkpoint(rain.checkpoint_dir / f"{exp}_last.pt")
+        last = load_checkpoint(rain.model_dir(exp).checkpoint_dir / "last.pt")
         assert last["epoch"] == 1 and last["best_epoch"] == 1

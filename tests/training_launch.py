@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from core.runs import RunDir  # noqa: F401  (the run-folder reader the tests share)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 TORCHRUN_VARS = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",

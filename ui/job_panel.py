@@ -79,7 +79,7 @@ def _status_body(kind: str, path: str, was_running: bool, summary: Callable[[Run
         tail = status.get("log_tail") or run.tail_log(15)
         if tail:
             st.code(tail, language="text")
-    history = run.read_history()
+    history = run.read_all_history()  # the run's and each of its model folders'
     if history:
         st.plotly_chart(loss_curves(history, title="Training and validation loss"),
                         key=f"loss_{kind}")

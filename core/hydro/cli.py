@@ -8,7 +8,7 @@
 
 Also runs unchanged under ``torchrun --nproc_per_node=N -m core hydro train ...`` (rank 0 writes).
 The run directory gets config.yaml, status.json, history.json, checkpoints/, metrics.json and
-predictions.nc; each baseline gets the same layout under ``baselines/<name>/`` and its test scores
+predictions.nc; each baseline gets the same layout in its model folder ``models/<name>/`` and its test scores
 also appear in the top-level metrics.json under its name. SIGTERM marks the run ``cancelled``,
 an exception marks it ``failed`` with the message (:mod:`core.training.lifecycle`, shared with rain).
 Config errors (unknown or duplicate keys, bad types or ranges, overlapping periods) name the file
@@ -102,8 +102,9 @@ def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "Prepa
     done = run.read_metrics()
     if args.resume and done.get("test") and done.get("model") == config["model"]:
         return done
-    if D.is_main() and write_config:
+    if D.is_main() and write_config:  # a model folder of its own: it records its own state too
         run.write_config(config)
+        run.update_status(state="running", progress=0.0, message=f"training {config['model']}", pid=os.getpid())
     prepared = data.get(config)
     summary = train_model(config, run, resume=args.resume, progress_bar=not args.no_progress,
                           prepared=prepared, progress=progress)
@@ -113,6 +114,10 @@ def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "Prepa
         result = evaluate_model(config, run, args.device, prepared=prepared)
         result["training"] = summary
         run.write_metrics(result)
+        if write_config:
+            med = result["test"]["median"]
+            run.update_status(state="completed", progress=1.0,
+                              message=f"{config['model']}: median test NSE {med['nse']:.3f}, KGE {med['kge']:.3f}")
     D.barrier()
     return result
 
@@ -149,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 status.update(force=force, progress=round(0.99 * (i + fraction) / len(names), 4),
                               message=message, epoch=epoch, model=names[i])
 
-            folder = run if i == 0 else RunDir(run.path / "baselines" / name)
+            folder = run if i == 0 else run.model_dir(name)
             result = _train_one(for_model(config, name), folder, args, data, progress, write_config=i > 0)
             if not D.is_main():
                 continue
@@ -185,7 +190,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         main_config = for_model(config, config["model"])
         top = evaluate_model(main_config, run, args.device, prepared=data.get(main_config))
         for name in config.get("baselines") or []:
-            sub = RunDir(run.path / "baselines" / name)
+            sub = run.model_dir(name)
             if (sub.checkpoint_dir / "best.pt").exists() or (sub.checkpoint_dir / "last.pt").exists():
                 sub_config = for_model(config, name)
                 result = evaluate_model(sub_config, sub, args.device, prepared=data.get(sub_config))

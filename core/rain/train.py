@@ -43,7 +43,7 @@ def use_channels_last(device: torch.device, value: object) -> bool:
 
 def experiment_dir(run: RunDir, experiment: str) -> RunDir:
     """The model folder of ``experiment`` inside the run folder ``run``."""
-    return RunDir(run.path / "models" / experiment)
+    return run.model_dir(experiment)
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -160,7 +160,7 @@ class _Indices:
         return self.n
 
 
-def _plateau_schedule(settings: TrainSettings, optimizer: torch.optim.Optimizer):
+def plateau_schedule(settings: TrainSettings, optimizer: torch.optim.Optimizer):
     if float(settings.lr_decay or 1.0) >= 1.0:
         return None
     # counted on the validation loss that early stopping uses: patience should exceed lr_decay_patience
@@ -206,7 +206,7 @@ def fit(
     model = task.place(task.build_model(), device)
     optimizer = get_optimizer(settings.optimizer)(model.parameters(), lr=float(settings.lr),
                                                   weight_decay=float(settings.weight_decay))
-    schedule = _plateau_schedule(settings, optimizer)
+    schedule = plateau_schedule(settings, optimizer)
     average = WeightAverage(model, float(settings.weight_average)) if settings.weight_average else None
     autocast_on, autocast_dtype, use_scaler = amp_settings(device, settings.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)

@@ -12,11 +12,12 @@ from core.viz.palette import system_color
 
 def loss_curves(history: Sequence[Mapping], title: str = "Loss") -> go.Figure:
     """Train and validation loss per epoch from ``history.json`` records (``epoch``, ``train_loss``,
-    ``val_loss``; an optional ``experiment`` key splits the curves, as in rain runs)."""
+    ``val_loss``; an ``experiment`` or ``model`` key, as the records of a run's model folders carry,
+    splits the curves)."""
     fig = go.Figure()
     groups: dict[str, list[Mapping]] = {}
     for record in history:
-        groups.setdefault(str(record.get("experiment", "")), []).append(record)
+        groups.setdefault(str(record.get("experiment") or record.get("model") or ""), []).append(record)
     finite = []
     for i, (group, records) in enumerate(groups.items()):
         prefix = f"{group} " if group else ""
