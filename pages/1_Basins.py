@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.checks import check_basin_period, common_period
+from core.hydro.checks import check_basin_period, common_period
 from core.data import DataError
 from core.viz.hydrographs import forcing_plot
 from core.viz.maps import basin_map
@@ -95,7 +95,7 @@ if upload is not None and st.session_state.get("_basin_upload_done") != upload.f
         show_error(exc, "The uploaded file was rejected")
     else:
         from core.atomic_io import atomic_write_bytes
-        from core.safe_names import UnsafeNameError, confined_path
+        from core.runs.safe_names import UnsafeNameError, confined_path
 
         try:
             # the browser's file name is untrusted ("../../x.csv", "/abs/x.csv"): keep only a safe last part

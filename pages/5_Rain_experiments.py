@@ -10,7 +10,7 @@ import streamlit as st
 import yaml
 
 from core.data.regions import adjacent_box, check_rain_regions
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.viz.maps import region_map
 from ui.frame import keep_all, period_overlaps, remembered, setup_page, show_error
 from ui.job_panel import job_status, start

@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from core import atomic_io, runs
-from core.device import describe_device, resolve_device
+from core import atomic_io
+from core.machine.device import describe_device, resolve_device
+from core.runs import folder as runs
 
 
 def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):

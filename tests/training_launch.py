@@ -283,7 +283,7 @@ def load_checkpoint(path: Path) -> dict:
 
 def temp_files(run_dir: Path) -> list[Path]:
     """Leftovers of interrupted atomic writes (``.<name>.<random><suffix>`` beside their target); the
-    run-directory lock ``.lock`` (``core.run_lock``) is meant to stay."""
+    run-directory lock ``.lock`` (``core.runs.lock``) is meant to stay."""
     return sorted(p for p in run_dir.rglob(".*") if p.is_file() and p.name != ".lock")
 
 

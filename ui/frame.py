@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.runs import default_runs_root
+from core.runs.folder import default_runs_root
 
 DATA_SOURCE_KEY = "data_source"
 BASINS_KEY = "basins"
@@ -27,7 +27,7 @@ def device_summary() -> str:
     """The device training uses. Torch is imported only when a GPU may exist: importing it costs
     about 2 s here and the home page must render fast on a CPU-only laptop."""
     if Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia").exists():
-        from core.device import describe_device
+        from core.machine.device import describe_device
 
         return describe_device()
     return f"CPU ({os.cpu_count()} cores, no GPU found)"
@@ -124,7 +124,7 @@ def status_message(status: dict) -> str:
 def job_badge() -> None:
     """The active training job, live: a fragment that re-runs every 2 s only while a job is active,
     so an idle tab costs the server nothing."""
-    from core.jobs import active_job
+    from core.runs.jobs import active_job
     from ui.demo import demo_pending
 
     busy = active_job(runs_root()) is not None or demo_pending()
@@ -132,7 +132,7 @@ def job_badge() -> None:
 
 
 def _job_badge_body(was_active: bool) -> None:
-    from core.jobs import active_job, poll_job
+    from core.runs.jobs import active_job, poll_job
     from ui.demo import advance_demo
 
     run = active_job(runs_root())

@@ -32,7 +32,7 @@ from typing import Any, Iterable
 import yaml
 
 from core.atomic_io import atomic_write_json, atomic_write_yaml
-from core.safe_names import safe_file_name
+from core.runs.safe_names import safe_file_name
 
 STATES = ("pending", "running", "completed", "failed", "cancelled")
 FINAL_STATES = ("completed", "failed", "cancelled")
@@ -251,7 +251,7 @@ class RunDir:
     def damage(self) -> list[RunFileDamaged]:
         """Every damaged file of the run (config, status, history, metrics); [] for a healthy run.
 
-        predictions.nc is checked where it is opened (:func:`core.run_results.open_predictions`).
+        predictions.nc is checked where it is opened (:func:`core.runs.results.open_predictions`).
         """
         found: list[RunFileDamaged] = []
         try:
@@ -305,7 +305,7 @@ def new_run_dir(kind: str, name: str | None = None, root: str | os.PathLike | No
     """Create a fresh run directory ``<root>/<kind>-<UTC timestamp>[-name]`` (never reuses one).
 
     ``kind`` and ``name`` may come from a user: they are reduced to safe file-name characters, so
-    the directory is always a direct child of ``root`` (:func:`core.safe_names.safe_file_name`).
+    the directory is always a direct child of ``root`` (:func:`core.runs.safe_names.safe_file_name`).
     """
     root = (Path(root) if root is not None else default_runs_root()).resolve()
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -334,7 +334,7 @@ def list_runs(root: str | os.PathLike | None = None, kind: str | None = None, se
     """All run directories under ``root`` (those with a config or status), newest first.
 
     With ``settle`` a run still marked pending/running whose worker is gone is marked failed first
-    (:func:`core.stale_runs.settle`), so a killed worker does not look alive forever.
+    (:func:`core.runs.stale.settle`), so a killed worker does not look alive forever.
     """
     root = Path(root) if root is not None else default_runs_root()
     if not root.is_dir():
@@ -345,7 +345,7 @@ def list_runs(root: str | os.PathLike | None = None, kind: str | None = None, se
         if p.is_dir() and ((p / "status.json").exists() or (p / "config.yaml").exists())
     ]
     if settle:
-        from core.stale_runs import settle as settle_run
+        from core.runs.stale import settle as settle_run
 
         for run in runs:
             settle_run(run)
@@ -359,8 +359,8 @@ def delete_run(run: RunDir, root: str | os.PathLike | None = None) -> None:
 
     A run still marked running whose worker is gone is settled (marked failed) first, so it can go.
     """
-    from core.run_lock import holder
-    from core.stale_runs import settle
+    from core.runs.lock import holder
+    from core.runs.stale import settle
 
     root = (Path(root) if root is not None else default_runs_root()).resolve()
     if root not in run.path.parents:
