@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.runs.folder import list_runs, run_kind
+from core.runs.catalog import list_runs
+from core.runs.folder import run_kind
 from ui.demo import demo_panel
 from ui.frame import device_summary, runs_root, setup_page, show_error, status_message
 

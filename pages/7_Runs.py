@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+from core.runs.catalog import delete_run, list_runs
 from core.runs.config_diff import config_differences, public_config
-from core.runs.folder import delete_run, list_runs
 from ui.frame import runs_root, setup_page, show_error, status_message
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
 

@@ -14,7 +14,8 @@ import pytest
 
 from core.runs import jobs
 from core.runs import lock as run_lock
-from core.runs.folder import RunDir, delete_run, list_runs
+from core.runs.catalog import delete_run, list_runs
+from core.runs.folder import RunDir
 from tests.training_launch import child_env, write_hydro_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from core.runs.folder import RunDir, list_runs
+from core.runs.catalog import list_runs
+from core.runs.folder import RunDir
 from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, kept, runs_root, show_error
 
 UPLOAD_DIR_NAME = "uploads"
