@@ -8,7 +8,8 @@ import streamlit as st
 from core.runs.results import hydro_score_table
 from core.viz.hydrographs import flow_duration_curve, hydrograph
 from ui.data import MODEL_LABELS, hydro_predictions, readable_runs
-from ui.frame import setup_page, show_error
+from ui.frame import show_error
+from ui.sidebar import setup_page
 
 SCORE_UNITS = {"NSE (-)": "-", "KGE (-)": "-", "RMSE (mm/day)": "mm/day", "PBIAS (%)": "%", "peak error (%)": "%"}
 SCORE_LABELS = dict(zip(("nse", "kge", "rmse", "pbias", "peak_error"), SCORE_UNITS))

@@ -8,8 +8,9 @@ import yaml
 
 from core.runs.catalog import delete_run, list_runs
 from core.runs.config_diff import config_differences, public_config
-from ui.frame import runs_root, setup_page, show_error, status_message
+from ui.frame import runs_root, show_error, status_message
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
+from ui.sidebar import setup_page
 
 setup_page("Runs", "🗂️")
 st.title("Runs")
