@@ -1,7 +1,7 @@
 """Hydrocast Studio: entry point of the Streamlit dashboard (``streamlit run app.py``).
 
 Declares the pages (so the first navigation entry reads "Home", not the file name) and runs the
-chosen one; every page calls ``ui.frame.setup_page`` for the shared sidebar.
+chosen one; every page calls ``ui.sidebar.setup_page`` for the shared sidebar.
 """
 
 from __future__ import annotations

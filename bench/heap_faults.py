@@ -1,6 +1,6 @@
-"""Page faults of repeated LSTM training steps with and without ``core.heap.keep_freed_memory``.
+"""Page faults of repeated LSTM training steps with and without ``core.machine.heap.keep_freed_memory``.
 
-The mechanism behind ``core.heap``: glibc maps blocks above its mmap threshold afresh on every
+The mechanism behind ``core.machine.heap``: glibc maps blocks above its mmap threshold afresh on every
 allocation, so each training step faults in (and the kernel zeroes) its large tensors again; with
 freed memory kept in the heap the next step reuses the blocks. Counts depend on glibc, the kernel and
 transparent huge pages, so they live here, not in a test (tests/test_heap.py checks the behaviour).
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 STEPS = """
 import json, resource, sys, time
 import psutil, torch
-from core.heap import keep_freed_memory
+from core.machine.heap import keep_freed_memory
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
 torch.manual_seed(0)
 lstm = torch.nn.LSTM(64, 64)

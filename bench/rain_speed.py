@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil  # noqa: E402
 import torch  # noqa: E402
 
-from core.heap import keep_freed_memory  # noqa: E402
+from core.machine.heap import keep_freed_memory  # noqa: E402
 from core.rain.model import STRainNet  # noqa: E402
 from core.rain.train import cpu_bf16_fast  # noqa: E402
 
@@ -91,7 +91,7 @@ def csi_check(seeds: int) -> dict[str, list[tuple[float, float]]]:
     import yaml
 
     from core.rain import pipeline
-    from core.runs import RunDir
+    from core.runs.folder import RunDir
 
     cfg_path = Path(__file__).resolve().parents[1] / "configs" / "rain_quick.yaml"
     raw = yaml.safe_load(cfg_path.read_text())

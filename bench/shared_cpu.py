@@ -2,7 +2,7 @@
 
 Each run is a fresh ``python -m core ... train`` process, timed from outside, with the thread policy
 off (``HYDROCAST_THREADS=off``: torch's and OpenMP's defaults, the behaviour before issue 16) and on
-(the default, ``core.threads``), in three settings:
+(the default, ``core.machine.threads``), in three settings:
 
 - alone;
 - beside one ordinary PyTorch training (``bench/torch_competitor.py``: LSTM hidden 64, batch 64,
@@ -42,7 +42,7 @@ from machine_info import cpu_name  # bench/ is on sys.path as the script folder
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-# variables of the policy (core.threads) and the user's own thread settings: removed from every
+# variables of the policy (core.machine.threads) and the user's own thread settings: removed from every
 # child's environment so "off" really is torch's default and "on" is the policy's choice
 POLICY_VARIABLES = ("HYDROCAST_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS",
                     "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "HYDROCAST_THREAD_POLICY")

@@ -36,9 +36,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.device import flush_denormals_for_all_threads  # noqa: E402
+from core.machine.device import flush_denormals_for_all_threads  # noqa: E402
 from machine_info import cpu_name, load_average  # noqa: E402  (bench/ is on sys.path as the script folder)
-from core.heap import keep_freed_memory  # noqa: E402
+from core.machine.heap import keep_freed_memory  # noqa: E402
 from core.hydro import xaj, xaj_fused  # noqa: E402
 from core.hydro.lstm import ParameterLSTM  # noqa: E402
 from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS  # noqa: E402
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="torch and numba threads (default: leave torch's and numba's defaults); "
                          "1 is steadier on a machine shared with other jobs")
     ap.add_argument("--no-keep-freed-memory", action="store_true",
-                    help="leave glibc's malloc settings alone (the training CLI keeps freed memory, core.heap)")
+                    help="leave glibc's malloc settings alone (the training CLI keeps freed memory, core.machine.heap)")
     args = ap.parse_args(argv)
     if not args.no_keep_freed_memory:
         keep_freed_memory()  # as the training CLI does
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
               f"ratio {t_ref / t_fused:6.1f}x", flush=True)
 
     print("machine:", machine(), flush=True)
-    print("freed memory kept in the heap (core.heap, as in training):", not args.no_keep_freed_memory)
+    print("freed memory kept in the heap (core.machine.heap, as in training):", not args.no_keep_freed_memory)
     load_before = load_average()
     print("load average (1 min):", load_before)
     f_a, p_a = synthetic_forcing(730, 256), random_params(256)

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in COMMANDS:
         print(f"unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
-    from core.run_lock import RunDirBusy, guard_worker_entry, release_all
+    from core.runs.lock import RunDirBusy, guard_worker_entry, release_all
 
     try:
         # before the subcommand touches anything: a second worker on a run directory leaves it alone

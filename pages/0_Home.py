@@ -1,6 +1,6 @@
 """Home page of the dashboard (declared in ``app.py``): what the product does, where to go, the demo.
 
-Every page calls ``ui.frame.setup_page`` for
+Every page calls ``ui.sidebar.setup_page`` for
 the shared sidebar. This page stays light: no torch import, so a new user sees it in seconds.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.runs import list_runs, run_kind
+from core.runs.catalog import list_runs
+from core.runs.folder import run_kind
 from ui.demo import demo_panel
-from ui.frame import device_summary, runs_root, setup_page, show_error, status_message
+from ui.frame import runs_root, show_error, status_message
+from ui.sidebar import device_summary, setup_page
 
 setup_page("Home", "💧")
 

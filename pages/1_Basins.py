@@ -5,13 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.checks import check_basin_period, common_period
 from core.data import DataError
+from core.hydro.checks import check_basin_period, common_period
 from core.viz.hydrographs import forcing_plot
 from core.viz.maps import basin_map
 from ui.data import basin_catalog, basin_dataset, basin_spans, data_period, source_and_basins, upload_dir
 from ui.frame import (BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, flash, keep, kept, persistent_widget, remember,
-                      remembered, setup_page, show_error, show_flash, widget_key)
+                      remembered, show_error, show_flash, widget_key)
+from ui.sidebar import setup_page
 
 CATALOG_LABELS = {"basin": "basin id", "lat": "outlet lat (°N)", "lon": "outlet lon (°E)", "area_km2": "area (km²)",
                   "start": "first day", "end": "last day"}
@@ -95,7 +96,7 @@ if upload is not None and st.session_state.get("_basin_upload_done") != upload.f
         show_error(exc, "The uploaded file was rejected")
     else:
         from core.atomic_io import atomic_write_bytes
-        from core.safe_names import UnsafeNameError, confined_path
+        from core.runs.safe_names import UnsafeNameError, confined_path
 
         try:
             # the browser's file name is untrusted ("../../x.csv", "/abs/x.csv"): keep only a safe last part

@@ -8,17 +8,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods
 from core.data import DataError
+from core.hydro.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods
 from core.hydro.config import load_config
 from core.hydro.losses import LOSSES as HYDRO_LOSSES
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from ui.data import basin_dataset, basin_spans, data_period, source_and_basins, source_options
-from ui.frame import keep_all, kept, period_overlaps, remember, remembered, setup_page, show_error
+from ui.frame import keep_all, kept, period_overlaps, remember, remembered, show_error
 from ui.job_panel import job_status, start
 from core.hydro.params import PRESETS as RANGE_PRESETS
 from core.hydro.params import XAJ_PARAMS, literature_warnings, preset_ranges
 from ui.ranges import range_editor, set_draft
+from ui.sidebar import setup_page
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "hydro_quick.yaml"

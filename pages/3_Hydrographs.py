@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.run_results import hydro_score_table
+from core.runs.results import hydro_score_table
 from core.viz.hydrographs import flow_duration_curve, hydrograph
 from ui.data import MODEL_LABELS, hydro_predictions, readable_runs
-from ui.frame import setup_page, show_error
+from ui.frame import show_error
+from ui.sidebar import setup_page
 
 SCORE_UNITS = {"NSE (-)": "-", "KGE (-)": "-", "RMSE (mm/day)": "mm/day", "PBIAS (%)": "%", "peak error (%)": "%"}
 SCORE_LABELS = dict(zip(("nse", "kge", "rmse", "pbias", "peak_error"), SCORE_UNITS))
@@ -41,7 +42,7 @@ basin = c2.selectbox("Basin", basins, key="hydro_basin_pick")
 @st.cache_data(show_spinner=False, max_entries=64)
 def basin_series(run_path: str, mtime: float, basin: str) -> dict:
     """Arrays of one basin: time, obs, prcp and each model's simulation (aligned on the main model's time)."""
-    from core.runs import RunDir
+    from core.runs.folder import RunDir
 
     models = hydro_predictions(RunDir(run_path))
     main = next(iter(models.values()))
@@ -61,7 +62,7 @@ st.plotly_chart(hydrograph(series["time"], series["q_obs"], series["sims"], prcp
 
 @st.cache_data(show_spinner=False)
 def metrics_table(run_path: str, mtime: float) -> pd.DataFrame:
-    from core.runs import RunDir
+    from core.runs.folder import RunDir
 
     return hydro_score_table(hydro_predictions(RunDir(run_path)), MODEL_LABELS)
 

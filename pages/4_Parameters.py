@@ -14,8 +14,9 @@ from core.hydro.sandbox import SandboxForcing, run_sandbox, sandbox_forcing
 from core.viz.hydrographs import hydrograph
 from core.viz.parameters import parameter_distributions, parameter_trajectories
 from ui.data import MODEL_LABELS, basin_dataset, basin_ids, hydro_predictions, readable_runs
-from ui.frame import DATA_SOURCE_KEY, kept, remember, remembered, setup_page, show_error
+from ui.frame import DATA_SOURCE_KEY, kept, remember, remembered, show_error
 from ui.ranges import active_ranges
+from ui.sidebar import setup_page
 
 setup_page("Parameters", "🎛️")
 st.title("XAJ parameters")

@@ -10,10 +10,11 @@ import streamlit as st
 import yaml
 
 from core.data.regions import adjacent_box, check_rain_regions
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.viz.maps import region_map
-from ui.frame import keep_all, period_overlaps, remembered, setup_page, show_error
+from ui.frame import keep_all, period_overlaps, remembered, show_error
 from ui.job_panel import job_status, start
+from ui.sidebar import setup_page
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs" / "rain_quick.yaml"

@@ -9,7 +9,8 @@ import streamlit as st
 from core.viz.maps import difference_maps, rain_maps
 from core.viz.verification import csi_chart, gain_table, lead_chart, lead_keys, lead_verdict, verification_table
 from ui.data import predictions, readable_runs
-from ui.frame import setup_page, show_error
+from ui.frame import show_error
+from ui.sidebar import setup_page
 
 setup_page("Rain maps", "🛰️")
 st.title("Rain maps")

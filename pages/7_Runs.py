@@ -6,10 +6,11 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from core.config_diff import config_differences, public_config
-from core.runs import delete_run, list_runs
-from ui.frame import runs_root, setup_page, show_error, status_message
+from core.runs.catalog import delete_run, list_runs
+from core.runs.config_diff import config_differences, public_config
+from ui.frame import runs_root, show_error, status_message
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
+from ui.sidebar import setup_page
 
 setup_page("Runs", "🗂️")
 st.title("Runs")
@@ -51,7 +52,7 @@ with c2:
     if status.get("state") in ("pending", "running"):
         # a live worker (or one started outside the dashboard): stop it here, then it can be deleted
         if st.button("Cancel this run", key="cancel_run"):
-            from core.jobs import cancel_job
+            from core.runs.jobs import cancel_job
 
             stopped = cancel_job(run)
             st.warning(f"Run {run.name} {stopped.get('state')}: {stopped.get('message', '')}")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core import jobs
-from core.runs import FINAL_STATES, RunDir
+from core.runs import jobs
+from core.runs.folder import FINAL_STATES, RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 # torch imports and first data loads take seconds on a busy 2-core machine

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from tests.app_helpers import assert_clean, open_page
 
 PAGES = [None, "2_Train_dXAJ.py", "3_Hydrographs.py", "4_Parameters.py", "5_Rain_experiments.py", "6_Rain_maps.py",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.atomic_io import atomic_write_yaml
-from core.runs import RunDir, new_run_dir
+from core.runs.folder import RunDir, new_run_dir
 from tests.app_helpers import assert_clean, button, errors_of, open_page
 
 
@@ -113,7 +113,7 @@ def test_demo_button_queues_hydro_then_rain(monkeypatch):
         started.append((kind, config))
         return run
 
-    monkeypatch.setattr("core.jobs.start_job", fake_start)
+    monkeypatch.setattr("core.runs.jobs.start_job", fake_start)
     at = open_page()
     button(at, "▶ Run the demo").click().run()
     assert_clean(at)

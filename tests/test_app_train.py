@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from core import jobs
-from core.runs import RunDir
+from core.runs import jobs
+from core.runs.folder import RunDir
 from ui.run_tables import metrics_frame
 from tests.app_helpers import assert_clean, button, errors_of, open_page, poll_until_final
 

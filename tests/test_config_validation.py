@@ -17,7 +17,7 @@ from core.hydro import cli as hydro_cli
 from core.hydro.config import load_config as load_hydro
 from core.rain import cli as rain_cli
 from core.rain.pipeline import load_config as load_rain
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training.config import ConfigError, Float, Int, Key, Schema, read_yaml
 from core.training.schema_hydro import SCHEMA as HYDRO
 from core.training.schema_rain import SCHEMA as RAIN

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods, common_period
-from core.config_diff import config_differences, public_config
 from core.data.regions import adjacent_box, check_rain_regions
+from core.hydro.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods, common_period
+from core.runs.config_diff import config_differences, public_config
 
 DAY = pd.Timestamp
 

@@ -1,4 +1,4 @@
-"""core.heap: keeping freed memory changes no result and lets repeated training steps reuse their memory.
+"""core.machine.heap: keeping freed memory changes no result and lets repeated training steps reuse their memory.
 
 The page-fault counts behind it depend on glibc, the kernel and huge pages: they are measured in
 ``bench/heap_faults.py``, not asserted here.
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 STEPS = """
 import json, sys
 import psutil, torch
-from core.heap import keep_freed_memory
+from core.machine.heap import keep_freed_memory
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
 again = keep_freed_memory() if sys.argv[1] == "keep" else False
 torch.manual_seed(0)

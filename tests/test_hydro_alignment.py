@@ -19,7 +19,7 @@ import yaml
 
 from core.data import load_basins
 from core.hydro import cli, xaj
-from core.runs import RunDir
+from core.runs.folder import RunDir
 
 TINY = {
     "name": "alignment",

@@ -15,7 +15,7 @@ from core.hydro import cli
 from core.hydro.config import load_config
 from core.hydro.params import XAJ_PARAMS
 from core.hydro.train import load_checkpoint, train_model
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training.lifecycle import Cancelled
 from core.training.trainer import TrainSettings, plateau_schedule
 

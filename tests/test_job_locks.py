@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
-from core.runs import RunDir
+from core.runs import jobs
+from core.runs.folder import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -86,7 +86,7 @@ def test_simultaneous_starts_in_processes_start_one_worker(tmp_path):
     script = textwrap.dedent(f"""
         import json, os, sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from core import jobs
+        from core.runs import jobs
         jobs.worker_command = lambda kind, config, run_dir: {SLEEPER!r}
         while not os.path.exists({str(go)!r}):
             time.sleep(0.001)
@@ -100,7 +100,7 @@ def test_simultaneous_starts_in_processes_start_one_worker(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", script, d], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for d in devices]
     try:
-        time.sleep(3.0)  # every process imported core.jobs and waits for the signal
+        time.sleep(3.0)  # every process imported core.runs.jobs and waits for the signal
         go.touch()
         results = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in procs]
         started = [r for r in results if "run" in r]

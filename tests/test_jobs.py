@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
-from core.runs import RunDir
+from core.runs import jobs
+from core.runs.folder import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 

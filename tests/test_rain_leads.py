@@ -172,7 +172,7 @@ def test_sprog_guide_is_the_sprog_nowcast_issued_at_the_last_input_frame():
 
 def test_residual_model_keeps_its_guide_when_training_does_not_improve_validation(tmp_path):
     from core.rain.train import load_best_model, train_experiment
-    from core.runs import RunDir
+    from core.runs.folder import RunDir
 
     cfg = config(guide="extrapolation", baselines=["persistence", "extrapolation"])
     prepared = pipeline.prepare(cfg, ds=world())

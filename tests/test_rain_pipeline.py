@@ -22,7 +22,7 @@ from core.training.checkpoint import load_checkpoint
 from core.rain import cli, pipeline
 from core.data.errors import DataError
 from core.rain.experiments import motion_lag, plan_regions, split_samples
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from tests.test_regions import _moving_blob
 
 

@@ -10,9 +10,10 @@ import xarray as xr
 from core import metrics
 from core.data import DataError
 from core.data.splits import check_periods_disjoint, periods_overlap
-from core.run_results import hydro_score_table, open_predictions
-from core.runs import DAMAGED, RunDir, RunFileDamaged, list_runs, new_run_dir, run_kind
-from core.safe_names import UnsafeNameError, confined_path, safe_file_name
+from core.runs.catalog import list_runs
+from core.runs.folder import DAMAGED, RunDir, RunFileDamaged, new_run_dir, run_kind
+from core.runs.results import hydro_score_table, open_predictions
+from core.runs.safe_names import UnsafeNameError, confined_path, safe_file_name
 
 
 # --- confinement -------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs, run_lock
-from core.runs import RunDir, delete_run, list_runs
+from core.runs import jobs
+from core.runs import lock as run_lock
+from core.runs.catalog import delete_run, list_runs
+from core.runs.folder import RunDir
 from tests.training_launch import child_env, write_hydro_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +46,7 @@ def test_second_worker_on_a_held_run_dir_exits_without_touching_it(tmp_path):
     config = write_hydro_config(tmp_path / "tiny.yaml", epochs=1, iterations=2)
     RunDir(run_dir).create().update_status(state="completed", progress=1.0, message="an earlier run")
     (run_dir / "history.json").write_text('[{"epoch": 1, "train_loss": 0.5}]')
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.run_lock import acquire; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.runs.lock import acquire; "
                                f"acquire({str(run_dir)!r}); print('held', flush=True); time.sleep(120)"],
                               cwd=REPO, env=child_env(), stdout=subprocess.PIPE, text=True)
     try:
@@ -132,7 +134,7 @@ def test_stale_rules_without_a_real_worker(tmp_path):
     import datetime as dt
     import json as _json
 
-    from core import stale_runs
+    from core.runs import stale as stale_runs
 
     def running(name: str, **fields) -> RunDir:
         run = RunDir(tmp_path / name).create()

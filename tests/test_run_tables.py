@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from ui.run_tables import compare_frame, metrics_frame
 
 

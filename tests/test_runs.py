@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from core import atomic_io, runs
-from core.device import describe_device, resolve_device
+from core import atomic_io
+from core.machine.device import describe_device, resolve_device
+from core.runs import catalog, folder
 
 
 def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
@@ -33,7 +34,7 @@ def test_json_stores_non_finite_as_null(tmp_path):
 
 
 def test_status_lifecycle_and_validation(tmp_path):
-    run = runs.new_run_dir("hydro", "t", root=tmp_path)
+    run = folder.new_run_dir("hydro", "t", root=tmp_path)
     run.write_config({"kind": "hydro", "epochs": 2})
     run.update_status(state="running", progress=0.5)
     status = run.read_status()
@@ -50,34 +51,34 @@ def test_status_lifecycle_and_validation(tmp_path):
 
 
 def test_new_run_dirs_are_unique_and_listed(tmp_path):
-    a = runs.new_run_dir("rain", "x", root=tmp_path)
-    b = runs.new_run_dir("rain", "x", root=tmp_path)
+    a = folder.new_run_dir("rain", "x", root=tmp_path)
+    b = folder.new_run_dir("rain", "x", root=tmp_path)
     a.update_status(state="pending")
     b.update_status(state="pending")
-    c = runs.new_run_dir("hydro", None, root=tmp_path)
+    c = folder.new_run_dir("hydro", None, root=tmp_path)
     c.write_config({"kind": "hydro"})
     assert a.path != b.path
-    assert {r.name for r in runs.list_runs(tmp_path, kind="rain")} == {a.name, b.name}
-    assert [r.name for r in runs.list_runs(tmp_path, kind="hydro")] == [c.name]
+    assert {r.name for r in catalog.list_runs(tmp_path, kind="rain")} == {a.name, b.name}
+    assert [r.name for r in catalog.list_runs(tmp_path, kind="hydro")] == [c.name]
 
 
 def test_delete_refuses_running_and_outside_runs(tmp_path):
-    run = runs.new_run_dir("hydro", None, root=tmp_path / "runs")
+    run = folder.new_run_dir("hydro", None, root=tmp_path / "runs")
     run.update_status(state="running")
     with pytest.raises(ValueError, match="still running"):
-        runs.delete_run(run, root=tmp_path / "runs")
+        catalog.delete_run(run, root=tmp_path / "runs")
     with pytest.raises(ValueError, match="not inside the runs folder"):
-        runs.delete_run(run, root=tmp_path / "elsewhere")
+        catalog.delete_run(run, root=tmp_path / "elsewhere")
     run.update_status(state="cancelled")
-    runs.delete_run(run, root=tmp_path / "runs")
+    catalog.delete_run(run, root=tmp_path / "runs")
     assert not run.path.exists()
 
 
 def test_corrupt_status_reads_as_damaged_and_is_replaced_by_the_next_write(tmp_path):
-    run = runs.RunDir(tmp_path / "r").create()
+    run = folder.RunDir(tmp_path / "r").create()
     run.status_path.write_text("{not json")
     status = run.read_status()
-    assert status["state"] == runs.DAMAGED and "status.json is damaged" in status["message"]
+    assert status["state"] == folder.DAMAGED and "status.json is damaged" in status["message"]
     assert run.update_status(state="running")["state"] == "running"
     assert run.read_status()["state"] == "running"
 

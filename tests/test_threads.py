@@ -1,4 +1,4 @@
-"""Thread and wait policy (core.threads): variables set as documented, user overrides kept, workers carry it."""
+"""Thread and wait policy (core.machine.threads): variables set as documented, user overrides kept, workers carry it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs, threads
-from core.threads import (MARK, SWITCH, ThreadPolicyError, apply_environment, free_cores, policy_environment,
+from core.machine import threads
+from core.runs import jobs
+from core.machine.threads import (MARK, SWITCH, ThreadPolicyError, apply_environment, free_cores, policy_environment,
                           worker_environment)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training import rng
 from core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tests import training_launch as L

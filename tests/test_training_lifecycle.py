@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training import lifecycle
 
 

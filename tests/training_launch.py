@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from core.runs import RunDir  # noqa: F401  (the run-folder reader the tests share)
+from core.runs.folder import RunDir  # noqa: F401  (the run-folder reader the tests share)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -285,7 +285,7 @@ def load_checkpoint(path: Path) -> dict:
 
 def temp_files(run_dir: Path) -> list[Path]:
     """Leftovers of interrupted atomic writes (``.<name>.<random><suffix>`` beside their target); the
-    run-directory lock ``.lock`` (``core.run_lock``) is meant to stay."""
+    run-directory lock ``.lock`` (``core.runs.lock``) is meant to stay."""
     return sorted(p for p in run_dir.rglob(".*") if p.is_file() and p.name != ".lock")
 
 

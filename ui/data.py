@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from core.runs import RunDir, list_runs
+from core.runs.catalog import list_runs
+from core.runs.folder import RunDir
 from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, kept, runs_root, show_error
 
 UPLOAD_DIR_NAME = "uploads"
@@ -87,7 +88,7 @@ def basin_spans(source: str, basins: tuple[str, ...]) -> dict[str, tuple[pd.Time
 def data_period(spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]]) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The data period chosen on the Basins page, kept when it lies inside the basins' common period,
     else that whole common period (None when the basins share none)."""
-    from core.checks import common_period
+    from core.hydro.checks import common_period
 
     common = common_period(spans)
     if common is None:
@@ -138,7 +139,7 @@ def _mtime(path: Path) -> float:
 
 @st.cache_data(show_spinner="Reading predictions…", max_entries=16)
 def _open_predictions(path: str, mtime: float, kind: str | None) -> xr.Dataset:
-    from core.run_results import open_predictions
+    from core.runs.results import open_predictions
 
     return open_predictions(path, kind)
 

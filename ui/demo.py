@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import jobs
 from core.demo import DEMO_ORDER, demo_config
-from core.runs import FINAL_STATES, RunDir
+from core.runs import jobs
+from core.runs.folder import FINAL_STATES, RunDir
 from ui.frame import runs_root, show_error, status_message
 
 DEMO_KEY = "demo"

@@ -1,13 +1,16 @@
-"""Page frame: page config, the shared sidebar (device, data source, active job), readable errors."""
+"""What every ui module and page shares: session-state keys and widget values kept across pages, the
+runs folder, status messages, flashes and readable errors.
+
+Imports no other ui module, so every one of them can import it; the sidebar that needs the data
+loaders and the demo queue lives in ``ui.sidebar``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from core.runs import default_runs_root
+from core.runs.folder import default_runs_root
 
 DATA_SOURCE_KEY = "data_source"
 BASINS_KEY = "basins"
@@ -20,38 +23,6 @@ def runs_root() -> Path:
     root = default_runs_root()
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-@st.cache_resource(show_spinner=False)
-def device_summary() -> str:
-    """The device training uses. Torch is imported only when a GPU may exist: importing it costs
-    about 2 s here and the home page must render fast on a CPU-only laptop."""
-    if Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia").exists():
-        from core.device import describe_device
-
-        return describe_device()
-    return f"CPU ({os.cpu_count()} cores, no GPU found)"
-
-
-def setup_page(title: str, icon: str = "💧") -> None:
-    """``st.set_page_config`` plus the shared sidebar; call first on every page."""
-    st.set_page_config(page_title=f"{title} · Hydrocast Studio", page_icon=icon, layout="wide")
-    sidebar()
-
-
-def sidebar() -> None:
-    from ui.data import source_options
-
-    with st.sidebar:
-        st.markdown(f"**Device:** {device_summary()}")
-        options = source_options()
-        if st.session_state.get(DATA_SOURCE_KEY) not in options:
-            st.session_state[DATA_SOURCE_KEY] = next(iter(options))
-        persistent_widget(DATA_SOURCE_KEY)
-        st.selectbox("Basin data source", list(options), key=widget_key(DATA_SOURCE_KEY),
-                     on_change=keep, args=(DATA_SOURCE_KEY,), format_func=lambda k: options[k],
-                     help="Set HYDROCAST_DATA to add folders; uploads appear here too.")
-        job_badge()
 
 
 def widget_key(key: str) -> str:
@@ -109,9 +80,6 @@ def remembered(key: str, default, in_form: bool = False) -> dict:
     return {"key": key} if in_form else {"key": key, "on_change": _keep_widget, "args": (key,)}
 
 
-JOB_POLL_SECONDS = 2.0
-
-
 def status_message(status: dict) -> str:
     """The message of a run's status for people: a cancelled run says so instead of the signal that
     stopped it ("received signal 15")."""
@@ -119,37 +87,6 @@ def status_message(status: dict) -> str:
     if state == "cancelled":
         return "Cancelled by user"
     return str(status.get("message") or state or "")
-
-
-def job_badge() -> None:
-    """The active training job, live: a fragment that re-runs every 2 s only while a job is active,
-    so an idle tab costs the server nothing."""
-    from core.jobs import active_job
-    from ui.demo import demo_pending
-
-    busy = active_job(runs_root()) is not None or demo_pending()
-    st.fragment(run_every=JOB_POLL_SECONDS if busy else None)(_job_badge_body)(busy)
-
-
-def _job_badge_body(was_active: bool) -> None:
-    from core.jobs import active_job, poll_job
-    from ui.demo import advance_demo
-
-    run = active_job(runs_root())
-    if run is None and advance_demo():  # the demo's next run starts whatever page is open
-        run = active_job(runs_root())
-    if run is None:
-        st.caption("No training job running.")
-        if was_active:
-            st.rerun()  # the job ended: redraw the page once (its results), polling off
-        return
-    status = poll_job(run)  # also notices a dead worker and reaps it
-    kind = status.get("kind") or run.name.split("-")[0]
-    st.markdown(f"**Job {status.get('state', 'pending')}:** `{run.name}` ({kind})")
-    progress = min(max(float(status.get("progress") or 0.0), 0.0), 1.0)
-    st.progress(progress, text=status_message(status))
-    if not was_active:
-        st.rerun()  # started elsewhere since this page was drawn: turn polling on
 
 
 def flash(message: str) -> None:

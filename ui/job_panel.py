@@ -10,8 +10,9 @@ from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-from core import jobs
-from core.runs import DAMAGED, FINAL_STATES, RunDir, list_runs, run_kind
+from core.runs import jobs
+from core.runs.catalog import list_runs
+from core.runs.folder import DAMAGED, FINAL_STATES, RunDir, run_kind
 from core.viz.training import loss_curves
 from ui.frame import flash, runs_root, show_error, show_flash, status_message
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.runs import RunDir, run_kind
+from core.runs.folder import RunDir, run_kind
 from ui.frame import status_message
 
 

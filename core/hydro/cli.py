@@ -22,10 +22,10 @@ import os
 import sys
 from typing import Any
 
-from core.device import flush_denormals_for_all_threads
-from core.heap import keep_freed_memory
 from core.hydro.config import DEFAULTS, ConfigError, deep_merge, for_model, load_config, validate
-from core.runs import RunDir
+from core.machine.device import flush_denormals_for_all_threads
+from core.machine.heap import keep_freed_memory
+from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training import lifecycle
 from core.training.config import read_yaml

@@ -25,7 +25,7 @@ from torch import nn
 
 from core import metrics
 from core.data.splits import Normalizer
-from core.device import resolve_device
+from core.machine.device import resolve_device
 from core.hydro import xaj
 from core.hydro.baselines import StaticXAJ
 from core.hydro.params import XAJ_PARAMS
@@ -33,7 +33,7 @@ from core.hydro.xaj_setup import step_constants
 from core.hydro.train import Prepared, build_model, load_checkpoint, prepare
 from core.hydro.windows import WindowSampler
 from core.atomic_io import atomic_write_with
-from core.runs import RunDir
+from core.runs.folder import RunDir
 
 SCORE_KEYS = ("nse", "kge", "kge_r", "kge_alpha", "kge_beta", "rmse", "pbias", "peak_error")
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from core.data import load_basins
 from core.data.normalize import Normalizer
-from core.device import resolve_device
+from core.machine.device import resolve_device
 from core.hydro.baselines import LSTMBaseline, StaticXAJ
 from core.hydro.dpl import DPLModel
 from core.hydro.ensemble import Ensemble, member_loss_inputs
@@ -33,7 +33,7 @@ from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_nor
 from core.hydro.losses import training_loss
 from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training.checkpoint import load_checkpoint as _load_checkpoint
 from core.training.lifecycle import Progress

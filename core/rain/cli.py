@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from core.device import describe_device, resolve_device
-from core.heap import keep_freed_memory
+from core.machine.device import describe_device, resolve_device
+from core.machine.heap import keep_freed_memory
 from core.rain import pipeline
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training import lifecycle
 from core.training.config import ConfigError, read_yaml

@@ -52,7 +52,7 @@ from core.rain.experiments import (
 )
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
 from core.rain.train import load_best_model, train_experiment
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training.config import ConfigError, read_yaml, resolve_data_path
 from core.training.precision import amp_settings

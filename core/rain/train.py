@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from core.rain.experiments import ExperimentData, Split, WindowDataset
 from core.rain.losses import get_loss
 from core.rain.model import STRainNet, build_model
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training.checkpoint import load_checkpoint as _load_checkpoint
 from core.training.precision import flag

@@ -24,7 +24,7 @@ import traceback
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from core.runs import RunDir, now_iso
+from core.runs.folder import RunDir, now_iso
 from core.training import distributed as D
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 143

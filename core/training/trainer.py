@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training import rng
 from core.training.checkpoint import load_checkpoint, save_checkpoint

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from core.data import load_basins
-from core.runs import RunDir
+from core.runs.folder import RunDir
 from tests.e2e.conftest import (assert_no_exception, metric_value, nav, rerun_after, select_option,
                                 selected_option, shot, wait_rendered, wait_text, widget)
 

@@ -42,12 +42,12 @@ from typing import Any, Mapping
 import psutil
 
 from core.atomic_io import atomic_write_json, atomic_write_yaml, read_json
-from core.runs import DAMAGED, FINAL_STATES, KINDS, RunDir, default_runs_root, new_run_dir
-from core.threads import worker_environment
+from core.machine.threads import worker_environment
+from core.runs.folder import DAMAGED, FINAL_STATES, KINDS, RunDir, default_runs_root, new_run_dir
 
 START_GRACE_SECONDS = 60.0
 """How long a lock in phase ``starting`` (claimed, worker not yet spawned) counts as live."""
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUEST_NAME = "request.yaml"
 """The config the dashboard asked for; the worker writes the resolved one to ``config.yaml``."""
 
@@ -337,7 +337,7 @@ def poll_job(run: RunDir | str | os.PathLike, log_lines: int = 15) -> dict:
             return status  # start_job is between claiming the lock and spawning the worker
         pid = lock.get("pid") if lock else None
         if pid is None:
-            from core.stale_runs import settle
+            from core.runs.stale import settle
 
             return settle(run)  # a run started outside the dashboard: judged by its run lock
     if process_alive(pid, status.get("pid_create_time")):
@@ -370,7 +370,7 @@ def cancel_job(run: RunDir | str | os.PathLike, grace_seconds: float = 10.0) -> 
     pid, started = status.get("pid"), status.get("pid_create_time")
     if not pid:
         # a worker started outside the dashboard (the CLI) records no pid: its run lock names it
-        from core.run_lock import holder
+        from core.runs.lock import holder
 
         pid, started = holder(run.path) or None, None
     if pid and process_alive(pid, started):

@@ -25,14 +25,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
 from core.atomic_io import atomic_write_json, atomic_write_yaml
-from core.safe_names import safe_file_name
+from core.runs.safe_names import safe_file_name
 
 STATES = ("pending", "running", "completed", "failed", "cancelled")
 FINAL_STATES = ("completed", "failed", "cancelled")
@@ -272,7 +271,7 @@ class RunDir:
     def damage(self) -> list[RunFileDamaged]:
         """Every damaged file of the run (config, status, history, metrics); [] for a healthy run.
 
-        predictions.nc is checked where it is opened (:func:`core.run_results.open_predictions`).
+        predictions.nc is checked where it is opened (:func:`core.runs.results.open_predictions`).
         """
         found: list[RunFileDamaged] = []
         try:
@@ -326,7 +325,7 @@ def new_run_dir(kind: str, name: str | None = None, root: str | os.PathLike | No
     """Create a fresh run directory ``<root>/<kind>-<UTC timestamp>[-name]`` (never reuses one).
 
     ``kind`` and ``name`` may come from a user: they are reduced to safe file-name characters, so
-    the directory is always a direct child of ``root`` (:func:`core.safe_names.safe_file_name`).
+    the directory is always a direct child of ``root`` (:func:`core.runs.safe_names.safe_file_name`).
     """
     root = (Path(root) if root is not None else default_runs_root()).resolve()
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -342,53 +341,3 @@ def new_run_dir(kind: str, name: str | None = None, root: str | os.PathLike | No
             i += 1
             path = root / f"{base}-{i}"
     return RunDir(path).create()
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:  # deleted between listing and sorting
-        return 0.0
-
-
-def list_runs(root: str | os.PathLike | None = None, kind: str | None = None, settle: bool = True) -> list[RunDir]:
-    """All run directories under ``root`` (those with a config or status), newest first.
-
-    With ``settle`` a run still marked pending/running whose worker is gone is marked failed first
-    (:func:`core.stale_runs.settle`), so a killed worker does not look alive forever.
-    """
-    root = Path(root) if root is not None else default_runs_root()
-    if not root.is_dir():
-        return []
-    runs = [
-        RunDir(p)
-        for p in root.iterdir()
-        if p.is_dir() and ((p / "status.json").exists() or (p / "config.yaml").exists())
-    ]
-    if settle:
-        from core.stale_runs import settle as settle_run
-
-        for run in runs:
-            settle_run(run)
-    if kind is not None:
-        runs = [r for r in runs if run_kind(r) == kind]
-    return sorted(runs, key=lambda r: _mtime(r.path), reverse=True)
-
-
-def delete_run(run: RunDir, root: str | os.PathLike | None = None) -> None:
-    """Remove a run directory; refuses paths outside ``root`` and runs whose worker is alive.
-
-    A run still marked running whose worker is gone is settled (marked failed) first, so it can go.
-    """
-    from core.run_lock import holder
-    from core.stale_runs import settle
-
-    root = (Path(root) if root is not None else default_runs_root()).resolve()
-    if root not in run.path.parents:
-        raise ValueError(f"refusing to delete {run.path}: not inside the runs folder {root}")
-    pid = holder(run.path)
-    if pid is not None:
-        raise ValueError(f"run {run.name} is in use by a live worker (pid {pid or 'unknown'}): cancel it before deleting")
-    if settle(run).get("state") in ("pending", "running"):
-        raise ValueError(f"run {run.name} is still running: cancel it before deleting")
-    shutil.rmtree(run.path)

@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from core import metrics
-from core.runs import RunFileDamaged
+from core.runs.folder import RunFileDamaged
 
 TABLE_SCORES = ("nse", "kge", "rmse", "pbias", "peak_error")
 """Columns of :func:`hydro_score_table` (NSE, KGE: 1 is perfect; RMSE mm/step; PBIAS and peak error %)."""

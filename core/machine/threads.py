@@ -9,7 +9,7 @@ Threads that sleep as soon as they wait (``OMP_WAIT_POLICY=PASSIVE``) give the c
 
 The policy, put into the environment before torch or numba is imported (``apply_environment``:
 ``import core`` does it, so it covers ``python -m core``, its DDP ranks, the dashboard's processes and
-their workers, whose environment ``core.jobs`` builds with ``worker_environment``):
+their workers, whose environment ``core.runs.jobs`` builds with ``worker_environment``):
 
 - ``OMP_WAIT_POLICY=PASSIVE``, ``GOMP_SPINCOUNT=0`` (libgomp) and ``KMP_BLOCKTIME=0`` (Intel
   OpenMP, where a build links it): idle worker threads sleep instead of spinning; set when fewer

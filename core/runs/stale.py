@@ -3,9 +3,9 @@
 A worker killed with SIGKILL (the OOM killer, ``kill -9``) or one that died on a full disk cannot
 write its final state. Evidence that the worker is gone, strongest first:
 
-1. the run directory's lock (``core.run_lock``) exists but no process holds it: every worker holds
+1. the run directory's lock (``core.runs.lock``) exists but no process holds it: every worker holds
    it for its whole life and the kernel drops it at death, so this is certain;
-2. the pid recorded in status.json (by ``core.jobs.start_job``) is dead or now another process;
+2. the pid recorded in status.json (by ``core.runs.jobs.start_job``) is dead or now another process;
 3. no worker holds the directory and status.json was last updated more than
    :data:`STALE_AFTER_SECONDS` ago (a worker that never got to take the lock).
 
@@ -18,8 +18,8 @@ import datetime as _dt
 
 import psutil
 
-from core import run_lock
-from core.runs import RunDir
+from core.runs import lock as run_lock
+from core.runs.folder import RunDir
 
 STALE_AFTER_SECONDS = 15 * 60.0
 LIVE_STATES = ("pending", "running")
