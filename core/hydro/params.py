@@ -1,8 +1,8 @@
 """The 15 Xinanjiang parameters: order, units, meaning, default ranges and user-editable ranges.
 
 The order is the column order of every parameter tensor ``[..., 15]`` in ``core.hydro``
-(DESIGN.md section 4). A network produces normalised values ``p`` in [0, 1]; ``ParamRanges.denormalise``
-maps them to physical units with ``lower + p (upper - lower)``.
+(docs/design.md, 4.7 Parameters and ranges). A network produces normalised values ``p`` in [0, 1];
+``ParamRanges.denormalise`` maps them to physical units with ``lower + p (upper - lower)``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 class ParamSpec:
     """One XAJ parameter.
 
-    default_lower/default_upper: the default calibration range (DESIGN.md section 4).
+    default_lower/default_upper: the default calibration range (docs/design.md, 4.7 Parameters and ranges).
     limit_lower/limit_upper: what the physics accepts at all; a user range must lie inside.
     lower_open/upper_open: the limit itself is excluded (e.g. LM > 0 because EL divides by LM; CG < 1).
     """
@@ -113,7 +113,8 @@ not by tuning on test scores:
 """
 
 PRESETS: dict[str, dict[str, tuple[float, float]]] = {"classic": dict(DEFAULT_RANGES), "camels_us": CAMELS_US_RANGES}
-"""Named range tables: ``classic`` (DESIGN.md section 4, humid Chinese catchments) and ``camels_us``."""
+"""Named range tables: ``classic`` (docs/design.md, 4.7 Parameters and ranges; humid Chinese
+catchments) and ``camels_us``."""
 
 LITERATURE_RANGES: dict[str, tuple[float, float]] = {
     "K": (0.1, 1.6), "B": (0.0, 10.0), "IM": (0.0, 0.5), "UM": (0.0, 150.0), "LM": (10.0, 600.0),
@@ -223,7 +224,7 @@ class ParamRanges:
 
     @classmethod
     def defaults(cls) -> "ParamRanges":
-        """The default ranges of DESIGN.md section 4."""
+        """The default ranges of docs/design.md, 4.7 Parameters and ranges."""
         return cls()
 
     # --- table view for the dashboard --------------------------------------------------------
