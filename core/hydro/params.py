@@ -104,9 +104,9 @@ not by tuning on test scores:
   al. 2019, GMD 12, 2463-2480, model m_28: c 0.01-0.99, ex 0-10, b 0-10, total storage 1-2000 mm),
   because C and EX sat at the classic bounds. B 0.01-1.0 (MARRMoT 0-10). A first version stopped C
   at 0.5 and B at 0.1; with dynamic K and B, C still sat in the top 5 % of that range in 52 % of the
-  test steps and B at its lower bound in 32 %, so both were widened (README, "Ranges revisited").
+  test steps and B at its lower bound in 32 %, so both were widened (docs/hydro.md, "CAMELS recipe").
 - K (ratio of the model's potential evaporation to the PET input) 0.2-1.5: the Priestley-Taylor PET
-  from Daymet is 2-30 % below CAMELS' own ``pet_mean`` (README), so the ratio must exceed 1.
+  from Daymet is 2-30 % below CAMELS' own ``pet_mean`` (docs/hydro.md), so the ratio must exceed 1.
 - IM 0-0.1: IM sat at its lower bound 0.01; most CAMELS basins are rural.
 - SM up to 200 mm, CI up to 0.95, CG 0.95-0.999 (slower and faster baseflow than the humid
   Chinese basins of the classic table; MARRMoT allows 0-1 for both).
