@@ -67,9 +67,9 @@ st.subheader("Parameter ranges")
 c1, c2 = st.columns([3, 1])
 range_preset = c1.selectbox(
     "Range preset", list(RANGE_PRESETS), key="range_preset",
-    help="classic: DESIGN.md's table (humid Chinese catchments); camels_us: wider storage and evaporation "
-         "ranges from the literature for CAMELS-US (Feng et al. 2022; Knoben et al. 2019). Load it into the "
-         "table below, then edit single ranges.")
+    help="classic: the table of docs/design.md, 4.7 Parameters and ranges (humid Chinese catchments); "
+         "camels_us: wider storage and evaporation ranges from the literature for CAMELS-US "
+         "(Feng et al. 2022; Knoben et al. 2019). Load it into the table below, then edit single ranges.")
 c2.write("")
 if c2.button("Load preset into the table", key="range_preset_apply"):
     set_draft({n: list(r) for n, r in preset_ranges(range_preset).items()})

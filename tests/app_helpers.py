@@ -51,7 +51,7 @@ def button(at: AppTest, label: str):
 
 
 def write_small_world(path: Path, nt: int = 48, ny: int = 6, nx: int = 16, seed: int = 0) -> Path:
-    """A small gridded weather file (DESIGN.md section 3 layout) where rain blobs drift 2 cells east per
+    """A small gridded weather file (layout of docs/design.md, 3. Data model) where rain blobs drift 2 cells east per
     12 h step, so the upstream (west) region carries information about region 1's next field."""
     import numpy as np
     import pandas as pd

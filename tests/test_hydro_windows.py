@@ -1,4 +1,4 @@
-"""Sliding-window sample table (DESIGN.md section 5) and the window gatherer."""
+"""Sliding-window sample table (docs/design.md, 5. dPL) and the window gatherer."""
 
 from __future__ import annotations
 

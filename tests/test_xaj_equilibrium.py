@@ -96,7 +96,7 @@ def test_gradients_stay_finite_at_the_bounds_with_an_equilibrium_start():
 
 def test_the_config_key_reaches_the_dxaj_physics():
     base = {"data": {"train_period": ["2000-01-01", "2000-12-31"], "test_period": ["2001-01-01", "2001-12-31"]}}
-    assert load_config(None, base)["xaj"]["reservoir_equilibrium"] is False  # DESIGN.md section 4.6 by default
+    assert load_config(None, base)["xaj"]["reservoir_equilibrium"] is False  # docs/design.md, 4.6 Initial states and warmup
     assert load_config(None, {**base, "xaj": {"reservoir_equilibrium": True}})["xaj"]["reservoir_equilibrium"]
     torch.manual_seed(0)
     models = [DPLModel(n_inputs=2, ranges=CAMELS, hidden=8, dynamic_params=["CG"], reservoir_equilibrium=flag).double()

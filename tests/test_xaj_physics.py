@@ -1,4 +1,4 @@
-"""XAJ equations (DESIGN.md section 4) checked step by step against plain-float arithmetic, plus the
+"""XAJ equations (docs/design.md, 4. XAJ physics) checked step by step against plain-float arithmetic, plus the
 behaviour of ``simulate``: shapes, dtypes, warmup, extremes, input errors and backend choice."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ BASE = {"K": 0.9, "B": 0.3, "IM": 0.05, "UM": 10.0, "LM": 70.0, "DM": 80.0, "C":
 
 
 def scalar_step(prcp, pet, state, prm, branches):
-    """One XAJ step in plain floats, written from the text of DESIGN.md section 4; records branches."""
+    """One XAJ step in plain floats, written from the text of docs/design.md, 4. XAJ physics; records branches."""
     k, b, im, um, lm, dm, c, sm, ex, ki, kg = (prm[n] for n in XAJ_PARAMS[:11])
     ci, cg = prm["CI"], prm["CG"]
     if ki + kg >= 1:

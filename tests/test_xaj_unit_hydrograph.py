@@ -1,4 +1,4 @@
-"""Gamma unit hydrograph (DESIGN.md section 4.5) and the causal convolution."""
+"""Gamma unit hydrograph (docs/design.md, 4.5 Routing) and the causal convolution."""
 
 from __future__ import annotations
 

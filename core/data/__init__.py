@@ -2,7 +2,7 @@
 
 ``load_basins(source, basins=None, start=None, end=None, pet_method="auto")`` reads the embedded
 ``"demo"`` catchments, a CAMELS-US folder, a basin-table folder or a single basin file
-(DESIGN.md sections 3 and 7). Every data problem raises :class:`DataError`. Only numpy, pandas and
+(docs/design.md, 3. Data model and 7. Contracts). Every data problem raises :class:`DataError`. Only numpy, pandas and
 xarray are imported here; pyet is imported when PET is computed. The gridded-weather readers live
 in their own modules of this package and are imported from there.
 """

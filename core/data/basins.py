@@ -4,7 +4,7 @@ Every reader (CAMELS-US, basin table, embedded demo) turns its files into :class
 objects: one ``DataFrame`` per basin with canonical column names and units (fluxes in mm per step)
 plus static attributes. :func:`assemble` then picks the period, computes PET where needed,
 validates, and stacks the basins into an ``xarray.Dataset`` with dims ``(basin, time)``
-(DESIGN.md section 3).
+(docs/design.md, 3. Data model).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Input, as the Copernicus Climate Data Store delivers it:
   south, longitudes may run 0..360;
 - single-level files (or the same files) with total precipitation ``tp`` in metres per (hourly) step.
 
-Output (DESIGN.md section 3): ``temperature``, ``dewpoint`` (K, Magnus formula), ``u``, ``v``,
+Output (docs/design.md, 3. Data model): ``temperature``, ``dewpoint`` (K, Magnus formula), ``u``, ``v``,
 ``height`` (``z / 9.80665``, m) on ``(time, level, lat, lon)`` and ``rain`` (mm accumulated over the
 ``accumulate_hours`` ending at each time stamp) on ``(time, lat, lon)``; latitudes ascending, longitudes
 -180..180. Files are opened lazily (dask chunks), so long records are not read whole.

@@ -5,7 +5,7 @@ record stays a dask-backed ``xarray.Dataset`` (``open_mfdataset``/``open_zarr`` 
 samples are cut one window at a time from a rolling buffer of the last ``steps + 1`` frames, so only
 one time chunk is ever read at once.
 
-Channel order (DESIGN.md section 6): for each atmospheric variable, for each level (surface first),
+Channel order (docs/design.md, 6. ST-RainNet): for each atmospheric variable, for each level (surface first),
 then rain last — ``channel_names(("temperature", "dewpoint"), (1000, 850))`` gives
 ``temperature@1000, temperature@850, dewpoint@1000, dewpoint@850, rain``.
 """
@@ -64,7 +64,7 @@ def open_gridded_files(paths: str | os.PathLike | Iterable[str | os.PathLike], c
 
 
 def validate_gridded(ds: xr.Dataset, source: str = "dataset") -> None:
-    """Check the layout of DESIGN.md section 3; raise :class:`DataError` naming what is wrong."""
+    """Check the layout of docs/design.md, 3. Data model; raise :class:`DataError` naming what is wrong."""
     if "rain" not in ds.data_vars:
         raise DataError(f"{source} has no 'rain' variable (has {sorted(ds.data_vars)})", file=source, variable="rain")
     if ds["rain"].dims != ("time", "lat", "lon"):

@@ -27,7 +27,7 @@ def load_basins(
     pet_method: str = "auto",
     attributes: str | PathLike | None = None,
 ) -> xr.Dataset:
-    """Load basins from any supported source into the basin dataset (DESIGN.md sections 3 and 7).
+    """Load basins from any supported source into the basin dataset (docs/design.md, 3. Data model and 7. Contracts).
 
     Parameters
     ----------

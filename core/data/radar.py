@@ -14,7 +14,7 @@ Every frame becomes a rain rate in mm/h with ``pysteps.utils.conversion.to_rainr
 divided by their period; reflectivity through the Z-R relation the importer reports, for FMI
 ``Z = 223 R^1.53``). The pixel centres are projected to longitude/latitude with the projection the
 importer gives (pyproj) and averaged into regular lat/lon cells (block mean, NaN where no pixel is
-valid), so radar shares the layout of DESIGN.md section 3 (``rain`` on ``(time, lat, lon)``,
+valid), so radar shares the layout of docs/design.md, 3. Data model (``rain`` on ``(time, lat, lon)``,
 latitudes ascending) and region boxes, maps and experiments work on it unchanged.
 
 A folder may hold the files directly or in event subfolders (``radar_mch/20150515/``,

@@ -13,7 +13,7 @@ The world is deterministic from its seed and physically plausible enough to carr
   (600 hPa) wind, about 8 degrees of longitude per 12 h step, so rain over the upstream region at
   step t reaches the region east of it at step t+1.
 
-Variables follow DESIGN.md section 3: ``temperature``, ``dewpoint`` (K), ``u``, ``v`` (m s-1),
+Variables follow docs/design.md, 3. Data model: ``temperature``, ``dewpoint`` (K), ``u``, ``v`` (m s-1),
 ``height`` (m) on ``(time, level, lat, lon)`` and ``rain`` (mm per 12 h) on ``(time, lat, lon)``.
 """
 

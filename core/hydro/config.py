@@ -10,7 +10,7 @@ loader is :mod:`core.training.config`, shared with the rain half. Summary:
 ``data``            ``source``, ``basins``, ``train_period``, ``valid_period`` (or ``valid_fraction``),
                     ``test_period`` (periods must not overlap), ``dynamic_inputs``, ``static_inputs``,
                     ``pet_method``
-``window``          ``warmup``, ``rho``, ``horizon``, ``stride`` (steps; DESIGN.md section 5)
+``window``          ``warmup``, ``rho``, ``horizon``, ``stride`` (steps; docs/design.md, 5. dPL)
 ``model_args``      ``hidden``, ``dropout``, ``strategy``, ``lstm_steps``, ``bptt_steps``
 ``xaj``             ``uh_length`` (steps), ``backend`` (``auto`` | ``reference`` | ``fused``)
 ``param_ranges``    ``{name: [lower, upper]}`` (omitted names keep the defaults)

@@ -7,7 +7,7 @@ window produced are the parameter trajectory entry of day ``t``. With ``evaluate
 window ends every k days and predicts its last k days (k times cheaper for long test periods). The static XAJ has one parameter
 set per basin, so it runs once through warmup + the whole test period.
 
-Outputs: ``metrics.json`` (DESIGN.md section 7: ``{"test": {"median": {...}, "per_basin": {...}}}``)
+Outputs: ``metrics.json`` (docs/design.md, 7. Contracts: ``{"test": {"median": {...}, "per_basin": {...}}}``)
 and ``predictions.nc`` with ``q_obs``, ``q_sim``, ``prcp``, ``pet`` ``(basin, time)`` and ``params``
 ``(basin, time, param)`` in physical units, with the ranges as ``param_lower``/``param_upper``.
 """

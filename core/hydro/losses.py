@@ -141,7 +141,7 @@ def masked_nse_volume_loss(
 
     Of KGE's three components only the volume is added, for a simulation whose timing and variability
     suit squared errors but whose volume does not (on CAMELS-US it lost to ``nse_kge`` on validation;
-    README). Samples without a defined volume error (dry windows, :func:`masked_volume_error`)
+    docs/results_hydro.md). Samples without a defined volume error (dry windows, :func:`masked_volume_error`)
     contribute through the NSE term only.
     """
     error, defined = masked_volume_error(sim, obs)

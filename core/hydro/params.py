@@ -1,8 +1,8 @@
 """The 15 Xinanjiang parameters: order, units, meaning, default ranges and user-editable ranges.
 
 The order is the column order of every parameter tensor ``[..., 15]`` in ``core.hydro``
-(DESIGN.md section 4). A network produces normalised values ``p`` in [0, 1]; ``ParamRanges.denormalise``
-maps them to physical units with ``lower + p (upper - lower)``.
+(docs/design.md, 4.7 Parameters and ranges). A network produces normalised values ``p`` in [0, 1];
+``ParamRanges.denormalise`` maps them to physical units with ``lower + p (upper - lower)``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 class ParamSpec:
     """One XAJ parameter.
 
-    default_lower/default_upper: the default calibration range (DESIGN.md section 4).
+    default_lower/default_upper: the default calibration range (docs/design.md, 4.7 Parameters and ranges).
     limit_lower/limit_upper: what the physics accepts at all; a user range must lie inside.
     lower_open/upper_open: the limit itself is excluded (e.g. LM > 0 because EL divides by LM; CG < 1).
     """
@@ -104,16 +104,17 @@ not by tuning on test scores:
   al. 2019, GMD 12, 2463-2480, model m_28: c 0.01-0.99, ex 0-10, b 0-10, total storage 1-2000 mm),
   because C and EX sat at the classic bounds. B 0.01-1.0 (MARRMoT 0-10). A first version stopped C
   at 0.5 and B at 0.1; with dynamic K and B, C still sat in the top 5 % of that range in 52 % of the
-  test steps and B at its lower bound in 32 %, so both were widened (README, "Ranges revisited").
+  test steps and B at its lower bound in 32 %, so both were widened (docs/hydro.md, "CAMELS recipe").
 - K (ratio of the model's potential evaporation to the PET input) 0.2-1.5: the Priestley-Taylor PET
-  from Daymet is 2-30 % below CAMELS' own ``pet_mean`` (README), so the ratio must exceed 1.
+  from Daymet is 2-30 % below CAMELS' own ``pet_mean`` (docs/hydro.md), so the ratio must exceed 1.
 - IM 0-0.1: IM sat at its lower bound 0.01; most CAMELS basins are rural.
 - SM up to 200 mm, CI up to 0.95, CG 0.95-0.999 (slower and faster baseflow than the humid
   Chinese basins of the classic table; MARRMoT allows 0-1 for both).
 """
 
 PRESETS: dict[str, dict[str, tuple[float, float]]] = {"classic": dict(DEFAULT_RANGES), "camels_us": CAMELS_US_RANGES}
-"""Named range tables: ``classic`` (DESIGN.md section 4, humid Chinese catchments) and ``camels_us``."""
+"""Named range tables: ``classic`` (docs/design.md, 4.7 Parameters and ranges; humid Chinese
+catchments) and ``camels_us``."""
 
 LITERATURE_RANGES: dict[str, tuple[float, float]] = {
     "K": (0.1, 1.6), "B": (0.0, 10.0), "IM": (0.0, 0.5), "UM": (0.0, 150.0), "LM": (10.0, 600.0),
@@ -223,7 +224,7 @@ class ParamRanges:
 
     @classmethod
     def defaults(cls) -> "ParamRanges":
-        """The default ranges of DESIGN.md section 4."""
+        """The default ranges of docs/design.md, 4.7 Parameters and ranges."""
         return cls()
 
     # --- table view for the dashboard --------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Gamma unit hydrograph and causal convolution for XAJ surface routing (DESIGN.md section 4.5).
+"""Gamma unit hydrograph and causal convolution for XAJ surface routing (docs/design.md, 4.5 Routing).
 
 Known value (checked in the tests): A = 2.5, THETA = 3.5, L = 15 gives weights starting
 0.0069, 0.0314, 0.0553, 0.0738, 0.0860 and ending 0.0597, 0.0525, 0.0459. These numbers assume
@@ -72,8 +72,8 @@ def pending_volume(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 def route_surface(inflow: torch.Tensor, weights: torch.Tensor, history: torch.Tensor | None,
                   convolve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = causal_convolve) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Surface routing of ``inflow [T, B]`` with kernels ``weights [B, L]`` after ``history [H, B]``
-    (warmup inflow, or None for DESIGN.md's zero history). Returns the routed flow ``[T, B]``, the
-    water pending in the unit hydrograph after each step ``[T, B]`` and before the first ``[B]``."""
+    (warmup inflow, or None for the zero history of docs/design.md, 4.5 Routing). Returns the routed
+    flow ``[T, B]``, the water pending in the unit hydrograph after each step ``[T, B]`` and before the first ``[B]``."""
     if history is None:
         zero = inflow.new_zeros(inflow.shape[1:])
         return convolve(inflow, weights), pending_volume(inflow, weights), zero

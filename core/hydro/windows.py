@@ -1,4 +1,4 @@
-"""Sliding-window samples for the dPL model (DESIGN.md section 5, after the seed's lookup table).
+"""Sliding-window samples for the dPL model (docs/design.md, 5. dPL, after the seed's lookup table).
 
 A sample of basin ``b`` starting at index ``f`` holds forcing ``[f - warmup, f + rho + horizon)`` and
 targets ``[f, f + rho + horizon)``. Valid ``f`` run from ``warmup`` to ``T - rho - horizon`` inclusive

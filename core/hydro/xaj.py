@@ -1,4 +1,4 @@
-"""Xinanjiang (XAJ) rainfall-runoff model: the readable eager PyTorch reference (DESIGN.md section 4).
+"""Xinanjiang (XAJ) rainfall-runoff model: the readable eager PyTorch reference (docs/design.md, 4. XAJ physics).
 
 Sequence-first and vectorised over basins: ``forcing [T, B, 2]`` (P, PET in mm per step) and
 ``params [B, 15]`` (static) or ``[T, B, 15]`` (per step, "dynamic parameters") in physical units
@@ -16,9 +16,9 @@ Areas (issue 12, item 6). Tension and free water live on the pervious fraction `
 basin and their storages count with that weight in the budget; the impervious fraction evaporates
 ``min(P, EP)`` and runs off the rest, ``RIM = IM PE`` (``PE = max(P - EP, 0)`` identically, see
 ``xaj_step``). The reported basin evaporation is ``E = (1 - IM)(EU + EL + min(ED, WD)) + IM min(P, EP)``:
-the deep layer cannot evaporate more than it holds. Streamflow is exactly that of DESIGN.md section
-4 (RIM, R, RS, RI, RG are unchanged); only E and the storage weights differ, and the budget closes
-without any "impervious gain" term.
+the deep layer cannot evaporate more than it holds. Streamflow is exactly that of docs/design.md,
+4. XAJ physics (RIM, R, RS, RI, RG are unchanged); only E and the storage weights differ, and the
+budget closes without any "impervious gain" term.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def xaj_step(prcp: torch.Tensor, pet: torch.Tensor, state: XajState,
     the inflow to the unit hydrograph.
 
     ``E`` is the basin evaporation ``(1 - IM)(EU + EL + min(ED, WD)) + IM min(P, EP)``. The water
-    balance of the pervious area uses ``D = P - (EU + EL + ED)`` as in DESIGN.md; capping ED by WD
+    balance of the pervious area uses ``D = P - (EU + EL + ED)`` as in docs/design.md, 4.1 Evaporation; capping ED by WD
     there changes nothing, because D > 0 only when EU = EP covers the demand (then ED = 0) and the
     deep store update already clamps at zero. ``PE = max(D, 0)`` equals ``max(P - EP, 0)`` (E >= P
     whenever P < EP), so the impervious area, which evaporates ``min(P, EP)``, runs off exactly
@@ -246,11 +246,11 @@ def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_le
         is a requirement); "auto" uses the fused one except when ``forcing`` itself requires a
         gradient (the fused adjoint differentiates parameters only).
     warmup_routing : bool
-        False (DESIGN.md section 4.5): the surface convolution starts with zero history after the
+        False (docs/design.md, 4.5 Routing): the surface convolution starts with zero history after the
         warmup. True: it starts with the warmup's surface inflow as history, so a storm just before
         the simulated period still reaches the outlet (issue 12, spin-up).
     reservoir_equilibrium : bool
-        False (DESIGN.md section 4.6): the warmup's end states start the main period. True: the
+        False (docs/design.md, 4.6 Initial states and warmup): the warmup's end states start the main period. True: the
         interflow and groundwater reservoirs start it in periodic steady state over the warmup
         (``xaj_setup.periodic_reservoir_start``): the outflow they would have after the warmup's
         forcing repeated without end, so a slow reservoir (CG near 1) does not carry the arbitrary

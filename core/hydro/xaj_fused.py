@@ -1,7 +1,7 @@
 """Fused XAJ: compiled time loop with a hand-derived adjoint, behind the reference's contract.
 
-``simulate_fused`` computes exactly what ``core.hydro.xaj.simulate`` computes (DESIGN.md
-section 4) but runs the per-step recursion in numba (``core.hydro.xaj_kernels``) over all basins
+``simulate_fused`` computes exactly what ``core.hydro.xaj.simulate`` computes (docs/design.md,
+4. XAJ physics) but runs the per-step recursion in numba (``core.hydro.xaj_kernels``) over all basins
 at once and back-propagates through it with a reverse-mode adjoint instead of a per-step autograd
 graph. The parts that are cheap and vectorised already stay in torch with ordinary autograd:
 parameter preparation (KI/KG rescaling, initial states), the gamma unit hydrograph weights, the

@@ -2,7 +2,7 @@
 
 Only the per-step recursion lives here: evaporation, runoff generation, tension-water update,
 free-water sources and the two linear reservoirs (interflow, groundwater), exactly as in
-DESIGN.md section 4 and mirroring the eager reference ``core.hydro.xaj`` operation by operation:
+docs/design.md, 4. XAJ physics, and mirroring the eager reference ``core.hydro.xaj`` operation by operation:
 the same arithmetic order (so float64 results agree to the last bit where the libm ``pow`` agrees)
 and the same gradient conventions: ``torch.where`` sends the gradient down the taken branch only,
 ``torch.clamp`` passes it to its input when the input lies inside the bounds including equality,
@@ -40,7 +40,8 @@ O_WU, O_WL, O_WD, O_S, O_FR, O_QI, O_QG, O_E, O_RS, O_RI, O_RG, O_RIM, O_PE, O_R
 N_OUT = 14
 OUTPUT_NAMES = ("WU", "WL", "WD", "S", "FR", "QI", "QG", "E", "RS", "RI", "RG", "RIM", "PE", "R")
 
-PRECISION = 1e-5  # mm: floor of the deficits WM - W and SM - SS (DESIGN.md's "- 1e-5" margins)
+# mm: floor of the deficits WM - W and SM - SS (the "- 1e-5" margins of docs/design.md, 4. XAJ physics)
+PRECISION = 1e-5
 
 
 @njit(cache=True, fastmath=False, inline="always")

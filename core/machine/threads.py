@@ -17,7 +17,7 @@ their workers, whose environment ``core.runs.jobs`` builds with ``worker_environ
 - ``OMP_NUM_THREADS`` and ``NUMBA_NUM_THREADS`` = the cores free when the process starts (idle time
   over 0.1 s from ``/proc/stat``, rounded, at least 1, at most the cores this process may use):
   both cores on a quiet 2-core machine as before, one thread beside other work, where a second
-  thread mostly waits for a descheduled partner. See ``README.md`` ("Sharing the CPU") for the
+  thread mostly waits for a descheduled partner. See ``docs/threads.md`` for the
   measurements behind each choice.
 
 User override, strongest first:

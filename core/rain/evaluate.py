@@ -6,7 +6,7 @@ on the same test samples and region-1 pixels: RMSE and MAE (rain units), and per
 at a few window sizes. The experiment 2 minus experiment 1 difference of CSI and RMSE gets a paired
 bootstrap confidence interval over test times.
 
-``metrics.json`` (DESIGN.md section 7)::
+``metrics.json`` (docs/design.md, 7. Contracts)::
 
     {"test": {"exp1": {"rmse": .., "mae": .., "csi": {"5.0": ..}, "pod": {..}, "far": {..},
                        "bias": {..}, "ets": {..}, "contingency": {"5.0": {"hits": ..}}, "fss": {"5.0": {"3": ..}}},

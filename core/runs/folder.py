@@ -6,7 +6,7 @@ Layout of one run directory::
         config.yaml      the full configuration the run used
         status.json      state, progress, message, pid, timestamps (polled by the dashboard)
         history.json     one record per epoch: {"epoch", "train_loss", "val_loss", ...}
-        metrics.json     evaluation results (schema in DESIGN.md section 7)
+        metrics.json     evaluation results (schema in docs/design.md, 7. Contracts and 8. Run folders)
         checkpoints/     ``last.pt`` and ``best.pt``
         predictions.nc   test-period predictions (NetCDF)
         log.txt          the worker's stdout and stderr

@@ -1,7 +1,7 @@
 """A run's results as the dashboard reads them: predictions checked on opening, per-basin score tables.
 
 ``open_predictions`` loads a ``predictions.nc`` and checks that it has what the pages draw (the
-dimensions and variables of DESIGN.md section 7); a file that does not open or lacks them raises
+dimensions and variables of docs/design.md, 8.5 predictions.nc); a file that does not open or lacks them raises
 :class:`core.runs.RunFileDamaged` naming the file and what is missing, never a ``KeyError`` deep in
 a page. ``hydro_score_table`` recomputes NSE, KGE, RMSE, PBIAS and peak error per basin and model
 from the predictions (so baselines and the main model are scored the same way) with medians.
