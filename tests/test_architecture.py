@@ -1,4 +1,4 @@
-"""The layout shows the architecture (DESIGN.md section 2, issue 29): no import cycle, no upward import.
+"""The layout shows the architecture (docs/design.md, 2. Layout and dependencies; issue 29): no import cycle, no upward import.
 
 Pure ``ast`` over the sources of ``app.py``, ``pages/``, ``ui/`` and ``core/``; nothing of the project
 is imported. Every import statement counts, also one inside a function: it runs when the function
@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Layers of the project and what each may import besides itself (DESIGN.md section 2). A module
+# Layers of the project and what each may import besides itself (docs/design.md, 2. Layout and dependencies). A module
 # belongs to the longest key that is its name or one of its packages; app.py and pages/ are "app".
 # Higher imports lower: the dashboard, its Streamlit helpers, the demo (above both halves), the two
 # halves (never each other), what both halves share (training), run folders and jobs (used by

@@ -98,7 +98,7 @@ def resolve_source(source: str, config_dir: Path | None = None) -> Path:
 
 
 def open_gridded(data_cfg: dict, config_dir: Path | None = None) -> tuple[xr.Dataset, str]:
-    """The gridded dataset of ``data_cfg`` (section 3 of DESIGN.md) and its kind: ``"weather"`` or ``"radar"``."""
+    """The gridded dataset of ``data_cfg`` (docs/design.md, 3. Data model) and its kind: ``"weather"`` or ``"radar"``."""
     source = data_cfg.get("source", "demo")
     if isinstance(source, xr.Dataset):
         return source, "radar" if all("level" not in v.dims for v in source.data_vars.values()) else "weather"
@@ -113,7 +113,7 @@ def open_gridded(data_cfg: dict, config_dir: Path | None = None) -> tuple[xr.Dat
         return load_radar(path, **(data_cfg.get("radar") or {})), "radar"
     from core.data.gridded import open_gridded_files
 
-    ds = open_gridded_files(path)  # lazy, checked against the layout of DESIGN.md section 3
+    ds = open_gridded_files(path)  # lazy, checked against the layout of docs/design.md, 3. Data model
     kind = "radar" if all("level" not in v.dims for v in ds.data_vars.values()) else "weather"
     return ds, kind
 
