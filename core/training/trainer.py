@@ -292,7 +292,7 @@ def fit(
                 loss = task.loss(out, batch)
                 if not torch.isfinite(loss):
                     where = task.describe_batch(batch)
-                    raise FloatingPointError(f"{task.name}: loss became {float(loss)} in epoch {epoch}, "
+                    raise FloatingPointError(f"{task.name}: loss became {float(loss.detach())} in epoch {epoch}, "
                                              f"iteration {it}" + (f" ({where})" if where else ""))
                 scaler.scale(loss / int(settings.grad_accum)).backward()
             if step_now:
