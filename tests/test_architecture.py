@@ -260,3 +260,28 @@ def test_the_layer_table_refuses_upward_and_sideways_imports():
 def test_no_low_layer_imports_a_half(layer):
     for half in ("core.hydro", "core.rain"):
         assert not _allowed(layer, half)
+
+
+def _training_steps(files: dict[str, Path]) -> list[str]:
+    """Places in ``core`` that loop over epochs or step an optimiser (``for epoch in``, ``.backward()``,
+    ``optimizer.step()`` / ``scaler.step(...)``)."""
+    found = []
+    for name, path in files.items():
+        if not name.startswith("core"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == "epoch":
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: epoch loop")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("backward", "step"):
+                owner = ast.unparse(node.func.value)
+                if node.func.attr == "backward" or "optim" in owner or "scaler" in owner:
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(node.func)}()")
+    return found
+
+
+def test_exactly_one_training_loop_in_core():
+    """Issue 29: the epoch loop and the optimiser step are written once, in core/training/trainer.py."""
+    places = _training_steps(_module_files())
+    outside = [p for p in places if not p.startswith("core/training/trainer.py")]
+    assert not outside, "training loop code outside the shared trainer:\n" + "\n".join(outside)
+    assert sum("epoch loop" in p for p in places) == 1, places
