@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere: the project's core, not an installed one
+
+from core.training.config_types import range_text  # noqa: E402
+
 OUTPUT = REPO / "docs" / "configuration.md"
 
 
@@ -42,12 +46,8 @@ def hydro_schema():
 def _bounds(t: Any) -> str:
     """``>= 0 and < 1`` style text from a numeric type's ``min``/``max`` (and open ends, if any)."""
     lo, hi = getattr(t, "min", None), getattr(t, "max", None)
-    parts = []
-    if lo is not None:
-        parts.append(f"{'>' if getattr(t, 'min_open', False) else '>='} {_value(lo)}")
-    if hi is not None:
-        parts.append(f"{'<' if getattr(t, 'max_open', False) else '<='} {_value(hi)}")
-    return " and ".join(parts)
+    return range_text(None if lo is None else _value(lo), None if hi is None else _value(hi),
+                      getattr(t, "min_open", False), getattr(t, "max_open", False))
 
 
 def describe(t: Any) -> tuple[str, str]:

@@ -135,17 +135,16 @@ def train_experiment(
     device: torch.device,
     seed: int = 0,
     run: RunDir | None = None,
-    resume: bool = False,
-    progress: Callable[..., None] | None = None,
-    progress_bar: bool = False,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Any,
 ) -> TrainResult:
     """Train experiment ``data.name`` with the config's ``train`` section into ``run``'s folder of it
-    (``models/<experiment>/``: checkpoints/best.pt, last.pt, history.json); returns the trainer's summary."""
+    (``models/<experiment>/``: checkpoints/best.pt, last.pt, history.json); returns the trainer's summary.
+
+    ``options``: the trainer's (``resume``, ``progress``, ``progress_bar``, ``should_stop``; see
+    :func:`core.training.trainer.fit`)."""
     settings = TrainSettings.from_section(train, seed=int(seed))
     task = RainTask(data, split, steps, model_cfg, train, settings.batch_size)
     folder = experiment_dir(run, data.name) if run is not None else None
     if folder is not None and D.is_main():
         folder.create()
-    return fit(task, settings, device, folder, resume=resume, progress=progress, progress_bar=progress_bar,
-               should_stop=should_stop)
+    return fit(task, settings, device, folder, **options)

@@ -52,7 +52,8 @@ class Bool(Type):
         return value
 
 
-def _range_text(lo, hi, lo_open: bool, hi_open: bool) -> str:
+def range_text(lo, hi, lo_open: bool, hi_open: bool) -> str:
+    """``>= lo and < hi`` style text of a numeric range (``None``: no bound on that side)."""
     parts = []
     if lo is not None:
         parts.append(f"{'>' if lo_open else '>='} {lo}")
@@ -68,7 +69,7 @@ class Int(Type):
 
     @property
     def expected(self) -> str:  # type: ignore[override]
-        rng = _range_text(self.min, self.max, False, False)
+        rng = range_text(self.min, self.max, False, False)
         return "an integer" + (f" {rng}" if rng else "")
 
     def check(self, value: Any) -> Any:
@@ -93,7 +94,7 @@ class Float(Type):
 
     @property
     def expected(self) -> str:  # type: ignore[override]
-        rng = _range_text(self.min, self.max, self.min_open, self.max_open)
+        rng = range_text(self.min, self.max, self.min_open, self.max_open)
         return "a number" + (f" {rng}" if rng else "")
 
     def check(self, value: Any) -> Any:
