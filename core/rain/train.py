@@ -51,10 +51,11 @@ class TrainConfig:
     channels_last: str | bool = "auto"
     patience: int = 5  # epochs without validation improvement before stopping; 0 = never stop early
     device: str = "auto"
+    optimizer: str = "adamw"  # core.training.optimizers name; the shared trainer builds it
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "TrainConfig":
-        """The typed view of a ``train`` section already checked by :mod:`core.training.schema_rain`
+        """The typed view of a ``train`` section already checked by :mod:`core.rain.config`
         (unknown keys still raise, for callers that pass a hand-made dict)."""
         cfg = dict(cfg or {})
         names = {f.name for f in fields(cls)}

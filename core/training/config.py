@@ -1,7 +1,7 @@
 """The one config loader of both kinds: strict YAML, a declarative key table per kind, clear errors.
 
-A kind's keys are one table of :class:`Key` rows (``core.training.schema_hydro``,
-``core.training.schema_rain``): dotted path, value type with its range, default and help. To add a
+A kind's keys are one table of :class:`Key` rows, kept with its half (``core.hydro.config_schema``,
+``core.rain.config``): dotted path, value type with its range, default and help. To add a
 key, add a row. :meth:`Schema.complete` merges a raw config over the defaults and
 
 - rejects unknown keys (naming them and the keys allowed there) and sections given as non-mappings;
@@ -142,6 +142,24 @@ class Schema:
             return self.validate(merged)
         except ConfigError as exc:
             raise exc.located(where) from None
+
+    def complete_section(self, section: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+        """One section (``"nowcast"``) of ``raw`` over its defaults, type- and range-checked, without
+        the cross-key checks (they read other sections); for typed views built from a section alone."""
+        merged = self.merge(self.defaults(), {section: dict(raw or {})})
+        out = merged[section]
+        for k in self.keys:
+            if not k.path.startswith(section + "."):
+                continue
+            node = out
+            *parents, leaf = k.path[len(section) + 1:].split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            try:
+                node[leaf] = k.type.check(node.get(leaf, copy.deepcopy(k.default)))
+            except Invalid as exc:
+                raise ConfigError(str(exc), k.path) from None
+        return plain_values(out)
 
     def help_table(self) -> str:
         """The key table as text (``path  type  default  help``), for documentation."""
