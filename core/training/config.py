@@ -187,18 +187,19 @@ def check_periods_disjoint(paths: Iterable[str]) -> Check:
     paths = list(paths)
 
     def check(config: dict) -> None:
-        given = [(p, get_path(config, p)) for p in paths if get_path(config, p)]
-        spans = []
-        for p, (start, end) in given:
-            s, e = pd.Timestamp(start), pd.Timestamp(end)
-            if e == e.normalize() and len(str(end)) <= 10:
-                e = e + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-            spans.append((p, s, e, f"{start} .. {end}"))
-        for i, (pa, sa, ea, ta) in enumerate(spans):
-            for pb, sb, eb, tb in spans[i + 1:]:
-                if sa <= eb and sb <= ea:
-                    raise ConfigError(f"overlaps {pa} ({ta}): periods must not share days "
-                                      f"(shared from {max(sa, sb).date()} to {min(ea, eb).date()})", f"{pb} ({tb})")
+        from core.data.errors import DataError
+        from core.data.splits import periods_overlap
+
+        given = {p: get_path(config, p) for p in paths if get_path(config, p)}
+        try:
+            overlaps = periods_overlap(given)
+        except DataError as exc:  # the Period type has checked each one; kept for hand-made configs
+            raise ConfigError(str(exc), paths[0]) from None
+        if overlaps:
+            o = overlaps[0]
+            ta, tb = (f"{given[p][0]} .. {given[p][1]}" for p in (o.first, o.second))
+            raise ConfigError(f"overlaps {o.first} ({ta}): periods must not share days "
+                              f"(shared from {o.start.date()} to {o.end.date()})", f"{o.second} ({tb})")
 
     return check
 
