@@ -24,6 +24,7 @@ from typing import Any
 
 from core.device import flush_denormals_for_all_threads
 from core.heap import keep_freed_memory
+from core.hydro.models import model_names
 from core.hydro.config import DEFAULTS, ConfigError, deep_merge, for_model, load_config, validate
 from core.runs import RunDir
 from core.training import distributed as D
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--test-period", nargs=2, metavar=("START", "END"))
     train.add_argument("--epochs", type=int)
     train.add_argument("--device", help="auto (default), cpu or cuda[:N]")
-    train.add_argument("--model", choices=("dpl", "static_xaj", "lstm"), help="override config key 'model'")
+    train.add_argument("--model", choices=model_names(), help="override config key 'model'")
     train.add_argument("--baselines", help="comma-separated baselines to run, or 'none'")
     train.add_argument("--max-minutes", type=float, help="override train.max_minutes (wall-clock cap per model)")
     train.add_argument("--eval-stride", type=int, help="override evaluate.stride (test windows every N days)")
@@ -181,7 +182,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         lifecycle.start(run, "evaluate", "evaluating on the test period", kind="hydro")
         top = evaluate_model(for_model(config, config["model"]), run, args.device)
         for name in config.get("baselines") or []:
-            sub = RunDir(run.path / "baselines" / name)
+            sub = run.model_dir(name)
             if (sub.checkpoint_dir / "best.pt").exists() or (sub.checkpoint_dir / "last.pt").exists():
                 result = evaluate_model(for_model(config, name), sub, args.device)
                 sub.write_metrics(result)
