@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods
 from core.data import DataError
+from core.hydro.config import SCHEMA as HYDRO_SCHEMA
 from core.hydro.losses import LOSSES as HYDRO_LOSSES
 from core.hydro.models import baseline_names
 from core.hydro.run_config import PRESET_LABELS, PRESETS as HYDRO_PRESETS, form_defaults, hydro_config_from_form
@@ -124,7 +125,8 @@ with st.form("hydro_settings"):
                         help="nse: squared error scaled by each basin's flow variability (NSE*); "
                              "nse_kge: NSE* plus each window's 1 - KGE, which keeps peaks and volumes; "
                              "nse_volume: NSE* plus each window's relative volume error |beta - 1|")
-    strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], **field("strategy"),
+    strategy = c4.selectbox("Parameter strategy", list(HYDRO_SCHEMA.key("model_args.strategy").type.choices),
+                            **field("strategy"),
                             help="last: the LSTM's last step; mean_time: mean over the window; mean_basin: one set per basin")
     c1, c2 = st.columns(2)
     dynamic = c1.multiselect("Dynamic parameters (a value per step)", list(XAJ_PARAMS), default=[],

@@ -8,6 +8,7 @@ baseline names come from their registries. ``core.rain.pipeline`` loads configs 
 from __future__ import annotations
 
 from core.rain.baselines import METHODS as BASELINES
+from core.rain.experiments import EXPERIMENTS
 from core.rain.losses import LOSSES
 from core.training.optimizers import OPTIMIZERS
 from core.training.config import (
@@ -15,7 +16,6 @@ from core.training.config import (
     Period, Schema, Str, check_periods_disjoint,
 )
 
-EXPERIMENTS = ("exp1", "exp2")
 SIDES = ("west", "east", "south", "north", "auto")
 GUIDES = tuple(n for n in BASELINES.names() if n != "persistence")
 """Baselines that can guide the net (persistence adds nothing the net does not already see)."""
@@ -42,7 +42,7 @@ KEYS = [
     Key("split.test", Optional(Period()), None, "[start, end]"),
     Key("split.train_fraction", Optional(Float(0, 1, min_open=True, max_open=True)), None, "without periods: share of samples (default 0.7)"),
     Key("split.val_fraction", Optional(Float(0, 1, max_open=True)), None, "share held out for validation (default 0.15)"),
-    Key("experiments", OneOf(ListOf(Choice(*EXPERIMENTS), min_len=1), Choice(*EXPERIMENTS)), ["exp1", "exp2"], "exp1 and/or exp2"),
+    Key("experiments", OneOf(ListOf(Choice(*EXPERIMENTS), min_len=1), Choice(*EXPERIMENTS)), list(EXPERIMENTS), " and/or ".join(EXPERIMENTS)),
     Key("model.hidden_channels", ListOf(Int(min=1), min_len=1), [32, 64], "channels per level (last = bottleneck)"),
     Key("model.kernel_size", Int(min=1), 3, "ConvLSTM kernel size"),
     Key("train.epochs", Int(min=1), 20, "epochs"),
