@@ -176,3 +176,29 @@ def test_model_dir_new_layout_and_legacy_fallback(tmp_path):
     assert run.model_dir("lstm").path == run.path / "models" / "lstm"
     with pytest.raises(ValueError):
         run.model_dir("../other-run")
+
+
+def test_pages_and_ui_read_no_yaml_and_no_run_layout():
+    """Pages lay out: configs are read and built in core, run folders are reached through RunDir."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "pages").glob("*.py")) + sorted((root / "ui").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(import yaml|from yaml)", text, re.M), f"{path.name} imports yaml"
+        assert not re.search(r"""baselines/|/ *["']baselines["']""", text), f"{path.name} knows the run folder layout"
+        assert "_by_lead" not in text, f"{path.name} knows the predictions.nc layout"
+
+
+def test_nowcast_section_comes_from_the_key_table():
+    from core.rain.experiments import NowcastConfig
+    from core.rain.pipeline import SCHEMA
+
+    nc = NowcastConfig.from_config(None)
+    assert nc.leads == SCHEMA.defaults()["nowcast"]["leads"] and nc.baselines == ["persistence", "extrapolation", "sprog"]
+    assert NowcastConfig.from_config({"leads": [3, 1], "baselines": ["sprog"]}).baselines == ["persistence", "sprog"]
+    with pytest.raises(ConfigError, match="nowcast.guide"):
+        NowcastConfig.from_config({"guide": "persistence"})
+    with pytest.raises(ConfigError, match="nowcast.main_lead"):
+        NowcastConfig.from_config({"leads": [1, 3], "main_lead": 2})
