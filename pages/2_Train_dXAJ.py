@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core.data import DataError
 from core.hydro.checks import check_basin_period, check_dynamic_inputs, check_hydro_periods
-from core.hydro.config import load_config
+from core.hydro.config import SCHEMA as HYDRO_SCHEMA
 from core.hydro.losses import LOSSES as HYDRO_LOSSES
+from core.hydro.models import baseline_names
+from core.hydro.run_config import PRESET_LABELS, PRESETS as HYDRO_PRESETS, form_defaults, hydro_config_from_form
 from core.runs.folder import RunDir
 from ui.data import basin_dataset, basin_spans, data_period, source_and_basins, source_options
 from ui.frame import keep_all, kept, period_overlaps, remember, remembered, show_error
@@ -21,20 +22,13 @@ from core.hydro.params import XAJ_PARAMS, literature_warnings, preset_ranges
 from ui.ranges import range_editor, set_draft
 from ui.sidebar import setup_page
 
-REPO = Path(__file__).resolve().parents[1]
-BASE_CONFIG = REPO / "configs" / "hydro_quick.yaml"
+PRESETS = {PRESET_LABELS[name]: name for name in HYDRO_PRESETS}
 
-PRESETS = {
-    # dXAJ alone; the Home page's demo (core.demo.HYDRO_QUICK) trains the baselines as well
-    "quick demo (about a minute on a CPU)": {
-        "epochs": 1, "iterations": 4, "batch": 16, "warmup": 60, "rho": 60, "hidden": 16, "baselines": [],
-        "test_years": 1,
-    },
-    "standard (configs/hydro_quick.yaml)": {
-        "epochs": 8, "iterations": 20, "batch": 32, "warmup": 180, "rho": 120, "hidden": 32,
-        "baselines": ["static_xaj", "lstm"], "test_years": 3,
-    },
-}
+
+@st.cache_data(show_spinner=False)
+def preset_values(name: str) -> dict:
+    return form_defaults(name)
+
 
 setup_page("Train dXAJ", "🏋️")
 st.title("Train dXAJ")
@@ -56,7 +50,7 @@ problems += check_basin_period(spans) if spans else []
 # the LSTM inputs of the base config (the presets keep them): a basin without one is refused here, not
 # after Start
 problems += check_dynamic_inputs({b: list(basin_dataset(source, (b,)).data_vars) for b in spans},
-                                 list(load_config(BASE_CONFIG)["data"]["dynamic_inputs"]))
+                                 preset_values(next(iter(PRESETS.values())))["dynamic_inputs"])
 period = data_period(spans) if spans else None
 # without a common period the page still shows the table and settings, with Start disabled
 first_ts, last_ts = period or next(iter(spans.values()), (pd.Timestamp("2000-01-01"), pd.Timestamp("2000-12-31")))
@@ -83,14 +77,14 @@ else:
 
 st.subheader("Training settings")
 preset_name = st.radio("Preset", list(PRESETS), horizontal=True, **remembered("hydro_preset", next(iter(PRESETS))))
-preset = PRESETS[preset_name]
+preset = preset_values(PRESETS[preset_name])
 tag = list(PRESETS).index(preset_name)  # fields per preset, so switching presets shows that preset's values
 first, last = first_ts.date(), last_ts.date()
 test_start = max((last_ts - pd.DateOffset(years=preset["test_years"]) + pd.Timedelta(days=1)).date(),
                  (first_ts + (last_ts - first_ts) * 0.5).date())
 defaults = {"train_period": (first, test_start - dt.timedelta(days=1)), "test_period": (test_start, last),
             "warmup": preset["warmup"], "rho": preset["rho"], "batch": preset["batch"], "epochs": preset["epochs"],
-            "iters": preset["iterations"], "hidden": preset["hidden"], "loss": "nse", "strategy": "last",
+            "iters": preset["iterations"], "hidden": preset["hidden"], "loss": preset["loss"], "strategy": preset["strategy"],
             "device": "auto", "baselines": preset["baselines"]}
 keys = {name: f"{name}_{tag}" for name in defaults}
 form_keys = [k for name, k in keys.items() if name not in ("train_period", "test_period")]
@@ -128,11 +122,12 @@ with st.form("hydro_settings"):
     c1, c2, c3, c4 = st.columns(4)
     iterations = c1.number_input("Batches per epoch", 1, 100000, **field("iters"))
     hidden = c2.number_input("LSTM hidden size", 4, 1024, **field("hidden"))
-    loss = c3.selectbox("Loss", list(HYDRO_LOSSES), **field("loss"),
+    loss = c3.selectbox("Loss", HYDRO_LOSSES.names(), **field("loss"),
                         help="nse: squared error scaled by each basin's flow variability (NSE*); "
                              "nse_kge: NSE* plus each window's 1 - KGE, which keeps peaks and volumes; "
                              "nse_volume: NSE* plus each window's relative volume error |beta - 1|")
-    strategy = c4.selectbox("Parameter strategy", ["last", "mean_time", "mean_basin"], **field("strategy"),
+    strategy = c4.selectbox("Parameter strategy", list(HYDRO_SCHEMA.key("model_args.strategy").type.choices),
+                            **field("strategy"),
                             help="last: the LSTM's last step; mean_time: mean over the window; mean_basin: one set per basin")
     c1, c2 = st.columns(2)
     dynamic = c1.multiselect("Dynamic parameters (a value per step)", list(XAJ_PARAMS), default=[],
@@ -142,33 +137,19 @@ with st.form("hydro_settings"):
     components = c2.number_input("XAJ components per basin (averaged)", 1, 32, 1, key=f"components_{tag}")
     c1, c2 = st.columns(2)
     device = c1.selectbox("Device", ["auto", "cpu", "cuda"], **field("device"))
-    baselines = c2.multiselect("Baselines trained in the same run", ["static_xaj", "lstm"], **field("baselines"))
+    baselines = c2.multiselect("Baselines trained in the same run", baseline_names(), **field("baselines"))
     submitted = st.form_submit_button("Start training", type="primary", disabled=bool(problems),
                                       on_click=keep_all, args=(form_keys,),
                                       help=" ".join(problems) if problems else None)
 
 
-def _pair(value, label: str) -> list[str]:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{label}: pick a start and an end date")
-    return [value[0].isoformat(), value[1].isoformat()]
-
-
 if submitted and not problems and ranges is not None:
     try:
-        config = load_config(BASE_CONFIG, {
-            "name": "dashboard",
-            "baselines": list(baselines),
-            "data": {"source": source, "basins": list(basins), "train_period": _pair(train_period, "Training period"),
-                     "test_period": _pair(test_period, "Test period")},
-            "param_ranges": ranges.to_dict(),
-            "window": {"warmup": int(warmup), "rho": int(rho)},
-            "model_args": {"hidden": int(hidden), "strategy": strategy, "dynamic_params": list(dynamic),
-                           "n_components": int(components)},
-            "range_preset": range_preset,
-            "train": {"epochs": int(epochs), "batch_size": int(batch), "iterations_per_epoch": int(iterations),
-                      "loss": loss, "device": device, "patience": max(int(epochs), 1)},
-        })
+        config = hydro_config_from_form(
+            PRESETS[preset_name], source=source, basins=basins, train_period=train_period, test_period=test_period,
+            param_ranges=ranges.to_dict(), range_preset=range_preset, warmup=warmup, rho=rho, batch_size=batch,
+            epochs=epochs, iterations=iterations, hidden=hidden, loss=loss, strategy=strategy, dynamic_params=dynamic,
+            n_components=components, device=device, baselines=baselines)
     except (ValueError, FileNotFoundError) as exc:
         show_error(exc, "The training settings are not valid")
     else:
@@ -191,7 +172,7 @@ def _summary(run: RunDir) -> None:
     cols = st.columns(3)
     cols[0].metric("median test NSE", _median(metrics, "nse"))
     cols[1].metric("median test KGE", _median(metrics, "kge"))
-    for name in ("static_xaj", "lstm"):
+    for name in baseline_names():
         if name in metrics:
             cols[2].metric(f"{name} NSE", _median(metrics[name], "nse"))
     st.page_link("pages/3_Hydrographs.py", label="See the hydrographs")

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-from pathlib import Path
 
 import streamlit as st
-import yaml
 
 from core.data.regions import adjacent_box, check_rain_regions
+from core.rain.config import EXPERIMENTS, SIDES
+from core.rain.losses import LOSSES as RAIN_LOSSES
+from core.rain.run_config import FALLBACK_REGION1, PRESET_LABELS, PRESETS as RAIN_PRESETS, rain_config_from_form
+from core.rain.run_config import base_config as example_config
 from core.runs.folder import RunDir
 from core.viz.maps import region_map
 from ui.frame import keep_all, period_overlaps, remembered, show_error
 from ui.job_panel import job_status, start
 from ui.sidebar import setup_page
 
-REPO = Path(__file__).resolve().parents[1]
-BASE_CONFIG = REPO / "configs" / "rain_quick.yaml"
-FALLBACK_REGION1 = {"lat": [40.0, 50.0], "lon": [10.0, 20.0]}
-SIDES = ("west", "east", "south", "north", "auto")
-
-PRESETS = {
-    # 1 epoch of [8, 16] gave flat fields (CSI 0 at 5 mm); the standard config trains 12 epochs in ~13 s (README)
-    "quick demo (about a minute on 2 CPU cores)": {"epochs": 8, "batch": 8, "hidden": "16, 32", "n_boot": 200},
-    "standard (configs/rain_quick.yaml)": {"epochs": None, "batch": None, "hidden": None, "n_boot": None},
-}
+PRESETS = {PRESET_LABELS[name]: name for name in RAIN_PRESETS}
 
 setup_page("Rain experiments", "🌧️")
 st.title("Rain experiments")
@@ -36,9 +28,7 @@ st.markdown("**Experiment 1** trains ST-RainNet on the target region 1 alone; **
 
 @st.cache_data(show_spinner=False)
 def base_config() -> dict:
-    if BASE_CONFIG.exists():
-        return yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8")) or {}
-    return {"regions": {"region1": FALLBACK_REGION1, "upstream_side": "west"}}
+    return example_config()
 
 
 @st.cache_data(show_spinner="Reading the data grid…")
@@ -46,7 +36,7 @@ def grid_extent(source: str, demo_kwargs: tuple) -> tuple[list[float], list[floa
     """Latitudes and longitudes of the gridded source (None when it cannot be opened)."""
     from core.rain.pipeline import open_gridded
 
-    ds, _ = open_gridded({"source": source, "demo": dict(demo_kwargs), "radar": {}}, REPO / "configs")
+    ds, _ = open_gridded({"source": source, "demo": dict(demo_kwargs), "radar": {}})
     return [float(v) for v in ds["lat"].values], [float(v) for v in ds["lon"].values]
 
 
@@ -76,7 +66,7 @@ side = c1.selectbox("Upstream side of region 2", SIDES, **remembered("r2_side", 
                     help="auto: the side the rain comes from, estimated from its motion over the training period")
 size = c2.number_input("Region 2 size (x region 1)", 0.25, 4.0, step=0.25, disabled=side == "auto",
                        help="1 = same size as region 1 (the default of the experiments)", **remembered("r2_size", 1.0))
-experiment_choice = c3.radio("Experiments", ["both", "exp1", "exp2"], horizontal=True,
+experiment_choice = c3.radio("Experiments", ["both", *EXPERIMENTS], horizontal=True,
                              **remembered("rain_experiments", "both"))
 region1 = {"lat": [south, north], "lon": [west, east]}
 
@@ -116,21 +106,21 @@ if dated_split:
 
 st.subheader("Training settings")
 preset_name = st.radio("Preset", list(PRESETS), horizontal=True, **remembered("rain_preset", next(iter(PRESETS))))
-preset = PRESETS[preset_name]
+preset = RAIN_PRESETS[PRESETS[preset_name]]
 tag = list(PRESETS).index(preset_name)  # fields per preset, so switching presets shows that preset's values
-train_base = base.get("train") or {}
-hidden_base = ", ".join(str(h) for h in (base.get("model") or {}).get("hidden_channels", [32, 64]))
+train_base = {**(base.get("train") or {}), **(preset.get("train") or {})}
+hidden_base = ", ".join(str(h) for h in {**(base.get("model") or {}), **(preset.get("model") or {})}.get("hidden_channels", [32, 64]))
 form_keys = [f"rain_{name}_{tag}" for name in ("epochs", "batch", "lr", "loss", "hidden", "amp", "device")]
 if problems:
     st.error("Start is disabled: " + " ".join(problems), icon="⚠️")
 with st.form("rain_settings"):
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 1, 1000, **remembered(form_keys[0], int(preset["epochs"] or train_base.get("epochs", 20)), True))
-    batch = c2.number_input("Batch size", 1, 256, **remembered(form_keys[1], int(preset["batch"] or train_base.get("batch_size", 8)), True))
+    epochs = c1.number_input("Epochs", 1, 1000, **remembered(form_keys[0], int(train_base.get("epochs", 20)), True))
+    batch = c2.number_input("Batch size", 1, 256, **remembered(form_keys[1], int(train_base.get("batch_size", 8)), True))
     lr = c3.number_input("Learning rate", 1e-5, 1.0, format="%.5f", **remembered(form_keys[2], float(train_base.get("lr", 1e-3)), True))
-    loss = c4.selectbox("Loss", ["weighted_mse", "log_cosh"], **remembered(form_keys[3], "weighted_mse", True))
+    loss = c4.selectbox("Loss", RAIN_LOSSES.names(), **remembered(form_keys[3], RAIN_LOSSES.names()[0], True))
     c1, c2, c3 = st.columns(3)
-    hidden = c1.text_input("Hidden channels (encoder, bottleneck)", **remembered(form_keys[4], preset["hidden"] or hidden_base, True))
+    hidden = c1.text_input("Hidden channels (encoder, bottleneck)", **remembered(form_keys[4], hidden_base, True))
     amp = c2.selectbox("Mixed precision", ["auto", "true", "false"], **remembered(form_keys[5], "auto", True),
                        help="auto: bfloat16 on CPUs with AMX (where it is faster than float32), float16 on CUDA")
     device = c3.selectbox("Device", ["auto", "cpu", "cuda"], **remembered(form_keys[6], "auto", True))
@@ -139,29 +129,13 @@ with st.form("rain_settings"):
                                       help="; ".join(problems) if problems else None)
 
 if submitted and not problems:
-    config = copy.deepcopy(base)
-    config.pop("kind", None)
-    config.setdefault("data", {})["source"] = source
-    if source != "demo":
-        # the example config's dates, coarsening and demo arguments describe the generated world only;
-        # for a user's file the core defaults apply (split by fractions of the file's time span)
-        config["data"] = {"source": source}
-        config["split"] = {}
-    if dated_split and all(isinstance(v, (tuple, list)) and len(v) == 2 for v in periods.values()):
-        config["split"] = {k: [v[0].isoformat(), v[1].isoformat()] for k, v in periods.items()}
-    config["regions"] = {"region1": region1, "upstream_side": side}
-    if region2 is not None and size != 1.0:
-        config["regions"]["region2"] = region2
-    config["experiments"] = ["exp1", "exp2"] if experiment_choice == "both" else [experiment_choice]
-    config["train"] = {**train_base, "epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "loss": loss,
-                       "amp": amp, "device": device}
-    if preset["n_boot"]:
-        config.setdefault("evaluate", {})["n_boot"] = preset["n_boot"]
+    complete = dated_split and all(isinstance(v, (tuple, list)) and len(v) == 2 for v in periods.values())
     try:
-        config.setdefault("model", {})["hidden_channels"] = [int(h) for h in hidden.replace(" ", "").split(",") if h]
-        from core.rain.pipeline import complete_config
-
-        complete_config(copy.deepcopy(config))
+        config = rain_config_from_form(
+            PRESETS[preset_name], source=source, region1=region1, upstream_side=side,
+            region2=region2 if region2 is not None and size != 1.0 else None, experiments=experiment_choice,
+            periods=periods if complete else None, epochs=epochs, batch_size=batch, lr=lr, loss=loss,
+            hidden_channels=hidden, amp=amp, device=device)
     except ValueError as exc:
         show_error(exc, "The rain settings are not valid")
     else:

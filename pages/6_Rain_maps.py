@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.runs.results import has_leads, rain_fields
 from core.viz.maps import difference_maps, rain_maps
 from core.viz.verification import csi_chart, gain_table, lead_chart, lead_keys, lead_verdict, verification_table
 from ui.data import predictions, readable_runs
@@ -31,24 +32,19 @@ except (OSError, ValueError) as exc:
     show_error(exc, f"Reading the predictions of {run.name}")
     st.stop()
 metrics = run.read_metrics()
-units = str(metrics.get("units") or ds["truth"].attrs.get("units", "mm"))
-SYSTEMS = ("exp1", "exp2", "persistence", "extrapolation", "sprog")
 leads = lead_keys(metrics)
 lead = None
-if leads and "lead" in ds.dims:
+if leads and has_leads(ds):
     main = str(metrics.get("main_lead_minutes") or leads[0])
     lead = st.radio("Lead time (minutes after the last observed frame)", leads, index=leads.index(main) if main in leads else 0,
                     horizontal=True, key="rain_lead")
-    li = [f"{float(v):g}" for v in ds["lead"].values].index(f"{float(lead):g}")
-    systems = [n for n in SYSTEMS if f"{n}_by_lead" in ds]
-    truth_all = ds["truth_by_lead"].values[li]
-    system_all = {n: ds[f"{n}_by_lead"].values[li] for n in systems}
-    times = pd.DatetimeIndex(ds["valid_time"].values[li])
-else:  # a run from before lead times: one lead, the variables on "time"
-    systems = [n for n in SYSTEMS if n in ds]
-    truth_all = ds["truth"].values
-    system_all = {n: ds[n].values for n in systems}
-    times = pd.DatetimeIndex(ds["time"].values)
+try:
+    maps = rain_fields(ds, lead)
+except (KeyError, ValueError) as exc:
+    show_error(exc, f"Reading the maps of {run.name}")
+    st.stop()
+units = str(metrics.get("units") or maps.units or "mm")
+systems, truth_all, system_all, times = list(maps.systems), maps.truth, maps.systems, maps.times
 labels = [t.strftime("%Y-%m-%d %H:%M") for t in times]
 
 try:
@@ -63,7 +59,7 @@ except (AttributeError, TypeError, ValueError, KeyError):  # a damaged metrics.j
 wettest = int(np.nanargmax(np.nan_to_num(truth_all).sum(axis=(1, 2)))) if len(times) else 0
 choice = st.select_slider("Valid time (predicted field)", options=labels, value=labels[wettest], key="rain_time")
 i = labels.index(choice)
-lat, lon = ds["lat"].values, ds["lon"].values
+lat, lon = maps.lat, maps.lon
 fields = {"truth": truth_all[i], **{n: system_all[n][i] for n in systems}}
 when = f"{choice}" + (f", {lead} min ahead" if lead is not None else "")
 st.plotly_chart(rain_maps(fields, lat, lon, units, title=f"Region 1 rain at {when} ({units})"), key="rain_maps")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-import yaml
 
 from core.runs.catalog import delete_run, list_runs
-from core.runs.config_diff import config_differences, public_config
+from core.runs.config_diff import config_differences, public_config_text
 from ui.frame import runs_root, show_error, status_message
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
 from ui.sidebar import setup_page
@@ -34,7 +33,7 @@ with c1:
     st.markdown(f"**State:** {status.get('state', '?')} — {status_message(status)}")
     st.markdown("**Config**")
     config = run.safe_config()  # {} when damaged: then the raw text, as it is on disk
-    st.code(yaml.safe_dump(public_config(config), sort_keys=False) if config else run.config_text() or "(none yet)",
+    st.code(public_config_text(config) if config else run.config_text() or "(none yet)",
             language="yaml")
 with c2:
     table = metrics_frame(run)

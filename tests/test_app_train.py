@@ -33,10 +33,13 @@ def shrink_settings(at) -> None:
     import datetime as dt
 
     at.date_input(key="train_period_0").set_value((dt.date(1985, 1, 1), dt.date(1987, 12, 31)))
+    # the quick preset (the demo's) holds out two years; one is enough here
+    at.date_input(key="test_period_0").set_value((dt.date(1988, 1, 1), dt.date(1988, 12, 31)))
     at.number_input(key="iters_0").set_value(2)
     at.number_input(key="warmup_0").set_value(30)
     at.number_input(key="rho_0").set_value(30)
     at.number_input(key="hidden_0").set_value(8)
+    at.multiselect(key="baselines_0").set_value([])  # dXAJ alone
 
 
 @pytest.fixture(scope="module")

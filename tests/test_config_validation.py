@@ -19,8 +19,8 @@ from core.rain import cli as rain_cli
 from core.rain.pipeline import load_config as load_rain
 from core.runs.folder import RunDir
 from core.training.config import ConfigError, Float, Int, Key, Schema, read_yaml
-from core.training.schema_hydro import SCHEMA as HYDRO
-from core.training.schema_rain import SCHEMA as RAIN
+from core.hydro.config import SCHEMA as HYDRO
+from core.rain.pipeline import SCHEMA as RAIN
 from tests import training_launch as L
 
 

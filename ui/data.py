@@ -153,17 +153,15 @@ def predictions(path: Path, kind: str | None = None) -> xr.Dataset:
 
 
 def hydro_predictions(run: RunDir) -> dict[str, xr.Dataset]:
-    """``{model name: predictions}``: the run's own model first, then its baselines."""
+    """``{model name: predictions}``: the run's own model first, then its other models (baselines)."""
     out = {}
     if run.predictions_path.exists():
         ds = predictions(run.predictions_path, "hydro")
         out[str(ds.attrs.get("model", "dpl"))] = ds
-    base = run.path / "baselines"
-    if base.is_dir():
-        for sub in sorted(base.iterdir()):
-            path = sub / "predictions.nc"
-            if path.exists():
-                out[sub.name] = predictions(path, "hydro")
+    for name in run.model_names():
+        path = run.model_dir(name).predictions_path
+        if path.exists():
+            out[name] = predictions(path, "hydro")
     return out
 
 

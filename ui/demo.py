@@ -7,12 +7,12 @@ The queue lives in ``st.session_state["demo"]``: ``{"queue": [kinds still to sta
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core.demo import DEMO_ORDER, demo_config
 from core.runs import jobs
 from core.runs.folder import FINAL_STATES, RunDir
+from core.runs.results import rain_fields
 from ui.frame import runs_root, show_error, status_message
 
 DEMO_KEY = "demo"
@@ -109,13 +109,13 @@ def _results(demo: dict) -> None:
     with right:
         if rain is not None and rain.predictions_path.exists():
             try:
-                ds = predictions(rain.predictions_path)
-                wet = int(np.nanargmax(np.nan_to_num(ds["truth"].values).sum(axis=(1, 2))))
-                when = pd.Timestamp(ds["time"].values[wet]).strftime("%Y-%m-%d %H:%M")
-                fields = {"truth": ds["truth"].values[wet],
-                          **{n: ds[n].values[wet] for n in ("exp1", "exp2", "persistence") if n in ds}}
-                units = str(ds["truth"].attrs.get("units", "mm"))
-                st.plotly_chart(rain_maps(fields, ds["lat"].values, ds["lon"].values, units,
+                maps = rain_fields(predictions(rain.predictions_path))
+                wet = int(np.nanargmax(np.nan_to_num(maps.truth).sum(axis=(1, 2))))
+                when = maps.times[wet].strftime("%Y-%m-%d %H:%M")
+                fields = {"truth": maps.truth[wet],
+                          **{n: maps.systems[n][wet] for n in ("exp1", "exp2", "persistence") if n in maps.systems}}
+                units = str(maps.units or "mm")
+                st.plotly_chart(rain_maps(fields, maps.lat, maps.lon, units,
                                           title=f"Region 1 rain at {when} ({units})"), key="demo_rain_maps")
             except (OSError, ValueError, KeyError) as exc:
                 show_error(exc, f"Reading the demo run {rain.name}")

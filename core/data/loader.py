@@ -1,4 +1,5 @@
-"""``load_basins``: the one entry point of the basin data layer, dispatching to the source readers.
+"""``load_basins``: the one entry point of the basin data layer; the source readers are the
+registry :data:`core.data.sources.SOURCE_KINDS`.
 
 It sits above the readers (``embedded``, ``camels_us``, ``basin_table``) and ``sources``, which all
 build on :mod:`core.data.basins` (records, assembly, dates); keeping the dispatcher in its own
@@ -12,11 +13,9 @@ from typing import Any, Iterable
 
 import xarray as xr
 
-from .basin_table import load_table_file_records, load_table_folder_records
 from .basins import assemble
-from .camels_us import join_attributes, load_camels_records
-from .embedded import load_demo_records
-from .sources import resolve_source
+from .camels_us import join_attributes
+from .sources import get_source_kind, resolve_source
 
 
 def load_basins(
@@ -39,7 +38,7 @@ def load_basins(
         the default demo catchment, since the two demo records do not overlap in time).
     start, end : period (inclusive, anything ``pandas.Timestamp`` reads); default: the span all
         selected basins cover.
-    pet_method : ``"auto"``, ``"provided"``, ``"hargreaves"`` or ``"priestley_taylor"``.
+    pet_method : one of :data:`core.data.pet.PET_METHODS`.
     attributes : a ``camels_attributes_v2.0`` folder whose attributes join each basin's own
         (``core.data.camels_us.join_attributes``); None: the source's attributes only.
 
@@ -56,18 +55,8 @@ def load_basins(
         for any problem with the data, naming the file, variable, basin and date.
     """
     kind, location = resolve_source(source)
-    if kind == "demo":
-        records, attrs = load_demo_records(basins)
-        label = "demo"
-    elif kind == "camels_us":
-        records, attrs = load_camels_records(location, basins)
-        label = str(location)
-    elif kind == "basin_table":
-        records, attrs = load_table_folder_records(location, basins)
-        label = str(location)
-    else:
-        records, attrs = load_table_file_records(location, basins)
-        label = str(location)
+    records, attrs = get_source_kind(kind).load(location, basins)
     if attributes is not None:
         join_attributes(records, attributes)
-    return assemble(records, label, start=start, end=end, pet_method=pet_method, attrs=attrs)
+    return assemble(records, "demo" if kind == "demo" else str(location), start=start, end=end,
+                    pet_method=pet_method, attrs=attrs)

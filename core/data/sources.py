@@ -4,6 +4,11 @@
 ``;`` on Windows). Each may be a CAMELS-US folder, a basin-table folder, a single basin file, or a
 parent folder whose direct sub-folders are such sources (e.g. ``../shared/data``). Configuration
 files can list more folders under ``data_sources:`` (pass them as ``extra``).
+
+The kinds of source are one registry, :data:`SOURCE_KINDS` (``get_source_kind(name)``): each
+:class:`SourceKind` says whether a path is of its kind, lists the basin ids it offers and reads their
+records (``load(location, basins) -> (records, attributes)``, assembled by
+:func:`core.data.load_basins`). Detection tries the kinds in registration order.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from core.training.registry import Registry
 
 from .errors import DataError
 
@@ -40,19 +47,11 @@ class DataSource:
 
 
 def detect_kind(path: str | os.PathLike) -> str | None:
-    """``camels_us``, ``basin_table``, ``basin_file`` or None for an unrecognised path."""
-    from .camels_us import is_camels_us
-
+    """The name of the first :data:`SOURCE_KINDS` entry that recognises ``path``, or None."""
     path = Path(path)
-    if path.is_file():
-        return "basin_file" if path.suffix.lower() in _SERIES_SUFFIXES and _looks_like_basin_series(path) else None
-    if not path.is_dir():
-        return None
-    if is_camels_us(path):
-        return "camels_us"
-    series = sorted(p for p in path.iterdir() if p.suffix.lower() in _SERIES_SUFFIXES and p.name.lower() != "basins.csv")
-    if series and _looks_like_basin_series(series[0]):
-        return "basin_table"
+    for name, kind in SOURCE_KINDS.items():
+        if kind.detect(path):
+            return name
     return None
 
 
@@ -74,6 +73,94 @@ def _looks_like_basin_series(path: Path) -> bool:
         return bool(dims) and dims <= {"time", "date", "basin"}
     except (OSError, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of basin data source: how to recognise it, list its basins and read their records."""
+
+    detect: Callable[[Path], bool]
+    list_basins: Callable[[Any], list[str]]
+    load: Callable[[Any, Any], tuple[list, dict[str, Any]]]
+    label: str = ""
+
+
+SOURCE_KINDS: Registry[SourceKind] = Registry("basin data source kind")
+
+
+def _never(path: Path) -> bool:
+    return False  # the demo is named, never found on disk
+
+
+def _demo_ids(location: Any) -> list[str]:
+    from .embedded import DEMO_BASINS
+
+    return list(DEMO_BASINS)
+
+
+def _demo_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
+    from .embedded import load_demo_records
+
+    return load_demo_records(basins)
+
+
+def _is_camels(path: Path) -> bool:
+    from .camels_us import is_camels_us
+
+    return path.is_dir() and is_camels_us(path)
+
+
+def _camels_ids(location: Any) -> list[str]:
+    from .camels_us import list_camels_basins
+
+    return list(list_camels_basins(location))
+
+
+def _camels_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
+    from .camels_us import load_camels_records
+
+    return load_camels_records(location, basins)
+
+
+def _is_table_folder(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    series = sorted(p for p in path.iterdir() if p.suffix.lower() in _SERIES_SUFFIXES and p.name.lower() != "basins.csv")
+    return bool(series) and _looks_like_basin_series(series[0])
+
+
+def _table_ids(location: Any) -> list[str]:
+    from .basin_table import list_table_basins
+
+    return list(list_table_basins(location))
+
+
+def _table_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
+    from .basin_table import load_table_folder_records
+
+    return load_table_folder_records(location, basins)
+
+
+def _is_table_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in _SERIES_SUFFIXES and _looks_like_basin_series(path)
+
+
+def _file_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
+    from .basin_table import load_table_file_records
+
+    return load_table_file_records(location, basins)
+
+
+SOURCE_KINDS.register("demo", SourceKind(_never, _demo_ids, _demo_load, "embedded demo catchments"))
+SOURCE_KINDS.register("camels_us", SourceKind(_is_camels, _camels_ids, _camels_load, "CAMELS-US folder"))
+SOURCE_KINDS.register("basin_table", SourceKind(_is_table_folder, _table_ids, _table_load, "basin-table folder"))
+SOURCE_KINDS.register("basin_file", SourceKind(_is_table_file, lambda location: [Path(location).stem], _file_load,
+                                               "single basin file"))
+
+
+def get_source_kind(name: str) -> SourceKind:
+    """The :class:`SourceKind` called ``name`` (one of :data:`SOURCE_KINDS`)."""
+    return SOURCE_KINDS.get(name)
 
 
 def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
@@ -146,19 +233,7 @@ def available_sources(extra: Iterable[str | os.PathLike] | None = None, include_
 def list_basins(source: str | os.PathLike) -> list[str]:
     """Basin ids a source offers, without reading the series."""
     kind, path = resolve_source(source)
-    if kind == "demo":
-        from .embedded import DEMO_BASINS
-
-        return list(DEMO_BASINS)
-    if kind == "camels_us":
-        from .camels_us import list_camels_basins
-
-        return list(list_camels_basins(path))
-    if kind == "basin_table":
-        from .basin_table import list_table_basins
-
-        return list(list_table_basins(path))
-    return [Path(path).stem]
+    return get_source_kind(kind).list_basins(path)
 
 
 def _count_basins(path: Path, kind: str) -> int:

@@ -54,18 +54,28 @@ class PeriodOverlap(NamedTuple):
     end: pd.Timestamp
 
     def __str__(self) -> str:
-        days = (self.end - self.start).days + 1
+        days = (self.end.normalize() - self.start.normalize()).days + 1
         return (f"periods {self.first!r} and {self.second!r} overlap from {self.start.date()} to {self.end.date()} "
                 f"({days} day{'s' if days != 1 else ''}): {self.second} days would also be {self.first} days")
 
 
 def periods_overlap(periods: Mapping[str, Any]) -> list[PeriodOverlap]:
-    """Every pair of named periods that share a day (inclusive dates), in the order given.
+    """Every pair of named periods that share a day (inclusive dates), in the order given: the one
+    overlap rule of the config checks, the dashboard and the data split.
 
     ``periods``: ``{name: (start, end)}`` (anything :func:`parse_period` reads; None entries are
-    skipped, e.g. an optional validation period). Raises :class:`DataError` for an unreadable period.
+    skipped, e.g. an optional validation period). An end given as a plain date covers that whole day
+    (sub-daily data included). Raises :class:`DataError` for an unreadable period.
     """
-    parsed = {name: parse_period(period, name) for name, period in periods.items() if period is not None}
+    parsed = {}
+    for name, period in periods.items():
+        if period is None:
+            continue
+        start, end = parse_period(period, name)
+        raw_end = period.get("end") if isinstance(period, Mapping) else period[1]
+        if end == end.normalize() and (not isinstance(raw_end, str) or len(raw_end.strip()) <= 10):
+            end = end + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        parsed[name] = (start, end)
     names = list(parsed)
     found = []
     for i, a in enumerate(names):

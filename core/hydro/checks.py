@@ -13,6 +13,8 @@ from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from core.data.splits import periods_overlap
+
 Span = tuple[pd.Timestamp, pd.Timestamp]
 
 
@@ -72,11 +74,10 @@ def check_hydro_periods(data: Span, train: Sequence, test: Sequence, warmup: int
             problems.append(f"{label} {_day(start)} to {_day(end)} is outside the data ({_day(first)} to {_day(last)}).")
         else:
             periods[label] = (start, end)
-    if check_overlap and len(periods) == 2:
+    if check_overlap and len(periods) == 2 and periods_overlap(periods):
         (a0, a1), (b0, b1) = periods["Training period"], periods["Test period"]
-        if a0 <= b1 and b0 <= a1:
-            problems.append(f"Training period ({_day(a0)} to {_day(a1)}) and test period ({_day(b0)} to {_day(b1)}) "
-                            "overlap: the test years must be unseen in training.")
+        problems.append(f"Training period ({_day(a0)} to {_day(a1)}) and test period ({_day(b0)} to {_day(b1)}) "
+                        "overlap: the test years must be unseen in training.")
     if "Training period" in periods:
         a0, a1 = periods["Training period"]
         steps = int((a1 - a0) / step) + 1

@@ -22,6 +22,7 @@ import os
 import sys
 from typing import Any
 
+from core.hydro.models import model_names
 from core.hydro.config import DEFAULTS, ConfigError, deep_merge, for_model, load_config, validate
 from core.machine.device import flush_denormals_for_all_threads
 from core.machine.heap import keep_freed_memory
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--test-period", nargs=2, metavar=("START", "END"))
     train.add_argument("--epochs", type=int)
     train.add_argument("--device", help="auto (default), cpu or cuda[:N]")
-    train.add_argument("--model", choices=("dpl", "static_xaj", "lstm"), help="override config key 'model'")
+    train.add_argument("--model", choices=model_names(), help="override config key 'model'")
     train.add_argument("--baselines", help="comma-separated baselines to run, or 'none'")
     train.add_argument("--max-minutes", type=float, help="override train.max_minutes (wall-clock cap per model)")
     train.add_argument("--eval-stride", type=int, help="override evaluate.stride (test windows every N days)")

@@ -1,7 +1,7 @@
 """Hydrology run configuration: defaults, a YAML file and overrides merged and checked strictly.
 
 A config is a plain nested dict (written to the run's ``config.yaml`` as resolved). Its keys, types,
-ranges, defaults and help are the table in :mod:`core.training.schema_hydro` (add a key there); the
+ranges, defaults and help are the table in :mod:`core.hydro.config_schema` (add a key there); the
 loader is :mod:`core.training.config`, shared with the rain half. Summary:
 
 ``model``           ``dpl`` (dXAJ) | ``static_xaj`` | ``lstm``
@@ -27,11 +27,11 @@ import os
 from typing import Any, Mapping
 
 from core.training.config import ConfigError, read_yaml
-from core.training.schema_hydro import MODELS, SCHEMA
+from core.hydro.config_schema import MODELS, SCHEMA
 
 DEFAULTS: dict[str, Any] = SCHEMA.defaults()
 
-__all__ = ["DEFAULTS", "MODELS", "ConfigError", "deep_merge", "for_model", "load_config", "validate"]
+__all__ = ["DEFAULTS", "MODELS", "SCHEMA", "ConfigError", "deep_merge", "for_model", "load_config", "validate"]
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,8 @@ from core.hydro import xaj
 from core.hydro.baselines import StaticXAJ
 from core.hydro.params import XAJ_PARAMS
 from core.hydro.xaj_setup import step_constants
-from core.hydro.train import Prepared, build_model, load_checkpoint, prepare
+from core.hydro.models import build_model
+from core.hydro.train import Prepared, load_checkpoint, prepare
 from core.hydro.windows import WindowSampler
 from core.atomic_io import atomic_write_with
 from core.runs.folder import RunDir

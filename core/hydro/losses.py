@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from core.training.registry import Registry
+
 
 def _masked(sim: torch.Tensor, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if sim.shape != obs.shape:
@@ -149,18 +151,17 @@ def masked_nse_volume_loss(
     return masked_nse_loss(sim, obs, obs_std=obs_std, eps=eps) + volume_weight * volume_term
 
 
-LOSSES = {"nse": masked_nse_loss, "nse_kge": masked_nse_kge_loss, "nse_volume": masked_nse_volume_loss,
-          "rmse": masked_rmse, "mse": masked_mse}
-"""The hydrology losses by config name (``train.loss``), the usual first."""
+LOSSES: Registry[Callable[..., torch.Tensor]] = Registry("loss")
+"""The hydrology losses by config name (``train.loss``): ``loss(sim, obs, **options) -> scalar``."""
+for _name, _fn in (("nse", masked_nse_loss), ("nse_kge", masked_nse_kge_loss), ("nse_volume", masked_nse_volume_loss),
+                   ("rmse", masked_rmse), ("mse", masked_mse)):
+    LOSSES.register(_name, _fn)
 _TAKES_OBS_STD = frozenset({"nse", "nse_kge", "nse_volume"})
 
 
-def get_loss(name: str):
-    """Loss function by config name: one of :data:`LOSSES`."""
-    try:
-        return LOSSES[name.lower()]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r} in config key 'loss'; choose one of {sorted(LOSSES)}") from None
+def get_loss(name: str) -> Callable[..., torch.Tensor]:
+    """Loss function by config name (case-insensitive): one of :data:`LOSSES`."""
+    return LOSSES.get(name.lower() if isinstance(name, str) else name)
 
 
 def training_loss(train: Mapping[str, Any]) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:

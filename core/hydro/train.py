@@ -25,12 +25,10 @@ from torch import nn
 
 from core.data import load_basins
 from core.data.normalize import Normalizer
-from core.machine.device import resolve_device
-from core.hydro.baselines import LSTMBaseline, StaticXAJ
-from core.hydro.dpl import DPLModel
-from core.hydro.ensemble import Ensemble, member_loss_inputs
+from core.hydro.ensemble import member_loss_inputs
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.losses import training_loss
+from core.hydro.models import build_model  # noqa: F401  (re-exported: old callers import it from here)
 from core.hydro.params import ParamRanges
 from core.hydro.windows import WindowSampler, WindowSpec, window_table
 from core.runs.folder import RunDir
@@ -94,44 +92,6 @@ class PreparedCache:
         return len(self._items)
 
 
-def build_model(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
-    """``get_model(cfg)``: the network of ``config["model"]`` sized for the prepared inputs
-    (``model_args.ensemble`` n > 1: n of them from consecutive seeds, averaged)."""
-    n = int(config["model_args"].get("ensemble", 1) or 1)
-    if n > 1 and config["model"] != "static_xaj":
-        seed = int(config["train"]["seed"])
-        return Ensemble([_seeded(seed + i, lambda: _build_one(config, prepared)) for i in range(n)])
-    return _build_one(config, prepared)
-
-
-def _seeded(seed: int, make: Callable[[], nn.Module]) -> nn.Module:
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return make()
-
-
-def _build_one(config: Mapping[str, Any], prepared: Prepared) -> nn.Module:
-    kind = config["model"]
-    margs = config["model_args"]
-    n_inputs = len(prepared.inputs.input_names)
-    if kind == "dpl":
-        return DPLModel(n_inputs, prepared.ranges, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]),
-                        strategy=margs["strategy"], uh_length=int(config["xaj"]["uh_length"]),
-                        backend=config["xaj"]["backend"], lstm_steps=margs.get("lstm_steps"), bptt_steps=margs.get("bptt_steps"),
-                        dynamic_params=margs.get("dynamic_params"), n_components=int(margs.get("n_components", 1)),
-                        warmup_routing=bool(config["xaj"].get("warmup_routing", False)),
-                        step_hours=float(config["xaj"].get("step_hours", 24.0)),
-                        reservoir_equilibrium=bool(config["xaj"].get("reservoir_equilibrium", False)))
-    if kind == "static_xaj":
-        return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, uh_length=int(config["xaj"]["uh_length"]),
-                         backend=config["xaj"]["backend"],
-                         warmup_routing=bool(config["xaj"].get("warmup_routing", False)),
-                         step_hours=float(config["xaj"].get("step_hours", 24.0)),
-                         reservoir_equilibrium=bool(config["xaj"].get("reservoir_equilibrium", False)))
-    if kind == "lstm":
-        q_scale = prepared.norm.stats["q_obs"]["std"]
-        return LSTMBaseline(n_inputs, hidden=int(margs["hidden"]), dropout=float(margs["dropout"]), q_scale=q_scale)
-    raise ValueError(f"config key 'model' is {kind!r}; choose dpl, static_xaj or lstm")
 
 
 def period_table(prepared: Prepared, period: str, stride: int | None = None) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Rain nowcasting baselines without training, in the style of ``pysteps.nowcasts.get_method``.
 
-Every method has the signature ``method(frames, n_leads) -> [n_leads, H, W]``: ``frames`` are the
+Every method has the signature ``method(frames, n_leads, velocity=None) -> [n_leads, H, W]``: ``frames`` are the
 observed rain maps up to the issue time ``[T, H, W]`` (mm/h or mm per step, oldest first, NaN =
-unobserved) and the result holds the forecasts for 1 .. ``n_leads`` steps ahead in the same units.
+unobserved) and the result holds the forecasts for 1 .. ``n_leads`` steps ahead in the same units;
+``velocity`` is a motion field already estimated for these frames (methods without motion ignore it).
+``get_method(name)`` returns one of :data:`METHODS`.
 
 - ``persistence``: the last observed map at every lead.
 - ``extrapolation``: pySTEPS Lucas-Kanade motion from the input frames (``pysteps.motion``, dense
@@ -25,9 +27,12 @@ from typing import Callable
 
 import numpy as np
 
+from core.training.registry import Registry
+
 os.environ.setdefault("PYSTEPS_QUIET", "1")
 
-METHODS = ("persistence", "extrapolation", "sprog")
+METHODS: Registry[Callable[..., np.ndarray]] = Registry("rain baseline")
+"""The baselines by name (config ``nowcast.baselines``), ``method(frames, n_leads, velocity=None)``."""
 RAIN_THRESHOLD = 0.1  # mm/h: below this a pixel counts as dry for S-PROG's dB transform
 DB_ZERO = -15.0  # dB value of a dry pixel
 
@@ -39,7 +44,8 @@ def _finite(frames: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(frames), np.clip(frames, 0, None), 0.0)
 
 
-def persistence(frames: np.ndarray, n_leads: int) -> np.ndarray:
+@METHODS.register("persistence")
+def persistence(frames: np.ndarray, n_leads: int, velocity: np.ndarray | None = None) -> np.ndarray:
     """The last frame repeated for leads 1 .. ``n_leads``: ``[n_leads, H, W]``."""
     last = np.asarray(frames, dtype=np.float64)[-1]
     return np.repeat(last[None], int(n_leads), axis=0)
@@ -59,6 +65,7 @@ def motion_field(frames: np.ndarray) -> np.ndarray:
         return np.asarray(motion.get_method("LK")(rain, verbose=False), dtype=np.float64)
 
 
+@METHODS.register("extrapolation")
 def extrapolation(frames: np.ndarray, n_leads: int, velocity: np.ndarray | None = None) -> np.ndarray:
     """Semi-Lagrangian extrapolation of the last frame along the Lucas-Kanade motion: ``[n_leads, H, W]``."""
     from pysteps import extrapolation as extrap
@@ -71,6 +78,7 @@ def extrapolation(frames: np.ndarray, n_leads: int, velocity: np.ndarray | None 
     return np.clip(np.nan_to_num(np.asarray(out, dtype=np.float64), nan=0.0), 0, None)
 
 
+@METHODS.register("sprog")
 def sprog(frames: np.ndarray, n_leads: int, velocity: np.ndarray | None = None) -> np.ndarray:
     """pySTEPS S-PROG nowcast from the last 3 frames (AR order 2): ``[n_leads, H, W]``."""
     from pysteps import nowcasts
@@ -108,10 +116,7 @@ def sprog(frames: np.ndarray, n_leads: int, velocity: np.ndarray | None = None) 
 
 def get_method(name: str) -> Callable[..., np.ndarray]:
     """The baseline called ``name`` (one of :data:`METHODS`), as ``method(frames [T, H, W], n_leads)``."""
-    methods = {"persistence": persistence, "extrapolation": extrapolation, "sprog": sprog}
-    if name not in methods:
-        raise ValueError(f"unknown rain baseline {name!r}; use one of {list(METHODS)}")
-    return methods[name]
+    return METHODS.get(name)
 
 
 def nowcast_stack(rain: np.ndarray, issue: np.ndarray, steps: int, n_leads: int, methods) -> dict[str, np.ndarray]:
@@ -125,8 +130,5 @@ def nowcast_stack(rain: np.ndarray, issue: np.ndarray, steps: int, n_leads: int,
         frames = rain[i - steps + 1 : i + 1]
         v = motion_field(frames) if ("extrapolation" in methods or "sprog" in methods) else None
         for m in methods:
-            if m == "persistence":
-                out[m][k] = persistence(frames, n_leads)
-            else:
-                out[m][k] = get_method(m)(frames, n_leads, velocity=v)
+            out[m][k] = get_method(m)(frames, n_leads, velocity=v)
     return out

@@ -30,7 +30,8 @@ import torch
 import xarray as xr
 
 from core import metrics as M
-from core.rain.experiments import ExperimentData, lead_key, sample_inputs, step_minutes
+from core.rain.baselines import METHODS as BASELINES
+from core.rain.experiments import EXPERIMENTS, ExperimentData, lead_key, sample_inputs, step_minutes
 from core.rain.model import STRainNet
 from core.atomic_io import atomic_write_with
 
@@ -183,7 +184,7 @@ _LONG = {
     "sprog": "pySTEPS S-PROG (cascade of AR(2)-damped advected scales)",
 }
 
-SYSTEM_ORDER = ("exp1", "exp2", "persistence", "extrapolation", "sprog")
+SYSTEM_ORDER = (*EXPERIMENTS, *BASELINES.names())
 
 
 def evaluate_leads(prepared, models: dict, thresholds: list[float], fss_scales, n_boot: int, seed: int,

@@ -32,6 +32,7 @@ from core.data.regions import (
     upstream_cells,
     upstream_side_from_motion,
 )
+from core.rain.baselines import METHODS as BASELINES
 from core.rain.stacking import (
     Normalizer,
     channel_names,
@@ -521,8 +522,6 @@ class WindowDataset(torch.utils.data.Dataset):
 
 # --- nowcast block (issue 13): leads, baselines, guide nowcast -------------------------------------
 
-GUIDES = ("none", "extrapolation", "sprog")
-AUGMENTS = ("none", "flips")
 
 
 @dataclass
@@ -551,34 +550,18 @@ class NowcastConfig:
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "NowcastConfig":
-        from core.rain.baselines import METHODS
+        """The typed view of a ``nowcast`` section; its keys, defaults and checks are the table's
+        (:data:`core.rain.config.SCHEMA`), so a partial section is completed from there."""
+        from core.rain.config import nowcast_section
 
-        cfg = dict(cfg or {})
-        allowed = {"leads", "main_lead", "baselines", "guide", "augment"}
-        if set(cfg) - allowed:
-            raise ValueError(f"unknown key(s) {sorted(set(cfg) - allowed)} in config section 'nowcast'; "
-                             f"allowed: {sorted(allowed)}")
-        leads = cfg.get("leads") or [1]
-        if not isinstance(leads, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in leads):
-            raise ValueError(f"config nowcast.leads must be a list of whole steps >= 1, got {leads!r}")
-        leads = sorted(set(leads))
-        main = cfg.get("main_lead") or leads[0]
-        if main not in leads:
-            raise ValueError(f"config nowcast.main_lead = {main!r} must be one of nowcast.leads {leads}")
-        base = cfg.get("baselines")
-        base = list(METHODS) if base is None else ([base] if isinstance(base, str) else list(base))
-        for b in base:
-            if b not in METHODS:
-                raise ValueError(f"unknown baseline {b!r} in config nowcast.baselines; use {list(METHODS)}")
+        cfg = nowcast_section(cfg)
+        leads = sorted(set(cfg["leads"]))
+        main = cfg["main_lead"] if cfg["main_lead"] is not None else leads[0]
+        base = list(BASELINES) if cfg["baselines"] is None else list(cfg["baselines"])
         if "persistence" not in base:
             base.insert(0, "persistence")  # the reference every table is read against
-        guide = str(cfg.get("guide", "none"))
-        if guide not in GUIDES:
-            raise ValueError(f"config nowcast.guide = {guide!r}; use one of {list(GUIDES)}")
-        augment = str(cfg.get("augment", "none"))
-        if augment not in AUGMENTS:
-            raise ValueError(f"config nowcast.augment = {augment!r}; use one of {list(AUGMENTS)}")
-        return cls(leads=leads, main_lead=int(main), baselines=list(dict.fromkeys(base)), guide=guide, augment=augment)
+        return cls(leads=leads, main_lead=int(main), baselines=list(dict.fromkeys(base)), guide=cfg["guide"],
+                   augment=cfg["augment"])
 
 
 def step_minutes(times) -> float:

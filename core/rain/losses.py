@@ -9,10 +9,14 @@ gradient, which is what lets experiment 2 see region 2 without being scored on i
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
-LOSSES = ("weighted_mse", "log_cosh")
+from core.training.registry import Registry
+
+LOSSES: Registry[Callable[..., torch.Tensor]] = Registry("loss")
+"""The rain losses by config name (``train.loss``): ``loss(pred, obs, mask=None, alpha=...) -> scalar``."""
 
 
 def _keep(obs: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -28,6 +32,7 @@ def _masked_mean(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.where(keep, values, torch.zeros_like(values)).sum() / keep.sum().clamp(min=1)
 
 
+@LOSSES.register("weighted_mse")
 def weighted_mse(pred: torch.Tensor, obs: torch.Tensor, mask: torch.Tensor | None = None, alpha: float = 1.0) -> torch.Tensor:
     """``mean((pred - obs)^2 * (1 + alpha * obs))`` over the masked pixels.
 
@@ -44,6 +49,7 @@ def weighted_mse(pred: torch.Tensor, obs: torch.Tensor, mask: torch.Tensor | Non
     return _masked_mean((pred - obs) ** 2 * (1.0 + alpha * obs), keep)
 
 
+@LOSSES.register("log_cosh")
 def log_cosh(pred: torch.Tensor, obs: torch.Tensor, mask: torch.Tensor | None = None, alpha: float = 0.0) -> torch.Tensor:
     """``mean(log(cosh(pred - obs)))`` over the masked pixels (quadratic near 0, linear for large errors).
 
@@ -59,10 +65,6 @@ def log_cosh(pred: torch.Tensor, obs: torch.Tensor, mask: torch.Tensor | None = 
     return _masked_mean(d + torch.nn.functional.softplus(-2.0 * d) - math.log(2.0), keep)
 
 
-def get_loss(name: str):
+def get_loss(name: str) -> Callable[..., torch.Tensor]:
     """The loss function called ``name`` (one of :data:`LOSSES`)."""
-    if name == "weighted_mse":
-        return weighted_mse
-    if name == "log_cosh":
-        return log_cosh
-    raise ValueError(f"unknown loss {name!r} in config key 'train.loss'; use one of {LOSSES}")
+    return LOSSES.get(name)

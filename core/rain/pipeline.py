@@ -1,6 +1,6 @@
 """One rain run end to end: config -> data -> experiments -> training -> verification -> run directory.
 
-The config's keys, types, ranges, defaults and help are the table in :mod:`core.training.schema_rain`
+The config's keys, types, ranges, defaults and help are the table in :mod:`core.rain.config`
 (add a key there), loaded by :mod:`core.training.config`, the loader shared with the hydrology half.
 Documented by example in ``configs/rain_quick.yaml``::
 
@@ -41,6 +41,7 @@ import xarray as xr
 
 from core.data.errors import DataError
 from core.rain import evaluate as E
+from core.rain.config import SCHEMA  # noqa: F401  (the key table; importable from here too)
 from core.rain.experiments import (
     ExperimentData,
     Layout,
@@ -56,7 +57,6 @@ from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training.config import ConfigError, read_yaml, resolve_data_path
 from core.training.precision import amp_settings
-from core.training.schema_rain import SCHEMA
 
 DEFAULTS: dict = SCHEMA.defaults()
 

@@ -28,6 +28,13 @@ def public_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: public_config(v) if isinstance(v, Mapping) else v for k, v in config.items() if not str(k).startswith("_")}
 
 
+def public_config_text(config: Mapping[str, Any]) -> str:
+    """:func:`public_config` as YAML text in the key order of the config, for display."""
+    import yaml
+
+    return yaml.safe_dump(public_config(config), sort_keys=False)
+
+
 def config_differences(a: Mapping[str, Any], b: Mapping[str, Any], ignore: tuple[str, ...] = IGNORED
                        ) -> list[tuple[str, Any, Any]]:
     """``[(dotted key, value in a, value in b)]`` for every setting that differs, sorted by key; a

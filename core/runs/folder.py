@@ -10,6 +10,11 @@ Layout of one run directory::
         checkpoints/     ``last.pt`` and ``best.pt``
         predictions.nc   test-period predictions (NetCDF)
         log.txt          the worker's stdout and stderr
+        models/<name>/   further models of the same run (e.g. baselines), each with the files of a
+                         run (checkpoints/, history.json, metrics.json, predictions.nc);
+                         ``baselines/<name>/`` in runs written before this layout, still read
+
+:meth:`RunDir.model_dir` and :meth:`RunDir.model_names` are the one way to reach those folders.
 
 Every write goes through ``core.atomic_io`` (a temporary file in the same folder, then ``os.replace``), so a reader (or a
 run killed mid-write) only ever sees a whole old file or a whole new file.
@@ -141,17 +146,30 @@ class RunDir:
     def log_path(self) -> Path:
         return self.path / "log.txt"
 
-    # --- several models in one run: RUN/models/<name>/, each laid out like a run -------------
+    # --- several models in one run ---------------------------------------------------------------
+    MODELS_DIR = "models"
+    LEGACY_MODELS_DIR = "baselines"
+
     def model_dir(self, name: str) -> "RunDir":
-        """The folder of model ``name`` of this run (``models/<name>/``; runs written before it: ``baselines/<name>/``)."""
-        folder = self.path / "models" / name
-        legacy = self.path / "baselines" / name
-        return RunDir(legacy if legacy.is_dir() and not folder.is_dir() else folder)
+        """The folder of the run's model ``name``: ``models/<name>/``, or the legacy
+        ``baselines/<name>/`` when only that exists (runs written before ``models/``).
+
+        ``name`` must be a plain folder name, so the result always lies inside the run.
+        """
+        if safe_file_name(name, "model name") != name:
+            raise ValueError(f"model name {name!r} is not a plain folder name")
+        current = self.path / self.MODELS_DIR / name
+        legacy = self.path / self.LEGACY_MODELS_DIR / name
+        return RunDir(legacy if not current.exists() and legacy.is_dir() else current)
 
     def model_names(self) -> list[str]:
-        """The models with a folder in this run, sorted ([] for a run of one model)."""
-        names = {p.name for sub in ("models", "baselines") if (self.path / sub).is_dir()
-                 for p in (self.path / sub).iterdir() if p.is_dir()}
+        """Names of the further models stored in the run (``models/`` and legacy ``baselines/``
+        folders), sorted; the run's own model is not among them."""
+        names: set[str] = set()
+        for folder in (self.MODELS_DIR, self.LEGACY_MODELS_DIR):
+            root = self.path / folder
+            if root.is_dir():
+                names.update(p.name for p in root.iterdir() if p.is_dir())
         return sorted(names)
 
     def read_all_history(self) -> list[dict]:

@@ -6,8 +6,10 @@
 - ``lifecycle``    the worker: SIGTERM/SIGINT -> ``cancelled``, error -> ``failed``, status and
                    progress writing, the epoch convention
 - ``config``       the strict YAML config loader (duplicate and unknown keys, types and ranges,
-                   overlapping periods); value types in ``config_types``; the key tables of the two
-                   kinds in ``schema_hydro`` and ``schema_rain``
+                   overlapping periods); value types in ``config_types``; the key tables live with
+                   their halves (``core.hydro.config_schema``, ``core.rain.config``)
+- ``registry``     named choices (models, losses, optimizers, baselines, data sources): ``Registry``
+- ``optimizers``   ``OPTIMIZERS`` and ``get_optimizer(name)``
 
 The normalisation both models fit on the training period is :class:`core.data.normalize.Normalizer`
 (in the data layer, below both halves).

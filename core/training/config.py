@@ -1,7 +1,7 @@
 """The one config loader of both kinds: strict YAML, a declarative key table per kind, clear errors.
 
-A kind's keys are one table of :class:`Key` rows (``core.training.schema_hydro``,
-``core.training.schema_rain``): dotted path, value type with its range, default and help. To add a
+A kind's keys are one table of :class:`Key` rows, kept with its half (``core.hydro.config_schema``,
+``core.rain.config``): dotted path, value type with its range, default and help. To add a
 key, add a row. :meth:`Schema.complete` merges a raw config over the defaults and
 
 - rejects unknown keys (naming them and the keys allowed there) and sections given as non-mappings;
@@ -143,6 +143,24 @@ class Schema:
         except ConfigError as exc:
             raise exc.located(where) from None
 
+    def complete_section(self, section: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+        """One section (``"nowcast"``) of ``raw`` over its defaults, type- and range-checked, without
+        the cross-key checks (they read other sections); for typed views built from a section alone."""
+        merged = self.merge(self.defaults(), {section: dict(raw or {})})
+        out = merged[section]
+        for k in self.keys:
+            if not k.path.startswith(section + "."):
+                continue
+            node = out
+            *parents, leaf = k.path[len(section) + 1:].split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            try:
+                node[leaf] = k.type.check(node.get(leaf, copy.deepcopy(k.default)))
+            except Invalid as exc:
+                raise ConfigError(str(exc), k.path) from None
+        return plain_values(out)
+
     def help_table(self) -> str:
         """The key table as text (``path  type  default  help``), for documentation."""
         rows = [f"{k.path:<32} {k.type.expected:<40} {k.default!r:<14} {k.help}" for k in self.keys]
@@ -169,18 +187,19 @@ def check_periods_disjoint(paths: Iterable[str]) -> Check:
     paths = list(paths)
 
     def check(config: dict) -> None:
-        given = [(p, get_path(config, p)) for p in paths if get_path(config, p)]
-        spans = []
-        for p, (start, end) in given:
-            s, e = pd.Timestamp(start), pd.Timestamp(end)
-            if e == e.normalize() and len(str(end)) <= 10:
-                e = e + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-            spans.append((p, s, e, f"{start} .. {end}"))
-        for i, (pa, sa, ea, ta) in enumerate(spans):
-            for pb, sb, eb, tb in spans[i + 1:]:
-                if sa <= eb and sb <= ea:
-                    raise ConfigError(f"overlaps {pa} ({ta}): periods must not share days "
-                                      f"(shared from {max(sa, sb).date()} to {min(ea, eb).date()})", f"{pb} ({tb})")
+        from core.data.errors import DataError
+        from core.data.splits import periods_overlap
+
+        given = {p: get_path(config, p) for p in paths if get_path(config, p)}
+        try:
+            overlaps = periods_overlap(given)
+        except DataError as exc:  # the Period type has checked each one; kept for hand-made configs
+            raise ConfigError(str(exc), paths[0]) from None
+        if overlaps:
+            o = overlaps[0]
+            ta, tb = (f"{given[p][0]} .. {given[p][1]}" for p in (o.first, o.second))
+            raise ConfigError(f"overlaps {o.first} ({ta}): periods must not share days "
+                              f"(shared from {o.start.date()} to {o.end.date()})", f"{o.second} ({tb})")
 
     return check
 

@@ -1,21 +1,31 @@
-"""Optimisers by name: ``get_optimizer(name)(params, lr=, weight_decay=) -> torch.optim.Optimizer``."""
+"""Optimizers by config name (``train.optimizer``), shared by both halves.
+
+Every entry of :data:`OPTIMIZERS` is ``make(params, lr, weight_decay) -> torch.optim.Optimizer``;
+``get_optimizer(name)`` returns it. The first entry is the default.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
+from core.training.registry import Registry
 
-OPTIMIZERS: dict[str, OptimizerFactory] = {
-    "adamw": lambda params, lr, weight_decay: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay),
-    "adadelta": lambda params, lr, weight_decay: torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay),
-}
+MakeOptimizer = Callable[[Iterable[Any], float, float], torch.optim.Optimizer]
+OPTIMIZERS: Registry[MakeOptimizer] = Registry("optimizer")
 
 
-def get_optimizer(name: str) -> OptimizerFactory:
-    try:
-        return OPTIMIZERS[str(name).lower()]
-    except KeyError:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}") from None
+@OPTIMIZERS.register("adamw")
+def adamw(params: Iterable[Any], lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=float(lr), weight_decay=float(weight_decay))
+
+
+@OPTIMIZERS.register("adadelta")
+def adadelta(params: Iterable[Any], lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    return torch.optim.Adadelta(params, lr=float(lr), weight_decay=float(weight_decay))
+
+
+def get_optimizer(name: str) -> MakeOptimizer:
+    """``make(params, lr, weight_decay)`` of the optimizer called ``name`` (one of :data:`OPTIMIZERS`)."""
+    return OPTIMIZERS.get(name)

@@ -1,26 +1,30 @@
 """The keys of a hydrology (dXAJ) run config: one row per key, ``Key(path, type, default, help)``.
 
 To add a key, add a row here (and use it in ``core.hydro``); the loader then accepts it, checks its
-type and range and fills its default. Cross-key checks are at the bottom.
+type and range and fills its default. Cross-key checks are at the bottom. The allowed names of
+models, losses, optimizers and PET methods come from their registries, so a new entry there is a
+new allowed value here.
 """
 
 from __future__ import annotations
 
+from core.data.pet import PET_METHODS
 from core.hydro.losses import LOSSES
+from core.hydro.models import MAIN_MODEL, baseline_names, model_names
 from core.hydro.params import XAJ_PARAMS as XAJ_NAMES
+from core.training.optimizers import OPTIMIZERS
 from core.training.config import (
     Bool, Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
     Period, Schema, Str, check_periods_disjoint,
 )
 
-MODELS = ("dpl", "static_xaj", "lstm")
-BASELINES = ("static_xaj", "lstm")
-PET_METHODS = ("auto", "provided", "priestley_taylor", "hargreaves")
+MODELS = tuple(model_names())
+BASELINES = tuple(baseline_names())
 
 KEYS = [
     Key("kind", Choice("hydro"), "hydro", "kind of run"),
     Key("name", Optional(Str()), None, "label of the run"),
-    Key("model", Choice(*MODELS), "dpl", "dpl (dXAJ) | static_xaj | lstm"),
+    Key("model", Choice(*MODELS), MAIN_MODEL, " | ".join(MODELS)),
     Key("baselines", ListOf(Choice(*BASELINES)), [], "extra models trained and evaluated in the same run"),
     Key("overrides", FreeMapping(), {}, "per-model config changes, e.g. {static_xaj: {train: {lr: 0.05}}}"),
     Key("data.source", DataPath(), "demo", "demo, a CAMELS-US or basin-table folder/file, or a source name"),
@@ -49,10 +53,10 @@ KEYS = [
     Key("train.epochs", Int(min=1), 20, "epochs"),
     Key("train.batch_size", Int(min=1), 64, "global batch (windows)"),
     Key("train.iterations_per_epoch", Optional(Int(min=1)), None, "null = all windows once"),
-    Key("train.optimizer", Choice("adamw", "adadelta"), "adamw", "optimiser"),
+    Key("train.optimizer", Choice(*OPTIMIZERS.names()), OPTIMIZERS.names()[0], "optimiser"),
     Key("train.lr", Float(0, min_open=True), 0.005, "learning rate"),
     Key("train.weight_decay", Float(0), 0.0, "weight decay"),
-    Key("train.loss", Choice(*LOSSES), "rmse", "training loss"),
+    Key("train.loss", Choice(*LOSSES.names()), "rmse", "training loss"),
     Key("train.kge_weight", Float(0), 1.0, "weight of the 1 - KGE term of loss nse_kge"),
     Key("train.volume_weight", Float(0), 0.5, "weight of the |beta - 1| (relative volume error) term of loss nse_volume"),
     Key("train.patience", Int(min=0), 5, "epochs without improvement before stopping; 0 = never"),

@@ -1,18 +1,25 @@
 """The keys of a rain (ST-RainNet) run config: one row per key, ``Key(path, type, default, help)``.
 
 To add a key, add a row here (and use it in ``core.rain``); the loader then accepts it, checks its
-type and range and fills its default. Cross-key checks are at the bottom.
+type and range and fills its default. Cross-key checks are at the bottom. Loss, optimizer and
+baseline names come from their registries. ``core.rain.pipeline`` loads configs with :data:`SCHEMA`.
 """
 
 from __future__ import annotations
 
+from core.rain.baselines import METHODS as BASELINES
+from core.rain.experiments import EXPERIMENTS
+from core.rain.losses import LOSSES
+from core.training.optimizers import OPTIMIZERS
 from core.training.config import (
     Bool, Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
     Period, Schema, Str, check_periods_disjoint,
 )
 
-EXPERIMENTS = ("exp1", "exp2")
 SIDES = ("west", "east", "south", "north", "auto")
+GUIDES = tuple(n for n in BASELINES.names() if n != "persistence")
+"""Baselines that can guide the net (persistence adds nothing the net does not already see)."""
+AUGMENTS = ("none", "flips")
 _FLAG = OneOf(Bool(), Choice("auto", "true", "false"))
 
 KEYS = [
@@ -35,7 +42,7 @@ KEYS = [
     Key("split.test", Optional(Period()), None, "[start, end]"),
     Key("split.train_fraction", Optional(Float(0, 1, min_open=True, max_open=True)), None, "without periods: share of samples (default 0.7)"),
     Key("split.val_fraction", Optional(Float(0, 1, max_open=True)), None, "share held out for validation (default 0.15)"),
-    Key("experiments", OneOf(ListOf(Choice(*EXPERIMENTS), min_len=1), Choice(*EXPERIMENTS)), ["exp1", "exp2"], "exp1 and/or exp2"),
+    Key("experiments", OneOf(ListOf(Choice(*EXPERIMENTS), min_len=1), Choice(*EXPERIMENTS)), list(EXPERIMENTS), " and/or ".join(EXPERIMENTS)),
     Key("model.hidden_channels", ListOf(Int(min=1), min_len=1), [32, 64], "channels per level (last = bottleneck)"),
     Key("model.kernel_size", Int(min=1), 3, "ConvLSTM kernel size"),
     Key("train.epochs", Int(min=1), 20, "epochs"),
@@ -43,7 +50,8 @@ KEYS = [
     Key("train.grad_accum", Int(min=1), 1, "micro-batches per optimiser step"),
     Key("train.lr", Float(0, min_open=True), 1e-3, "learning rate"),
     Key("train.weight_decay", Float(0), 1e-2, "AdamW weight decay"),
-    Key("train.loss", Choice("weighted_mse", "log_cosh"), "weighted_mse", "training loss"),
+    Key("train.optimizer", Choice(*OPTIMIZERS.names()), OPTIMIZERS.names()[0], "optimiser"),
+    Key("train.loss", Choice(*LOSSES.names()), LOSSES.names()[0], "training loss"),
     Key("train.alpha", Float(0), 1.0, "weighted-MSE weight of heavy rain"),
     Key("train.amp", _FLAG, "auto", "mixed precision: auto, true or false"),
     Key("train.channels_last", _FLAG, "auto", "NHWC memory format: auto, true or false"),
@@ -56,11 +64,11 @@ KEYS = [
     # --- issue 13 (rain helper): lead times, baselines, extrapolation guide (core.rain.experiments.NowcastConfig) ---
     Key("nowcast.leads", ListOf(Int(min=1), min_len=1), [1], "forecast steps scored; the net predicts 1..max at once"),
     Key("nowcast.main_lead", Optional(Int(min=1)), None, "lead of metrics.json 'test'; null = the first lead"),
-    Key("nowcast.baselines", Optional(ListOf(Choice("persistence", "extrapolation", "sprog"))), None,
-        "baselines scored beside the experiments; null = all three"),
-    Key("nowcast.guide", Choice("none", "extrapolation", "sprog"), "none",
+    Key("nowcast.baselines", Optional(ListOf(Choice(*BASELINES.names()))), None,
+        "baselines scored beside the experiments; null = all of them"),
+    Key("nowcast.guide", Choice("none", *GUIDES), "none",
         "give the net a baseline nowcast as input and learn a correction to it (residual)"),
-    Key("nowcast.augment", Choice("none", "flips"), "none", "random flips of training samples"),
+    Key("nowcast.augment", Choice(*AUGMENTS), "none", "random flips of training samples"),
 ]
 
 
@@ -112,3 +120,10 @@ SCHEMA = Schema("rain", KEYS, checks=[
     _split_periods_complete,
     check_periods_disjoint(["split.train", "split.val", "split.test"]),
 ])
+
+
+def nowcast_section(raw: dict | None) -> dict:
+    """The ``nowcast`` section ``raw`` over this table's defaults, checked (also main_lead in leads)."""
+    section = SCHEMA.complete_section("nowcast", raw)
+    _main_lead_in_leads({"nowcast": section})
+    return section
