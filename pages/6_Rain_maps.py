@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.runs.results import has_leads, rain_fields
+from core.rain.predictions import has_leads, rain_fields
 from core.viz.maps import difference_maps, rain_maps
 from core.viz.verification import csi_chart, gain_table, lead_chart, lead_keys, lead_verdict, verification_table
 from ui.data import predictions, readable_runs

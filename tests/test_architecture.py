@@ -26,14 +26,17 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core.__main__": ("core.runs",),  # reaches the halves' CLIs by importlib and a name, on demand
     "core.demo": ("core.hydro", "core.rain"),
     "core.viz": ("core.data", "core.metrics"),
-    "core.hydro": ("core.training", "core.runs", "core.data", "core.metrics", "core.machine", "core.atomic_io"),
-    "core.rain": ("core.training", "core.runs", "core.data", "core.metrics", "core.machine", "core.atomic_io"),
-    "core.training": ("core.runs", "core.data", "core.metrics", "core.machine", "core.atomic_io"),
+    "core.hydro": ("core.training", "core.runs", "core.data", "core.metrics", "core.machine", "core.atomic_io",
+                   "core.registry"),
+    "core.rain": ("core.training", "core.runs", "core.data", "core.metrics", "core.machine", "core.atomic_io",
+                  "core.registry"),
+    "core.training": ("core.runs", "core.data", "core.metrics", "core.machine", "core.atomic_io", "core.registry"),
     "core.runs": ("core.metrics", "core.machine", "core.atomic_io"),
-    "core.data": ("core.atomic_io",),
+    "core.data": ("core.atomic_io", "core.registry"),
     "core.metrics": (),
     "core.machine": (),
     "core.atomic_io": (),
+    "core.registry": (),  # named choices: a leaf every layer that owns choices fills
     "core": ("core.machine",),  # core/__init__.py puts the thread policy in place before torch loads
 }
 """Which layer may import which. ``core`` in an allowed list means every core layer."""

@@ -202,7 +202,7 @@ def test_evaluate_stride_blocks(tmp_path):
 
 def test_config_pet_method_reaches_the_loader():
     from core.data.errors import DataError
-    from core.hydro.train import prepare
+    from core.hydro.prepare import prepare
 
     # the config loader refuses an unknown method up front, naming the key
     with pytest.raises(ValueError, match="data.pet_method: .*'thornthwaite'"):

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from core.training.config import ConfigError
-from core.training.registry import Registry, UnknownName
+from core.registry import Registry, UnknownName
 
 
 def test_registry_lists_valid_names_in_registration_order():
@@ -64,13 +64,13 @@ def test_key_tables_take_their_choices_from_the_registries():
     assert list(RAIN.key("nowcast.baselines").type.inner.item.choices) == METHODS.names()
 
 
-def test_optimizer_is_built_as_make_optimizer_did():
+def test_optimizer_is_built_with_the_configs_rate_and_decay():
     import torch
 
-    from core.hydro.train import make_optimizer
+    from core.training.optimizers import get_optimizer
 
     params = [torch.nn.Parameter(torch.zeros(2))]
-    opt = make_optimizer({"train": {"optimizer": "adadelta", "lr": 0.5, "weight_decay": 0.1}}, params)
+    opt = get_optimizer("adadelta")(params, lr=0.5, weight_decay=0.1)
     assert isinstance(opt, torch.optim.Adadelta) and opt.defaults["lr"] == 0.5 and opt.defaults["weight_decay"] == 0.1
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 from core.demo import DEMO_ORDER, demo_config
 from core.runs import jobs
 from core.runs.folder import FINAL_STATES, RunDir
-from core.runs.results import rain_fields
+from core.rain.predictions import rain_fields
 from ui.frame import runs_root, show_error, status_message
 
 DEMO_KEY = "demo"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from core.training.registry import Registry
+from core.registry import Registry
 
 from .errors import DataError
 

@@ -140,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _config_failure(run, exc)
 
     def body() -> str:
-        from core.hydro.train import PreparedCache
+        from core.hydro.prepare import PreparedCache
 
         D.init_from_env(config["train"]["device"])
         lifecycle.start(run, "train", f"training {config['model']}", kind="hydro")
@@ -184,7 +184,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return lifecycle.EXIT_USAGE
 
     def body() -> str:
-        from core.hydro.train import PreparedCache
+        from core.hydro.prepare import PreparedCache
 
         lifecycle.start(run, "evaluate", "evaluating on the test period", kind="hydro")
         data = PreparedCache()  # loaded once, shared by every model of the run

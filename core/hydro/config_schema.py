@@ -13,6 +13,7 @@ from core.hydro.losses import LOSSES
 from core.hydro.models import MAIN_MODEL, baseline_names, model_names
 from core.hydro.params import XAJ_PARAMS as XAJ_NAMES
 from core.training.optimizers import OPTIMIZERS
+from core.training.trainer_keys import trainer_keys
 from core.training.config import (
     Bool, Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
     Period, Schema, Str, check_periods_disjoint,
@@ -50,26 +51,14 @@ KEYS = [
     Key("xaj.uh_length", Int(min=1), 15, "unit-hydrograph length (steps)"),
     Key("xaj.backend", Choice("auto", "reference", "fused"), "auto", "XAJ implementation"),
     Key("param_ranges", Optional(FreeMapping()), None, "{name: [lower, upper]}; omitted names keep the defaults"),
-    Key("train.epochs", Int(min=1), 20, "epochs"),
-    Key("train.batch_size", Int(min=1), 64, "global batch (windows)"),
-    Key("train.iterations_per_epoch", Optional(Int(min=1)), None, "null = all windows once"),
-    Key("train.optimizer", Choice(*OPTIMIZERS.names()), OPTIMIZERS.names()[0], "optimiser"),
-    Key("train.lr", Float(0, min_open=True), 0.005, "learning rate"),
-    Key("train.weight_decay", Float(0), 0.0, "weight decay"),
+    *trainer_keys(epochs=20, batch_size=64, optimizer=OPTIMIZERS.names()[0], lr=0.005, weight_decay=0.0,
+                  patience=5, grad_clip=1.0, amp="false"),  # float32 physics: no autocast unless asked
     Key("train.loss", Choice(*LOSSES.names()), "rmse", "training loss"),
     Key("train.kge_weight", Float(0), 1.0, "weight of the 1 - KGE term of loss nse_kge"),
     Key("train.volume_weight", Float(0), 0.5, "weight of the |beta - 1| (relative volume error) term of loss nse_volume"),
-    Key("train.patience", Int(min=0), 5, "epochs without improvement before stopping; 0 = never"),
-    Key("train.lr_decay", Float(0, 1, min_open=True), 1.0,
-        "multiply lr by this after lr_decay_patience epochs without a lower validation loss; 1 = off"),
-    Key("train.lr_decay_patience", Int(min=1), 3, "epochs without improvement before lr decays"),
-    Key("train.weight_average", Float(0, 1, max_open=True), 0.0,
-        "decay of the moving average of the weights used for validation and evaluation; 0 = off"),
     Key("train.seed", Int(min=0), 42, "random seed"),
     Key("train.device", Device(), "auto", "auto, cpu or cuda[:N]"),
-    Key("train.grad_clip", Optional(Float(0)), 1.0, "gradient-norm clip; 0 or null = off"),
     Key("train.num_threads", Optional(Int(min=1)), None, "torch threads"),
-    Key("train.max_minutes", Optional(Float(0, min_open=True)), None, "wall-clock cap; stops after the epoch that crosses it"),
     Key("evaluate.batch_size", Int(min=1), 512, "windows per forward pass"),
     Key("evaluate.stride", Int(min=1), 1, "a test window every k days, predicting its last k days"),
     # --- issue 12 (dXAJ recipe) keys ---

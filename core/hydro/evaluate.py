@@ -31,7 +31,8 @@ from core.hydro.baselines import StaticXAJ
 from core.hydro.params import XAJ_PARAMS
 from core.hydro.xaj_setup import step_constants
 from core.hydro.models import build_model
-from core.hydro.train import Prepared, load_checkpoint, prepare
+from core.hydro.prepare import Prepared, prepare
+from core.hydro.train import load_checkpoint
 from core.hydro.windows import WindowSampler
 from core.atomic_io import atomic_write_with
 from core.runs.folder import RunDir

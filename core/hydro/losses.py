@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from core.training.registry import Registry
+from core.registry import Registry
 
 
 def _masked(sim: torch.Tensor, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,7 +14,7 @@ The first entry is the main model; the others are the baselines a run can train 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -22,10 +22,8 @@ from torch import nn
 from core.hydro.baselines import LSTMBaseline, StaticXAJ
 from core.hydro.dpl import DPLModel
 from core.hydro.ensemble import Ensemble
-from core.training.registry import Registry
-
-if TYPE_CHECKING:
-    from core.hydro.train import Prepared
+from core.registry import Registry
+from core.hydro.prepare import Prepared
 
 Builder = Callable[[Mapping[str, Any], "Prepared"], nn.Module]
 MODELS: Registry[Builder] = Registry("hydro model")

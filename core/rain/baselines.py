@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.training.registry import Registry
+from core.registry import Registry
 
 os.environ.setdefault("PYSTEPS_QUIET", "1")
 

@@ -8,19 +8,18 @@ baseline names come from their registries. ``core.rain.pipeline`` loads configs 
 from __future__ import annotations
 
 from core.rain.baselines import METHODS as BASELINES
-from core.rain.experiments import EXPERIMENTS
 from core.rain.losses import LOSSES
-from core.training.optimizers import OPTIMIZERS
+from core.training.trainer_keys import AMP_FLAG, trainer_keys
 from core.training.config import (
     Bool, Choice, ConfigError, DataPath, Device, Float, FreeMapping, Int, Key, ListOf, OneOf, Optional,
     Period, Schema, Str, check_periods_disjoint,
 )
 
 SIDES = ("west", "east", "south", "north", "auto")
+EXPERIMENTS = ("exp1", "exp2")  # experiment 1: region 1 alone; experiment 2: with the upstream region 2
 GUIDES = tuple(n for n in BASELINES.names() if n != "persistence")
 """Baselines that can guide the net (persistence adds nothing the net does not already see)."""
 AUGMENTS = ("none", "flips")
-_FLAG = OneOf(Bool(), Choice("auto", "true", "false"))
 
 KEYS = [
     Key("kind", Choice("rain"), "rain", "kind of run"),
@@ -45,17 +44,10 @@ KEYS = [
     Key("experiments", OneOf(ListOf(Choice(*EXPERIMENTS), min_len=1), Choice(*EXPERIMENTS)), list(EXPERIMENTS), " and/or ".join(EXPERIMENTS)),
     Key("model.hidden_channels", ListOf(Int(min=1), min_len=1), [32, 64], "channels per level (last = bottleneck)"),
     Key("model.kernel_size", Int(min=1), 3, "ConvLSTM kernel size"),
-    Key("train.epochs", Int(min=1), 20, "epochs"),
-    Key("train.batch_size", Int(min=1), 8, "global batch (all ranks, before accumulation)"),
-    Key("train.grad_accum", Int(min=1), 1, "micro-batches per optimiser step"),
-    Key("train.lr", Float(0, min_open=True), 1e-3, "learning rate"),
-    Key("train.weight_decay", Float(0), 1e-2, "AdamW weight decay"),
-    Key("train.optimizer", Choice(*OPTIMIZERS.names()), OPTIMIZERS.names()[0], "optimiser"),
+    *trainer_keys(epochs=20, batch_size=8, grad_accum=1, lr=1e-3, weight_decay=1e-2, patience=5, amp="auto"),
     Key("train.loss", Choice(*LOSSES.names()), LOSSES.names()[0], "training loss"),
     Key("train.alpha", Float(0), 1.0, "weighted-MSE weight of heavy rain"),
-    Key("train.amp", _FLAG, "auto", "mixed precision: auto, true or false"),
-    Key("train.channels_last", _FLAG, "auto", "NHWC memory format: auto, true or false"),
-    Key("train.patience", Int(min=0), 5, "epochs without improvement before stopping; 0 = never"),
+    Key("train.channels_last", AMP_FLAG, "auto", "NHWC memory format: auto, true or false"),
     Key("train.device", Device(), "auto", "auto, cpu or cuda[:N]"),
     Key("evaluate.thresholds", Optional(ListOf(Float(0, min_open=True), min_len=1)), None, "rain thresholds; null = defaults of the source"),
     Key("evaluate.fss_scales", ListOf(Int(min=1), min_len=1), [1, 3, 5], "FSS window sizes (pixels)"),

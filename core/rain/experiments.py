@@ -33,12 +33,12 @@ from core.data.regions import (
     upstream_side_from_motion,
 )
 from core.rain.baselines import METHODS as BASELINES
+from core.rain.config import EXPERIMENTS, nowcast_section
 from core.rain.stacking import (
     Normalizer,
     channel_names,
 )
 
-EXPERIMENTS = ("exp1", "exp2")
 AUTO = "auto"  # regions.upstream_side: choose the side from the rain motion of the training frames
 MOTION_SPAN_S = 1800.0  # seconds of rain motion one motion estimate spans on short (radar) steps
 
@@ -552,8 +552,6 @@ class NowcastConfig:
     def from_config(cls, cfg: dict | None) -> "NowcastConfig":
         """The typed view of a ``nowcast`` section; its keys, defaults and checks are the table's
         (:data:`core.rain.config.SCHEMA`), so a partial section is completed from there."""
-        from core.rain.config import nowcast_section
-
         cfg = nowcast_section(cfg)
         leads = sorted(set(cfg["leads"]))
         main = cfg["main_lead"] if cfg["main_lead"] is not None else leads[0]

@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from core.training.registry import Registry
+from core.registry import Registry
 
 LOSSES: Registry[Callable[..., torch.Tensor]] = Registry("loss")
 """The rain losses by config name (``train.loss``): ``loss(pred, obs, mask=None, alpha=...) -> scalar``."""

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from core.training.registry import Registry
+from core.registry import Registry
 
 MakeOptimizer = Callable[[Iterable[Any], float, float], torch.optim.Optimizer]
 OPTIMIZERS: Registry[MakeOptimizer] = Registry("optimizer")

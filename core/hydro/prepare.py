@@ -1,0 +1,90 @@
+"""The data of a hydrology run, ready for every model in it: basins loaded, periods resolved,
+normalisation fitted on the training period, arrays built, windows specified, parameter ranges set.
+
+:func:`prepare` does it once; :class:`PreparedCache` shares the result between the models of a run
+(training and evaluation alike), so a run with two baselines loads and normalises its data once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from core.data import load_basins
+from core.data.normalize import Normalizer
+from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
+from core.hydro.params import ParamRanges
+from core.hydro.windows import WindowSpec, window_table
+
+
+@dataclass
+class Prepared:
+    """Everything a model needs from the data, shared by training and evaluation."""
+
+    inputs: HydroInputs
+    norm: Normalizer
+    periods: dict[str, tuple[str, str] | None]
+    spec: WindowSpec
+    ranges: ParamRanges
+
+
+def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
+    """Load the basins, resolve periods, fit (or reuse) the normalisation, build the arrays."""
+    data = config["data"]
+    ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
+                     attributes=data.get("attributes"))
+    periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
+    ds, dynamic = derived_inputs(ds, list(data["dynamic_inputs"]), bool(data.get("log_prcp", False)))
+    statics = static_names(ds, data.get("static_inputs"))
+    if norm is None:
+        norm = fit_normalizer(ds, periods["train"], dynamic, statics)
+    else:
+        statics = list(norm.static)
+    inputs = build_inputs(ds, norm, dynamic, statics, periods["train"])
+    w = config["window"]
+    spec = WindowSpec(int(w["warmup"]), int(w["rho"]), int(w["horizon"]), int(w["stride"]))
+    ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
+                                   preset=config.get("range_preset", "classic"))
+    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
+
+
+class PreparedCache:
+    """The data of a run, prepared once and shared by every model whose data sections agree.
+
+    A run's models differ in ``model``, ``model_args`` and ``train``; only ``data``, ``window``,
+    ``param_ranges`` and ``range_preset`` (which a model's ``overrides`` may change) shape
+    :class:`Prepared`.
+    """
+
+    SECTIONS = ("data", "window", "param_ranges", "range_preset")
+
+    def __init__(self) -> None:
+        self._items: dict[str, Prepared] = {}
+
+    def get(self, config: Mapping[str, Any]) -> Prepared:
+        key = json.dumps({k: config.get(k) for k in self.SECTIONS}, sort_keys=True, default=str)
+        if key not in self._items:
+            self._items[key] = prepare(config)
+        return self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+
+
+def period_table(prepared: Prepared, period: str, stride: int | None = None) -> np.ndarray:
+    """Windows whose targets lie inside ``period`` (warmup may reach into the preceding days)."""
+    bounds = prepared.periods.get(period)
+    if bounds is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    first, last = prepared.inputs.period_slice(bounds, period)
+    spec = prepared.spec
+    if stride is not None:
+        spec = WindowSpec(spec.warmup, spec.rho, spec.horizon, stride)
+    table = window_table(prepared.inputs.y, spec, first=first, last=last)
+    return table
