@@ -13,7 +13,7 @@ from core import jobs, threads
 from core.threads import (MARK, SWITCH, ThreadPolicyError, apply_environment, free_cores, policy_environment,
                           worker_environment)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CORES = threads.usable_cores()
 POLICY_NAMES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS",
                 SWITCH, MARK)

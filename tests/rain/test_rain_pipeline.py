@@ -23,7 +23,7 @@ from core.rain import cli, pipeline
 from core.data.errors import DataError
 from core.rain.experiments import motion_lag, plan_regions, split_samples
 from core.runs import RunDir
-from tests.test_regions import _moving_blob
+from tests.data.test_regions import _moving_blob
 
 
 def _world(nt=48, ny=6, nx=16, seed=0) -> xr.Dataset:
@@ -382,7 +382,7 @@ def test_cli_on_a_small_demo_world(tmp_path):
 def test_sigterm_marks_the_run_cancelled(tmp_path):
     cfg = _config(tmp_path, train={"epochs": 500, "batch_size": 4, "patience": 0})
     run_dir = tmp_path / "term"
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
         [sys.executable, "-m", "core", "rain", "train", "--config", str(_write(tmp_path, cfg)),
          "--run-dir", str(run_dir), "--no-progress"],

@@ -70,7 +70,7 @@ def test_job_completes_and_page_shows_results(trained):
 
 def test_second_start_is_refused_while_a_job_runs(trained, runs_root):
     """A job started outside the page holds the CPU: the page refuses to start another and says why."""
-    from tests.test_jobs import tiny_hydro_config
+    from tests.runs.test_jobs import tiny_hydro_config
 
     busy = jobs.start_job("hydro", tiny_hydro_config(epochs=50, iterations=50), runs_root, device="cpu")
     try:

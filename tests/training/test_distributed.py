@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import training_launch as L
+from tests import training_launch as L
 
 PARITY = {"rtol": 1e-4, "atol": 1e-5}
 

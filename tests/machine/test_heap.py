@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # Training steps of an LSTM in a fresh process (as a training worker is): the gradient of the last
 # step and the resident-memory growth over six steps after two warm-up steps.

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import training_launch as L
+from tests import training_launch as L
 
 SEED = 20261122
 N_EXPERIMENTS = {"hydro": 1, "rain": 2}

@@ -15,7 +15,7 @@ import pytest
 from core import jobs
 from core.runs import RunDir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_hydro_config(epochs: int = 1, iterations: int = 2) -> dict:

@@ -209,7 +209,7 @@ def test_a_new_key_is_one_row():
 
 
 def test_the_shipped_configs_load():
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     for path in sorted((repo / "configs").glob("*.yaml")):
         loader = load_rain if path.name.startswith("rain") else load_hydro
         assert loader(path)["kind"] in ("hydro", "rain"), path

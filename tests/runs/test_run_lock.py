@@ -16,7 +16,7 @@ from core import jobs, run_lock
 from core.runs import RunDir, delete_run, list_runs
 from tests.training_launch import child_env, write_hydro_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def core_cli(*args: str) -> subprocess.Popen:

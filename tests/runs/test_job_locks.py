@@ -16,7 +16,7 @@ import pytest
 from core import jobs
 from core.runs import RunDir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 """Stands in for the training worker: the lock protocol is under test, not training."""
 
