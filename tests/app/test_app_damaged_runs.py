@@ -15,6 +15,8 @@ from core.hydro.params import DEFAULT_RANGES, XAJ_PARAMS
 from core.runs import RunDir
 from tests.app_helpers import assert_clean, open_page
 
+pytestmark = pytest.mark.slow
+
 PAGES = [None, "2_Train_dXAJ.py", "3_Hydrographs.py", "4_Parameters.py", "5_Rain_experiments.py", "6_Rain_maps.py",
          "7_Runs.py"]
 HEALTHY_HYDRO, HEALTHY_RAIN, DAMAGED_NAME = "hydro-20250101-000000-ok", "rain-20250101-000000-ok", "hydro-20250102-000000-bad"

@@ -9,6 +9,8 @@ from core.atomic_io import atomic_write_yaml
 from core.runs import RunDir, new_run_dir
 from tests.app_helpers import assert_clean, button, errors_of, open_page
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def empty_runs(tmp_path, monkeypatch):

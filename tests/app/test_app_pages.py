@@ -6,6 +6,8 @@ import pytest
 
 from tests.app_helpers import assert_clean, errors_of, open_page
 
+pytestmark = pytest.mark.slow
+
 PAGES = ["1_Basins.py", "2_Train_dXAJ.py", "3_Hydrographs.py", "4_Parameters.py", "5_Rain_experiments.py",
          "6_Rain_maps.py", "7_Runs.py"]
 

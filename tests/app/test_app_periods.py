@@ -8,6 +8,8 @@ import pytest
 
 from tests.app_helpers import assert_clean, errors_of, open_page
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def empty_runs(tmp_path, monkeypatch):

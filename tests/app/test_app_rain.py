@@ -9,6 +9,8 @@ import pytest
 
 from tests.app_helpers import assert_clean, button, errors_of, open_page, poll_until_final, write_small_world
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):

@@ -13,6 +13,8 @@ from core.runs import RunDir
 from ui.run_tables import metrics_frame
 from tests.app_helpers import assert_clean, button, errors_of, open_page, poll_until_final
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory):

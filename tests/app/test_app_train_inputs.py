@@ -9,6 +9,8 @@ from streamlit.testing.v1 import AppTest
 from core.data import load_basins
 from tests.app_helpers import REPO, TIMEOUT, assert_clean, button, errors_of
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def empty_runs(tmp_path, monkeypatch):

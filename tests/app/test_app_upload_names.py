@@ -6,6 +6,8 @@ import pytest
 
 from tests.app_helpers import assert_clean, errors_of, open_page
 
+pytestmark = pytest.mark.slow
+
 ROWS = "\n".join(f"2001-01-{d:02d},{d % 3}.0,1.5,0.{d}" for d in range(1, 29))
 GOOD = ("date,prcp,pet,q_obs\n" + ROWS + "\n").encode()
 

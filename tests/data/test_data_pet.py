@@ -23,6 +23,7 @@ def table_dir(shared_data):
     return shared_data / "camels_us_daily"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, band", [("priestley_taylor", (0.65, 1.10)), ("hargreaves", (0.80, 1.30))])
 def test_pet_mean_matches_camels(table_dir, method, band):
     ds = load_basins(table_dir, start="1989-10-01", end="2009-09-30", pet_method=method)

@@ -20,6 +20,7 @@ def radar_dir(shared_data):
     return shared_data / "radar_fmi_20160928"
 
 
+@pytest.mark.slow
 def test_load_fmi_real_sequence(radar_dir):
     ds = load_radar(radar_dir, **FIN)
     assert ds.sizes["time"] == 80 and ds.attrs["radar_format"] == "fmi_pgm"
@@ -32,6 +33,7 @@ def test_load_fmi_real_sequence(radar_dir):
     assert np.all(np.diff(ds["lat"].values) > 0)
 
 
+@pytest.mark.slow
 def test_fmi_block_mean_of_several_pixels(radar_dir, tmp_path):
     """Four valid pixels of different rates in one grid cell, no data elsewhere: the cell holds their mean
     (not the max or the sum), a rate below the noise floor counts as a dry pixel, no-data pixels not at all.
@@ -85,6 +87,7 @@ def test_fmi_block_mean_equals_hand_computation(radar_dir, tmp_path):
     assert np.nanmax(rain) == pytest.approx((1000 / 223) ** (1 / 1.53), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_mch_event_subfolders_form_one_source_with_a_gap(shared_data):
     folder = shared_data / "radar_mch"
     fmt, files = radar_files(folder)
@@ -112,6 +115,7 @@ def test_mch_rate_is_twelve_times_the_5_minute_accumulation(shared_data, tmp_pat
     assert np.nanmax(ds["rain"].values) > 0.2 * 12.0 * np.nanmax(acc)
 
 
+@pytest.mark.slow
 def test_bom_netcdf_ten_minute_steps(shared_data, tmp_path):
     files = sorted((shared_data / "radar_bom_20201031").glob("*.nc"))[60:63]
     for f in files:

@@ -133,6 +133,7 @@ def test_motion_needs_rain():
         mean_motion(np.zeros((3, 8, 8)))
 
 
+@pytest.mark.slow
 def test_real_radar_event_moves_north(shared_data):
     """2016-09-28 FMI event: the band drifts north, ~2-4 km per 5 min, so region 2 goes south."""
     from core.data.radar import load_radar

@@ -21,6 +21,8 @@ from core.data import load_basins
 from core.hydro import cli, xaj
 from core.runs import RunDir
 
+pytestmark = pytest.mark.slow
+
 TINY = {
     "name": "alignment",
     "model": "dpl",

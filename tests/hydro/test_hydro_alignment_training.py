@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from core.hydro import cli
@@ -78,6 +79,7 @@ def _train_static_xaj(tmp_path, shift: int) -> float:
     return json.loads((run / "metrics.json").read_text())["test"]["median"]["nse"]
 
 
+@pytest.mark.slow
 def test_calibration_recovers_an_exact_xaj_target_and_collapses_when_offset_by_one_step(tmp_path):
     aligned = _train_static_xaj(tmp_path, shift=0)
     offset = _train_static_xaj(tmp_path, shift=1)

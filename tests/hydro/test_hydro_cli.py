@@ -53,6 +53,7 @@ def _check_metrics(block: dict, basins: list[str]) -> None:
         assert math.isfinite(scores["nse"]) and scores["rmse"] >= 0
 
 
+@pytest.mark.slow
 def test_cli_train_and_evaluate_with_baselines(tmp_path):
     run_dir = tmp_path / "run"
     config = _write_config(tmp_path, baselines=["static_xaj", "lstm"],
@@ -112,6 +113,7 @@ def test_lr_decays_after_plateau_of_the_validation_loss():
     assert make_lr_schedule(load_config(None, TINY), optimizer) is None  # lr_decay 1 = off
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decay, average", [(1.0, 0.0), (0.5, 0.0), (1.0, 0.9)])
 def test_resume_equals_uninterrupted(tmp_path, decay, average):
     config = load_config(None, {**TINY, "train": {**TINY["train"], "epochs": 3, "lr_decay": decay,

@@ -49,6 +49,7 @@ def test_float32_gradients_within_rounding_of_full_backprop():
         assert float((a - b).abs().max()) <= 1e-5 * float(b.abs().max())
 
 
+@pytest.mark.slow
 def test_gradcheck_float64():
     lstm = _lstm(False)
     x = torch.randn(9, 2, 6, dtype=torch.float64, requires_grad=True)

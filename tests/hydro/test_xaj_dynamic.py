@@ -3,6 +3,7 @@ equals the eager reference in float64, gradients pass gradcheck and stay finite 
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from core.hydro.dpl import DPLModel
@@ -63,6 +64,7 @@ def test_per_step_gradients_fused_equal_reference():
     assert grads[0][20:].abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_gradcheck_with_dynamic_parameters_and_several_components():
     """gradcheck of the fused path through a three-component average with per-step K, B, C."""
     steps, basins, m = 14, 2, 3

@@ -166,18 +166,22 @@ def check_float32(runs):
         assert (fused32 - ref64).abs().max() <= 1e-4 * scale, f"state {name}: fused float32 far from float64"
 
 
+@pytest.mark.slow
 def test_real_forcing_ten_years_float64_matches_reference(real_runs):
     check_float64(real_runs)
 
 
+@pytest.mark.slow
 def test_real_forcing_ten_years_float32_matches_reference(real_runs):
     check_float32(real_runs)
 
 
+@pytest.mark.slow
 def test_extremes_and_parameter_bounds_float64_match_reference(extreme_runs):
     check_float64(extreme_runs)
 
 
+@pytest.mark.slow
 def test_extremes_and_parameter_bounds_float32_match_reference(extreme_runs):
     check_float32(extreme_runs)
 

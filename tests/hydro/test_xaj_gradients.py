@@ -10,6 +10,8 @@ import torch
 from core.hydro.params import PARAM_INDEX, XAJ_PARAMS, ParamRanges
 from core.hydro.xaj import simulate
 
+pytestmark = pytest.mark.slow
+
 RANGES = ParamRanges()
 
 

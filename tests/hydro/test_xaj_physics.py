@@ -203,6 +203,7 @@ def test_shapes_dtypes_and_states_layout():
     assert torch.equal(et, states["E"])
 
 
+@pytest.mark.slow
 def test_float32_agrees_with_float64():
     forcing, params = _forcing(730, 4), _params(4)
     q64, et64 = simulate(forcing, params, warmup=100, backend="reference")

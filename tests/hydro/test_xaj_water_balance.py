@@ -24,6 +24,8 @@ from core.hydro.params import PARAM_INDEX, ParamRanges
 from core.hydro.unit_hydrograph import gamma_unit_hydrograph
 from core.hydro.xaj import simulate, unpack_params, water_balance
 
+pytestmark = pytest.mark.slow
+
 TEN_YEARS = 3653
 RANGES = ParamRanges()
 

@@ -49,6 +49,7 @@ def _six_steps(mode: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
 def test_kept_heap_changes_no_result_and_does_not_grow_per_step():
     default, kept = _six_steps("default"), _six_steps("keep")

@@ -136,6 +136,7 @@ def test_start_job_gives_the_worker_the_policy(tmp_path, monkeypatch, user, expe
     assert env["PYTHONUNBUFFERED"] == "1"
 
 
+@pytest.mark.slow
 def test_importing_core_first_gives_torch_the_policy_threads():
     """In a fresh process, ``import core`` before ``import torch`` must fix torch's thread count."""
     env = {k: v for k, v in os.environ.items() if k not in POLICY_NAMES}

@@ -254,6 +254,7 @@ def test_split_is_chronological_and_disjoint():
         split_samples(times, 3, {"train": ["2020-01-01", "2020-01-12"], "test": ["2021-01-10", "2021-01-20"]})
 
 
+@pytest.mark.slow
 def test_cli_train_and_evaluate_write_metrics_schema(tmp_path):
     cfg_path = _write(tmp_path, _config(tmp_path))
     run_dir = tmp_path / "run"
@@ -299,6 +300,7 @@ def test_cli_train_and_evaluate_write_metrics_schema(tmp_path):
     assert again["test"]["exp2"]["rmse"] == pytest.approx(metrics["test"]["exp2"]["rmse"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypatch):
     cfg_path = _write(tmp_path, _config(tmp_path))
     full = tmp_path / "full"
@@ -379,6 +381,7 @@ def test_cli_on_a_small_demo_world(tmp_path):
     assert RunDir(run_dir).read_config()["regions"]["upstream_side"] == "auto"  # the request, as given
 
 
+@pytest.mark.slow
 def test_sigterm_marks_the_run_cancelled(tmp_path):
     cfg = _config(tmp_path, train={"epochs": 500, "batch_size": 4, "patience": 0})
     run_dir = tmp_path / "term"

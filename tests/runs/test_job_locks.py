@@ -78,6 +78,7 @@ def test_simultaneous_starts_in_threads_start_one_worker(tmp_path, sleeper_worke
         _cancel_all(tmp_path)
 
 
+@pytest.mark.slow
 def test_simultaneous_starts_in_processes_start_one_worker(tmp_path):
     """Four server processes (e.g. two dashboards on one runs folder) start at the same instant."""
     go = tmp_path / "go"

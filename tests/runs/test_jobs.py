@@ -56,6 +56,7 @@ def wait_running(run: RunDir, timeout: float = 60.0) -> None:
                          f"{run.read_status().get('state')!r}); log:\n{run.tail_log(30)}")
 
 
+@pytest.mark.slow
 def test_job_runs_to_completion_and_releases_the_lock(tmp_path):
     run = jobs.start_job("hydro", tiny_hydro_config(), tmp_path, name="tiny", device="cpu")
     assert jobs.active_job(tmp_path, "cpu").path == run.path
@@ -70,6 +71,7 @@ def test_job_runs_to_completion_and_releases_the_lock(tmp_path):
     assert not list(tmp_path.glob(".job-*.lock"))
 
 
+@pytest.mark.slow
 def test_second_job_on_the_same_device_is_refused_then_cancel_stops_the_first(tmp_path):
     first = jobs.start_job("hydro", tiny_hydro_config(epochs=50, iterations=50), tmp_path, device="cpu")
     with pytest.raises(jobs.JobError, match=f"already running on cpu: run {first.name}"):
@@ -86,6 +88,7 @@ def test_second_job_on_the_same_device_is_refused_then_cancel_stops_the_first(tm
     assert jobs.cancel_job(again, grace_seconds=5)["state"] == "cancelled"
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_marked_failed_with_its_last_log_lines(tmp_path):
     run = jobs.start_job("hydro", tiny_hydro_config(epochs=50, iterations=50), tmp_path, device="cpu")
     wait_running(run)

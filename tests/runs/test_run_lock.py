@@ -39,6 +39,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_second_worker_on_a_held_run_dir_exits_without_touching_it(tmp_path):
     run_dir = tmp_path / "run"
     config = write_hydro_config(tmp_path / "tiny.yaml", epochs=1, iterations=2)
@@ -65,6 +66,7 @@ def test_second_worker_on_a_held_run_dir_exits_without_touching_it(tmp_path):
     assert run_lock.holder(run_dir) is None  # the kernel released it with the process
 
 
+@pytest.mark.slow
 def test_two_real_workers_started_together_on_one_run_dir(tmp_path):
     run_dir = tmp_path / "run"
     config = write_hydro_config(tmp_path / "tiny.yaml", epochs=2, iterations=2)
@@ -80,6 +82,7 @@ def test_two_real_workers_started_together_on_one_run_dir(tmp_path):
     assert [r["epoch"] for r in run.read_history()] == [1, 2], "history written by one worker only"
 
 
+@pytest.mark.slow
 def test_sigkilled_worker_becomes_failed_with_a_reason_and_is_deletable(tmp_path):
     root = tmp_path / "runs"
     run_dir = root / "hydro-killed"

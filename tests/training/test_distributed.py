@@ -20,6 +20,8 @@ import torch
 
 from tests import training_launch as L
 
+pytestmark = pytest.mark.slow
+
 PARITY = {"rtol": 1e-4, "atol": 1e-5}
 
 

@@ -21,6 +21,8 @@ import torch
 
 from tests import training_launch as L
 
+pytestmark = pytest.mark.slow
+
 SEED = 20261122
 N_EXPERIMENTS = {"hydro": 1, "rain": 2}
 EPOCHS = {"hydro": L.HYDRO_EPOCHS, "rain": L.RAIN_EPOCHS}

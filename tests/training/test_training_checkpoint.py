@@ -121,6 +121,7 @@ def _copy_run(src: Path, dst: Path) -> Path:
 CHECKPOINTS = {"hydro": ("best.pt", "last.pt"), "rain": ("exp1_best.pt", "exp1_last.pt")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["hydro", "rain"])
 @pytest.mark.parametrize("command", ["evaluate", "resume"])
 def test_crafted_checkpoint_runs_no_code(kind, command, trained, tmp_path):
@@ -140,6 +141,7 @@ def test_crafted_checkpoint_runs_no_code(kind, command, trained, tmp_path):
     assert status["state"] == "failed" and target.name in status["message"] and "refused for safety" in status["message"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["hydro", "rain"])
 def test_truncated_last_checkpoint_on_resume_names_the_file(kind, trained, tmp_path):
     run_dir = _copy_run(trained[kind], tmp_path / "run")
@@ -152,6 +154,7 @@ def test_truncated_last_checkpoint_on_resume_names_the_file(kind, trained, tmp_p
     assert str(last) in done.stderr
 
 
+@pytest.mark.slow
 def test_resumed_config_is_the_runs_own(trained):
     """The stored config is plain YAML (dates as text), readable by any YAML reader."""
     for run_dir in trained.values():
@@ -159,6 +162,7 @@ def test_resumed_config_is_the_runs_own(trained):
         assert isinstance(stored, dict) and stored["kind"] in ("hydro", "rain")
 
 
+@pytest.mark.slow
 def test_both_halves_number_epochs_from_1(trained):
     """One epoch convention (core.training.lifecycle): history and checkpoints count epochs from 1."""
     hydro = RunDir(trained["hydro"])
