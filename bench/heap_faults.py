@@ -3,7 +3,7 @@
 The mechanism behind ``core.machine.heap``: glibc maps blocks above its mmap threshold afresh on every
 allocation, so each training step faults in (and the kernel zeroes) its large tensors again; with
 freed memory kept in the heap the next step reuses the blocks. Counts depend on glibc, the kernel and
-transparent huge pages, so they live here, not in a test (tests/test_heap.py checks the behaviour).
+transparent huge pages, so they live here, not in a test (tests/machine/test_heap.py checks the behaviour).
 Each mode runs in a fresh process (as a training worker is), six steps after two warm-up steps.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/heap_faults.py

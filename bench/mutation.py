@@ -42,18 +42,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # target name -> (module file, module name, test files, functions to mutate or None for all)
 TARGETS: dict[str, tuple[str, str, list[str], list[str] | None]] = {
-    "metrics": ("core/metrics.py", "core.metrics", ["tests/test_metrics.py", "tests/test_metrics_edges.py"], None),
+    "metrics": ("core/metrics.py", "core.metrics", ["tests/hydro/test_metrics.py", "tests/hydro/test_metrics_edges.py"], None),
     "windows": ("core/hydro/windows.py", "core.hydro.windows",
-                ["tests/test_hydro_windows.py", "tests/test_hydro_window_batches.py", "tests/test_metrics_edges.py"], None),
+                ["tests/hydro/test_hydro_windows.py", "tests/hydro/test_hydro_window_batches.py",
+                 "tests/hydro/test_metrics_edges.py"], None),
     "inputs": ("core/hydro/inputs.py", "core.hydro.inputs",
-               ["tests/test_hydro_inputs.py", "tests/test_hydro_alignment.py"], None),
+               ["tests/hydro/test_hydro_inputs.py", "tests/hydro/test_hydro_alignment.py"], None),
     "rain_samples": ("core/rain/experiments.py", "core.rain.experiments",
-                     ["tests/test_rain_samples.py", "tests/test_rain_stacking.py"],
+                     ["tests/rain/test_rain_samples.py", "tests/rain/test_rain_stacking.py"],
                      ["build_experiment", "fit_frames", "split_samples", "__getitem__", "_take"]),
     "rain_sample_ends": ("core/rain/stacking.py", "core.rain.stacking",
-                         ["tests/test_rain_samples.py", "tests/test_rain_stacking.py"], ["sample_end_indices"]),
+                         ["tests/rain/test_rain_samples.py", "tests/rain/test_rain_stacking.py"], ["sample_end_indices"]),
     "rain_evaluate": ("core/rain/evaluate.py", "core.rain.evaluate",
-                      ["tests/test_rain_evaluate.py", "tests/test_rain_samples.py"], None),
+                      ["tests/rain/test_rain_evaluate.py", "tests/rain/test_rain_samples.py"], None),
 }
 
 _CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,

@@ -1,6 +1,6 @@
 """Launch the training CLIs as real processes for the distributed and resume tests, and inspect runs.
 
-Imported by ``tests/test_distributed.py`` and ``tests/test_resume.py``; also run as a script, in which
+Imported by ``tests/training/test_distributed.py`` and ``tests/training/test_resume.py``; also run as a script, in which
 case it installs the fault hooks below and then runs ``python -m core <args>`` unchanged::
 
     python tests/training_launch.py hydro train --config C --run-dir D

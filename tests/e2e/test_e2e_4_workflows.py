@@ -102,7 +102,7 @@ def test_upload_train_export_compare_delete(page, app_server, tmp_path):
     # the grid draws on a canvas; its cells reach the accessible mirror table (text_content) only some
     # time after the render, and its toolbar CSV goes through the browser's save-file picker rather
     # than a download event, so the exact difference is asserted by the AppTest
-    # (tests/test_app_train.py) and here when the mirror has it
+    # (tests/app/test_app_train.py) and here when the mirror has it
     text = ""
     deadline = time.monotonic() + 15
     while "difference (b - a)" not in text and time.monotonic() < deadline:
