@@ -8,7 +8,7 @@ Every row of ``core.hydro.config.SCHEMA`` and of the rain table (``core.rain.con
 table: the key, its type, its default, its allowed range or choices and its help text. Everything is
 read from the key objects' attributes (``path``, ``type``, ``default``, ``help``) and the value-type
 objects (``min``, ``max``, ``choices``, ...), never from the source text, so the page follows the
-tables whatever file they live in. ``tests/test_docs.py`` fails when the committed page differs.
+tables whatever file they live in. ``tests/repo/test_docs.py`` fails when the committed page differs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Gridded weather -> stacked channels, sliding-window samples and normalisation.
 
-Channel order (the contract every model input follows, tested in ``tests/test_rain_stacking.py``)::
+Channel order (the contract every model input follows, tested in ``tests/rain/test_rain_stacking.py``)::
 
     for variable in variables:          # e.g. temperature, dewpoint, u, v, height
         for level in levels:            # e.g. 1000, 925, ..., 200 hPa, in the dataset's order

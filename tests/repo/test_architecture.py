@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # Layers of the project and what each may import besides itself (docs/design.md, 2. Layout and dependencies). A module
 # belongs to the longest key that is its name or one of its packages; app.py and pages/ are "app".
@@ -214,7 +214,7 @@ def test_no_import_cycle():
 def test_no_upward_import():
     files, graph = _graph()
     problems = _upward_imports(files, graph)
-    assert not problems, "imports against the layer table of tests/test_architecture.py:\n" + "\n".join(problems)
+    assert not problems, "imports against the layer table of tests/repo/test_architecture.py:\n" + "\n".join(problems)
 
 
 def test_no_forbidden_package():

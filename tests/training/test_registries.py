@@ -183,7 +183,7 @@ def test_pages_and_ui_read_no_yaml_and_no_run_layout():
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     for path in sorted((root / "pages").glob("*.py")) + sorted((root / "ui").glob("*.py")):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"^\s*(import yaml|from yaml)", text, re.M), f"{path.name} imports yaml"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 THIS = Path(__file__).resolve().relative_to(REPO).as_posix()
 OLD_DESIGN = b"DESIGN.md"
 
