@@ -116,18 +116,25 @@ class Schema:
                                   path)
         return out
 
-    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Type- and range-check every key of a merged config; returns the normalised config."""
-        out = copy.deepcopy(dict(config))
+    def _check_keys(self, config: dict[str, Any], prefix: str = "") -> None:
+        """Type- and range-check, in place, the keys under ``prefix`` (``""``: all) of ``config``, which
+        holds what lies under that prefix; defaults fill the keys it lacks."""
         for k in self.keys:
-            node = out
-            *parents, leaf = k.path.split(".")
+            if not k.path.startswith(prefix):
+                continue
+            node = config
+            *parents, leaf = k.path[len(prefix):].split(".")
             for p in parents:
                 node = node.setdefault(p, {})
             try:
                 node[leaf] = k.type.check(node.get(leaf, copy.deepcopy(k.default)))
             except Invalid as exc:
                 raise ConfigError(str(exc), k.path) from None
+
+    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Type- and range-check every key of a merged config; returns the normalised config."""
+        out = copy.deepcopy(dict(config))
+        self._check_keys(out)
         for check in self.checks:
             check(out)
         return plain_values(out)
@@ -146,19 +153,8 @@ class Schema:
     def complete_section(self, section: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """One section (``"nowcast"``) of ``raw`` over its defaults, type- and range-checked, without
         the cross-key checks (they read other sections); for typed views built from a section alone."""
-        merged = self.merge(self.defaults(), {section: dict(raw or {})})
-        out = merged[section]
-        for k in self.keys:
-            if not k.path.startswith(section + "."):
-                continue
-            node = out
-            *parents, leaf = k.path[len(section) + 1:].split(".")
-            for p in parents:
-                node = node.setdefault(p, {})
-            try:
-                node[leaf] = k.type.check(node.get(leaf, copy.deepcopy(k.default)))
-            except Invalid as exc:
-                raise ConfigError(str(exc), k.path) from None
+        out = self.merge(self.defaults(), {section: dict(raw or {})})[section]
+        self._check_keys(out, section + ".")
         return plain_values(out)
 
     def help_table(self) -> str:
