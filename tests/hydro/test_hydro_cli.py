@@ -55,6 +55,31 @@ def _check_metrics(block: dict, basins: list[str]) -> None:
         assert math.isfinite(scores["nse"]) and scores["rmse"] >= 0
 
 
+def test_a_run_prepares_its_data_once_for_all_models(tmp_path, monkeypatch):
+    """Issue 29: a run with two baselines loaded and normalised its data 6 times; now once for
+    training and evaluating all three models (a model whose overrides change the data gets its own)."""
+    import core.hydro.evaluate as evaluate
+    import core.hydro.prepare as prep
+
+    calls = []
+    real = prep.prepare
+
+    def counting(config, norm=None):
+        calls.append(config["model"])
+        return real(config, norm)
+
+    monkeypatch.setattr(prep, "prepare", counting)
+    monkeypatch.setattr(evaluate, "prepare", counting)
+    tiny = {**TINY["train"], "epochs": 1, "iterations_per_epoch": 1}
+    config = _write_config(tmp_path, baselines=["static_xaj", "lstm"], train=tiny,
+                           overrides={"lstm": {"data": {"dynamic_inputs": ["prcp"]}}})
+    assert cli.main(["train", "--config", config, "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert calls == ["dpl", "lstm"]
+    calls.clear()
+    assert cli.main(["evaluate", "--run-dir", str(tmp_path / "run")]) == 0
+    assert calls == ["dpl", "lstm"]
+
+
 @pytest.mark.slow
 def test_cli_train_and_evaluate_with_baselines(tmp_path):
     run_dir = tmp_path / "run"
