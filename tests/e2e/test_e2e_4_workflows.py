@@ -89,7 +89,9 @@ def test_upload_train_export_compare_delete(page, app_server, tmp_path):
     with page.expect_download() as download:
         page.get_by_role("button", name="Export metrics (CSV)").click()
     exported = pd.read_csv(download.value.path())
-    row = exported[(exported["where"] == "median") & (exported["score"] == "nse")]
+    # the quick preset trains both baselines beside dXAJ: one median NSE row per model
+    assert sorted(exported["model"].unique()) == ["dpl", "lstm", "static_xaj"]
+    row = exported[(exported["model"] == saved["model"]) & (exported["where"] == "median") & (exported["score"] == "nse")]
     assert row["value"].tolist() == pytest.approx([saved["test"]["median"]["nse"]])
     assert np.isfinite(exported["value"].astype(float)).all()
 
