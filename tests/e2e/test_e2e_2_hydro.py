@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from core.hydro.run_config import PRESET_LABELS, form_defaults
+
 from tests.e2e.conftest import (assert_no_exception, metric_value, nav, record_timing, select_option, shot, wait_rendered,
                                 wait_text)
 
@@ -95,8 +97,9 @@ def test_train_dxaj_from_the_ui_and_read_the_results(page, app_server):
     radio = page.locator("[data-testid=stRadio]").filter(has=page.get_by_text("Preset", exact=True)).first
     timings = []
     epochs = page.locator("[data-testid=stNumberInput]").filter(has=page.get_by_text("Epochs", exact=True)).first
-    for label, value in (("standard (configs/hydro_quick.yaml)", "8"), ("quick demo (about a minute on a CPU)", "1"),
-                         ("standard (configs/hydro_quick.yaml)", "8")):
+    standard, quick = (str(form_defaults(name)["epochs"]) for name in ("standard", "quick"))
+    for label, value in ((PRESET_LABELS["standard"], standard), (PRESET_LABELS["quick"], quick),
+                         (PRESET_LABELS["standard"], standard)):
         t0 = time.perf_counter()
         radio.get_by_text(label).click()
         expect(epochs.locator("input")).to_have_value(value, timeout=30_000)
