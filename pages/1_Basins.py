@@ -95,16 +95,13 @@ if upload is not None and st.session_state.get("_basin_upload_done") != upload.f
     except DataError as exc:
         show_error(exc, "The uploaded file was rejected")
     else:
-        from core.atomic_io import atomic_write_bytes
-        from core.runs.safe_names import UnsafeNameError, confined_path
+        from core.data.uploads import save_upload
 
         try:
-            # the browser's file name is untrusted ("../../x.csv", "/abs/x.csv"): keep only a safe last part
-            target = confined_path(upload_dir(), upload.name, "upload file name")
-        except UnsafeNameError as exc:
-            show_error(exc, "The uploaded file was rejected")
+            target = save_upload(upload_dir(), upload.name, data)
+        except (DataError, OSError) as exc:
+            show_error(exc, "The uploaded file could not be saved")
             st.stop()
-        atomic_write_bytes(target, data)
         st.cache_data.clear()
         # the new source is chosen at once and the page redraws, so the sidebar lists it now
         st.session_state["_basin_upload_done"] = upload.file_id
