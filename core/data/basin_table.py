@@ -180,18 +180,25 @@ def validate_upload(
         raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv or .nc basin table", file=name)
     statics = {k: v for k, v in (("lat", lat), ("area_km2", area_km2)) if v is not None}
     basin = _safe_id(Path(name).stem)
-    if suffix == ".csv":
-        raw = _read_csv_source(io.BytesIO(data), name)
-        records = _records_from_table(raw, name, basin, statics, {})
-    else:
-        fd, tmp = tempfile.mkstemp(suffix=".nc")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            records = _records_from_netcdf(Path(tmp), basin, statics, display=name)
-        finally:
-            os.unlink(tmp)
-    return assemble(records, name, pet_method=pet_method, attrs={"source_kind": "upload"})
+    try:
+        if suffix == ".csv":
+            raw = _read_csv_source(io.BytesIO(data), name)
+            records = _records_from_table(raw, name, basin, statics, {})
+        else:
+            fd, tmp = tempfile.mkstemp(suffix=".nc")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                records = _records_from_netcdf(Path(tmp), basin, statics, display=name)
+            finally:
+                os.unlink(tmp)
+        return assemble(records, name, pet_method=pet_method, attrs={"source_kind": "upload"})
+    except DataError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        # the dashboard saves only what this accepts, so a case the readers do not name yet must still
+        # end as one refusal naming the file, never as a traceback on the page or a saved bad upload
+        raise DataError(f"cannot read this basin table ({type(exc).__name__}: {exc})", file=name) from exc
 
 
 def read_attributes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:

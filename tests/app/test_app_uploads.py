@@ -71,3 +71,14 @@ def test_a_spreadsheet_csv_upload_keeps_the_basin_picker(name, data):
     assert at.multiselect[0].options == [name[:-4]]
     assert at.file_uploader, "the uploader is still on the page"
     assert any(s.value.startswith(f"{name}: 1 basin(s)") for s in at.success)
+
+
+def test_an_unreadable_value_in_an_upload_is_one_message_and_nothing_saved(tmp_path):
+    rows = "\n".join(f'{row},"51,2"' for row in ROWS)
+    at = open_page("1_Basins.py")
+    at.file_uploader[0].set_value(("comma_lat.csv", ("date,prcp,pet,q_obs,lat\n" + rows + "\n").encode(), "text/csv"))
+    at.run()
+    assert_clean(at)
+    if errors_of(at):  # refused (until the reader reads a decimal comma, then accepted)
+        assert len(errors_of(at)) == 1 and "comma_lat.csv" in errors_of(at)[0], errors_of(at)
+        assert not list((tmp_path / "runs" / "uploads").glob("*/*"))

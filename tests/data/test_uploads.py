@@ -180,3 +180,14 @@ def test_unreadable_csv_is_refused_naming_file_found_and_expected(tmp_path, data
         load_basins(path)
     assert expected in str(info.value) and "odd.csv" in str(info.value)
     assert "not a basin data source" not in str(info.value)
+
+
+def test_an_upload_the_readers_cannot_name_is_still_one_refusal():
+    # '51,2' in a comma-separated table: whatever the reader makes of it, the upload ends in a DataError
+    rows = "\n".join(f'{row},"51,2"' for row in ROWS)
+    try:
+        checked = validate_upload(("date,prcp,pet,q_obs,lat\n" + rows + "\n").encode(), "comma_lat.csv")
+    except DataError as exc:
+        assert "comma_lat.csv" in str(exc)
+    else:
+        assert checked.sizes["basin"] == 1
