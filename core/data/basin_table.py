@@ -123,6 +123,24 @@ def list_file_basins(path: str | os.PathLike) -> list[str]:
     return list(dict.fromkeys(ids.astype(str).str.strip()))
 
 
+def list_folder_basins(folder: str | os.PathLike) -> list[str]:
+    """Basin ids a basin-table folder offers: file names, and the ids of long-format CSVs in it."""
+    return list(_folder_ids(list_table_basins(folder)))
+
+
+def _folder_ids(files: dict[str, Path]) -> dict[str, Path]:
+    # NetCDF files keep their name as id here: opening each to look for a basin dimension would
+    # make listing a folder of hundreds of basins slow, while a CSV header is read in microseconds
+    out: dict[str, Path] = {}
+    for stem, path in files.items():
+        for basin in list_file_basins(path) if path.suffix.lower() == ".csv" else [stem]:
+            if basin in out:
+                raise DataError(f"basin {basin!r} is in two series files ({out[basin].name}, {path.name})",
+                                file=path, basin=basin)
+            out[basin] = path
+    return out
+
+
 def load_table_folder_records(
     folder: str | os.PathLike, basins: Iterable[str] | str | None = None
 ) -> tuple[list[BasinRecord], dict[str, Any]]:
@@ -131,13 +149,15 @@ def load_table_folder_records(
     files = list_table_basins(folder)
     if not files:
         raise DataError(f"no basin series (*.csv, *.nc) in folder {folder}", file=folder)
+    files = _folder_ids(files)
     ids = select_ids(files, basins, str(folder))
     attributes = read_attributes(folder / ATTRIBUTES_FILE) if (folder / ATTRIBUTES_FILE).is_file() else {}
-    records = []
-    for basin in ids:
-        statics = dict(attributes.get(basin, {}))
-        for rec in _read_series_file(files[basin], default_basin=basin, statics=statics):
-            records.append(rec)
+    by_id: dict[str, BasinRecord] = {}
+    # a long-format file holds several of the chosen basins: read it once
+    for path in dict.fromkeys(files[basin] for basin in ids):
+        for rec in _read_series_file(path, default_basin=path.stem, statics={}, attributes=attributes):
+            by_id.setdefault(rec.basin, rec)
+    records = [by_id[basin] for basin in ids]
     return records, {"source_kind": "basin_table"}
 
 
@@ -276,7 +296,17 @@ def _head_bytes(source: Any) -> bytes:
     if isinstance(source, io.BytesIO):
         return source.getvalue()[:_SNIFF_BYTES]
     with open(source, "rb") as fh:
-        return fh.read(_SNIFF_BYTES)
+        head = fh.read(_SNIFF_BYTES)
+    if head.startswith(b"\x1f\x8b"):
+        # a gzip-compressed table (<id>.csv.gz): pandas decompresses it; the sniff needs its text
+        import gzip
+
+        try:
+            with gzip.open(source, "rb") as fh:
+                return fh.read(_SNIFF_BYTES)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"damaged gzip file ({exc})", file=str(source)) from exc
+    return head
 
 
 def csv_format(head: bytes, display: str) -> tuple[str, str, str]:

@@ -128,9 +128,9 @@ def _is_table_folder(path: Path) -> bool:
 
 
 def _table_ids(location: Any) -> list[str]:
-    from .basin_table import list_table_basins
+    from .basin_table import list_folder_basins
 
-    return list(list_table_basins(location))
+    return list_folder_basins(location)
 
 
 def _table_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:

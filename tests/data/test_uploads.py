@@ -191,3 +191,25 @@ def test_an_upload_the_readers_cannot_name_is_still_one_refusal():
         assert "comma_lat.csv" in str(exc)
     else:
         assert checked.sizes["basin"] == 1
+
+
+def test_a_long_format_csv_in_a_folder_offers_its_basins(tmp_path):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    _write(folder, "long_two.csv", LONG_TWO)
+    _write(folder, "solo.csv", PLAIN.encode())
+    _write(folder, "basins.csv", b"gauge_id,lat,lon\nsouth,47.5,8.5\nsolo,46.0,7.0\n")
+    assert list_basins(folder) == ["north", "south", "solo"]
+    ds = load_basins(folder, basins=["south", "solo"])
+    assert list(ds["basin"].values) == ["south", "solo"]
+    assert ds["lat"].values.tolist() == [47.5, 46.0]
+    assert load_basins(folder).sizes["basin"] == 3
+
+
+def test_two_files_holding_one_basin_id_are_refused_by_name(tmp_path):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    _write(folder, "long_two.csv", LONG_TWO)
+    _write(folder, "north.csv", PLAIN.encode())
+    with pytest.raises(DataError, match=r"basin 'north' is in two series files \(long_two.csv, north.csv\)"):
+        list_basins(folder)
