@@ -177,7 +177,7 @@ def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
     if path.exists():
         kind = detect_kind(path)
         if kind is None and path.is_file() and path.suffix.lower() == ".csv":
-            _explain_unread_table(path)
+            check_table_header(path)
         if kind is None:
             raise DataError(
                 "not a basin data source: expected a CAMELS-US folder (basin_mean_forcing/, usgs_streamflow/), "
@@ -196,7 +196,7 @@ def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
     )
 
 
-def _explain_unread_table(path: Path) -> None:
+def check_table_header(path: Path) -> None:
     """Raise the precise reason a ``.csv`` file given as a source is not read as a basin table."""
     from .basin_table import COLUMN_ALIASES, csv_header
 

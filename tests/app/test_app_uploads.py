@@ -82,3 +82,19 @@ def test_an_unreadable_value_in_an_upload_is_one_message_and_nothing_saved(tmp_p
     if errors_of(at):  # refused (until the reader reads a decimal comma, then accepted)
         assert len(errors_of(at)) == 1 and "comma_lat.csv" in errors_of(at)[0], errors_of(at)
         assert not list((tmp_path / "runs" / "uploads").glob("*/*"))
+
+
+def test_files_uploaded_together_are_one_upload_with_their_own_basins_csv():
+    at = upload(open_page("1_Basins.py"), "a.csv", FULDA)
+    single = at.session_state[DATA_SOURCE_KEY]
+    attributes = b"gauge_id,lat,lon,area_km2\na,-33.9,18.4,86.4\nb,47.0,8.0,10.0\n"
+    at.file_uploader[0].set_value([("a.csv", CAPE_TOWN.replace(b"base,", b"a,"), "text/csv"),
+                                   ("b.csv", PLAIN.encode(), "text/csv"), ("basins.csv", attributes, "text/csv")]).run()
+    assert_clean(at)
+    assert not errors_of(at), errors_of(at)
+    assert any(s.value.startswith("a.csv, b.csv, basins.csv: 2 basin(s)") for s in at.success)
+    assert at.multiselect[0].options == ["a", "b"]
+    assert not at.file_uploader[0].value, "the uploader is empty for the next upload"
+    at.session_state[DATA_SOURCE_KEY] = single
+    at.run()
+    assert catalog(at).loc["a"]["outlet lat (°N)"] == 50.68  # the earlier single upload 'a' is untouched

@@ -9,7 +9,7 @@ import xarray as xr
 
 from core.data import DataError, list_basins, load_basins, validate_upload
 from core.data.basin_table import read_attributes
-from core.data.uploads import list_uploads, save_upload, upload_file_name
+from core.data.uploads import list_uploads, save_upload, save_upload_set, upload_file_name
 
 ROWS = [f"2001-01-{d:02d},{d % 3}.0,1.5,0.{d}" for d in range(1, 29)]
 PLAIN = "date,prcp,pet,q_obs\n" + "\n".join(ROWS) + "\n"
@@ -213,3 +213,45 @@ def test_two_files_holding_one_basin_id_are_refused_by_name(tmp_path):
     _write(folder, "north.csv", PLAIN.encode())
     with pytest.raises(DataError, match=r"basin 'north' is in two series files \(long_two.csv, north.csv\)"):
         list_basins(folder)
+
+
+# ---------------------------------------------------------------------------------------------- upload sets
+
+DISCHARGE = ("date,prcp,pet,q_obs_m3s\n" + "\n".join(f"2001-01-{d:02d},{d % 3}.0,1.5,{d}.0" for d in range(1, 29))
+             + "\n").encode()
+
+
+def test_a_set_with_its_basins_csv_describes_itself_only(tmp_path):
+    root = tmp_path / "uploads"
+    fulda = save_upload(root, "a.csv", FULDA)
+    attributes = b"gauge_id,lat,lon,area_km2\na,-33.9,18.4,86.4\nb,47.0,8.0,10.0\n"
+    source, ds = save_upload_set(root, [("a.csv", DISCHARGE), ("b.csv", PLAIN.encode()), ("basins.csv", attributes)])
+    assert source.is_dir() and source.parent == root and sorted(p.name for p in source.iterdir()) == ["a.csv", "b.csv", "basins.csv"]
+    assert list(ds["basin"].values) == ["a", "b"]
+    # 1 m3/s over a day on 86.4 km2 is 1 mm: the set's own area converted its discharge
+    assert float(load_basins(source, basins=["a"])["q_obs"].values[0, 0]) == pytest.approx(1.0)
+    assert float(load_basins(fulda)["lat"].values[0]) == pytest.approx(50.68)  # the other upload 'a' is untouched
+    labels = {u.label: u.source for u in list_uploads(root)}
+    assert labels == {"upload: a.csv": fulda, "upload: a.csv, b.csv, basins.csv": source}
+
+
+def test_a_set_of_one_series_and_its_basins_csv_is_that_file(tmp_path):
+    source, ds = save_upload_set(tmp_path / "uploads", [("basins.csv", b"gauge_id,lat,lon,area_km2\na,47.0,8.0,86.4\n"),
+                                                        ("a.csv", DISCHARGE)])
+    assert source.name == "a.csv" and (source.parent / "basins.csv").is_file()
+    assert float(ds["lat"].values[0]) == 47.0
+    assert [u.label for u in list_uploads(tmp_path / "uploads")] == ["upload: a.csv"]
+
+
+@pytest.mark.parametrize("files, expected", [
+    ([("a.csv", DISCHARGE), ("b.csv", PLAIN.encode())], r"needs a positive basin area 'area_km2' \[file=a.csv"),
+    ([("a.csv", PLAIN.encode()), ("basins.csv", b"lat,lon\n1,2\n")], r"basins.csv needs an id column .*\[file=basins.csv"),
+    ([("a.csv", PLAIN.encode()), ("A.CSV", PLAIN.encode())], r"both saved as 'A.csv'"),
+    ([("a.csv", PLAIN.encode()), ("b.csv", b"x,y\n1,2\n")], r"no date column .*\[file=b.csv"),
+    ([("a.csv", PLAIN.encode()), ("b.csv", b" \n")], r"file is empty \[file=b.csv\]"),
+])
+def test_a_bad_set_is_refused_naming_the_file_and_saves_nothing(tmp_path, files, expected):
+    with pytest.raises(DataError, match=expected) as info:
+        save_upload_set(tmp_path / "uploads", files)
+    assert ".incoming" not in str(info.value)
+    assert not list((tmp_path / "uploads").glob("*")) if (tmp_path / "uploads").exists() else True
