@@ -82,35 +82,36 @@ else:
 st.subheader("Upload a basin table")
 st.markdown(
     "A `.csv` with a date column and `prcp` and `q_obs` (and `pet` or temperatures), or a basin `.nc` "
-    "file. It is validated fully before use; valid files become a data source in the sidebar."
+    "file. It is validated fully before use; valid files become a data source in the sidebar. Files "
+    "chosen together are one upload: a `basins.csv` among them describes their basins, and no other upload."
 )
 show_flash()
-upload = st.file_uploader("Basin file", type=["csv", "nc"], key="basin_upload")
-if upload is not None and st.session_state.get("_basin_upload_done") != upload.file_id:
+# a new key after each saved upload empties the uploader, so the next files are a new upload, not
+# added to the last one
+uploads = st.file_uploader("Basin files", type=["csv", "nc"], accept_multiple_files=True,
+                           key=f"basin_upload_{st.session_state.get('_basin_upload_round', 0)}")
+upload_ids = tuple(f.file_id for f in uploads or ())
+if upload_ids and st.session_state.get("_basin_upload_done") != upload_ids:
     from core.data import validate_upload
+    from core.data.uploads import save_upload, save_upload_set
 
-    data = upload.getvalue()
     try:
-        checked = validate_upload(data, upload.name)
-    except DataError as exc:
-        show_error(exc, "The uploaded file was rejected")
+        if len(uploads) == 1:
+            checked = validate_upload(uploads[0].getvalue(), uploads[0].name)
+            target = save_upload(upload_dir(), uploads[0].name, uploads[0].getvalue())
+        else:
+            target, checked = save_upload_set(upload_dir(), [(f.name, f.getvalue()) for f in uploads])
+    except (DataError, OSError) as exc:
+        show_error(exc, "The uploaded file was rejected" if len(uploads) == 1 else "The uploaded files were rejected")
     else:
-        from core.atomic_io import atomic_write_bytes
-        from core.runs.safe_names import UnsafeNameError, confined_path
-
-        try:
-            # the browser's file name is untrusted ("../../x.csv", "/abs/x.csv"): keep only a safe last part
-            target = confined_path(upload_dir(), upload.name, "upload file name")
-        except UnsafeNameError as exc:
-            show_error(exc, "The uploaded file was rejected")
-            st.stop()
-        atomic_write_bytes(target, data)
         st.cache_data.clear()
         # the new source is chosen at once and the page redraws, so the sidebar lists it now
-        st.session_state["_basin_upload_done"] = upload.file_id
+        st.session_state["_basin_upload_done"] = upload_ids
+        st.session_state["_basin_upload_round"] = st.session_state.get("_basin_upload_round", 0) + 1
         st.session_state[DATA_SOURCE_KEY] = str(target)
         st.session_state.pop(BASINS_KEY, None)
-        flash(f"{target.name}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
+        shown = target.name if len(uploads) == 1 else ", ".join(f.name for f in uploads)
+        flash(f"{shown}: {checked.sizes['basin']} basin(s), {checked.sizes['time']} time steps "
               f"from {str(checked.time.values[0])[:10]} to {str(checked.time.values[-1])[:10]}. "
               "It is now the data source in the sidebar.")
         st.rerun()

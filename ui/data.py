@@ -13,32 +13,33 @@ from core.runs.catalog import list_runs
 from core.runs.folder import RunDir
 from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, kept, runs_root, show_error
 
-UPLOAD_DIR_NAME = "uploads"
-
-
 def upload_dir() -> Path:
-    path = runs_root() / UPLOAD_DIR_NAME
+    """The folder holding the dashboard's uploads, one folder per upload (``core.data.uploads``)."""
+    from core.data.uploads import UPLOADS_FOLDER
+
+    path = runs_root() / UPLOADS_FOLDER
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 @st.cache_data(show_spinner=False, ttl=300)
-def _available_sources(upload_files: tuple[str, ...]) -> dict[str, str]:
+def _available_sources(uploads: tuple[tuple[str, str], ...]) -> dict[str, str]:
     from core.data import available_sources
 
     options = {}
     for source in available_sources():
         key = "demo" if source.kind == "demo" else source.path
         options[key] = f"{source.name} ({source.kind}, {source.n_basins} basins)"
-    for path in upload_files:
-        options[path] = f"upload: {Path(path).name}"
+    for path, label in uploads:
+        options[path] = label
     return options
 
 
 def source_options() -> dict[str, str]:
     """``{source argument for load_basins: label}``: demo, $HYDROCAST_DATA folders, uploaded files."""
-    uploads = tuple(sorted(str(p) for p in upload_dir().glob("*") if p.suffix.lower() in (".csv", ".nc")))
-    return _available_sources(uploads)
+    from core.data.uploads import list_uploads
+
+    return _available_sources(tuple((str(u.source), u.label) for u in list_uploads(upload_dir())))
 
 
 @st.cache_data(show_spinner=False)

@@ -97,6 +97,50 @@ def list_table_basins(folder: str | os.PathLike) -> dict[str, Path]:
     return found
 
 
+def list_file_basins(path: str | os.PathLike) -> list[str]:
+    """Basin ids of one basin file: its name without extension, or the ids it holds itself (a long
+    CSV with a ``basin`` column, a NetCDF with a ``basin`` dimension); only those columns are read."""
+    path = Path(path)
+    if path.suffix.lower() == ".nc":
+        try:
+            with xr.open_dataset(path) as handle:
+                if "basin" not in handle.dims:
+                    return [path.stem]
+                return list(dict.fromkeys(str(b) for b in handle["basin"].values))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot open as NetCDF ({exc})", file=path) from exc
+    columns = [c for c in csv_header(path) if COLUMN_ALIASES.get(c.lower()) == "basin"]
+    if not columns:
+        return [path.stem]
+    if len(columns) > 1:
+        raise DataError(f"columns {columns[0]!r} and {columns[1]!r} both give variable 'basin'", file=path, variable="basin")
+    encoding, separator, _ = csv_format(_head_bytes(path), str(path))
+    try:
+        ids = pd.read_csv(path, usecols=lambda c: str(c).strip().strip('"').lstrip("\ufeff") == columns[0], dtype=str,
+                          encoding=encoding, sep=separator, skipinitialspace=True).iloc[:, 0]
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, IndexError) as exc:
+        raise DataError(f"cannot read the basin column {columns[0]!r} ({exc})", file=path, variable="basin") from exc
+    return list(dict.fromkeys(ids.astype(str).str.strip()))
+
+
+def list_folder_basins(folder: str | os.PathLike) -> list[str]:
+    """Basin ids a basin-table folder offers: file names, and the ids of long-format CSVs in it."""
+    return list(_folder_ids(list_table_basins(folder)))
+
+
+def _folder_ids(files: dict[str, Path]) -> dict[str, Path]:
+    # NetCDF files keep their name as id here: opening each to look for a basin dimension would
+    # make listing a folder of hundreds of basins slow, while a CSV header is read in microseconds
+    out: dict[str, Path] = {}
+    for stem, path in files.items():
+        for basin in list_file_basins(path) if path.suffix.lower() == ".csv" else [stem]:
+            if basin in out:
+                raise DataError(f"basin {basin!r} is in two series files ({out[basin].name}, {path.name})",
+                                file=path, basin=basin)
+            out[basin] = path
+    return out
+
+
 def load_table_folder_records(
     folder: str | os.PathLike, basins: Iterable[str] | str | None = None
 ) -> tuple[list[BasinRecord], dict[str, Any]]:
@@ -105,13 +149,15 @@ def load_table_folder_records(
     files = list_table_basins(folder)
     if not files:
         raise DataError(f"no basin series (*.csv, *.nc) in folder {folder}", file=folder)
+    files = _folder_ids(files)
     ids = select_ids(files, basins, str(folder))
     attributes = read_attributes(folder / ATTRIBUTES_FILE) if (folder / ATTRIBUTES_FILE).is_file() else {}
-    records = []
-    for basin in ids:
-        statics = dict(attributes.get(basin, {}))
-        for rec in _read_series_file(files[basin], default_basin=basin, statics=statics):
-            records.append(rec)
+    by_id: dict[str, BasinRecord] = {}
+    # a long-format file holds several of the chosen basins: read it once
+    for path in dict.fromkeys(files[basin] for basin in ids):
+        for rec in _read_series_file(path, default_basin=path.stem, statics={}, attributes=attributes):
+            by_id.setdefault(rec.basin, rec)
+    records = [by_id[basin] for basin in ids]
     return records, {"source_kind": "basin_table"}
 
 
@@ -154,18 +200,25 @@ def validate_upload(
         raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv or .nc basin table", file=name)
     statics = {k: v for k, v in (("lat", lat), ("area_km2", area_km2)) if v is not None}
     basin = _safe_id(Path(name).stem)
-    if suffix == ".csv":
-        raw = _read_csv_source(io.BytesIO(data), name)
-        records = _records_from_table(raw, name, basin, statics, {})
-    else:
-        fd, tmp = tempfile.mkstemp(suffix=".nc")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            records = _records_from_netcdf(Path(tmp), basin, statics, display=name)
-        finally:
-            os.unlink(tmp)
-    return assemble(records, name, pet_method=pet_method, attrs={"source_kind": "upload"})
+    try:
+        if suffix == ".csv":
+            raw = _read_csv_source(io.BytesIO(data), name)
+            records = _records_from_table(raw, name, basin, statics, {})
+        else:
+            fd, tmp = tempfile.mkstemp(suffix=".nc")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                records = _records_from_netcdf(Path(tmp), basin, statics, display=name)
+            finally:
+                os.unlink(tmp)
+        return assemble(records, name, pet_method=pet_method, attrs={"source_kind": "upload"})
+    except DataError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        # the dashboard saves only what this accepts, so a case the readers do not name yet must still
+        # end as one refusal naming the file, never as a traceback on the page or a saved bad upload
+        raise DataError(f"cannot read this basin table ({type(exc).__name__}: {exc})", file=name) from exc
 
 
 def read_attributes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
@@ -177,10 +230,15 @@ def read_attributes(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     become numbers except codes with leading zeros (``huc_02 = 02``).
     """
     path = Path(path)
+    encoding, separator, decimal = csv_format(_head_bytes(path), str(path))
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding=encoding,
+                            sep=separator)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot read basin attributes ({exc})", file=path) from exc
+    if decimal == ",":
+        # a ';'-separated table writes 51,2 for 51.2; only whole numbers are touched, never names
+        table = table.replace(to_replace=r"^\s*(-?\d+),(\d+)\s*$", value=r"\1.\2", regex=True)
     table.columns = [str(c).strip() for c in table.columns]
     renamed = {c: STATIC_ALIASES.get(c.lower(), c) for c in table.columns}
     if "basin" not in renamed.values():
@@ -229,14 +287,89 @@ def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "basin"
 
 
+_SNIFF_BYTES = 64 * 1024
+_SEPARATORS = (",", ";", "\t")
+_DECIMAL_COMMA = re.compile(r"\d,\d")
+
+
+def _head_bytes(source: Any) -> bytes:
+    if isinstance(source, io.BytesIO):
+        return source.getvalue()[:_SNIFF_BYTES]
+    with open(source, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if head.startswith(b"\x1f\x8b"):
+        # a gzip-compressed table (<id>.csv.gz): pandas decompresses it; the sniff needs its text
+        import gzip
+
+        try:
+            with gzip.open(source, "rb") as fh:
+                return fh.read(_SNIFF_BYTES)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"damaged gzip file ({exc})", file=str(source)) from exc
+    return head
+
+
+def csv_format(head: bytes, display: str) -> tuple[str, str, str]:
+    """``(encoding, separator, decimal)`` of a basin CSV from its first bytes.
+
+    Spreadsheet programs save "CSV UTF-8" with a byte-order mark, "Unicode text" as UTF-16 and,
+    in locales where the comma is the decimal mark, separate fields with ``;``: all of these are
+    read. Anything else that is not UTF-8 is a :class:`DataError` naming the file, what was found
+    and what is expected.
+    """
+    if head.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif len(head) >= 4 and head[1::2][:16].count(0) > 4 and head[0::2][:16].count(0) == 0:
+        encoding = "utf-16-le"  # UTF-16 written without its byte-order mark: every other byte is 0
+    elif len(head) >= 4 and head[0::2][:16].count(0) > 4 and head[1::2][:16].count(0) == 0:
+        encoding = "utf-16-be"
+    else:
+        encoding = "utf-8"
+    # the sniffed head may end inside a character; only the whole file's decoding is authoritative
+    text = head.decode(encoding, errors="replace") if encoding.startswith("utf-16") else None
+    if text is None:
+        try:
+            text = head.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:
+                raise DataError(f"not a UTF-8 text CSV: byte 0x{head[exc.start]:02x} at position {exc.start} ({exc.reason}); "
+                                "save the table as CSV UTF-8 (UTF-16 and a byte-order mark are read too)",
+                                file=display) from exc
+            text = head[: exc.start].decode(encoding)
+    if "\x00" in text:
+        raise DataError("binary data, not a text CSV table: expected a .csv saved as text (UTF-8 or UTF-16)", file=display)
+    header = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    separator = max(_SEPARATORS, key=lambda sep: (counts[sep], sep == ","))
+    # with ';' or tab between fields a comma inside a number can only be the decimal mark
+    body = text[len(header):]
+    decimal = "," if separator != "," and _DECIMAL_COMMA.search(body) else "."
+    return encoding, separator, decimal
+
+
+def csv_header(path: str | os.PathLike) -> list[str]:
+    """The column names of a basin CSV file, read with its own encoding and separator."""
+    raw = _head_bytes(path)
+    encoding, separator, _ = csv_format(raw, str(path))
+    head = raw.decode(encoding, errors="replace").lstrip("\ufeff")
+    first = head.splitlines()[0] if head.strip() else ""
+    return [c.strip().strip('"').strip() for c in first.split(separator)]
+
+
 def _read_csv_source(source: Any, display: str) -> pd.DataFrame:
+    encoding, separator, decimal = csv_format(_head_bytes(source), display)
     try:
         # basin ids are text ("01484100"), never numbers that lose their leading zeros
         id_columns = {alias: str for alias, canonical in COLUMN_ALIASES.items() if canonical == "basin"}
         id_columns.update({alias.upper(): str for alias in id_columns})
-        return pd.read_csv(source, skipinitialspace=True, low_memory=False, dtype=id_columns)
+        return pd.read_csv(source, skipinitialspace=True, low_memory=False, dtype=id_columns, encoding=encoding,
+                           sep=separator, decimal=decimal)
     except UnicodeDecodeError as exc:
-        raise DataError(f"not a UTF-8 text CSV ({exc.reason} at byte {exc.start})", file=display) from exc
+        raise DataError(f"not a {encoding.upper().replace('-SIG', '')} text CSV ({exc.reason} at byte {exc.start}): "
+                        "save the table as CSV UTF-8",
+                        file=display) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError("file is empty", file=display) from exc
     except pd.errors.ParserError as exc:

@@ -58,20 +58,18 @@ def detect_kind(path: str | os.PathLike) -> str | None:
 def _looks_like_basin_series(path: Path) -> bool:
     """Cheap sniff: a CSV whose header has a date column, or a NetCDF whose
     dimensions are only time (and basin) -- gridded weather files have lat/lon too."""
-    from .basin_table import COLUMN_ALIASES
+    from .basin_table import COLUMN_ALIASES, csv_header
 
     try:
         if path.suffix.lower() == ".csv":
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                header = [c.strip().strip('"').lower() for c in fh.readline().split(",")]
-            names = {COLUMN_ALIASES.get(c) for c in header}
+            names = {COLUMN_ALIASES.get(c.lower()) for c in csv_header(path)}
             return "date" in names
         import xarray as xr
 
         with xr.open_dataset(path, decode_cf=False) as handle:
             dims = set(map(str, handle.dims))
         return bool(dims) and dims <= {"time", "date", "basin"}
-    except (OSError, ValueError):
+    except (OSError, ValueError, DataError):
         return False
 
 
@@ -130,9 +128,9 @@ def _is_table_folder(path: Path) -> bool:
 
 
 def _table_ids(location: Any) -> list[str]:
-    from .basin_table import list_table_basins
+    from .basin_table import list_folder_basins
 
-    return list(list_table_basins(location))
+    return list_folder_basins(location)
 
 
 def _table_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
@@ -154,8 +152,13 @@ def _file_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
 SOURCE_KINDS.register("demo", SourceKind(_never, _demo_ids, _demo_load, "embedded demo catchments"))
 SOURCE_KINDS.register("camels_us", SourceKind(_is_camels, _camels_ids, _camels_load, "CAMELS-US folder"))
 SOURCE_KINDS.register("basin_table", SourceKind(_is_table_folder, _table_ids, _table_load, "basin-table folder"))
-SOURCE_KINDS.register("basin_file", SourceKind(_is_table_file, lambda location: [Path(location).stem], _file_load,
-                                               "single basin file"))
+def _file_ids(location: Any) -> list[str]:
+    from .basin_table import list_file_basins
+
+    return list_file_basins(location)
+
+
+SOURCE_KINDS.register("basin_file", SourceKind(_is_table_file, _file_ids, _file_load, "single basin file"))
 
 
 def get_source_kind(name: str) -> SourceKind:
@@ -173,6 +176,8 @@ def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
     path = Path(os.fspath(source)).expanduser()
     if path.exists():
         kind = detect_kind(path)
+        if kind is None and path.is_file() and path.suffix.lower() == ".csv":
+            check_table_header(path)
         if kind is None:
             raise DataError(
                 "not a basin data source: expected a CAMELS-US folder (basin_mean_forcing/, usgs_streamflow/), "
@@ -189,6 +194,18 @@ def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
         f"from ${ENV_VAR} (currently {os.environ.get(ENV_VAR, 'unset')!r})",
         file=str(source),
     )
+
+
+def check_table_header(path: Path) -> None:
+    """Raise the precise reason a ``.csv`` file given as a source is not read as a basin table."""
+    from .basin_table import COLUMN_ALIASES, csv_header
+
+    header = csv_header(path)  # raises for an encoding it cannot read
+    if "date" not in {COLUMN_ALIASES.get(c.lower()) for c in header}:
+        shown = ", ".join(repr(c) for c in header[:12]) or "none"
+        raise DataError(f"no date column in the header (columns found: {shown}): expected a basin table whose "
+                        "header names a date column (date, time, datetime or timestamp) and prcp, q_obs, ...; "
+                        "fields separated by ',' or ';'", file=path, variable="date")
 
 
 def configured_paths(extra: Iterable[str | os.PathLike] | None = None) -> list[tuple[Path, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.app_helpers import assert_clean, errors_of, open_page
@@ -31,6 +33,8 @@ def test_upload_name_cannot_leave_the_uploads_folder(roots, name, tmp_path):
     at.file_uploader[0].set_value((name, GOOD, "text/csv")).run()
     assert_clean(at)
     assert not errors_of(at), errors_of(at)
-    assert files_under(top) == ["deep/runs/uploads/x.csv"], files_under(top)
-    assert (runs / "uploads" / "x.csv").read_bytes() == GOOD
+    # one folder per upload: uploads/<safe stem>-<hash of the bytes>/<safe name>
+    [saved] = files_under(top)
+    assert re.fullmatch(r"deep/runs/uploads/x-[0-9a-f]{10}/x\.csv", saved), saved
+    assert (top / saved).read_bytes() == GOOD
     assert any(s.value.startswith("x.csv: 1 basin(s)") for s in at.success)
