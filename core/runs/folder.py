@@ -58,7 +58,7 @@ class NotARunFolder(ValueError):
 
 def check_run_path(path: str | os.PathLike) -> Path:
     """``path`` made absolute; :class:`NotARunFolder` when it or its nearest existing parent is not a folder."""
-    path = Path(path).expanduser().resolve()
+    path = Path(path).resolve()  # as RunDir takes it
     for candidate in (path, *path.parents):
         if candidate.exists():
             if not candidate.is_dir():
