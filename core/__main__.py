@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in COMMANDS:
         print(f"unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    from core.runs.folder import NotARunFolder
     from core.runs.lock import RunDirBusy, guard_worker_entry, release_all
 
     try:
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except RunDirBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except NotARunFolder as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         module = importlib.import_module(COMMANDS[argv[0]])
         return int(module.main(argv[1:]) or 0)

@@ -3,7 +3,7 @@
     python -m core hydro train --config configs/hydro_quick.yaml --run-dir runs/hydro-quick
         [--data PATH] [--train-period START END] [--test-period START END] [--epochs N]
         [--device auto|cpu|cuda] [--model dpl|static_xaj|lstm] [--baselines static_xaj,lstm|none]
-        [--resume]
+        [--resume | --overwrite]
     python -m core hydro evaluate --run-dir runs/hydro-quick
 
 Also runs unchanged under ``torchrun --nproc_per_node=N -m core hydro train ...`` (rank 0 writes).
@@ -13,6 +13,13 @@ also appear in the top-level metrics.json under its name. SIGTERM marks the run 
 an exception marks it ``failed`` with the message (:mod:`core.training.lifecycle`, shared with rain).
 Config errors (unknown or duplicate keys, bad types or ranges, overlapping periods) name the file
 and the key and exit with code 2 before anything is trained.
+
+One run per folder (docs/design.md, 8. Run folders): ``train`` into a folder that already holds a
+run exits with code 2 and leaves it alone, unless ``--resume`` (continue it) or ``--overwrite``
+(delete it, then train); a ``--run-dir`` that is a file exits with code 2. Whether a model's
+training is finished is read from its ``last.pt`` (:func:`core.training.trainer.training_state`):
+``--resume`` trains every model that has epochs left, and ``evaluate`` on an unfinished run scores
+what exists but leaves the state ``failed`` (or ``cancelled``) with how far training got.
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ from core.hydro.models import model_names
 from core.hydro.config import DEFAULTS, ConfigError, deep_merge, for_model, load_config, validate
 from core.machine.device import flush_denormals_for_all_threads
 from core.machine.heap import keep_freed_memory
-from core.runs.folder import RunDir
+from core.runs.folder import NotARunFolder, RunDir, RunHeld, check_run_path
 from core.training import distributed as D
 from core.training import lifecycle
 from core.training.config import read_yaml
+from core.training.trainer import TrainingState, TrainSettings, training_state
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--baselines", help="comma-separated baselines to run, or 'none'")
     train.add_argument("--max-minutes", type=float, help="override train.max_minutes (wall-clock cap per model)")
     train.add_argument("--eval-stride", type=int, help="override evaluate.stride (test windows every N days)")
-    train.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in --run-dir from checkpoints/last.pt")
+    again.add_argument("--overwrite", action="store_true",
+                       help="delete the run already in --run-dir, then train a new one there")
     train.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     ev = sub.add_parser("evaluate", help="(re)evaluate a trained run directory")
     ev.add_argument("--run-dir", required=True)
@@ -92,16 +103,22 @@ def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
         raise exc.located(run.config_path) from None
 
 
+def _training_state(config: dict, run: RunDir) -> TrainingState:
+    return training_state(run, TrainSettings.from_section(config["train"], seed=int(config["train"]["seed"])))
+
+
 def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "PreparedCache",
                progress, write_config: bool) -> dict:
-    """Train and evaluate one model into its folder ``run``; on resume a model already evaluated is kept."""
+    """Train and evaluate one model into its folder ``run``; on resume a model whose training is finished
+    and evaluated is kept."""
     from core.hydro.evaluate import evaluate_model
     from core.hydro.train import train_model
 
     if D.is_main():  # only rank 0 touches the run directory, even to create folders
         run.create()
     done = run.read_metrics()
-    if args.resume and done.get("test") and done.get("model") == config["model"]:
+    # metrics.json alone says nothing of the training: an evaluate after a kill writes it too
+    if args.resume and done.get("test") and done.get("model") == config["model"] and _training_state(config, run).done:
         return done
     if D.is_main() and write_config:  # a model folder of its own: it records its own state too
         run.write_config(config)
@@ -135,6 +152,11 @@ def _load_train_config(args: argparse.Namespace, run: RunDir) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir)
     try:
+        run.check_new_run(resume=args.resume, overwrite=args.overwrite)
+    except RunHeld as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return lifecycle.EXIT_USAGE
+    try:
         config = _load_train_config(args, run)
     except ConfigError as exc:
         return _config_failure(run, exc)
@@ -143,7 +165,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from core.hydro.prepare import PreparedCache
 
         D.init_from_env(config["train"]["device"])
-        lifecycle.start(run, "train", f"training {config['model']}", kind="hydro")
+        lifecycle.start(run, "train", f"training {config['model']}", overwrite=args.overwrite, kind="hydro")
         if D.is_main():
             run.write_config(config)
         names = [config["model"]] + list(config.get("baselines") or [])
@@ -183,30 +205,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return lifecycle.EXIT_USAGE
 
+    previous = run.read_status()
+    unfinished: list[str] = []
+
     def body() -> str:
         from core.hydro.prepare import PreparedCache
 
         lifecycle.start(run, "evaluate", "evaluating on the test period", kind="hydro")
         data = PreparedCache()  # loaded once, shared by every model of the run
         main_config = for_model(config, config["model"])
+        states = {config["model"]: _training_state(main_config, run)}
         top = evaluate_model(main_config, run, args.device, prepared=data.get(main_config))
         for name in config.get("baselines") or []:
             sub = run.model_dir(name)
+            sub_config = for_model(config, name)
+            states[name] = _training_state(sub_config, sub)
             if (sub.checkpoint_dir / "best.pt").exists() or (sub.checkpoint_dir / "last.pt").exists():
-                sub_config = for_model(config, name)
                 result = evaluate_model(sub_config, sub, args.device, prepared=data.get(sub_config))
                 sub.write_metrics(result)
                 top[name] = {"test": result["test"]}
         run.write_metrics(top)
-        return f"{run.metrics_path}: median test NSE {top['test']['median']['nse']:.3f}"
+        summary = f"{run.metrics_path}: median test NSE {top['test']['median']['nse']:.3f}"
+        unfinished.extend(f"{name} at {state.describe()}" for name, state in states.items() if not state.done)
+        if unfinished:
+            done = sum(min(s.epochs_done, s.epochs) for s in states.values())
+            lifecycle.mark_unfinished(
+                run, previous, f"evaluated {'; '.join(unfinished)}: training unfinished, continue it with "
+                f"train --run-dir {run.path} --resume ({summary})",
+                progress=done / max(sum(s.epochs for s in states.values()), 1))
+            summary += f" (training unfinished: {'; '.join(unfinished)}; continue it with --resume)"
+        return summary
 
-    return lifecycle.run_worker(run, body)
+    return lifecycle.run_worker(run, body, complete=lambda: not unfinished)
 
 
 def _config_failure(run: RunDir, exc: ConfigError) -> int:
-    """A config that cannot work: nothing is trained; a run directory that exists records why."""
+    """A config that cannot work: nothing is trained; a run directory that exists records why, unless it
+    holds a run (a resume or an overwrite refused): that run's state stays its own."""
     print(f"error: {exc}", file=sys.stderr)
-    if run.path.is_dir() and os.environ.get("RANK", "0") == "0":  # before any process group: one writer
+    if run.path.is_dir() and not run.run_files() and os.environ.get("RANK", "0") == "0":  # one writer
         run.update_status(state="failed", message=f"config error: {exc}")
     return lifecycle.EXIT_USAGE
 
@@ -215,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     flush_denormals_for_all_threads()
     keep_freed_memory()
     args = _parser().parse_args(argv)
+    try:
+        check_run_path(args.run_dir)
+    except NotARunFolder as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return lifecycle.EXIT_USAGE
     return cmd_train(args) if args.command == "train" else cmd_evaluate(args)
 
 

@@ -2,7 +2,7 @@
 
     python -m core rain train --config configs/rain_quick.yaml --run-dir runs/rain-quick
         [--data PATH] [--train-period START END] [--test-period START END] [--epochs N]
-        [--device auto|cpu|cuda] [--resume]
+        [--device auto|cpu|cuda] [--resume | --overwrite]
     python -m core rain evaluate --run-dir runs/rain-quick [--device D]
 
 ``train`` trains the listed experiments (exp1, exp2) one after the other in the same run directory
@@ -14,6 +14,12 @@ overrides such as ``--epochs`` still apply), as in the hydrology CLI. Under ``to
 group is set up by :mod:`core.training.distributed` and only rank 0 writes the run directory. The
 lifecycle (cancel, failure, status) is :mod:`core.training.lifecycle`, shared with the hydrology
 half; config errors name the file and key and exit with code 2 before anything is trained.
+
+One run per folder, as in the hydrology CLI: ``train`` into a folder that already holds a run exits
+with code 2 and leaves it alone, unless ``--resume`` or ``--overwrite`` (delete it, then train); a
+``--run-dir`` that is a file exits with code 2. ``evaluate`` on a run whose experiments have not
+finished training (read from each ``last.pt``) scores them but leaves the state ``failed`` (or
+``cancelled``) with how far training got; ``--resume`` continues it.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import torch
 from core.machine.device import describe_device, resolve_device
 from core.machine.heap import keep_freed_memory
 from core.rain import pipeline
-from core.runs.folder import RunDir
+from core.runs.folder import NotARunFolder, RunDir, RunHeld, check_run_path
 from core.training import distributed as D
 from core.training import lifecycle
 from core.training.config import ConfigError, read_yaml
+from core.training.trainer import TrainSettings, training_state
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--test-period", nargs=2, metavar=("START", "END"))
     t.add_argument("--epochs", type=int)
     t.add_argument("--device", help="auto, cpu or cuda[:N] (overrides train.device)")
-    t.add_argument("--resume", action="store_true", help="continue from the last complete checkpoints")
+    again = t.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last complete checkpoints")
+    again.add_argument("--overwrite", action="store_true", help="delete the run already in --run-dir, then train a new one there")
     t.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     e = sub.add_parser("evaluate", help="re-verify the trained experiments of a run directory")
     e.add_argument("--run-dir", type=Path, required=True)
@@ -100,19 +109,30 @@ def _device(cfg: dict) -> torch.device:
 def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     args = _parser().parse_args(argv)
-    run = RunDir(args.run_dir)
+    try:
+        check_run_path(args.run_dir)
+        run = RunDir(args.run_dir)
+        if args.command == "train":
+            run.check_new_run(resume=args.resume, overwrite=args.overwrite)
+    except (NotARunFolder, RunHeld) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return lifecycle.EXIT_USAGE
     try:
         cfg = _load_config(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if run.path.is_dir() and os.environ.get("RANK", "0") == "0":  # before any process group: one writer
+        # a folder holding a run (a resume refused) keeps that run's state
+        if run.path.is_dir() and not run.run_files() and os.environ.get("RANK", "0") == "0":  # one writer
             run.update_status(state="failed", message=f"config error: {exc}")
         return lifecycle.EXIT_USAGE
+    previous = run.read_status()
+    unfinished: list[str] = []
 
     def body() -> str:
         D.init_from_env(str(cfg["train"].get("device", "auto")))
         device = _device(cfg)
-        lifecycle.start(run, args.command, f"{args.command}: loading data", kind="rain", device=describe_device(device))
+        lifecycle.start(run, args.command, f"{args.command}: loading data", overwrite=getattr(args, "overwrite", False),
+                        kind="rain", device=describe_device(device))
         if args.command == "train" and lifecycle.is_writer():
             run.write_config(cfg)
         prepared = pipeline.prepare(cfg)
@@ -122,12 +142,30 @@ def main(argv: list[str] | None = None) -> int:
         if lifecycle.is_writer():
             run.update_status(progress=0.97, message="evaluating on the test period")
             summary = _summary(pipeline.evaluate_run(cfg, prepared, run, device))
+            if args.command == "evaluate":
+                summary = _check_training(cfg, run, previous, unfinished, summary)
         # the other ranks wait here while rank 0 evaluates, so that no rank tears down its process
         # group under a peer still using it
         D.barrier()
         return summary
 
-    return lifecycle.run_worker(run, body)
+    return lifecycle.run_worker(run, body, complete=lambda: not unfinished)
+
+
+def _check_training(cfg: dict, run: RunDir, previous: dict, unfinished: list[str], summary: str) -> str:
+    """After ``evaluate``: when an experiment has training left, record that instead of ``completed``
+    (``unfinished`` gets its entries) and return the summary to print."""
+    settings = TrainSettings.from_section(cfg["train"], seed=int(cfg.get("seed", 0)))
+    states = {name: training_state(run.model_dir(name), settings) for name in cfg["experiments"]}
+    unfinished.extend(f"{name} at {state.describe()}" for name, state in states.items() if not state.done)
+    if not unfinished:
+        return summary
+    done = sum(min(s.epochs_done, s.epochs) for s in states.values())
+    lifecycle.mark_unfinished(
+        run, previous, f"evaluated {'; '.join(unfinished)}: training unfinished, continue it with "
+        f"train --run-dir {run.path} --resume ({summary})",
+        progress=done / max(sum(s.epochs for s in states.values()), 1))
+    return summary + f" (training unfinished: {'; '.join(unfinished)}; continue it with --resume)"
 
 
 def _train(cfg: dict, prepared: pipeline.Prepared, run: RunDir, device: torch.device, args, writer: bool) -> None:

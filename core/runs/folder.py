@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -43,6 +44,44 @@ FINAL_STATES = ("completed", "failed", "cancelled")
 DAMAGED = "damaged"
 """The state ``read_status`` reports for an unreadable status.json (never written to disk)."""
 KINDS = ("hydro", "rain")
+
+
+class NotARunFolder(ValueError):
+    """A ``--run-dir`` that cannot be a folder: it, or a folder above it, is a file."""
+
+    def __init__(self, path: Path, blocker: Path):
+        self.path, self.blocker = Path(path), Path(blocker)
+        what = "is a file" if self.blocker == self.path else f"lies under the file {self.blocker}"
+        super().__init__(f"run directory {self.path} {what}, not a folder; give --run-dir a folder "
+                         "(new or an existing run)")
+
+
+def check_run_path(path: str | os.PathLike) -> Path:
+    """``path`` made absolute; :class:`NotARunFolder` when it or its nearest existing parent is not a folder."""
+    path = Path(path).resolve()  # as RunDir takes it
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise NotARunFolder(path, candidate)
+            break
+    return path
+
+
+class RunHeld(ValueError):
+    """``train`` into a folder that already holds a run, without ``--resume`` or ``--overwrite``."""
+
+    def __init__(self, path: Path, files: list[str]):
+        self.path, self.files = Path(path), files
+        super().__init__(f"run directory {self.path} already holds a run ({', '.join(files)}); one folder keeps "
+                         "one run: use --resume to continue it, --overwrite to delete it and start again, or "
+                         "choose another --run-dir")
+
+
+# what a run writes; what marks a folder as holding one leaves out status.json, log.txt and
+# request.yaml, which the dashboard writes into a fresh folder before its worker starts
+RUN_MARKERS = ("config.yaml", "history.json", "metrics.json", "predictions.nc", "checkpoints", "models", "baselines")
+RUN_FILES = ("status.json",) + RUN_MARKERS
+TRASH_PREFIX = ".overwritten-"
 
 
 class RunFileDamaged(ValueError):
@@ -179,6 +218,50 @@ class RunDir:
         for name in self.model_names():
             records += [{"model": name, **r} for r in self.model_dir(name).read_history()]
         return records
+
+    # --- one run per folder ------------------------------------------------------------------
+    def run_files(self) -> list[str]:
+        """The files and folders of a run present in this folder (empty folders do not count): [] for a
+        new folder or one the dashboard just created."""
+        found = []
+        for name in RUN_MARKERS:
+            path = self.path / name
+            if path.is_dir() and not path.is_symlink():
+                try:
+                    if not any(path.iterdir()):
+                        continue
+                except OSError:
+                    pass
+            elif not os.path.lexists(path):
+                continue
+            found.append(name)
+        return found
+
+    def check_new_run(self, resume: bool, overwrite: bool) -> None:
+        """Refuse (:class:`RunHeld`) to train a new run into a folder holding one, unless resuming or overwriting."""
+        if not (resume or overwrite):
+            files = self.run_files()
+            if files:
+                raise RunHeld(self.path, files)
+
+    def remove_run(self) -> list[str]:
+        """Delete this folder's run files (``RUN_FILES``; the lock, log and anything else stay); returns their names.
+
+        Each is first renamed into one hidden trash folder (a rename is atomic), then the trash is
+        deleted: a crash part way leaves a folder with only old files, which still counts as holding
+        a run, never old and new files mixed. Trash left by such a crash is deleted here too.
+        """
+        trash = self.path / f"{TRASH_PREFIX}{os.getpid()}-{_dt.datetime.now().strftime('%Y%m%d%H%M%S%f')}"
+        moved = []
+        for name in RUN_FILES:
+            if os.path.lexists(self.path / name):
+                trash.mkdir(exist_ok=True)
+                os.rename(self.path / name, trash / name)
+                moved.append(name)
+        for old in self.path.glob(f"{TRASH_PREFIX}*"):
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+        return moved
 
     # --- config ----------------------------------------------------------------------------
     def create(self) -> "RunDir":

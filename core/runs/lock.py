@@ -124,7 +124,8 @@ def was_ever_locked(run_dir: str | os.PathLike) -> bool:
 def guard_worker_entry(argv: list[str]) -> None:
     """Take the run-directory lock for ``python -m core <kind> train|evaluate --run-dir D``.
 
-    Called by the entry point before the subcommand runs. Only rank 0 of a torchrun job takes it
+    Called by the entry point before the subcommand runs; raises
+    :class:`core.runs.folder.NotARunFolder` when ``D`` is a file or lies under one. Only rank 0 of a torchrun job takes it
     (the other ranks never write the run directory). Commands without ``--run-dir`` are left alone.
     """
     if len(argv) < 2 or argv[1] not in ("train", "evaluate"):
@@ -138,4 +139,6 @@ def guard_worker_entry(argv: list[str]) -> None:
         elif arg.startswith("--run-dir="):
             run_dir = arg.split("=", 1)[1]
     if run_dir:
-        acquire(run_dir)
+        from core.runs.folder import check_run_path
+
+        acquire(check_run_path(run_dir))  # a file named as the folder: a named error, not a traceback

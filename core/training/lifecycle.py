@@ -74,24 +74,46 @@ class Progress:
         self.run.update_status(**fields)
 
 
-def start(run: RunDir, command: str, message: str, **fields: Any) -> None:
-    """Create the run directory and mark it running (rank 0)."""
+def start(run: RunDir, command: str, message: str, overwrite: bool = False, **fields: Any) -> None:
+    """Create the run directory and mark it running (rank 0); ``overwrite``: first delete the run it
+    holds (:meth:`core.runs.folder.RunDir.remove_run`), so the new run starts with one history."""
     if is_writer():
+        if overwrite and run.path.is_dir():
+            removed = run.remove_run()
+            if removed:
+                print(f"--overwrite: deleted the previous run's {', '.join(removed)} in {run.path}", file=sys.stderr)
         run.create()
         run.update_status(state="running", progress=0.0, message=message, pid=os.getpid(), command=command,
                           finished=None, **fields)
 
 
-def run_worker(run: RunDir, body: Callable[[], str], *, complete: bool = True) -> int:
+def mark_unfinished(run: RunDir, previous: dict, message: str, progress: float | None = None) -> None:
+    """After an evaluation of a run whose training is unfinished: never ``completed``.
+
+    A ``failed`` or ``cancelled`` state before the evaluation stays; any other (a worker killed
+    while ``running``, whose state nobody could write) becomes ``failed``, as the stale-run repair
+    would call it. ``message`` says how far training got and how to continue it.
+    """
+    if not is_writer():
+        return
+    state = previous.get("state") if previous.get("state") in ("failed", "cancelled") else "failed"
+    fields: dict[str, Any] = {"state": state, "message": message, "finished": now_iso()}
+    if progress is not None:
+        fields["progress"] = round(min(max(progress, 0.0), 1.0), 4)
+    run.update_status(**fields)
+
+
+def run_worker(run: RunDir, body: Callable[[], str], *, complete: bool | Callable[[], bool] = True) -> int:
     """Run ``body`` (which returns a one-line summary) under the lifecycle; returns the exit code.
 
-    ``complete``: mark the run ``completed`` with the summary on success (rank 0). Errors raised
-    before the run directory exists are printed only.
+    ``complete``: mark the run ``completed`` with the summary on success (rank 0); a callable is
+    asked after ``body`` (an evaluation of an unfinished training says no and records its own
+    state). Errors raised before the run directory exists are printed only.
     """
     try:
         with cancel_on_signals():
             summary = body()
-            if complete and is_writer():
+            if (complete() if callable(complete) else complete) and is_writer():
                 run.update_status(state="completed", progress=1.0, message=summary, finished=now_iso())
             if is_writer():
                 print(summary)

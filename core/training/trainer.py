@@ -19,7 +19,11 @@ does everything else, the same way for dXAJ and ST-RainNet:
   them), ``lr_decay`` < 1 lowers the learning rate on a plateau of the same loss.
 - **Time cap**: ``max_minutes`` stops after the epoch in which it is reached; every rank stops at
   the same epoch (the decision is all-reduced). It is a safety cap, not a budget: results are
-  decided by epochs.
+  decided by epochs. ``last.pt`` records that the cap ended the run: a resume with the same cap
+  trains no further, one with another ``max_minutes`` continues.
+- **Finished or not** is read from ``last.pt`` by :func:`training_state` (epochs done against the
+  settings' epochs, early stopping, the time cap), never from metrics.json: the CLIs use it to
+  resume only what is left and to never call an evaluated but unfinished run completed.
 - **Files** (rank 0 only; the run folder of the model): ``checkpoints/best.pt`` (best weights and
   the task's metadata), ``checkpoints/last.pt`` (adds the optimiser, scaler, schedule, counters,
   history and every RNG state, so ``resume=True`` continues to the same result as an uninterrupted
@@ -47,7 +51,7 @@ from torch.utils.data import DistributedSampler
 from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training import rng
-from core.training.checkpoint import load_checkpoint, save_checkpoint
+from core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from core.training.lifecycle import FIRST_EPOCH, Cancelled
 from core.training.optimizers import get_optimizer
 from core.training.precision import amp_settings
@@ -150,6 +154,75 @@ class TrainResult:
                 "stopped_early": self.stopped_early, "stopped_by_time": self.stopped_by_time}
 
 
+def _capped_under(ckpt: Mapping[str, Any], settings: TrainSettings) -> bool:
+    """Whether the time cap ended the checkpoint's run and ``settings`` keep that cap."""
+    if not ckpt.get("stopped_by_time"):
+        return False
+    stored = (ckpt.get("settings") or {}).get("max_minutes")
+    try:
+        return float(stored or 0) == float(settings.max_minutes or 0)
+    except (TypeError, ValueError):
+        return False
+
+
+def _early_stopped(ckpt: Mapping[str, Any], settings: TrainSettings) -> bool:
+    if "finished" in ckpt:
+        return bool(ckpt["finished"])
+    # written before the shared trainer: early stopping was not stored
+    return bool(settings.patience) and int(ckpt.get("bad_epochs", 0)) >= settings.patience
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """How far the training of one model folder got, read from its ``checkpoints/last.pt``."""
+
+    epochs_done: int  # epochs the last checkpoint completed (0: no checkpoint)
+    epochs: int  # epochs the settings ask for
+    early_stopped: bool = False
+    time_capped: bool = False  # the time cap ended it, and the settings keep that cap
+    problem: str = ""  # why last.pt could not be read ("" when it could, or is absent)
+
+    @property
+    def done(self) -> bool:
+        """Training has nothing left: all epochs, early stopping, or the time cap ended it."""
+        if self.problem:
+            return False
+        return self.early_stopped or self.time_capped or self.epochs_done >= self.epochs
+
+    def describe(self) -> str:
+        """One line for a status message, e.g. ``epoch 15 of 200`` or ``early stopping after epoch 40``."""
+        if self.problem:
+            return self.problem
+        if self.early_stopped:
+            return f"early stopping after epoch {self.epochs_done} of {self.epochs}"
+        if self.time_capped:
+            return f"the time cap after epoch {self.epochs_done} of {self.epochs}"
+        return f"epoch {self.epochs_done} of {self.epochs}"
+
+
+def training_state(run: RunDir, settings: TrainSettings) -> TrainingState:
+    """The training state of the model folder ``run`` under ``settings`` (its config's ``train`` keys).
+
+    Decided by the training itself, never by metrics.json: an evaluation of a killed run does not
+    make its training finished, and a resume continues whatever is left.
+    """
+    epochs = int(settings.epochs)
+    path = run.checkpoint_dir / "last.pt"
+    if not path.exists():
+        return TrainingState(0, epochs)
+    try:
+        ckpt = load_checkpoint(path, required=("epoch",))
+    except CheckpointError as exc:
+        return TrainingState(0, epochs, problem=str(exc))
+    return TrainingState(int(ckpt["epoch"]), epochs, early_stopped=_early_stopped(ckpt, settings),
+                         time_capped=_capped_under(ckpt, settings))
+
+
+def training_done(run: RunDir, settings: TrainSettings) -> bool:
+    """Whether the model folder ``run`` has finished training under ``settings`` (see :class:`TrainingState`)."""
+    return training_state(run, settings).done
+
+
 class _Indices:
     """A sized stand-in dataset for ``DistributedSampler`` (it only needs ``len``)."""
 
@@ -229,8 +302,7 @@ def fit(
             schedule.load_state_dict(ckpt["lr_schedule"])
         state = {k: ckpt.get(k, state[k]) for k in state}
         state["history"] = list(state["history"])
-        if "finished" not in ckpt:  # written before the shared trainer: early stopping was not stored
-            state["finished"] = bool(settings.patience) and state["bad_epochs"] >= settings.patience
+        state["finished"] = _early_stopped(ckpt, settings)
         rng.restore(ckpt["rng"])
     if writer:
         # history.json may be ahead of the checkpoint after a kill; a fresh start owns the folder's history
@@ -264,9 +336,10 @@ def fit(
                 save_checkpoint(best_path, {**meta, "model": model.state_dict(), "epoch": state["best_epoch"],
                                             "val_loss": state["best_val"]})
 
-    stopped_by_time = False
+    # a run the time cap ended is finished for a resume with the same cap; another cap continues it
+    stopped_by_time = ckpt is not None and _capped_under(ckpt, settings)
     for epoch in range(state["epoch"] + FIRST_EPOCH, epochs + 1):
-        if state["finished"]:
+        if state["finished"] or stopped_by_time:
             break
         net.train()
         sampler.set_epoch(epoch - FIRST_EPOCH)
@@ -340,6 +413,10 @@ def fit(
         if schedule is not None and math.isfinite(val_loss):
             schedule.step(val_loss)
         state["history"].append(record)
+        # decided before last.pt is written, so the checkpoint records that the cap ended the run;
+        # every rank must leave the loop at the same epoch, so the decision is joint
+        over_time = bool(max_seconds) and time.monotonic() - t_start > max_seconds
+        stopped_by_time = bool(max_seconds) and D.all_sum([float(over_time)])[0] > 0
         if writer:
             weights = average.averaged_state_dict() if average is not None else model.state_dict()
             payload = {**meta, "model": weights, "epoch": epoch}
@@ -349,14 +426,12 @@ def fit(
             save_checkpoint(last_path, {**payload, **state, **extra, "optimizer": optimizer.state_dict(),
                                         "scaler": scaler.state_dict(), "rng": rng.capture(),
                                         "lr_schedule": schedule.state_dict() if schedule is not None else None,
+                                        "stopped_by_time": stopped_by_time,
                                         "settings": {f.name: getattr(settings, f.name) for f in fields(settings)}})
             run.append_history(record)
         report(epoch / epochs, f"{task.name}: epoch {epoch}/{epochs} train loss {train_loss:.4f} "
                                f"val loss {val_loss:.4f}", epoch, force=True)
-        # every rank must leave the loop at the same epoch, so the time cap is decided jointly
-        over_time = bool(max_seconds) and time.monotonic() - t_start > max_seconds
-        if max_seconds and D.all_sum([float(over_time)])[0] > 0:
-            stopped_by_time = True
+        if stopped_by_time:
             report(epoch / epochs, f"{task.name}: stopped after epoch {epoch}: train.max_minutes reached", epoch,
                    force=True)
             break

@@ -240,3 +240,100 @@ def test_config_pet_method_reaches_the_loader():
     with pytest.raises(DataError, match="thornthwaite"):
         prepare(config)
     assert load_config(None, TINY)["data"]["pet_method"] == "auto"
+
+
+def _killed_in_epoch(monkeypatch, epoch: int, iterations: int = 3):
+    """Make training raise Cancelled (as a kill would stop it) in the first iteration of ``epoch``."""
+    from core.hydro.train import HydroTask
+
+    original, calls = HydroTask.train_batch, {"n": 0}
+
+    def batch(self, indices, device):
+        calls["n"] += 1
+        if calls["n"] > (epoch - 1) * iterations:
+            raise Cancelled("test kill")
+        return original(self, indices, device)
+
+    monkeypatch.setattr(HydroTask, "train_batch", batch)
+
+
+def test_evaluate_of_a_killed_run_leaves_it_unfinished_and_resume_trains_the_rest(tmp_path, monkeypatch):
+    """Issue 33.3: evaluate on a run killed in epoch 2 of 3 marked it completed, and train --resume then
+    returned at once with one epoch of history because metrics.json had test scores."""
+    run_dir = tmp_path / "run"
+    config = _write_config(tmp_path, train={**TINY["train"], "epochs": 3})
+    train = ["train", "--config", config, "--run-dir", str(run_dir), "--no-progress", "--baselines", "none"]
+    _killed_in_epoch(monkeypatch, 2)
+    assert cli.main(train) == 143
+    monkeypatch.undo()
+    run = RunDir(run_dir)
+    assert load_checkpoint(run.checkpoint_dir / "last.pt")["epoch"] == 1
+
+    assert cli.main(["evaluate", "--run-dir", str(run_dir)]) == 0
+    status = run.read_status()
+    assert status["state"] == "cancelled", status  # its state before the evaluation, never completed
+    assert "epoch 1 of 3" in status["message"] and "--resume" in status["message"]
+    assert run.read_metrics()["test"]["median"]["nse"] is not None  # what exists is scored
+
+    assert cli.main(["train", "--run-dir", str(run_dir), "--resume", "--no-progress"]) == 0
+    assert [r["epoch"] for r in run.read_history()] == [1, 2, 3]
+    assert load_checkpoint(run.checkpoint_dir / "last.pt")["epoch"] == 3
+    assert run.read_status()["state"] == "completed"
+    # a finished run evaluates to completed, and resuming it trains nothing more
+    assert cli.main(["evaluate", "--run-dir", str(run_dir)]) == 0
+    assert run.read_status()["state"] == "completed"
+    assert cli.main(["train", "--run-dir", str(run_dir), "--resume", "--no-progress"]) == 0
+    assert [r["epoch"] for r in run.read_history()] == [1, 2, 3]
+
+
+def test_train_into_a_folder_holding_a_run_is_refused_and_overwrite_starts_one_history(tmp_path, capsys):
+    """Issue 33.4: training twice into one folder mixed two runs (history [1..n, 1], replaced metrics)."""
+    run_dir = tmp_path / "run"
+    tiny = {**TINY["train"], "epochs": 1, "iterations_per_epoch": 1}
+    config = _write_config(tmp_path, train=tiny, baselines=["static_xaj"])
+    assert cli.main(["train", "--config", config, "--run-dir", str(run_dir), "--no-progress"]) == 0
+    run = RunDir(run_dir)
+    before = {p.name: p.read_bytes() for p in (run.metrics_path, run.history_path, run.status_path)}
+    capsys.readouterr()
+
+    again = ["train", "--config", config, "--run-dir", str(run_dir), "--no-progress", "--baselines", "none"]
+    assert cli.main(again) == 2
+    err = capsys.readouterr().err
+    assert str(run.path) in err and "--resume" in err and "--overwrite" in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in (run.metrics_path, run.history_path, run.status_path)} == before
+
+    config2 = _write_config(tmp_path, train={**tiny, "epochs": 2})
+    assert cli.main(["train", "--config", config2, "--run-dir", str(run_dir), "--no-progress", "--baselines", "none",
+                     "--overwrite"]) == 0
+    assert [r["epoch"] for r in run.read_history()] == [1, 2]
+    assert run.read_status()["state"] == "completed"
+    assert run.model_names() == []  # the old run's baseline went with it
+    assert "static_xaj" not in run.read_metrics() and run.read_config()["baselines"] == []
+    assert not list(run.path.glob(".overwritten-*"))
+    with pytest.raises(SystemExit):  # continue or start again, not both
+        cli.main(["train", "--run-dir", str(run_dir), "--resume", "--overwrite"])
+
+
+def test_a_folder_with_only_a_users_metrics_is_refused(tmp_path, capsys):
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text('{"mine": 1}')
+    assert cli.main(["train", "--config", _write_config(tmp_path), "--run-dir", str(run_dir), "--no-progress"]) == 2
+    assert "metrics.json" in capsys.readouterr().err
+    assert (run_dir / "metrics.json").read_text() == '{"mine": 1}' and not (run_dir / "status.json").exists()
+
+
+def test_run_dir_naming_a_file_is_a_named_error(tmp_path, capsys):
+    import core.__main__ as entry
+
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    config = _write_config(tmp_path)
+    for argv in (["train", "--config", config, "--run-dir", str(afile)], ["evaluate", "--run-dir", str(afile)],
+                 ["train", "--config", config, "--run-dir", str(afile / "sub")]):
+        assert cli.main(argv) == 2
+        assert entry.main(["hydro", *argv]) == 2
+        err = capsys.readouterr().err
+        assert "notes.txt" in err and ("is a file" in err or "under the file" in err)
+        assert "Traceback" not in err
+    assert afile.read_text() == "x"

@@ -409,3 +409,68 @@ def test_sigterm_marks_the_run_cancelled(tmp_path):
     # the checkpoint left behind is whole: resuming from it works
     assert (run.model_dir("exp1").checkpoint_dir / "last.pt").exists()
     load_checkpoint(run.model_dir("exp1").checkpoint_dir / "last.pt")
+
+
+def _small(tmp_path, epochs=2) -> Path:
+    train = {"epochs": epochs, "batch_size": 4, "patience": 0, "amp": "false", "channels_last": "false"}
+    return _write(tmp_path, _config(tmp_path, experiments=["exp1"], train=train), f"small{epochs}.yaml")
+
+
+def test_evaluate_of_a_killed_run_leaves_it_unfinished_and_resume_trains_the_rest(tmp_path, monkeypatch):
+    """Issue 33.3 for rain: evaluate after a kill marked the run completed."""
+    run_dir, run = tmp_path / "part", RunDir(tmp_path / "part")
+    original = pipeline.train_all
+
+    def killed(cfg, prepared, run, device, resume=False, progress=None, progress_bar=False):
+        def stop(fraction, message, epoch, force=False):
+            progress(fraction, message, epoch=epoch, force=force)
+            if force and message.startswith("exp1: epoch 1/"):  # the report after epoch 1's checkpoint
+                raise lifecycle.Cancelled("test kill")
+        return original(cfg, prepared, run, device, resume=resume, progress=stop, progress_bar=progress_bar)
+
+    monkeypatch.setattr(pipeline, "train_all", killed)
+    assert cli.main(["train", "--config", str(_small(tmp_path, 3)), "--run-dir", str(run_dir), "--no-progress"]) == 143
+    monkeypatch.setattr(pipeline, "train_all", original)
+    assert cli.main(["evaluate", "--run-dir", str(run_dir)]) == 0
+    status = run.read_status()
+    assert status["state"] == "cancelled" and "exp1 at epoch 1 of 3" in status["message"] and "--resume" in status["message"]
+    assert "exp1" in run.read_metrics()["test"]
+    assert cli.main(["train", "--run-dir", str(run_dir), "--resume", "--no-progress"]) == 0
+    assert [r["epoch"] for r in run.read_all_history()] == [1, 2, 3]
+    assert run.read_status()["state"] == "completed"
+
+
+def test_train_into_a_folder_holding_a_run_is_refused_and_overwrite_starts_one_history(tmp_path, capsys):
+    """Issue 33.4 for rain; a folder with only a user's metrics.json is refused too."""
+    run_dir, run = tmp_path / "run", RunDir(tmp_path / "run")
+    small = str(_small(tmp_path, 1))
+    assert cli.main(["train", "--config", small, "--run-dir", str(run_dir), "--no-progress"]) == 0
+    metrics = run.metrics_path.read_bytes()
+    capsys.readouterr()
+    assert cli.main(["train", "--config", small, "--run-dir", str(run_dir), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert str(run.path) in err and "--resume" in err and "--overwrite" in err
+    assert run.metrics_path.read_bytes() == metrics and run.read_status()["state"] == "completed"
+    two = str(_small(tmp_path, 2))
+    assert cli.main(["train", "--config", two, "--run-dir", str(run_dir), "--no-progress", "--overwrite"]) == 0
+    assert [r["epoch"] for r in run.read_all_history()] == [1, 2]
+    assert run.read_status()["state"] == "completed"
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "metrics.json").write_text("{}")
+    assert cli.main(["train", "--config", small, "--run-dir", str(mine), "--no-progress"]) == 2
+    assert "metrics.json" in capsys.readouterr().err and sorted(p.name for p in mine.iterdir()) == ["metrics.json"]
+
+
+def test_run_dir_naming_a_file_is_a_named_error(tmp_path, capsys):
+    import core.__main__ as entry
+
+    afile = tmp_path / "run.nc"
+    afile.write_text("x")
+    for argv in (["train", "--config", str(_small(tmp_path)), "--run-dir", str(afile)],
+                 ["evaluate", "--run-dir", str(afile)]):
+        assert cli.main(argv) == 2
+        assert entry.main(["rain", *argv]) == 2
+        err = capsys.readouterr().err
+        assert "run.nc is a file" in err and "Traceback" not in err

@@ -178,3 +178,32 @@ def test_periods_overlap():
     assert [(o.first, o.second) for o in three] == [("train", "val"), ("val", "test")]
     with pytest.raises(DataError, match="'train' and 'val' overlap"):
         check_periods_disjoint({"train": ("2001-01-04", "2001-05-02"), "val": ("2001-05-01", "2001-05-20")})
+
+
+def test_one_run_per_folder_markers_and_removal(tmp_path):
+    """Issue 33.4: what counts as a folder holding a run, and --overwrite removes only the run's files."""
+    from core.runs.folder import RunHeld, new_run_dir
+
+    # the dashboard's fresh folder (empty checkpoints/, request, pending status, log) holds no run yet
+    fresh = new_run_dir("hydro", "x", tmp_path)
+    (fresh.path / "request.yaml").write_text("model: dpl\n")
+    fresh.update_status(state="pending")
+    fresh.log_path.write_text("starting\n")
+    assert fresh.run_files() == []
+    fresh.check_new_run(resume=False, overwrite=False)
+
+    run = RunDir(tmp_path / "old").create()
+    run.write_config({"model": "dpl"})
+    run.write_history([{"epoch": 1}])
+    (run.checkpoint_dir / "last.pt").write_bytes(b"x")
+    run.model_dir("lstm").create().write_metrics({"test": {}})
+    run.update_status(state="completed")
+    (run.path / ".lock").write_text("{}")
+    (run.path / "notes.txt").write_text("mine")
+    (run.path / ".overwritten-1-2").mkdir()  # trash left by a crash in an earlier removal
+    assert run.run_files() == ["config.yaml", "history.json", "checkpoints", "models"]
+    with pytest.raises(RunHeld, match="--resume.*--overwrite"):
+        run.check_new_run(resume=False, overwrite=False)
+    run.check_new_run(resume=True, overwrite=False)
+    assert run.remove_run() == ["status.json", "config.yaml", "history.json", "checkpoints", "models"]
+    assert sorted(p.name for p in run.path.iterdir()) == [".lock", "notes.txt"]

@@ -187,3 +187,47 @@ def test_unknown_optimizer_lists_the_valid_names():
     task = LineTask()
     with pytest.raises(ValueError, match="unknown optimizer 'sgdx'; choose one of"):
         fit(task, settings(optimizer="sgdx"), torch.device("cpu"), None)
+
+
+def test_training_state_reads_how_far_training_got(tmp_path, monkeypatch):
+    """Issue 33.3: finished is decided by last.pt (epochs, early stopping, time cap), never by metrics.json."""
+    from core.training.trainer import training_done, training_state
+
+    cpu = torch.device("cpu")
+    fresh = RunDir(tmp_path / "fresh").create()
+    assert not training_done(fresh, settings()) and training_state(fresh, settings()).describe() == "epoch 0 of 4"
+
+    killed = RunDir(tmp_path / "killed").create()
+    calls = {"n": 0}
+
+    def stop_in_epoch_3() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2 * 4  # 32 samples, batch 8: 4 iterations an epoch
+    with pytest.raises(Cancelled):
+        fit(LineTask(), settings(), cpu, killed, should_stop=stop_in_epoch_3)
+    killed.write_metrics({"test": {"score": 1.0}})  # an evaluation after the kill changes nothing
+    state = training_state(killed, settings())
+    assert not state.done and state.describe() == "epoch 2 of 4"
+    fit(LineTask(), settings(), cpu, killed, resume=True)
+    assert training_done(killed, settings()) and not training_done(killed, settings(epochs=6))
+
+    stopped = RunDir(tmp_path / "stop").create()
+    fit(ScriptedValidation([1.0, 0.5, 0.6, 0.5, 0.4]), settings(epochs=5, patience=2), cpu, stopped)
+    assert training_state(stopped, settings(epochs=5, patience=2)).early_stopped
+    assert training_done(stopped, settings(epochs=50, patience=2))
+
+    clock = iter(np.arange(0.0, 1e6, 50.0))  # each reading 50 s later than the one before
+    monkeypatch.setattr("core.training.trainer.time.monotonic", lambda: float(next(clock)))
+    capped = RunDir(tmp_path / "cap").create()
+    first = fit(LineTask(), settings(epochs=50, max_minutes=2.0), cpu, capped)
+    assert first.stopped_by_time and training_done(capped, settings(epochs=50, max_minutes=2.0))
+    # the same cap: a resume trains nothing more; another cap continues
+    again = fit(LineTask(), settings(epochs=50, max_minutes=2.0), cpu, capped, resume=True)
+    assert again.epochs_run == first.epochs_run and again.stopped_by_time
+    assert not training_done(capped, settings(epochs=50, max_minutes=4.0))
+    more = fit(LineTask(), settings(epochs=50, max_minutes=4.0), cpu, capped, resume=True)
+    assert more.epochs_run > first.epochs_run
+
+    (killed.checkpoint_dir / "last.pt").write_bytes(b"not a checkpoint")
+    broken = training_state(killed, settings())
+    assert not broken.done and "last.pt" in broken.describe()
