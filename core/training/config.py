@@ -8,7 +8,9 @@ key, add a row. :meth:`Schema.complete` merges a raw config over the defaults an
 - checks every value's type and range (``train.lr: expected a number > 0, got 'fast'``);
 - runs the kind's cross-key checks (e.g. overlapping train/valid/test periods).
 
-:func:`read_yaml` rejects duplicate keys and names the file on a syntax error. Every error is a
+:func:`read_yaml` rejects duplicate keys and keys that are lists, names the file on a syntax error, and
+refuses a file beyond 1 MB, 32 levels or 200,000 values after aliases expand (``MAX_CONFIG_*``) before
+building anything. Every error is a
 :class:`ConfigError` (a ``ValueError``) whose text starts with the file (when there is one) and the
 key path: ``configs/x.yaml: train.lr: expected a number > 0, got 'fast'``.
 
