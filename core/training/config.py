@@ -8,7 +8,9 @@ key, add a row. :meth:`Schema.complete` merges a raw config over the defaults an
 - checks every value's type and range (``train.lr: expected a number > 0, got 'fast'``);
 - runs the kind's cross-key checks (e.g. overlapping train/valid/test periods).
 
-:func:`read_yaml` rejects duplicate keys and names the file on a syntax error. Every error is a
+:func:`read_yaml` rejects duplicate keys and keys that are lists, names the file on a syntax error, and
+refuses a file beyond 1 MB, 32 levels or 200,000 values after aliases expand (``MAX_CONFIG_*``) before
+building anything. Every error is a
 :class:`ConfigError` (a ``ValueError``) whose text starts with the file (when there is one) and the
 key path: ``configs/x.yaml: train.lr: expected a number > 0, got 'fast'``.
 
@@ -200,11 +202,26 @@ def check_periods_disjoint(paths: Iterable[str]) -> Check:
     return check
 
 
-# --- YAML -------------------------------------------------------------------------------------------
+# --- YAML ---------------------------------------------------------------------------------------------
+
+# A config is a few KB; the longest real list, ``data.basins`` of CAMELS-US, is 671 ids (~10 KB).
+# The bounds keep a hostile or mistaken file (an alias bomb, a dump of data, thousands of open
+# brackets) from costing more than a fraction of a second before it is refused by name.
+MAX_CONFIG_BYTES = 1_000_000
+# Values after aliases are expanded: every later step (merge, checks, ``config.yaml``) walks the
+# expanded tree, so this is what bounds their time and memory; ten nested aliases reach 10**10.
+MAX_CONFIG_VALUES = 200_000
+# A config nests about six levels; 32 keeps the recursive steps (YAML composer, deepcopy, checks)
+# far below Python's recursion limit.
+MAX_CONFIG_DEPTH = 32
+
+# libyaml's parser when installed: ~10x faster than the pure-Python one on a large file
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+class _StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently) or a
+    key that is a list or mapping, and keeps a date that is not on the calendar as its text."""
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -213,32 +230,135 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:
+            raise ConfigError(f"line {line}: a key must be a name or number, got {show_value(key)}") from None
         if key in seen:
             raise ConfigError(f"line {line}: duplicate key {key!r} (first given on line {seen[key]})")
         seen[key] = line
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except (ValueError, TypeError, AttributeError):
+        # 1979-02-30 has a date's shape but no day: as text, the key's type refuses it by key and value
+        return loader.construct_scalar(node)
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+@dataclass
+class _Open:
+    """A sequence or mapping whose end event has not come yet (see :func:`_check_bounds`)."""
+
+    mapping: bool
+    anchor: str | None
+    values_before: int
+    levels: int = 1
+    items: int = 0  # children so far; in a mapping, keys and values alternate
+    key: str = "?"  # the mapping key whose value is being read
+
+
+def _key_path(stack: list[_Open]) -> str:
+    return ".".join(f.key for f in stack if f.mapping and f.items % 2 == 1)
+
+
+def _check_bounds(text: str) -> None:
+    """Refuse ``text`` if it nests deeper than :data:`MAX_CONFIG_DEPTH` or holds more than
+    :data:`MAX_CONFIG_VALUES` values once its aliases are expanded, or an alias inside its own anchor.
+
+    One pass over the parser's events, before anything is built: the parser keeps its own stack (the
+    composer that builds nodes recurses once per level), and an alias counts as the size of the value
+    it repeats, known from that value's end event, so an alias bomb is refused at the first alias that
+    crosses the budget without being expanded.
+    """
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, levels) of the finished value
+    stack: list[_Open] = []
+    values = 0
+    aliases = False
+
+    def refuse(message: str, line: int) -> ConfigError:
+        return ConfigError(f"line {line}: {message}", _key_path(stack))
+
+    def child_done(levels: int, key: str = "?") -> None:
+        if stack:
+            parent = stack[-1]
+            parent.levels = max(parent.levels, levels + 1)
+            if parent.mapping and parent.items % 2 == 0:
+                parent.key = key
+            parent.items += 1
+
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if len(stack) >= MAX_CONFIG_DEPTH:
+                raise refuse(f"nested more than {MAX_CONFIG_DEPTH} levels deep (a config needs about 6)", line)
+            values += 1
+            stack.append(_Open(isinstance(event, yaml.MappingStartEvent), event.anchor, values - 1))
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            done = stack.pop()
+            if done.anchor is not None:
+                anchors[done.anchor] = (values - done.values_before, done.levels)
+            child_done(done.levels)
+            continue
+        elif isinstance(event, yaml.AliasEvent):
+            if any(f.anchor == event.anchor for f in stack):
+                raise refuse(f"alias *{event.anchor} repeats a value that contains it", line)
+            size, levels = anchors.get(event.anchor, (1, 0))  # an unknown anchor: the loader names it
+            if len(stack) + levels > MAX_CONFIG_DEPTH:
+                raise refuse(f"alias *{event.anchor} nests the config more than {MAX_CONFIG_DEPTH} levels deep", line)
+            values += size
+            aliases = True
+            child_done(levels)
+        elif isinstance(event, yaml.ScalarEvent):
+            values += 1
+            if event.anchor is not None:
+                anchors[event.anchor] = (1, 0)
+            child_done(0, event.value)
+        else:
+            continue
+        if values > MAX_CONFIG_VALUES:
+            what = "aliases expand the config to" if aliases else "the config holds"
+            raise refuse(f"{what} more than {MAX_CONFIG_VALUES:,} values (a config holds a few hundred)", line)
+
+
+def _too_large(size: int) -> str:
+    return f"the config is {size / 1e6:.1f} MB, more than the {MAX_CONFIG_BYTES / 1e6:g} MB a config may have"
 
 
 def parse_yaml(text: str, where: str | os.PathLike | None = None) -> Any:
-    """YAML text -> Python, rejecting duplicate keys; errors name ``where``."""
+    """YAML text -> Python, rejecting duplicate keys and texts beyond the bounds above; errors name ``where``."""
     try:
+        if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+            raise ConfigError(_too_large(len(text.encode("utf-8", "replace"))))
+        _check_bounds(text)
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except ConfigError as exc:
         raise exc.located(where) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {' '.join(str(exc).split())}", where=where) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        # a tagged value PyYAML cannot build (!!int abc, !!bool maybe): the text is no config either
+        raise ConfigError(f"not valid YAML: {type(exc).__name__}: {show_value(str(exc))}", where=where) from None
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
-    """Read the YAML file ``path`` strictly; a missing or unreadable file raises naming it."""
+    """Read the YAML file ``path`` strictly; a missing, unreadable or oversized file raises naming it."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("config file not found" if not path.exists() else "not a file", where=path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # read at most one byte past the limit: a 50 MB file costs no more than a 1 MB one
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(_too_large(max(path.stat().st_size, len(data))), where=path)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the file ({exc})", where=path) from None
     return parse_yaml(text, path)

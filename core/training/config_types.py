@@ -231,8 +231,10 @@ class Date(Type):
         text = _iso(value)
         try:
             pd.Timestamp(text)
-        except (ValueError, TypeError):
-            raise self.fail(value) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            # pandas says why (``day is out of range for month: 1979-02-30``); the value is shown already
+            why = str(exc).split(":")[0].strip()
+            raise Invalid(f"{self.fail(value)}{f' ({why})' if why else ''}") from None
         return text
 
 
@@ -244,7 +246,13 @@ class Period(Type):
     def check(self, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise self.fail(value)
-        start, end = (Date().check(v) for v in value)
+        dates = []
+        for i, item in enumerate(value):
+            try:
+                dates.append(Date().check(item))
+            except Invalid as exc:  # which end, and why: not just "expected [start, end] dates"
+                raise Invalid(f"item {i}: {exc}") from None
+        start, end = dates
         if pd.Timestamp(start) > pd.Timestamp(end):
             raise Invalid(f"starts {start} after it ends {end}")
         return [start, end]
