@@ -176,3 +176,24 @@ def test_paths_outside_the_roots_are_refused_alike_whether_they_exist(tmp_path):
         assert str(root) in str(err.value)
         messages.append(err.value.reason)
     assert len(set(messages)) == 1
+
+
+def test_flow_of_zero_over_the_whole_test_period_is_refused_before_training(tmp_path):
+    from core.hydro.config import load_config
+    from core.hydro.prepare import prepare
+
+    q = np.random.default_rng(2).random(120)
+    q[90:] = 0.0  # a dry spell covering the test period, rain all along
+    series = basin_series(q=q, n=120)
+    series["lat"] = 51.2
+    series.to_csv(tmp_path / "a.csv", index=False)
+    config = load_config(None, {
+        "name": "dry_test", "model": "dpl",
+        "data": {"source": str(tmp_path / "a.csv"), "train_period": ["2000-01-01", "2000-03-20"],
+                 "valid_fraction": 0.25, "test_period": ["2000-04-01", "2000-04-29"],
+                 "dynamic_inputs": ["prcp", "pet"]},
+        "window": {"warmup": 5, "rho": 5, "horizon": 1},
+    })
+    with pytest.raises(DataError, match="0 on all 29 observed steps of the test period") as err:
+        prepare(config)
+    assert err.value.basin == "a" and err.value.variable == "q_obs"
