@@ -6,14 +6,16 @@ import datetime as dt
 
 import streamlit as st
 
+from core.data.errors import DataError
 from core.data.regions import adjacent_box, check_rain_regions
+from core.data.roots import check_under_roots, data_roots
 from core.rain.config import EXPERIMENTS, SIDES
 from core.rain.losses import LOSSES as RAIN_LOSSES
 from core.rain.run_config import FALLBACK_REGION1, PRESET_LABELS, PRESETS as RAIN_PRESETS, rain_config_from_form
 from core.rain.run_config import base_config as example_config
 from core.runs.folder import RunDir
 from core.viz.maps import region_map
-from ui.frame import keep_all, period_overlaps, remembered, show_error
+from ui.frame import keep_all, period_overlaps, plain, remembered, runs_root, show_error
 from ui.job_panel import job_status, start
 from ui.sidebar import setup_page
 
@@ -52,7 +54,9 @@ kind = st.radio("Data source", SOURCE_KINDS, horizontal=True, **remembered("rain
 if kind.startswith("demo"):
     source = "demo"
 else:
+    roots = data_roots(runs_root())
     source = st.text_input("Path", placeholder="/path/to/file.nc or radar folder",
+                           help="The dashboard opens data only under its data roots: " + "; ".join(map(str, roots)),
                            **remembered("rain_source_path", "")).strip()
 demo_kwargs = tuple(sorted(((base.get("data") or {}).get("demo") or {}).items())) if source == "demo" else ()
 
@@ -76,9 +80,13 @@ if not source:
     problems.append("Give the path of the gridded file or radar folder.")
 else:
     try:
+        if source != "demo":
+            check_under_roots(source, roots)  # before anything touches the disk
         extent = grid_extent(source, demo_kwargs)
-    except Exception as exc:  # an unreadable path is reported once, below, and Start stays disabled
+    except DataError as exc:  # reported once, below, and Start stays disabled
         problems.append(f"Opening the data source {source} failed: {exc}")
+    except Exception as exc:  # a file the readers choke on: the same, with the kind of failure
+        problems.append(f"Opening the data source {source} failed ({type(exc).__name__}): {exc}")
 lat_grid, lon_grid = extent if extent else (None, None)
 step = abs(lon_grid[1] - lon_grid[0]) if lon_grid and len(lon_grid) > 1 else 0.25
 # with an automatic side, region 2 is known only once the run has read the rain
@@ -112,7 +120,7 @@ train_base = {**(base.get("train") or {}), **(preset.get("train") or {})}
 hidden_base = ", ".join(str(h) for h in {**(base.get("model") or {}), **(preset.get("model") or {})}.get("hidden_channels", [32, 64]))
 form_keys = [f"rain_{name}_{tag}" for name in ("epochs", "batch", "lr", "loss", "hidden", "amp", "device")]
 if problems:
-    st.error("Start is disabled: " + " ".join(problems), icon="⚠️")
+    st.error("Start is disabled: " + plain(" ".join(problems)), icon="⚠️")
 with st.form("rain_settings"):
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.number_input("Epochs", 1, 1000, **remembered(form_keys[0], int(train_base.get("epochs", 20)), True))
@@ -126,7 +134,7 @@ with st.form("rain_settings"):
     device = c3.selectbox("Device", ["auto", "cpu", "cuda"], **remembered(form_keys[6], "auto", True))
     submitted = st.form_submit_button("Start training", type="primary", disabled=bool(problems),
                                       on_click=keep_all, args=(form_keys,),
-                                      help="; ".join(problems) if problems else None)
+                                      help=plain("; ".join(problems)) if problems else None)
 
 if submitted and not problems:
     complete = dated_split and all(isinstance(v, (tuple, list)) and len(v) == 2 for v in periods.values())

@@ -6,6 +6,7 @@ loaders and the demo queue lives in ``ui.sidebar``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -107,6 +108,15 @@ def period_overlaps(periods: dict) -> list:
 
     complete = {name: tuple(v) for name, v in periods.items() if isinstance(v, (tuple, list)) and len(v) == 2}
     return periods_overlap(complete)
+
+
+def plain(text: object) -> str:
+    """``text`` with Markdown and LaTeX marks escaped, so a message quoting a regular expression or a
+    path (``$``, ``*``, ``_``, backslashes) shows as typed instead of as maths or emphasis."""
+    return _MARKDOWN_MARKS.sub(lambda m: "\\" + m.group(0), str(text))
+
+
+_MARKDOWN_MARKS = re.compile(r"[\\`*_\[\]<>#|$~]")
 
 
 def show_error(exc: BaseException, what: str) -> None:

@@ -91,6 +91,10 @@ def list_table_basins(folder: str | os.PathLike) -> dict[str, Path]:
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in SERIES_SUFFIXES or path.name.lower() == ATTRIBUTES_FILE:
             continue
+        if path.is_dir():
+            # a folder named like a basin file would be read as one and fail deep inside pandas
+            raise DataError(f"{path.name} in the basin folder is a folder, not a basin file: rename or move it",
+                            file=path, basin=path.stem)
         if path.stem in found:
             raise DataError(f"basin {path.stem!r} has two series files ({found[path.stem].name}, {path.name})", file=path, basin=path.stem)
         found[path.stem] = path
@@ -156,6 +160,9 @@ def load_table_folder_records(
     # a long-format file holds several of the chosen basins: read it once
     for path in dict.fromkeys(files[basin] for basin in ids):
         for rec in _read_series_file(path, default_basin=path.stem, statics={}, attributes=attributes):
+            # a bad latitude or area is then reported in basins.csv, where it was written
+            rec.files.update({key: str(folder / ATTRIBUTES_FILE) for key in attributes.get(rec.basin, {})
+                              if key not in rec.files})
             by_id.setdefault(rec.basin, rec)
     records = [by_id[basin] for basin in ids]
     return records, {"source_kind": "basin_table"}
@@ -410,6 +417,12 @@ def _records_from_table(
     table = _canonical_columns(table, file, default_basin)
     validation.check_required(table, ("date",), file, default_basin)
     if "basin" in table:
+        blank = table["basin"].isna() | (table["basin"].astype(str).str.strip() == "")
+        if blank.any():
+            # else the row would silently leave its basin's series and surface as a forcing gap
+            row = int(blank.to_numpy().nonzero()[0][0]) + 1
+            raise DataError(f"data row {row} has an empty basin id (column 'basin'): every row of a long-format "
+                            "table names its basin", file=file, variable="basin")
         ids = table["basin"].astype(str).str.strip()
         groups = [(b, table.loc[ids == b].drop(columns="basin")) for b in pd.unique(ids)]
     else:
@@ -483,7 +496,8 @@ def _record_from_frame(part: pd.DataFrame, file: str, basin: str, statics: dict[
             if len(values) > 1:
                 raise DataError(f"column {name!r} is a per-basin constant but has {len(values)} different values", file=file, variable=name, basin=basin)
             if len(values) and name not in statics:
-                statics[name] = values[0] if name == "name" else float(values[0])
+                # text that is not a number stays text, so the statics check can quote it
+                statics[name] = values[0] if name == "name" else _number_or_text(values[0])
             frame = frame.drop(columns=name)
     frame = validation.coerce_numeric(frame, file, basin)
     frame, step = validation.regularise_time(frame, file, basin)
@@ -553,6 +567,13 @@ def _records_from_netcdf(
     time_name = next((n for n in ("time", "date") if n in ds.dims), None)
     if time_name is None:
         raise DataError(f"no 'time' dimension (dimensions: {', '.join(map(str, ds.dims)) or 'none'})", file=display, variable="time", basin=default_basin)
+    if not np.issubdtype(ds[time_name].dtype, np.datetime64):
+        # read as nanoseconds, 0..n would all fall on 1970-01-01 and be reported as duplicated dates
+        values = ds[time_name].values
+        shown = f"{values[0]} .. {values[-1]}" if values.size else "empty"
+        raise DataError(f"the {time_name!r} axis holds {ds[time_name].dtype} values ({shown}), not dates: give it "
+                        "CF units such as 'days since 2000-01-01' or store dates", file=display, variable=time_name,
+                        basin=default_basin)
     if "basin" in ds.dims:
         ids = [str(b) for b in ds["basin"].values]
         parts = [(b, ds.isel(basin=i)) for i, b in enumerate(ids)]
@@ -590,6 +611,13 @@ def _records_from_netcdf(
         table = _canonical_columns(table, display, basin)
         records.append(_record_from_frame(table, display, basin, merged))
     return records
+
+
+def _number_or_text(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _float_or_nan(value: Any) -> float:

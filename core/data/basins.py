@@ -146,6 +146,7 @@ def assemble(
     frames: list[pd.DataFrame] = []
     methods: dict[str, str] = {}
     for rec in records:
+        validation.check_statics(rec.statics, rec.file, rec.basin, rec.files)
         first, last = rec.frame.index[0], rec.frame.index[-1]
         validation.check_period(first, last, time[0], time[-1], rec.file, rec.basin)
         frame = rec.frame.reindex(time)

@@ -78,6 +78,51 @@ def validate_gridded(ds: xr.Dataset, source: str = "dataset") -> None:
         raise DataError(f"{source}: latitudes must be ascending", file=source, variable="lat")
     if float(ds["lon"].min()) < -180 or float(ds["lon"].max()) > 180:
         raise DataError(f"{source}: longitudes must lie in -180..180", file=source, variable="lon")
+    check_time_axis(ds, source)
+
+
+def check_time_axis(ds: xr.Dataset, source: str = "dataset") -> None:
+    """The ``time`` axis must hold dates, each once, in increasing order (coordinates only: cheap)."""
+    values = ds["time"].values
+    if not np.issubdtype(values.dtype, np.datetime64):
+        # numbers read as nanoseconds would all fall on 1970-01-01 and pass for duplicated dates
+        shown = f"{values[0]} .. {values[-1]}" if values.size else "empty"
+        raise DataError(f"{source}: the 'time' axis holds {values.dtype} values ({shown}), not dates; give it CF "
+                        "units such as 'hours since 2000-01-01'", file=source, variable="time")
+    steps = np.diff(values)
+    wrong = steps <= np.timedelta64(0, "ns")
+    if wrong.any():
+        where = int(wrong.nonzero()[0][0]) + 1
+        what = "is duplicated" if steps[where - 1] == np.timedelta64(0, "ns") else "is out of order"
+        # two fields for one time cannot both be the rain of that step; which one is meant is unknowable
+        raise DataError(f"{source}: time stamp {np.datetime_as_string(values[where], unit='s')} {what}; "
+                        "each time must appear once, in increasing order", file=source, variable="time",
+                        date=values[where])
+
+
+def check_rain_values(ds: xr.Dataset, source: str = "dataset") -> None:
+    """Refuse rain no instrument produces: an infinite value anywhere, or no rain at all in the record.
+
+    Reads the whole ``rain`` variable (call it where the data are read anyway, before training). NaN
+    stays allowed: radar composites have cells no radar sees. An infinite value would otherwise make
+    the rain scale fall back to 1, and a record without rain trains a model that can only be scored
+    as undefined (CSI NaN).
+    """
+    check_time_axis(ds, source)
+    rain = ds["rain"]
+    infinite = np.isinf(rain).any(dim=[d for d in rain.dims if d != "time"]).values
+    if infinite.any():
+        where = int(infinite.nonzero()[0][0])
+        raise DataError(f"{source}: infinite rain value at {np.datetime_as_string(ds['time'].values[where], unit='s')}",
+                        file=source, variable="rain", date=ds["time"].values[where])
+    wettest = float(rain.max(skipna=True).values) if rain.size else float("nan")
+    if not np.isfinite(wettest) or wettest <= 0:
+        times = ds["time"].values
+        period = f"{np.datetime_as_string(times[0], unit='s')} .. {np.datetime_as_string(times[-1], unit='s')}" \
+            if times.size else "empty"
+        raise DataError(f"{source}: no rain anywhere in the record ({period}); there is nothing to learn or to "
+                        "score (CSI would be undefined): choose a file or period with rain", file=source,
+                        variable="rain", date=times[0] if times.size else None)
 
 
 def _frame_stack(block: xr.Dataset, variables: Sequence[str], levels: Sequence[float] | None) -> np.ndarray:

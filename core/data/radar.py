@@ -78,6 +78,8 @@ def radar_files(folder: str | os.PathLike, fmt: str = "auto") -> tuple[RadarForm
     paths = [p for p in folder.iterdir() if p.is_file()]
     paths += [p for sub in sorted(folder.iterdir()) if sub.is_dir() for p in sub.iterdir() if p.is_file()]
     candidates = [FORMATS[fmt]] if fmt != "auto" else list(FORMATS.values())
+    if fmt == "auto":
+        check_one_format(folder, paths)
     for f in candidates:
         found = []
         for p in paths:
@@ -98,6 +100,25 @@ def radar_files(folder: str | os.PathLike, fmt: str = "auto") -> tuple[RadarForm
     names = ", ".join(f"{f.name} ({f.pattern.pattern})" for f in candidates)
     raise DataError(f"radar folder {folder} (and its subfolders) holds no composite file of a known format: {names}",
                     file=folder)
+
+
+def check_one_format(folder: Path, paths: list[Path]) -> None:
+    """Raise DataError when the files of ``folder`` belong to more than one known format.
+
+    Two products in one folder have different grids, units and time steps; reading the first
+    format and dropping the others without a word would train on part of the data the user gave.
+    With an explicit ``format`` the other files are ignored on purpose, so this is for ``auto`` only.
+    """
+    counts: dict[str, int] = {}
+    for p in paths:
+        f = next((f for f in FORMATS.values() if f.pattern.match(p.name)), None)
+        if f is not None:
+            counts[f.name] = counts.get(f.name, 0) + 1
+    if len(counts) > 1:
+        found = ", ".join(f"{n} {name} files" for name, n in counts.items())
+        raise DataError(f"radar folder {folder} mixes formats ({found}); one folder must hold one product: move the "
+                        "others to their own folder, or name the one to read in data.radar.format",
+                        file=folder, variable="format")
 
 
 def read_frame(path: Path, fmt: RadarFormat) -> tuple[np.ndarray, dict]:

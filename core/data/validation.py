@@ -6,6 +6,8 @@ canonical units, fluxes in mm per step) before the basins are stacked into the d
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -39,6 +41,44 @@ FLUX_MIN_PER_STEP = {"prcp": 400.0, "pet": 5.0}  # hourly rain records exceed 30
 # Gridded products interpolate tmin and tmax separately, so small inversions are real data: Daymet in
 # CAMELS-US has tmin above tmax by up to 1.3 degC on a few days. Beyond this, columns are swapped or wrong.
 TMIN_ABOVE_TMAX_TOLERANCE = 3.0
+
+
+# Basin constants: what a place on Earth can be. The largest river basin, the Amazon, drains about
+# 7.0e6 km2; an area beyond 1e7 km2 or not above 0 is a unit or typing error, and dividing discharge
+# by it would give runoff off by that much without a word.
+MAX_AREA_KM2 = 1.0e7
+STATIC_RANGES: dict[str, tuple[float, float, str]] = {
+    "lat": (-90.0, 90.0, "degrees north"),
+    "lon": (-180.0, 360.0, "degrees east"),
+    "area_km2": (0.0, MAX_AREA_KM2, "km2"),
+    "elevation": (-450.0, 9000.0, "m"),  # Dead Sea shore .. Everest
+}
+
+
+def check_statics(statics: dict, file: str, basin: str, files: dict[str, str] | None = None) -> None:
+    """Latitude, longitude, area and elevation of a basin must be numbers a real basin can have.
+
+    Missing (None, blank, NaN) is allowed here: what needs a value (PET needs latitude, discharge
+    needs area) says so itself. Text that is not a number, such as ``51,2`` with a decimal comma in a
+    comma-separated table, is refused with the value quoted rather than read as "missing".
+    """
+    for name, (low, high, unit) in STATIC_RANGES.items():
+        value = statics.get(name)
+        if value is None or (isinstance(value, str) and value.strip() in ("", "NA", "NaN", "nan")):
+            continue
+        where = (files or {}).get(name, file)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            hint = f" (a decimal comma? write {str(value).replace(',', '.')})" if re.fullmatch(r"\s*-?\d+,\d+\s*", str(value)) else ""
+            raise DataError(f"basin {name} {str(value)!r} is not a number{hint}", file=where, variable=name, basin=basin) from None
+        if np.isnan(number):
+            continue
+        # the area must be strictly positive; the other ranges include their ends
+        if not np.isfinite(number) or number > high or number < low or (name == "area_km2" and number <= 0):
+            bound = f"above 0 and at most {high:g}" if name == "area_km2" else f"between {low:g} and {high:g}"
+            raise DataError(f"impossible basin {name} {number:g} {unit} (must be {bound} {unit})",
+                            file=where, variable=name, basin=basin)
 
 
 def check_required(frame: pd.DataFrame, required: tuple[str, ...], file: str, basin: str) -> None:
@@ -173,6 +213,18 @@ def check_streamflow(frame: pd.DataFrame, file: str, basin: str, step_label: str
             variable="q_obs",
             basin=basin,
             date=frame.index[where],
+        )
+    observed = q[np.isfinite(q)]
+    if observed.size >= MIN_STEPS_FOR_RATIO and not observed.any():
+        # a record of zeros is a fill value, not a river: NSE and every other skill score divide by
+        # the variance of the observations and would come out NaN after a whole training
+        raise DataError(
+            f"observed streamflow is 0 on all {observed.size} observed steps; no model can be trained or "
+            "scored on it (NSE is undefined): leave unobserved steps blank or -999 instead of 0",
+            file=file,
+            variable="q_obs",
+            basin=basin,
+            date=frame.index[int(np.isfinite(q).nonzero()[0][0])],
         )
     if "prcp" not in frame:
         return

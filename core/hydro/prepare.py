@@ -13,8 +13,9 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-from core.data import load_basins
+from core.data import DataError, load_basins
 from core.data.normalize import Normalizer
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.params import ParamRanges
@@ -38,6 +39,7 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
                      attributes=data.get("attributes"))
     periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
+    check_test_flow(ds, periods.get("test"), str(data["source"]))
     ds, dynamic = derived_inputs(ds, list(data["dynamic_inputs"]), bool(data.get("log_prcp", False)))
     statics = static_names(ds, data.get("static_inputs"))
     if norm is None:
@@ -50,6 +52,24 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
     return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
+
+
+def check_test_flow(ds: xr.Dataset, test: tuple[str, str] | None, source: str) -> None:
+    """Raise DataError when a basin's observed flow is 0 on every observed step of the test period.
+
+    NSE and KGE divide by the spread of the observations: such a basin would train and then be
+    reported with NaN scores. Checked before training, naming the basin and the period.
+    """
+    if test is None or "q_obs" not in ds:
+        return
+    q = ds["q_obs"].sel(time=slice(test[0], test[1]))
+    for basin in q["basin"].values:
+        values = q.sel(basin=basin).values
+        observed = values[np.isfinite(values)]
+        if observed.size and not observed.any():
+            raise DataError(f"observed streamflow is 0 on all {observed.size} observed steps of the test period "
+                            f"{test[0]} .. {test[1]}; NSE would be undefined: choose another test period or basin",
+                            file=source, variable="q_obs", basin=str(basin), date=test[0])
 
 
 class PreparedCache:

@@ -164,6 +164,10 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
             raise ValueError(f"gridded dataset lacks the {dim!r} dimension (dims: {dict(ds.sizes)})")
     if ds["lat"].size > 1 and ds["lat"].values[1] < ds["lat"].values[0]:
         ds = ds.isel(lat=slice(None, None, -1))
+    source = str(cfg["data"].get("source"))
+    from core.data.gridded import check_rain_values
+
+    check_rain_values(ds, source)  # before any scale is fitted or any epoch spent
     ds = coarsen(ds, cfg["data"].get("coarsen", 1))
     steps = int(cfg["data"]["steps"])
     times = pd.DatetimeIndex(ds["time"].values)
@@ -175,6 +179,7 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     variables, levels = resolve_variables(ds, cfg["data"]["variables"], cfg["data"]["levels"])
     rows, cols, layout = layout.cropped()
     # baselines (and the network's guide nowcast) run on the whole grid, then are cut like the data
+    check_test_rain(ds, split, steps, nowcast.n_leads, (rows, cols), layout, source)
     guide, baselines = nowcast_baselines(ds, split, steps, nowcast, (rows, cols), layout)
     ds = ds.isel(lat=rows, lon=cols)
     check_memory(ds, len(variables) * len(levels) + 1, len(cfg["experiments"]), str(cfg["data"].get("source")))
@@ -186,6 +191,29 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     }
     units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
     return Prepared(experiments, split, times, steps, layout, kind, units, nowcast, baselines)
+
+
+def check_test_rain(ds: xr.Dataset, split: Split, steps: int, n_leads: int, block: tuple[slice, slice],
+                    layout: Layout, source: str) -> None:
+    """Raise DataError when region 1 has no rain in any field the test samples are scored against.
+
+    Every categorical score (CSI, POD, FAR) would be undefined and the comparison of the experiments
+    empty, so the run is refused before training rather than reported "completed, CSI nan".
+    """
+    if len(split.test) == 0:
+        return
+    targets = np.unique(np.concatenate([split.test + k for k in range(1, n_leads + 1)]))
+    targets = targets[targets < ds.sizes["time"]]
+    rows, cols = block
+    r1 = ds["rain"].isel(lat=rows, lon=cols).isel(
+        lat=slice(layout.r1_rows[0], layout.r1_rows[-1] + 1), lon=slice(layout.r1_cols[0], layout.r1_cols[-1] + 1))
+    wettest = float(r1.isel(time=targets).max(skipna=True).values) if targets.size else float("nan")
+    if not np.isfinite(wettest) or wettest <= 0:
+        times = ds["time"].values
+        first, last = (np.datetime_as_string(times[i], unit="s") for i in (targets[0], targets[-1]))
+        raise DataError(f"{source}: region 1 has no rain in the test period {first} .. {last}; CSI and the other "
+                        "rain scores would be undefined: choose another test period or region", file=source,
+                        variable="rain", date=times[targets[0]])
 
 
 def nowcast_baselines(ds: xr.Dataset, split: Split, steps: int, nowcast: NowcastConfig,

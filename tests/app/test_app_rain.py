@@ -16,13 +16,16 @@ pytestmark = pytest.mark.slow
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("rain_runs")
     world = write_small_world(tmp_path_factory.mktemp("rain_data") / "world.nc")
-    old = os.environ.get("HYDROCAST_RUNS")
+    # the page opens data only under its roots: the world's folder is one, as HYDROCAST_DATA
+    old = {name: os.environ.get(name) for name in ("HYDROCAST_RUNS", "HYDROCAST_DATA")}
     os.environ["HYDROCAST_RUNS"] = str(root)
+    os.environ["HYDROCAST_DATA"] = str(world.parent)
     yield {"root": root, "world": world}
-    if old is None:
-        os.environ.pop("HYDROCAST_RUNS", None)
-    else:
-        os.environ["HYDROCAST_RUNS"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def set_up_page(world):
@@ -64,6 +67,33 @@ def test_bad_path_is_a_readable_error(env, tmp_path):
     at.text_input(key="rain_source_path").set_value(str(tmp_path / "nowhere.nc")).run()
     assert_clean(at)
     assert any("nowhere.nc" in e for e in errors_of(at))
+
+
+def test_a_path_outside_the_data_roots_is_refused_alike_whether_it_exists(env, tmp_path):
+    """Issue 33, item 9: /root/.ssh and a made-up folder get the same refusal naming the roots."""
+    (tmp_path / "secret").mkdir()
+    messages = []
+    for path in (tmp_path / "secret", tmp_path / "no_such_folder"):
+        at = open_page("5_Rain_experiments.py")
+        at.radio(key="rain_source_kind").set_value("radar folder").run()
+        at.text_input(key="rain_source_path").set_value(str(path)).run()
+        assert_clean(at)
+        (message,) = [e for e in errors_of(at) if "data roots" in e]
+        assert str(env["world"].parent) in message.replace("\\", "")
+        messages.append(message.replace(path.name.replace("_", "\\_"), "PATH"))
+    assert messages[0] == messages[1]
+    assert "not exist" not in messages[0] and "not found" not in messages[0]
+
+
+def test_a_radar_folder_message_shows_its_patterns_as_text(env):
+    """Issue 33, item 9: the file-name patterns of the message are escaped, not rendered as maths."""
+    empty = env["world"].parent / "empty_radar"
+    empty.mkdir(exist_ok=True)
+    at = open_page("5_Rain_experiments.py")
+    at.radio(key="rain_source_kind").set_value("radar folder").run()
+    at.text_input(key="rain_source_path").set_value(str(empty)).run()
+    (message,) = [e for e in errors_of(at) if "known format" in e]
+    assert "\\$" in message and "$" not in message.replace("\\$", "")
 
 
 @pytest.fixture(scope="module")
