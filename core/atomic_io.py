@@ -89,5 +89,13 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two keys out twice instead of as an anchor and an alias, so the
+    project's own YAML files never hold aliases (their readers refuse them: see core.runs.folder)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def atomic_write_yaml(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_bytes(path, yaml.safe_dump(obj, sort_keys=False).encode("utf-8"))
+    atomic_write_bytes(path, yaml.dump(obj, Dumper=_PlainDumper, sort_keys=False).encode("utf-8"))

@@ -54,7 +54,11 @@ def basin_series(run_path: str, mtime: float, basin: str) -> dict:
     return out
 
 
-series = basin_series(str(run.path), run.predictions_path.stat().st_mtime, basin)
+try:  # the files may be replaced between the reads above and these (a run evaluated again meanwhile)
+    series = basin_series(str(run.path), run.predictions_path.stat().st_mtime, basin)
+except (OSError, ValueError) as exc:
+    show_error(exc, f"Reading the predictions of {run.name}")
+    st.stop()
 name = str(main["name"].sel(basin=basin).values) if "name" in main.coords else basin
 st.plotly_chart(hydrograph(series["time"], series["q_obs"], series["sims"], prcp=series["prcp"],
                            title=f"{basin}: observed vs simulated streamflow (test period)"), key="hydrograph")
@@ -70,7 +74,11 @@ def metrics_table(run_path: str, mtime: float) -> pd.DataFrame:
 st.plotly_chart(flow_duration_curve(series["q_obs"], series["sims"], title=f"{basin}: flow-duration curve"),
                 key="fdc")
 st.markdown("**Test scores, all basins** (NSE and KGE: 1 is perfect, 0 is as good as the mean flow)")
-table = metrics_table(str(run.path), run.predictions_path.stat().st_mtime)
+try:
+    table = metrics_table(str(run.path), run.predictions_path.stat().st_mtime)
+except (OSError, ValueError) as exc:
+    show_error(exc, f"Reading the predictions of {run.name}")
+    st.stop()
 st.dataframe(table.rename(columns=SCORE_LABELS), hide_index=True,
              column_config={label: st.column_config.NumberColumn(label, format="%.3f" if unit != "%" else "%.1f")
                             for label, unit in SCORE_UNITS.items()})

@@ -104,6 +104,30 @@ def _read_text(path: Path) -> str:
         raise RunFileDamaged(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
+# config.yaml is written by the project (core.atomic_io, no aliases, a few KB, about six levels): a
+# file far from that was edited or planted, and reading it must not cost memory or a traceback
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_DEPTH = 32
+
+
+def _check_plain_yaml(path: Path, text: str) -> None:
+    """Refuse a config.yaml larger, deeper or with aliases, as the project never writes one, before it is
+    built (an alias bomb would expand to gigabytes; thousands of open brackets exhaust the recursion)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise RunFileDamaged(path, f"{len(text):,} bytes, more than a run's config ({MAX_CONFIG_BYTES:,} at most)")
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            raise RunFileDamaged(path, f"line {line}: YAML alias *{event.anchor}, which no run's config holds")
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                raise RunFileDamaged(path, f"line {line}: nested more than {MAX_CONFIG_DEPTH} levels deep")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
 def _load_json(path: Path, expected: type, default: Any) -> Any:
     """Parsed JSON of ``path`` (``default`` when absent); :class:`RunFileDamaged` when it is not a whole
     JSON ``expected`` (a truncated file, binary garbage, a folder, a number where a mapping belongs)."""
@@ -284,6 +308,7 @@ class RunDir:
             return {}
         text = _read_text(path)
         try:
+            _check_plain_yaml(path, text)
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)

@@ -155,3 +155,31 @@ def test_every_page_opens_with_one_damaged_run(runs_root, damage):
     assert_clean(at)
     assert not run.path.exists()
     assert (runs_root / HEALTHY_HYDRO).is_dir() and (runs_root / HEALTHY_RAIN).is_dir()
+
+
+@pytest.mark.parametrize("page, late_readers", [("3_Hydrographs.py", {"basin_series", "metrics_table"}),
+                                                ("4_Parameters.py", {"<module>", "run_curves"})])
+def test_predictions_replaced_while_the_page_reads_them_give_one_message(runs_root, monkeypatch, page, late_readers):
+    """Issue 33.7: under file churn a page load showed a raw RunFileDamaged traceback. The page's first
+    look at a run's predictions succeeds; the reads that follow (``late_readers``) find the file
+    replaced (a run evaluated again meanwhile)."""
+    import inspect
+
+    import ui.data
+    from core.runs.folder import RunFileDamaged
+
+    real, raised = ui.data.hydro_predictions, []
+
+    def churned(run):
+        caller = inspect.stack()[1]
+        if raised or (caller.function in late_readers and caller.filename.endswith(page)):
+            raised.append(caller.function)
+            raise RunFileDamaged(run.predictions_path, "replaced while it was read")
+        return real(run)
+
+    monkeypatch.setattr(ui.data, "hydro_predictions", churned)
+    at = open_page(page)
+    assert_clean(at)
+    assert raised, "no late read happened: the churn was not exercised"
+    shown = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert any("replaced while it was read" in m for m in shown), shown

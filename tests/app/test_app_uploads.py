@@ -5,19 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.app_helpers import assert_clean, errors_of, open_page
+from tests.data.test_uploads import CAPE_TOWN, FULDA, LONG_TWO, PLAIN, ROWS  # the same files as the core tests
 from ui.frame import DATA_SOURCE_KEY
 
 pytestmark = pytest.mark.slow
-
-ROWS = [f"2001-01-{d:02d},{d % 3}.0,1.5,0.{d}" for d in range(1, 29)]
-PLAIN = "date,prcp,pet,q_obs\n" + "\n".join(ROWS) + "\n"
-FULDA = ("date,prcp,pet,q_obs,lat,lon,area_km2\n"
-         + "\n".join(f"{row},50.68,9.57,467.0" for row in ROWS) + "\n").encode()
-CAPE_TOWN = ("gauge_id,date,prcp,pet,q_obs,lat,lon,area_km2\n"
-             + "\n".join(f"base,{row},-33.9,18.4,1.0" for row in ROWS) + "\n").encode()
-LONG_TWO = ("date,basin,prcp,pet,q_obs\n"
-            + "\n".join(f"2001-01-{d:02d},{b},1.0,1.0,0.{d}" for b in ("north", "south") for d in range(1, 29))
-            + "\n").encode()
 
 
 @pytest.fixture(autouse=True)

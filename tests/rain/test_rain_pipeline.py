@@ -302,6 +302,17 @@ def test_cli_train_and_evaluate_write_metrics_schema(tmp_path):
     assert again["test"]["exp2"]["rmse"] == pytest.approx(metrics["test"]["exp2"]["rmse"], rel=1e-6)
 
 
+def _cancelled_after(train_all, experiment: str, epoch: int):
+    """``pipeline.train_all`` that stops (as a SIGTERM would) once ``experiment``'s epoch ``epoch`` is saved."""
+    def interrupted(cfg, prepared, run, device, resume=False, progress=None, progress_bar=False):
+        def stop(fraction, message, epoch=epoch, force=False, _at=epoch):
+            progress(fraction, message, epoch=epoch, force=force)
+            if force and message.startswith(f"{experiment}: epoch {_at}/"):  # the report after that checkpoint
+                raise lifecycle.Cancelled("test interruption")
+        return train_all(cfg, prepared, run, device, resume=resume, progress=stop, progress_bar=progress_bar)
+    return interrupted
+
+
 @pytest.mark.slow
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypatch):
     cfg_path = _write(tmp_path, _config(tmp_path))
@@ -312,14 +323,7 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     part = tmp_path / "part"
     original = pipeline.train_all
 
-    def interrupted(cfg, prepared, run, device, resume=False, progress=None, progress_bar=False):
-        def stop(fraction, message, epoch, force=False):
-            progress(fraction, message, epoch=epoch, force=force)
-            if force and message.startswith("exp2: epoch 1/"):  # the report after epoch 1's checkpoint
-                raise lifecycle.Cancelled("test interruption")
-        return original(cfg, prepared, run, device, resume=resume, progress=stop, progress_bar=progress_bar)
-
-    monkeypatch.setattr(pipeline, "train_all", interrupted)
+    monkeypatch.setattr(pipeline, "train_all", _cancelled_after(original, "exp2", 1))
     assert cli.main(["train", "--config", str(cfg_path), "--run-dir", str(part), "--no-progress"]) == 143
     assert RunDir(part).read_status()["state"] == "cancelled"
     monkeypatch.setattr(pipeline, "train_all", original)
@@ -421,14 +425,7 @@ def test_evaluate_of_a_killed_run_leaves_it_unfinished_and_resume_trains_the_res
     run_dir, run = tmp_path / "part", RunDir(tmp_path / "part")
     original = pipeline.train_all
 
-    def killed(cfg, prepared, run, device, resume=False, progress=None, progress_bar=False):
-        def stop(fraction, message, epoch, force=False):
-            progress(fraction, message, epoch=epoch, force=force)
-            if force and message.startswith("exp1: epoch 1/"):  # the report after epoch 1's checkpoint
-                raise lifecycle.Cancelled("test kill")
-        return original(cfg, prepared, run, device, resume=resume, progress=stop, progress_bar=progress_bar)
-
-    monkeypatch.setattr(pipeline, "train_all", killed)
+    monkeypatch.setattr(pipeline, "train_all", _cancelled_after(original, "exp1", 1))
     assert cli.main(["train", "--config", str(_small(tmp_path, 3)), "--run-dir", str(run_dir), "--no-progress"]) == 143
     monkeypatch.setattr(pipeline, "train_all", original)
     assert cli.main(["evaluate", "--run-dir", str(run_dir)]) == 0

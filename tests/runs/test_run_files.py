@@ -207,3 +207,31 @@ def test_one_run_per_folder_markers_and_removal(tmp_path):
     run.check_new_run(resume=True, overwrite=False)
     assert run.remove_run() == ["status.json", "config.yaml", "history.json", "checkpoints", "models"]
     assert sorted(p.name for p in run.path.iterdir()) == [".lock", "notes.txt"]
+
+
+BOMB = "kind: hydro\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else 'x'] * 10)}]\n" for i in range(10)) + "data: {basins: *a9}\n"
+
+
+@pytest.mark.parametrize("text, reason", [
+    (BOMB, "alias"),
+    ("kind: hydro\nx: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested more than"),
+    ("kind: hydro\nnote: '" + "x" * 1_100_000 + "'\n", "more than a run's config"),
+])
+def test_a_planted_config_yaml_is_refused_by_name_fast(tmp_path, text, reason):
+    """Issue 33: the run folder's config.yaml is read bounded (the dashboard reads every run's config)."""
+    import time
+
+    run = RunDir(tmp_path / "hydro-planted").create()
+    run.config_path.write_text(text)
+    start = time.monotonic()
+    with pytest.raises(RunFileDamaged, match=reason):
+        run.read_config()
+    assert run.safe_config() == {} and time.monotonic() - start < 5
+
+
+def test_the_project_writes_configs_without_aliases(tmp_path):
+    shared = ["01013500", "01022500"]
+    run = RunDir(tmp_path / "hydro-shared").create()
+    run.write_config({"data": {"basins": shared}, "overrides": {"lstm": {"data": {"basins": shared}}}})
+    assert "&" not in run.config_path.read_text() and run.read_config()["overrides"]["lstm"]["data"]["basins"] == shared
