@@ -286,7 +286,7 @@ def check_plausible(frame: pd.DataFrame, file: str, basin: str, step: pd.Timedel
         if swapped.any():
             where = int(swapped.nonzero()[0][0])
             fail("tmin", where, f"tmin {tmin[where]:g} degC is above tmax {tmax[where]:g} degC on the same step "
-                                "(swapped columns? up to {TMIN_ABOVE_TMAX_TOLERANCE:g} degC is tolerated)")
+                                f"(swapped columns? up to {TMIN_ABOVE_TMAX_TOLERANCE:g} degC is tolerated)")
 
 
 def check_forcing_complete(frame: pd.DataFrame, file: str, basin: str, files: dict[str, str] | None = None) -> None:

@@ -51,7 +51,7 @@ GOOD = "2001-01-{d:02d},1.5,-2,4,120,700,9.5,0.5"
     ("2001-01-05,1.5,-2,4,1e300,700,9.5,0.5", "srad", "impossible srad"),
     ("2001-01-05,1.5,-2,4,120,-3,9.5,0.5", "vp", "impossible vp"),
     ("2001-01-05,1.5,-2,4,120,700,30,0.5", "dayl", "impossible dayl 30 h"),
-    ("2001-01-05,1.5,9,4,120,700,9.5,0.5", "tmin", "above tmax"),
+    ("2001-01-05,1.5,9,4,120,700,9.5,0.5", "tmin", "above tmax 4 degC on the same step (swapped columns? up to 3 degC"),
 ])
 def test_impossible_forcing_is_refused_naming_file_variable_basin_and_date(bad_row, variable, words):
     ok = validate_upload(csv(days(GOOD), METEO), "basin_b.csv", lat=50.0)
