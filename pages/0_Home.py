@@ -15,7 +15,7 @@ from ui.demo import demo_panel
 from ui.frame import runs_root, show_error, status_message
 from ui.sidebar import device_summary, setup_page
 
-setup_page("Home", "💧")
+setup_page("Home", ":material/water_drop:")
 
 st.title("Hydrocast Studio")
 st.markdown(

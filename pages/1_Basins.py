@@ -17,7 +17,7 @@ from ui.sidebar import setup_page
 CATALOG_LABELS = {"basin": "basin id", "lat": "outlet lat (°N)", "lon": "outlet lon (°E)", "area_km2": "area (km²)",
                   "start": "first day", "end": "last day"}
 
-setup_page("Basins", "🗺️")
+setup_page("Basins", ":material/map:")
 st.title("Basins")
 
 source, ids, chosen = source_and_basins()

@@ -30,7 +30,7 @@ def preset_values(name: str) -> dict:
     return form_defaults(name)
 
 
-setup_page("Train dXAJ", "🏋️")
+setup_page("Train dXAJ", ":material/model_training:")
 st.title("Train dXAJ")
 st.markdown("An LSTM reads each window of forcing and basin attributes and outputs the 15 XAJ parameters "
             "inside the ranges below; the XAJ physics turns them into streamflow and the loss flows back "

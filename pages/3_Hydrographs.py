@@ -14,7 +14,7 @@ from ui.sidebar import setup_page
 SCORE_UNITS = {"NSE (-)": "-", "KGE (-)": "-", "RMSE (mm/day)": "mm/day", "PBIAS (%)": "%", "peak error (%)": "%"}
 SCORE_LABELS = dict(zip(("nse", "kge", "rmse", "pbias", "peak_error"), SCORE_UNITS))
 
-setup_page("Hydrographs", "📈")
+setup_page("Hydrographs", ":material/show_chart:")
 st.title("Hydrographs")
 
 runs, damaged = readable_runs("hydro")

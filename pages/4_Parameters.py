@@ -18,7 +18,7 @@ from ui.frame import DATA_SOURCE_KEY, kept, remember, remembered, show_error
 from ui.ranges import active_ranges
 from ui.sidebar import setup_page
 
-setup_page("Parameters", "🎛️")
+setup_page("Parameters", ":material/tune:")
 st.title("XAJ parameters")
 
 runs, damaged = readable_runs("hydro")

@@ -21,7 +21,7 @@ from ui.sidebar import setup_page
 
 PRESETS = {PRESET_LABELS[name]: name for name in RAIN_PRESETS}
 
-setup_page("Rain experiments", "🌧️")
+setup_page("Rain experiments", ":material/rainy:")
 st.title("Rain experiments")
 st.markdown("**Experiment 1** trains ST-RainNet on the target region 1 alone; **experiment 2** adds the "
             "upstream region 2 next to it. Both are scored on region 1 only, so the difference measures "

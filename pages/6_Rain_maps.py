@@ -13,7 +13,7 @@ from ui.data import predictions, readable_runs
 from ui.frame import show_error
 from ui.sidebar import setup_page
 
-setup_page("Rain maps", "🛰️")
+setup_page("Rain maps", ":material/satellite_alt:")
 st.title("Rain maps")
 
 runs, damaged = readable_runs("rain")

@@ -11,7 +11,7 @@ from ui.frame import runs_root, show_error, status_message
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
 from ui.sidebar import setup_page
 
-setup_page("Runs", "🗂️")
+setup_page("Runs", ":material/folder_open:")
 st.title("Runs")
 
 runs = list_runs(runs_root())

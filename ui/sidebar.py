@@ -25,8 +25,10 @@ def device_summary() -> str:
     return f"CPU ({os.cpu_count()} cores, no GPU found)"
 
 
-def setup_page(title: str, icon: str = "💧") -> None:
-    """``st.set_page_config`` plus the shared sidebar; call first on every page."""
+def setup_page(title: str, icon: str = ":material/water_drop:") -> None:
+    """``st.set_page_config`` plus the shared sidebar; call first on every page. Icons are Streamlit's
+    bundled Material ones (``:material/name:``): emoji draw as empty boxes where the browser has no
+    emoji font, as in a plain Debian Chromium."""
     st.set_page_config(page_title=f"{title} · Hydrocast Studio", page_icon=icon, layout="wide")
     sidebar()
 
