@@ -181,6 +181,14 @@ def load_table_file_records(
     return [by_id[b] for b in ids], {"source_kind": "basin_file"}
 
 
+def check_upload_bytes(name: str, data: bytes, max_bytes: int) -> None:
+    """Refuse an uploaded file that is larger than ``max_bytes`` or empty, naming it."""
+    if len(data) > max_bytes:
+        raise DataError(f"file is {len(data) / 1e6:.1f} MB, larger than the {max_bytes / 1e6:.1f} MB upload limit", file=name)
+    if not data.strip():
+        raise DataError("file is empty", file=name)
+
+
 def validate_upload(
     data: bytes,
     filename: str,
@@ -198,10 +206,7 @@ def validate_upload(
     file and the problem (too large, empty, wrong type, bad column, value or date).
     """
     name = Path(filename or "upload").name
-    if len(data) > max_bytes:
-        raise DataError(f"file is {len(data) / 1e6:.1f} MB, larger than the {max_bytes / 1e6:.1f} MB upload limit", file=name)
-    if not data.strip():
-        raise DataError("file is empty", file=name)
+    check_upload_bytes(name, data, max_bytes)
     suffix = Path(name).suffix.lower()
     if suffix not in SERIES_SUFFIXES:
         raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv or .nc basin table", file=name)

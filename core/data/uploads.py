@@ -32,7 +32,7 @@ from typing import Sequence
 
 import xarray as xr
 
-from .basin_table import ATTRIBUTES_FILE, DEFAULT_MAX_UPLOAD_BYTES
+from .basin_table import ATTRIBUTES_FILE, DEFAULT_MAX_UPLOAD_BYTES, check_upload_bytes
 from .errors import DataError
 
 UPLOADS_FOLDER = "uploads"
@@ -130,10 +130,7 @@ def save_upload_set(
         name = upload_file_name(filename)
         if name.lower() in {n.lower() for n in named}:
             raise DataError(f"two files in one upload are both saved as {name!r}", file=name)
-        if len(data) > max_bytes:
-            raise DataError(f"file is {len(data) / 1e6:.1f} MB, larger than the {max_bytes / 1e6:.1f} MB upload limit", file=name)
-        if not data.strip():
-            raise DataError("file is empty", file=name)
+        check_upload_bytes(name, data, max_bytes)
         named[name] = data
     series = sorted(n for n in named if n.lower() != ATTRIBUTES_FILE) or sorted(named)
     digest = hashlib.sha256()

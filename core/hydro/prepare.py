@@ -91,9 +91,6 @@ class PreparedCache:
             self._items[key] = prepare(config)
         return self._items[key]
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 
 

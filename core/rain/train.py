@@ -36,16 +36,6 @@ from core.training.trainer import TrainingTask, TrainResult, TrainSettings, fit
 CHECKPOINT_KEYS = ("model", "epoch", "in_channels", "model_cfg", "normalizer")
 
 
-def use_channels_last(device: torch.device, value: object) -> bool:
-    """channels_last ``auto`` is on for CPU (oneDNN convolutions prefer NHWC) and CUDA alike."""
-    return flag(value) != "false"
-
-
-def experiment_dir(run: RunDir, experiment: str) -> RunDir:
-    """The model folder of ``experiment`` inside the run folder ``run``."""
-    return run.model_dir(experiment)
-
-
 def load_checkpoint(path: Path) -> dict:
     """A rain checkpoint, loaded safely (:class:`core.training.checkpoint.CheckpointError` names the file)."""
     return _load_checkpoint(path, required=CHECKPOINT_KEYS)
@@ -53,7 +43,7 @@ def load_checkpoint(path: Path) -> dict:
 
 def load_best_model(run: RunDir, experiment: str, device: torch.device) -> tuple[STRainNet, dict]:
     """The best-validation model of ``experiment`` in the run folder ``run`` and its checkpoint dict."""
-    best = experiment_dir(run, experiment).checkpoint_dir / "best.pt"
+    best = run.model_dir(experiment).checkpoint_dir / "best.pt"
     if not best.exists():
         raise FileNotFoundError(f"no trained model for {experiment}: {best} is missing (train the run first)")
     ckpt = load_checkpoint(best)
@@ -85,7 +75,8 @@ class RainTask(TrainingTask):
         return build_model(self.data.model_channels, self.model_cfg)
 
     def place(self, model: nn.Module, device: torch.device) -> nn.Module:
-        model.use_channels_last(use_channels_last(device, self.channels_last))
+        # channels_last auto is on for CPU (oneDNN convolutions prefer NHWC) and CUDA alike
+        model.use_channels_last(flag(self.channels_last) != "false")
         self._mask = torch.from_numpy(self.data.mask).to(device)
         return model.to(device)
 
@@ -144,7 +135,7 @@ def train_experiment(
     :func:`core.training.trainer.fit`)."""
     settings = TrainSettings.from_section(train, seed=int(seed))
     task = RainTask(data, split, steps, model_cfg, train, settings.batch_size)
-    folder = experiment_dir(run, data.name) if run is not None else None
+    folder = run.model_dir(data.name) if run is not None else None
     if folder is not None and D.is_main():
         folder.create()
     return fit(task, settings, device, folder, **options)
