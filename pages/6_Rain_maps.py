@@ -8,7 +8,9 @@ import streamlit as st
 
 from core.rain.predictions import has_leads, rain_fields
 from core.viz.maps import difference_maps, rain_maps
-from core.viz.verification import csi_chart, gain_table, lead_chart, lead_keys, lead_verdict, verification_table
+from core.viz.overlays import has_lead_csi, lead_overlay_chart
+from core.viz.verification import (SYSTEM_LABELS, csi_chart, gain_table, lead_chart, lead_keys, lead_verdict,
+                                   verification_table)
 from ui.data import predictions, readable_runs
 from ui.frame import show_error
 from ui.sidebar import setup_page
@@ -76,6 +78,19 @@ if table is not None and leads and thresholds:
     st.subheader("Skill against lead time")
     pick = st.selectbox(f"CSI threshold ({units})", thresholds, index=thresholds.index(shown), key="lead_thr")
     st.plotly_chart(lead_chart(metrics, pick), key="lead_chart")
+    others = [r.name for r in runs if r.name != run.name]
+    if "rain_overlay_pick" in st.session_state:  # the run shown itself cannot be overlaid on it
+        st.session_state["rain_overlay_pick"] = [o for o in st.session_state["rain_overlay_pick"] if o in others]
+    overlaid = st.multiselect("Put other rain runs' CSI against lead on one chart", others, key="rain_overlay_pick",
+                              placeholder="Choose runs" if others else "No other rain run")
+    if overlaid:
+        compared = {run.name: metrics, **{o: by_name[o].read_metrics() for o in overlaid}}
+        shown = {o: m for o, m in compared.items() if has_lead_csi(m, pick)}
+        if len(shown) < len(compared):
+            st.warning(f"No CSI at {pick} {units} per lead in metrics.json of "
+                       f"{', '.join(o for o in compared if o not in shown)} (not drawn).", icon="⚠️")
+        if len(shown) > 1:
+            st.plotly_chart(lead_overlay_chart(shown, pick, SYSTEM_LABELS), key="lead_overlay_chart")
 
 st.subheader("Verification over the whole test period" + (f" at {lead} min" if lead is not None else ""))
 if table is None:

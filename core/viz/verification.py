@@ -96,6 +96,8 @@ def lead_chart(metrics: Mapping, threshold: str) -> go.Figure:
     from plotly.subplots import make_subplots
 
     leads = lead_keys(metrics)
+    if len(leads) == 1:  # a line through one point on a 2-minute-wide axis says nothing: bars per system
+        return _single_lead_chart(metrics, threshold, leads[0])
     fig = make_subplots(rows=1, cols=2, subplot_titles=(f"CSI at {threshold} {metrics.get('units', '')}", "RMSE"))
     systems = list(metrics["test_leads"][leads[0]]) if leads else []
     for i, system in enumerate(systems):
@@ -108,7 +110,26 @@ def lead_chart(metrics: Mapping, threshold: str) -> go.Figure:
                                  line={"color": color}), row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=rmse, mode="lines+markers", name=label, legendgroup=system,
                                  showlegend=False, line={"color": color}), row=1, col=2)
-    fig.update_xaxes(title_text="lead (min)")
+    fig.update_xaxes(title_text="lead (min)", tickmode="array", tickvals=[float(k) for k in leads], ticktext=leads)
+    fig.update_yaxes(range=[0, 1], row=1, col=1)
+    fig.update_layout(height=340, margin={"l": 50, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def _single_lead_chart(metrics: Mapping, threshold: str, lead: str) -> go.Figure:
+    """CSI at ``threshold`` and RMSE of each system at a run's only lead, as bars (x: the systems)."""
+    from plotly.subplots import make_subplots
+
+    block = metrics["test_leads"][lead]
+    systems = list(block)
+    labels = [SYSTEM_LABELS.get(s, s) for s in systems]
+    colors = [system_color(s, i) for i, s in enumerate(systems)]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"CSI at {threshold} {metrics.get('units', '')}", "RMSE"))
+    fig.add_trace(go.Bar(x=labels, y=[((block[s] or {}).get("csi") or {}).get(threshold) for s in systems],
+                         marker_color=colors, name="CSI", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Bar(x=labels, y=[(block[s] or {}).get("rmse") for s in systems], marker_color=colors,
+                         name="RMSE", showlegend=False), row=1, col=2)
+    fig.update_xaxes(type="category", title_text=f"system (lead {lead} min, the run's only lead)")
     fig.update_yaxes(range=[0, 1], row=1, col=1)
     fig.update_layout(height=340, margin={"l": 50, "r": 20, "t": 50, "b": 40})
     return fig
