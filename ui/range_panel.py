@@ -57,7 +57,7 @@ def range_panel(run: RunDir, ds: xr.Dataset, where: str) -> None:
                "this run's data, periods, settings and ranges with that one range widened; nothing starts "
                "until you press Start there.")
     for d, side in flagged:
-        st.warning(flag_message(d, side), icon="📌")
+        st.warning(flag_message(d, side), icon=":material/vertical_align_top:" if side == "upper" else ":material/vertical_align_bottom:")
         widened = d.widened(side)
         if widened is None:
             continue
