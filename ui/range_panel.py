@@ -5,15 +5,17 @@ the widened range without starting anything."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from core.hydro.range_diagnostics import (FLAG_SHARE, NEAR_BOUND, WIDEN_FACTOR, diagnose_predictions, diagnosis_table,
-                                          flag_message, widened_ranges)
+from core.hydro.range_diagnostics import (FLAG_SHARE, NEAR_BOUND, WIDEN_FACTOR, BoundDiagnosis, diagnose_predictions,
+                                          diagnosis_table, flag_message, widened_ranges)
 from core.runs.folder import RunDir
+from ui.data import predictions
 from ui.frame import BASINS_KEY, DATA_SOURCE_KEY, PERIOD_KEY, remember
 from ui.ranges import set_draft
 
@@ -29,12 +31,19 @@ _NUMBERS = {"warmup": (("window", "warmup"), 0, 3650), "rho": (("window", "rho")
 _CHOICES = {"loss": ("train", "loss"), "strategy": ("model_args", "strategy"), "device": ("train", "device")}
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _diagnoses(path: str, mtime: float) -> list[BoundDiagnosis]:
+    """The diagnoses of a run's predictions.nc, once per file version (0.1 s for 25 basins x 10 years)."""
+    return diagnose_predictions(predictions(Path(path), "hydro"))
+
+
 def range_panel(run: RunDir, ds: xr.Dataset, where: str) -> None:
     """The diagnostics table of ``run`` (its predictions ``ds``), a warning per flagged bound and its
     widen button. ``where`` keeps widget keys apart between pages ("train", "parameters")."""
     try:
-        diagnoses = diagnose_predictions(ds)
-    except ValueError as exc:
+        diagnoses = _diagnoses(str(run.predictions_path), run.predictions_path.stat().st_mtime) \
+            if run.predictions_path.exists() else diagnose_predictions(ds)
+    except (OSError, ValueError) as exc:
         st.warning(f"Range diagnostics of {run.name}: {exc}", icon="⚠️")
         return
     if not diagnoses:
