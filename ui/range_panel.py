@@ -54,7 +54,7 @@ def range_panel(run: RunDir, ds: xr.Dataset, where: str) -> None:
                 "so a quarter of the steps means the LSTM presses against the bound and the range, not the "
                 "data, decides the value.")
     table = diagnosis_table(diagnoses)
-    st.dataframe(table, hide_index=True, key=f"range_diag_{where}",
+    st.dataframe(table, hide_index=True, key=f"range_diag_{where}", height=35 * (len(table) + 1) + 3,  # no scrolling
                  column_config={c: st.column_config.NumberColumn(c, format="%.1f")
                                 for c in ("at lower bound (%)", "at upper bound (%)")})
     flagged = [(d, side) for d in diagnoses for side in d.flagged]

@@ -153,12 +153,12 @@ def diagnosis_table(diagnoses: Sequence[BoundDiagnosis]) -> pd.DataFrame:
     rows = []
     for d in diagnoses:
         rows.append({
-            "parameter": d.name, "unit": d.unit, "range used": f"{d.lower:g} – {d.upper:g}",
+            "parameter": d.name, "flag": ", ".join(f"held at {side} bound" for side in d.flagged),
+            "unit": d.unit, "range used": f"{d.lower:g} – {d.upper:g}",
             "literature range": f"{d.literature_lower:g} – {d.literature_upper:g}",
             "physical limits": d.physical_limits,
             "at lower bound (%)": 100.0 * d.share_lower, "at upper bound (%)": 100.0 * d.share_upper,
             "basins at lower": f"{d.basins_lower} of {d.n_basins}", "basins at upper": f"{d.basins_upper} of {d.n_basins}",
-            "flag": ", ".join(f"held at {side} bound" for side in d.flagged),
         })
     return pd.DataFrame(rows)
 
@@ -168,7 +168,8 @@ def flag_message(d: BoundDiagnosis, side: str) -> str:
     share = d.share_lower if side == "lower" else d.share_upper
     basins = d.basins_lower if side == "lower" else d.basins_upper
     bound = d.lower if side == "lower" else d.upper
-    text = (f"**{d.name}** lies within {NEAR_BOUND:.0%} of its {side} bound {bound:g} {d.unit} in "
+    unit = "" if d.unit == "-" else f" {d.unit}"  # dimensionless parameters carry "-" as their unit
+    text = (f"**{d.name}** lies within {NEAR_BOUND:.0%} of its {side} bound {bound:g}{unit} in "
             f"{share:.0%} of the test steps ({basins} of {d.n_basins} basins at least {FLAG_SHARE:.0%} of the time).")
     widened = d.widened(side)
     if widened is None:
