@@ -1,4 +1,4 @@
-"""HBV snow routine before XAJ: the readable eager PyTorch reference (docs/design.md, 4.8 Snow routine).
+"""HBV snow routine before XAJ: the readable eager PyTorch reference (docs/design.md, 4.9 Snow routine).
 
 After HBV (Bergström 1976; HBV-light, Seibert & Vis 2012) as used by δHBV (Feng et al. 2022):
 precipitation falls as snow below the threshold temperature TT (linearly mixed over

@@ -1,4 +1,4 @@
-"""The 4 parameters of the HBV snow routine (docs/design.md, 4.8 Snow routine): order, units, ranges.
+"""The 4 parameters of the HBV snow routine (docs/design.md, 4.9 Snow routine): order, units, ranges.
 
 Kept apart from the 15 XAJ parameters (``core.hydro.params``) on purpose: a run without snow never
 sees them, so its parameter tensors, LSTM head and checkpoints are exactly what they were before

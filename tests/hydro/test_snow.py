@@ -1,4 +1,4 @@
-"""The HBV snow routine (core.hydro.snow, docs/design.md 4.8): hand-computed steps, both backends
+"""The HBV snow routine (core.hydro.snow, docs/design.md 4.9): hand-computed steps, both backends
 equal in float64 (values and gradients), gradcheck, finite gradients at the range bounds, and the
 water budget of snow + XAJ closing to 1e-6 of P."""
 
