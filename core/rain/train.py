@@ -142,6 +142,10 @@ def train_experiment(
     return fit(task, settings, device, folder, **options)
 
 
+FLIP_ACROSS_JOIN = (1, True)
+"""Transpose + a quarter turn: the rows reversed, so region 2 stays west of region 1 (``augment: flips``)."""
+
+
 class CropTask(RainTask):
     """One experiment trained on crops of radar events (``data.events``, :mod:`core.rain.crops`).
 
@@ -168,7 +172,7 @@ class CropTask(RainTask):
         if self.augment == "dihedral":
             return D4[int(torch.randint(len(D4), ()))]
         if self.augment == "flips" and bool(torch.rand(()) < 0.5):
-            return (1, True)  # transpose + a quarter turn: rows reversed, region 2 stays west
+            return FLIP_ACROSS_JOIN
         return (0, False)
 
     def train_batch(self, indices: np.ndarray, device: torch.device):

@@ -98,3 +98,13 @@ def test_events_config_roles_are_checked():
         complete_config(_events_cfg(data={"events": [{"folder": "a", "role": "exam"}, {"folder": "c", "role": "test"}]}))
     with pytest.raises(ConfigError, match="dihedral"):
         complete_config({**_events_cfg(data={"events": []})})
+
+
+def test_flips_mirror_across_the_join_and_keep_region2_west():
+    """``augment: flips`` on crops (CropTask) uses (1, True): rows reversed, columns (and the mask) kept."""
+    from core.rain.train import FLIP_ACROSS_JOIN
+
+    ev = _event("west")
+    plain_x, plain_y, plain_mask = CropSet([ev], [Crop(0, 3, 2, 5)], STEPS, LEADS, CROP, "exp2").batch([0])
+    x, y, mask = CropSet([ev], [Crop(0, 3, 2, 5)], STEPS, LEADS, CROP, "exp2").batch([0], FLIP_ACROSS_JOIN)
+    assert torch.equal(x, plain_x.flip(-2)) and torch.equal(y, plain_y.flip(-2)) and torch.equal(mask, plain_mask)
