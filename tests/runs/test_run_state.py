@@ -48,6 +48,8 @@ def test_a_run_whose_worker_is_gone_reads_failed_everywhere(tmp_path):
 
 def test_cancelled_runs_say_so_and_odd_progress_reads_zero(tmp_path):
     assert status_message({"state": "cancelled", "message": "received signal 15"}) == "Cancelled by user"
+    stopped = _run(tmp_path, "rain-20250101-000000", state="cancelled", message="received signal 15")
+    assert run_state(stopped).message == "Cancelled by user"
     run = _run(tmp_path, "hydro-20250101-000000", state="completed", progress=1.0, message="done")
     (run.path / "status.json").write_text('{"state": "completed", "progress": "most of it"}')
     state = run_state(run)
