@@ -115,9 +115,9 @@ def _latest_table(latest: list[RunState]) -> None:
     if not latest:
         st.info("No runs yet. Press **Run the demo** above, or start with **Train dXAJ**.")
         return
-    rows = [state.row() for state in latest]
-    st.dataframe(pd.DataFrame(rows).drop(columns=["started"]), hide_index=True, key="latest_runs",
-                 column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})
+    # a plain table: its cells are text a reader (and a browser test) sees at once
+    rows = [{**state.row(), "progress": f"{state.progress:.0%}"} for state in latest]
+    st.table(pd.DataFrame(rows).drop(columns=["started"]).set_index("run"))
     for state in latest:
         problems = RunDir(state.path).damage()
         if problems:  # one message per damaged run; the other runs are listed as usual

@@ -86,22 +86,30 @@ STYLE = {
     "river": {"line": {"color": "#2f75b5", "width": 1.0}, "name": "rivers"},
     "admin1": {"line": {"color": "#8c8c8c", "width": 0.8, "dash": "dash"}, "name": "state/province borders"},
 }
+"""On a plain map (the basin map): blue water, grey borders."""
+
+OVERLAY_STYLE = {
+    "lake": {"line": {"color": "rgba(30, 30, 30, 0.55)", "width": 0.6}, "name": "lakes"},
+    "river": {"line": {"color": "rgba(30, 30, 30, 0.45)", "width": 0.6}, "name": "rivers"},
+    "admin1": {"line": {"color": "rgba(90, 90, 90, 0.45)", "width": 0.5, "dash": "dot"}, "name": "state/province borders"},
+}
+"""Over a rain field: thin dark lines, no fill, so blue water never reads as rain on the blue rain scale."""
 
 
 def reference_traces(lon_range: tuple[float, float], lat_range: tuple[float, float], margin: float = 0.5,
-                     fill_lakes: bool = True) -> list[go.Scatter]:
+                     overlay: bool = False) -> list[go.Scatter]:
     """Line traces of lakes, rivers and first-level borders inside the box (degrees lon/lat), no hover.
 
-    ``fill_lakes=False`` draws lake shores only (over a rain field a filled lake would hide the rain).
-    Layers with nothing in the box are left out.
+    ``overlay=True`` draws them to lie over a field (:data:`OVERLAY_STYLE`: thin, dark, lakes unfilled,
+    so they neither hide the rain nor look like it). Layers with nothing in the box are left out.
     """
     out = []
     for name, lines in load_layers().items():
         lon, lat = clip_lines(lines, lon_range, lat_range, margin)
         if lon.size == 0:
             continue
-        style = dict(STYLE[name])
+        style = dict((OVERLAY_STYLE if overlay else STYLE)[name])
         fill = style.pop("fillcolor", None)
-        extra = {"fill": "toself", "fillcolor": fill} if fill and fill_lakes else {}
+        extra = {"fill": "toself", "fillcolor": fill} if fill else {}
         out.append(go.Scatter(x=lon, y=lat, mode="lines", hoverinfo="skip", showlegend=False, **style, **extra))
     return out

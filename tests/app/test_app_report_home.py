@@ -46,8 +46,8 @@ def test_home_shows_the_demo_results_from_disk_and_one_state_everywhere(demo_run
     charts = at.get("plotly_chart")
     assert len(charts) == 2, "the demo's hydrograph and rain maps"
     lines = [p.proto.text for p in at.get("progress")]
-    table = at.dataframe[0].value
+    table = at.table[0].value
     for name in (HYDRO_DEMO, RAIN_DEMO):
-        row = table[table["run"] == name].iloc[0]
+        row = table.loc[name]
         line = next(text for text in lines if name in text)
         assert f": {row['state']} - {row['message']}" in line
