@@ -64,20 +64,37 @@ def load_layers() -> dict[str, Lines]:
         return {name: _lines(data[f"{name}_lon"], data[f"{name}_lat"]) for name in LAYER_NAMES}
 
 
+STORED_DETAIL = 0.01
+"""Degrees: the simplification tolerance of the asset (``scripts/build_map_layers.py``)."""
+PIXELS = 400
+"""About the width of a map in pixels: finer detail than span / PIXELS degrees is not drawn."""
+
+
 def clip_lines(lines: Lines, lon_range: tuple[float, float], lat_range: tuple[float, float],
-               margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+               margin: float = 0.5, detail: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Lon and lat (NaN-separated) of the whole lines whose bounding box meets the padded box.
 
     Whole lines, not cut points: a lake outline stays closed, so its fill stays inside the shore.
+    ``detail`` (degrees, about one pixel of the map) thins a wide view: lines smaller than it are left
+    out and every ``detail / STORED_DETAIL``-th point is kept (ends always), so a continent-wide map
+    does not carry a basin map's points.
     """
     west, east = lon_range[0] - margin, lon_range[1] + margin
     south, north = lat_range[0] - margin, lat_range[1] + margin
-    meets = ((lines.box[:, 0] <= east) & (lines.box[:, 1] >= west)
-             & (lines.box[:, 2] <= north) & (lines.box[:, 3] >= south))
-    if not meets.any():
+    box = lines.box
+    keep = (box[:, 0] <= east) & (box[:, 1] >= west) & (box[:, 2] <= north) & (box[:, 3] >= south)
+    if detail > 0:
+        keep &= np.maximum(box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]) >= detail
+    if not keep.any():
         return np.zeros(0), np.zeros(0)
+    first, last = lines.first[keep], lines.last[keep]  # last: the gap closing each line
     # the points of the chosen lines plus the gap that closes each
-    index = np.concatenate([np.arange(a, b + 1) for a, b in zip(lines.first[meets], lines.last[meets])])
+    index = np.concatenate([np.arange(a, b + 1) for a, b in zip(first, last)])
+    step = max(1, int(detail / STORED_DETAIL))
+    if step > 1:
+        position = index - np.repeat(first, last - first + 1)
+        index = index[(position % step == 0) | (index == np.repeat(last, last - first + 1))
+                      | (index == np.repeat(last - 1, last - first + 1))]
     return lines.lon[index], lines.lat[index]
 
 
@@ -97,15 +114,17 @@ OVERLAY_STYLE = {
 
 
 def reference_traces(lon_range: tuple[float, float], lat_range: tuple[float, float], margin: float = 0.5,
-                     overlay: bool = False) -> list[go.Scatter]:
+                     overlay: bool = False, pixels: int = PIXELS) -> list[go.Scatter]:
     """Line traces of lakes, rivers and first-level borders inside the box (degrees lon/lat), no hover.
 
     ``overlay=True`` draws them to lie over a field (:data:`OVERLAY_STYLE`: thin, dark, lakes unfilled,
-    so they neither hide the rain nor look like it). Layers with nothing in the box are left out.
+    so they neither hide the rain nor look like it). ``pixels``: about the map's width on screen, which
+    sets the detail drawn (:func:`clip_lines`). Layers with nothing in the box are left out.
     """
+    span = max(lon_range[1] - lon_range[0], lat_range[1] - lat_range[0]) + 2 * margin
     out = []
     for name, lines in load_layers().items():
-        lon, lat = clip_lines(lines, lon_range, lat_range, margin)
+        lon, lat = clip_lines(lines, lon_range, lat_range, margin, detail=span / pixels)
         if lon.size == 0:
             continue
         style = dict((OVERLAY_STYLE if overlay else STYLE)[name])

@@ -109,7 +109,9 @@ def _panel_grid(fields: Mapping[str, np.ndarray], lat: np.ndarray, lon: np.ndarr
     lon_range = (float(np.min(lon)) - 0.5 * _step(lon), float(np.max(lon)) + 0.5 * _step(lon))
     lat_range = (float(np.min(lat)) - 0.5 * _step(lat), float(np.max(lat)) + 0.5 * _step(lat))
     # thin dark lines, lake shores unfilled: water in blue would read as rain on the blue rain scale
-    coast = reference_traces(lon_range, lat_range, overlay=True) + coastline_traces(lon_range, lat_range, margin=0.5)
+    # (each panel is a few hundred pixels wide at most: no finer detail than that)
+    coast = (reference_traces(lon_range, lat_range, overlay=True, pixels=200)
+             + coastline_traces(lon_range, lat_range, margin=0.5))
     for i, name in enumerate(names, start=1):
         fig.add_trace(go.Heatmap(z=np.asarray(fields[name], dtype=float), x=lon, y=lat, coloraxis="coloraxis",
                                  hovertemplate=name + " %{z:.2f} at %{y:.2f} N, %{x:.2f} E<extra></extra>"),
