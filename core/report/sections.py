@@ -47,6 +47,13 @@ class Content:
 
 def table_html(frame: pd.DataFrame, digits: int = 3) -> str:
     """A DataFrame as an HTML table, numbers rounded, missing values as an en dash, text escaped."""
+    def numeric(column: pd.Series) -> pd.Series:
+        # a score column holding None (a score that could not be computed) is numbers with gaps
+        if column.map(lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))).all():
+            return pd.to_numeric(column, errors="coerce")
+        return column
+
+    frame = frame.apply(numeric)
     return frame.to_html(index=False, border=0, classes="scores", na_rep="\u2013", escape=True,
                          float_format=lambda v: f"{v:.{digits}f}")
 

@@ -62,6 +62,7 @@ def test_rain_report_holds_maps_and_verification(tmp_path):
     assert len(_figures(page)) == 3  # rain maps, CSI chart, loss curves
     assert "Region 1 rain at" in page and "the wettest test time" in page
     assert "Verification over the test period" in page and "exp2" in page
+    assert ">None<" not in page  # a score that could not be computed shows as a dash
 
 
 def test_an_unfinished_damaged_run_still_gets_a_report_with_notes(tmp_path):
