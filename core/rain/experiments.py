@@ -535,7 +535,7 @@ class NowcastConfig:
     network a baseline nowcast (``extrapolation`` or ``sprog``) as input and let it learn a
     correction; the untrained network returns the guide and stays the best checkpoint until training
     improves the validation loss. ``augment``: random
-    flips of training samples.
+    flips of training samples. ``steps_members``: ensemble size of the ``steps_mean`` baseline.
     """
 
     leads: list[int]
@@ -543,6 +543,7 @@ class NowcastConfig:
     baselines: list[str]
     guide: str = "none"
     augment: str = "none"
+    steps_members: int = 20  # ensemble size of the steps_mean baseline
 
     @property
     def n_leads(self) -> int:
@@ -559,7 +560,7 @@ class NowcastConfig:
         if "persistence" not in base:
             base.insert(0, "persistence")  # the reference every table is read against
         return cls(leads=leads, main_lead=int(main), baselines=list(dict.fromkeys(base)), guide=cfg["guide"],
-                   augment=cfg["augment"])
+                   augment=cfg["augment"], steps_members=int(cfg["steps_members"]))
 
 
 def step_minutes(times) -> float:
