@@ -71,3 +71,19 @@ def test_better_experiment_is_compared_with_the_strongest_baseline():
     assert E.compare_with_baselines({"exp1": obs}, obs, [1.0], 10, 0) == {"csi": {}}
     # a threshold no system reaches (CSI undefined everywhere) is left out
     assert "1000.0" not in E.compare_with_baselines(forecasts, obs, [1000.0], 10, 0)["csi"]
+
+
+def test_rain_maps_table_and_words_for_the_comparison_with_the_baselines():
+    from core.viz.verification import baseline_gain_table, baseline_verdict
+
+    ci = {"experiment": "exp2", "baseline": "anvil", "diff": 0.04, "low": 0.01, "high": 0.07, "level": 0.95,
+          "n_boot": 1000}
+    metrics = {"units": "mm/h", "comparison": {"best_minus_baseline": {"csi": {"1.0": ci}}},
+               "comparison_leads": {"60": {"best_minus_baseline": {"csi": {"1.0": {**ci, "low": -0.02}}}}}}
+    table = baseline_gain_table(metrics)
+    assert table.iloc[0][["experiment", "strongest baseline", "difference", "low"]].tolist() == [
+        "exp2 (+ upstream)", "ANVIL (pySTEPS)", 0.04, 0.01]
+    assert baseline_gain_table(metrics, "60").iloc[0]["low"] == -0.02  # the lead's own interval
+    assert "beats every reference" in baseline_verdict(metrics, None, "1.0")
+    assert "not significant" in baseline_verdict(metrics, "60", "1.0")
+    assert baseline_verdict(metrics, None, "5.0") == "" and baseline_gain_table({}).empty
