@@ -11,7 +11,8 @@ from core.viz.palette import system_color
 
 SCORES = ("csi", "pod", "far", "ets")
 SYSTEM_LABELS = {"exp1": "exp1 (region 1)", "exp2": "exp2 (+ upstream)", "persistence": "persistence",
-                 "extrapolation": "extrapolation (pySTEPS LK)", "sprog": "S-PROG (pySTEPS)"}
+                 "extrapolation": "extrapolation (pySTEPS LK)", "sprog": "S-PROG (pySTEPS)",
+                 "anvil": "ANVIL (pySTEPS)", "steps_mean": "STEPS ensemble mean (pySTEPS)"}
 
 
 def lead_keys(metrics: Mapping) -> list[str]:
@@ -73,6 +74,24 @@ def gain_table(metrics: Mapping, lead: str | None = None) -> pd.DataFrame:
         rows.append({"score": "RMSE", "threshold": "", "exp2 - exp1": ci.get("diff"), "low": ci.get("low"),
                      "high": ci.get("high"), "level": ci.get("level")})
     return pd.DataFrame(rows)
+
+
+def baseline_gain_table(metrics: Mapping, lead: str | None = None) -> pd.DataFrame:
+    """The better experiment minus the strongest baseline in CSI, per threshold, with its paired-bootstrap
+    interval (``comparison_leads.<lead>.best_minus_baseline``); empty for runs without it.
+
+    Which experiment and which baseline were compared is named on each row: both are the ones with the
+    highest CSI at that threshold and lead. An interval above 0 means the network beats every reference.
+    """
+    columns = ["threshold", "experiment", "strongest baseline", "difference", "low", "high", "level"]
+    by_lead = metrics.get("comparison_leads") or {}
+    block = by_lead.get(lead) if lead is not None and lead in by_lead else metrics.get("comparison")
+    rows = []
+    for key, ci in (((block or {}).get("best_minus_baseline") or {}).get("csi") or {}).items():
+        rows.append({"threshold": key, "experiment": SYSTEM_LABELS.get(ci.get("experiment"), ci.get("experiment")),
+                     "strongest baseline": SYSTEM_LABELS.get(ci.get("baseline"), ci.get("baseline")),
+                     "difference": ci.get("diff"), "low": ci.get("low"), "high": ci.get("high"), "level": ci.get("level")})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def csi_chart(metrics: Mapping, lead: str | None = None) -> go.Figure:
@@ -171,3 +190,24 @@ def lead_verdict(metrics: Mapping, lead: str | None, threshold: str) -> str:
                 verdict = "not significant: the interval contains 0"
             parts.append(f"exp2 - exp1 CSI {d:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}.")
     return " ".join(parts)
+
+
+def baseline_verdict(metrics: Mapping, lead: str | None, threshold: str) -> str:
+    """Plain words on the better experiment minus the strongest baseline in CSI at ``threshold`` and
+    ``lead`` (its paired-bootstrap interval); empty when the run has no such comparison."""
+    table = baseline_gain_table(metrics, lead)
+    row = table[table["threshold"] == threshold]
+    if row.empty:
+        return ""
+    r = row.iloc[0]
+    d, lo, hi = r["difference"], r["low"], r["high"]
+    if any(v is None or v != v for v in (d, lo, hi)):
+        return ""
+    if lo > 0:
+        verdict = "the network beats every reference here"
+    elif hi < 0:
+        verdict = "the reference is significantly better"
+    else:
+        verdict = "not significant: the interval contains 0"
+    return (f"{r['experiment']} - {r['strongest baseline']} CSI at {threshold} {metrics.get('units', '')} "
+            f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}.")
