@@ -19,7 +19,7 @@ from core.data import DataError, load_basins
 from core.data.normalize import Normalizer
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.params import ParamRanges
-from core.hydro.snow_setup import resolve_snow
+from core.hydro.snow_choice import resolve_snow
 from core.hydro.windows import WindowSpec, window_table
 
 
@@ -33,7 +33,7 @@ class Prepared:
     spec: WindowSpec
     ranges: ParamRanges
     snow: bool = False
-    """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_setup``): x carries temperature."""
+    """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_choice``): x carries temperature."""
 
 
 def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
