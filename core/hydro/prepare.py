@@ -8,14 +8,15 @@ normalisation fitted on the training period, arrays built, windows specified, pa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from core.data import DataError, load_basins
+from core.data import DataError, DataWarning, load_basins
 from core.data.normalize import Normalizer
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.params import ParamRanges
@@ -34,13 +35,21 @@ class Prepared:
     ranges: ParamRanges
     snow: bool = False
     """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_choice``): x carries temperature."""
+    data_warnings: list[str] = field(default_factory=list)
+    """Quirks of the data kept as given (:class:`core.data.DataWarning`), recorded in the run's metrics."""
 
 
 def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
     """Load the basins, resolve periods, fit (or reuse) the normalisation, build the arrays."""
     data = config["data"]
-    ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
-                     attributes=data.get("attributes"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
+                         attributes=data.get("attributes"))
+    noted = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    for w in caught:  # anything else goes on to the usual handlers
+        if not issubclass(w.category, DataWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
     check_test_flow(ds, periods.get("test"), str(data["source"]))
     ds, dynamic = derived_inputs(ds, list(data["dynamic_inputs"]), bool(data.get("log_prcp", False)))
@@ -55,7 +64,8 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     spec = WindowSpec(int(w["warmup"]), int(w["rho"]), int(w["horizon"]), int(w["stride"]))
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
-    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, snow=snow)
+    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, snow=snow,
+                    data_warnings=noted)
 
 
 def check_test_flow(ds: xr.Dataset, test: tuple[str, str] | None, source: str) -> None:
