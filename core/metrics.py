@@ -6,7 +6,8 @@ undefined for the data given (no valid pairs, zero observed variance, no events)
 
 Hydrology: ``nse``, ``kge``, ``rmse``, ``mae``, ``pbias``, ``peak_error``, ``hydro_scores``.
 Categorical (an event is ``value >= threshold``): ``contingency``, ``scores_from_counts``, ``csi``,
-``pod``, ``far``, ``frequency_bias``, ``ets``; spatial: ``fss``; uncertainty: ``paired_bootstrap_ci``.
+``pod``, ``far``, ``frequency_bias``, ``ets``; spatial: ``fss``; uncertainty: ``paired_bootstrap_ci`` and, from
+per-case contingency counts (``case_counts``), ``paired_bootstrap_csi``.
 """
 
 from __future__ import annotations
@@ -234,4 +235,72 @@ def paired_bootstrap_ci(
         "high": float(high),
         "level": level,
         "n_boot": n_boot,
+    }
+
+
+def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """``[n_boot, n]`` case indices drawn with replacement, in the order :func:`paired_bootstrap_ci` draws them."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, n, size=n) for _ in range(n_boot)]) if n_boot else np.zeros((0, n), dtype=np.int64)
+
+
+def case_counts(pred: np.ndarray, obs: np.ndarray, threshold: float) -> np.ndarray:
+    """Hits, misses and false alarms of each case (first axis) of fields ``[N, ...]``: ``[N, 3]`` integers.
+
+    Pairs where either value is NaN are left out, as in :func:`contingency`; summing the rows of any
+    set of cases gives that set's contingency counts, so CSI can be bootstrapped without the fields.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    obs = np.asarray(obs, dtype=np.float64)
+    if pred.shape != obs.shape:
+        raise ValueError(f"predicted shape {pred.shape} differs from observed shape {obs.shape}")
+    valid = np.isfinite(pred) & np.isfinite(obs)
+    pe = (pred >= threshold) & valid
+    oe = (obs >= threshold) & valid
+    axes = tuple(range(1, pred.ndim))
+    return np.stack([np.sum(pe & oe, axis=axes), np.sum(~pe & oe, axis=axes), np.sum(pe & ~oe, axis=axes)],
+                    axis=1).astype(np.int64)
+
+
+def _csi_of_counts(counts: np.ndarray) -> np.ndarray:
+    """CSI of summed counts ``[..., 3]`` (hits, misses, false alarms); NaN where all three are 0."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, counts[..., 0] / np.where(total > 0, total, 1.0), np.nan)
+
+
+def paired_bootstrap_csi(
+    counts_a: np.ndarray,
+    counts_b: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, float]:
+    """Paired bootstrap interval of CSI(b) - CSI(a) from per-case counts ``[N, 3]`` (:func:`case_counts`).
+
+    Each resample draws ``N`` cases with replacement (the same cases for both systems), sums their
+    counts and takes the CSI difference; the interval is the central ``level`` of the resampled
+    differences (resamples where either CSI is undefined are dropped). The draws are those of
+    :func:`paired_bootstrap_ci` with the same ``seed``, so both give the same interval for CSI.
+    Returns ``{"diff", "low", "high", "level", "n_boot"}``; ``diff`` uses all cases.
+    """
+    a = np.asarray(counts_a, dtype=np.int64)
+    b = np.asarray(counts_b, dtype=np.int64)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 3:
+        raise ValueError(f"paired bootstrap needs counts [N, 3] of the same cases, got {a.shape} and {b.shape}")
+    n = a.shape[0]
+    if n == 0:
+        raise ValueError("paired bootstrap needs at least one case")
+    idx = _resample_indices(n, int(n_boot), seed)
+    diffs = _csi_of_counts(b[idx].sum(axis=1)) - _csi_of_counts(a[idx].sum(axis=1))
+    diffs = diffs[np.isfinite(diffs)]
+    tail = (1.0 - level) / 2.0
+    low, high = (np.quantile(diffs, [tail, 1.0 - tail]) if diffs.size else (np.nan, np.nan))
+    return {
+        "diff": float(_csi_of_counts(b.sum(axis=0)) - _csi_of_counts(a.sum(axis=0))),
+        "low": float(low),
+        "high": float(high),
+        "level": level,
+        "n_boot": int(n_boot),
     }

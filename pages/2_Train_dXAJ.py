@@ -14,11 +14,12 @@ from core.hydro.losses import LOSSES as HYDRO_LOSSES
 from core.hydro.models import baseline_names
 from core.hydro.run_config import PRESET_LABELS, PRESETS as HYDRO_PRESETS, form_defaults, hydro_config_from_form
 from core.runs.folder import RunDir
-from ui.data import basin_dataset, basin_spans, data_period, source_and_basins, source_options
+from ui.data import basin_dataset, basin_spans, data_period, hydro_predictions, source_and_basins, source_options
 from ui.frame import keep_all, kept, period_overlaps, remember, remembered, show_error
 from ui.job_panel import job_status, start
 from core.hydro.params import PRESETS as RANGE_PRESETS
 from core.hydro.params import XAJ_PARAMS, literature_warnings, preset_ranges
+from ui.range_panel import clear_prefill_note, range_panel, show_prefill_note
 from ui.ranges import range_editor, set_draft
 from ui.sidebar import setup_page
 
@@ -36,6 +37,7 @@ st.markdown("An LSTM reads each window of forcing and basin attributes and outpu
             "inside the ranges below; the XAJ physics turns them into streamflow and the loss flows back "
             "through it.")
 
+show_prefill_note()
 source, _, basins = source_and_basins()
 st.markdown(f"Data source **{source_options().get(source, source)}**, basins: **{', '.join(basins)}** "
             "(change them and the data period on the Basins page).")
@@ -153,6 +155,7 @@ if submitted and not problems and ranges is not None:
     except (ValueError, FileNotFoundError) as exc:
         show_error(exc, "The training settings are not valid")
     else:
+        clear_prefill_note()
         start("hydro", config, name="dxaj")
 
 
@@ -176,6 +179,13 @@ def _summary(run: RunDir) -> None:
         if name in metrics:
             cols[2].metric(f"{name} NSE", _median(metrics[name], "nse"))
     st.page_link("pages/3_Hydrographs.py", label="See the hydrographs")
+    try:  # the run's generated parameters; a baseline-only or damaged run has none to diagnose
+        ds = next(iter(hydro_predictions(run).values()), None)
+    except (OSError, ValueError) as exc:
+        st.warning(f"{run.name}: {exc}", icon="⚠️")
+        return
+    if ds is not None:
+        range_panel(run, ds, "train")
 
 
 st.subheader("Training job")

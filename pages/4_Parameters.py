@@ -16,7 +16,9 @@ from core.viz.parameters import parameter_distributions, parameter_trajectories
 from core.viz.snow import snow_hydrograph
 from ui.data import MODEL_LABELS, basin_dataset, basin_ids, hydro_predictions, readable_runs
 from ui.frame import DATA_SOURCE_KEY, kept, remember, remembered, show_error
+from ui.range_panel import range_panel
 from ui.ranges import active_ranges
+from ui.run_source import RunSource, run_source
 from ui.sidebar import setup_page
 
 setup_page("Parameters", ":material/tune:")
@@ -56,6 +58,7 @@ else:
                         key="param_trajectories")
     st.plotly_chart(parameter_distributions(ds["params"].values, list(ds["param"].values), ds["param_lower"].values,
                                             ds["param_upper"].values, basins), key="param_distributions")
+    range_panel(run, ds, "parameters")
     if "snow_pack" in ds:  # the run used the snow routine (model_args.snow)
         st.subheader("Snow pack and melt")
         snow_basin = st.selectbox("Basin", basins, key="snow_basin_pick")
@@ -105,9 +108,21 @@ def learned_parameters(basin: str) -> np.ndarray | None:
 
 
 @st.fragment
-def sandbox() -> None:
-    source = st.session_state[DATA_SOURCE_KEY]
-    ids = basin_ids(source)
+def sandbox(from_run: RunSource | None, run_name: str | None, why_not: str) -> None:
+    sidebar_source = st.session_state[DATA_SOURCE_KEY]
+    use_run = from_run is not None and st.toggle(
+        f"Basins of run {run_name}", help="Off: the sidebar's data source and all its basins.",
+        **remembered("sandbox_use_run", True))
+    if use_run:
+        source, ids = from_run.source, from_run.basins
+        st.caption(f"The sandbox starts on the data source and basins run **{run_name}** trained on "
+                   f"(**{from_run.label}**), so its curves are drawn; switch this off to explore the sidebar's source.")
+    else:
+        source, ids = sidebar_source, basin_ids(sidebar_source)
+        if why_not:
+            st.caption(f"Sidebar's data source: {why_not}.")
+    if kept("sandbox_basin") not in ids:  # another source, or a run without this basin
+        remember("sandbox_basin", ids[0])
     try:
         basin = st.selectbox("Basin", ids, **remembered("sandbox_basin", ids[0]))
         test_period, curves = run_curves(basin)
@@ -155,4 +170,9 @@ def sandbox() -> None:
     c[4].metric("peak error (%)", f"{scores['peak_error']:.1f}")
 
 
-sandbox()
+if with_params:  # the chosen run's source and basins, read once per page run (not per slider move)
+    sandbox_run, sandbox_ds = with_params.get(st.session_state.get("param_run_pick"), next(iter(with_params.values())))
+    found, why_not = run_source(sandbox_run, [str(b) for b in sandbox_ds["basin"].values])
+    sandbox(found, sandbox_run.name, why_not)
+else:
+    sandbox(None, None, "")

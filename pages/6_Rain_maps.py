@@ -8,7 +8,9 @@ import streamlit as st
 
 from core.rain.predictions import has_leads, rain_fields
 from core.viz.maps import difference_maps, rain_maps
-from core.viz.verification import csi_chart, gain_table, lead_chart, lead_keys, lead_verdict, verification_table
+from core.viz.overlays import has_lead_csi, lead_overlay_chart
+from core.viz.verification import (SYSTEM_LABELS, baseline_gain_table, baseline_verdict, csi_chart, gain_table, lead_chart,
+                                   lead_keys, lead_verdict, verification_table)
 from ui.data import predictions, readable_runs
 from ui.frame import show_error
 from ui.sidebar import setup_page
@@ -52,6 +54,8 @@ try:
     if thresholds:
         shown = thresholds[min(1, len(thresholds) - 1)]
         st.markdown(lead_verdict(metrics, lead, shown))
+        if against_references := baseline_verdict(metrics, lead, shown):
+            st.markdown(against_references)
 except (AttributeError, TypeError, ValueError, KeyError):  # a damaged metrics.json: the warning comes below
     thresholds = []
 
@@ -69,13 +73,27 @@ st.plotly_chart(difference_maps({n: system_all[n][i] for n in systems}, truth_al
 try:
     table = verification_table(metrics, lead)
     gains = gain_table(metrics, lead)
+    best = baseline_gain_table(metrics, lead)
 except (AttributeError, TypeError, ValueError, KeyError) as exc:  # metrics.json edited or from another version
     st.warning(f"metrics.json of {run.name} has an unexpected layout ({exc}); the maps above are unaffected.", icon="⚠️")
-    table = gains = None
+    table = gains = best = None
 if table is not None and leads and thresholds:
     st.subheader("Skill against lead time")
     pick = st.selectbox(f"CSI threshold ({units})", thresholds, index=thresholds.index(shown), key="lead_thr")
     st.plotly_chart(lead_chart(metrics, pick), key="lead_chart")
+    others = [r.name for r in runs if r.name != run.name]
+    if "rain_overlay_pick" in st.session_state:  # the run shown itself cannot be overlaid on it
+        st.session_state["rain_overlay_pick"] = [o for o in st.session_state["rain_overlay_pick"] if o in others]
+    overlaid = st.multiselect("Put other rain runs' CSI against lead on one chart", others, key="rain_overlay_pick",
+                              placeholder="Choose runs" if others else "No other rain run")
+    if overlaid:
+        compared = {run.name: metrics, **{o: by_name[o].read_metrics() for o in overlaid}}
+        shown = {o: m for o, m in compared.items() if has_lead_csi(m, pick)}
+        if len(shown) < len(compared):
+            st.warning(f"No CSI at {pick} {units} per lead in metrics.json of "
+                       f"{', '.join(o for o in compared if o not in shown)} (not drawn).", icon="⚠️")
+        if len(shown) > 1:
+            st.plotly_chart(lead_overlay_chart(shown, pick, SYSTEM_LABELS), key="lead_overlay_chart")
 
 st.subheader("Verification over the whole test period" + (f" at {lead} min" if lead is not None else ""))
 if table is None:
@@ -89,6 +107,11 @@ else:
         st.markdown("**Experiment 2 minus experiment 1** with the paired-bootstrap interval "
                     "(CSI gain > 0 and RMSE change < 0 favour the upstream region):")
         st.table(gains.set_index(["score", "threshold"]).style.format("{:.3f}", na_rep="–"))
+    if not best.empty:
+        st.markdown("**Better experiment minus the strongest baseline** in CSI, with the paired-bootstrap interval "
+                    "over test samples (above 0: the network beats every reference at that threshold):")
+        st.table(best.set_index("threshold").style.format(
+            "{:.3f}", subset=["difference", "low", "high", "level"], na_rep="–"))
     st.plotly_chart(csi_chart(metrics, lead), key="csi_chart")
 
 st.subheader("Static map export")

@@ -139,16 +139,66 @@ def read_frame(path: Path, fmt: RadarFormat) -> tuple[np.ndarray, dict]:
     return rate, meta
 
 
+EARTH_RADIUS_KM_MAX = 1e5
+"""An ellipsoid axis (``+a``, ``+b``, ``+R``) below this many units is an Earth radius in kilometres
+(6378.137), not metres (6378137): no real ellipsoid of the Earth is 100 km across."""
+_UNIT_METRES = {"m": 1.0, "km": 1000.0}
+
+
+def _proj_value(proj4: str, name: str) -> float | None:
+    m = re.search(rf"(?:^|\s)\+{name}=([-+0-9.eE]+)(?=\s|$)", proj4)
+    return float(m.group(1)) if m else None
+
+
+def _set_proj_value(proj4: str, name: str, value: float | str) -> str:
+    text = f"+{name}={value:.10g}" if isinstance(value, float) else f"+{name}={value}"
+    pattern = rf"(?:^|(?<=\s))\+{name}=\S*"
+    return re.sub(pattern, text, proj4) if re.search(pattern, proj4) else f"{proj4} {text}"
+
+
+def projection_in_metres(proj4: str, cartesian_unit: str | None) -> tuple[str, float]:
+    """``(proj4 in metres, metres per corner unit)`` for a composite's projection and corner unit.
+
+    KNMI's composites (pysteps ``import_knmi_hdf5``) give their polar stereographic projection with
+    the ellipsoid in kilometres (``+a=6378.137 +b=6356.752``) and the corners in kilometres. PROJ
+    reads ``+a``/``+b`` as metres, takes that for a body 6 km across and refuses to transform to
+    WGS84 ("Source and target ellipsoid do not belong to the same celestial body"). Such a string
+    gets its axes and false easting/northing (``+x_0``, ``+y_0``, the same length unit) times 1000
+    and ``+units=m``; the corners are then scaled from ``cartesian_unit`` (``km`` -> 1000; a
+    km ellipsoid without a stated unit means km corners too). Metre-based strings come back as given.
+    """
+    axes = {k: v for k in ("a", "b", "R") if (v := _proj_value(proj4, k)) is not None}
+    unit = (cartesian_unit or "").strip().lower()
+    km_body = bool(axes) and all(abs(v) < EARTH_RADIUS_KM_MAX for v in axes.values())
+    if not km_body:
+        stated = re.search(r"(?:^|\s)\+units=(\S+)", proj4)
+        if unit == "km" and not (stated and stated.group(1) == "km"):
+            return _set_proj_value(proj4, "units", "m"), 1000.0
+        return proj4, 1.0
+    fixed = proj4
+    for key in ("a", "b", "R", "x_0", "y_0"):
+        value = axes.get(key, _proj_value(proj4, key))
+        if value is not None:
+            fixed = _set_proj_value(fixed, key, value * 1000.0)
+    fixed = _set_proj_value(fixed, "units", "m")
+    return fixed, _UNIT_METRES.get(unit, 1000.0)
+
+
 def pixel_lonlat(meta: dict, shape: tuple[int, int], path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude (degrees) of every pixel centre, from the importer's projection and corners."""
+    """Longitude and latitude (degrees) of every pixel centre, from the importer's projection and corners.
+
+    Projections and corners in kilometres are converted to metres first (:func:`projection_in_metres`).
+    """
     from pyproj import CRS, Transformer
 
     try:
-        crs = CRS.from_proj4(meta["projection"])
-        x1, y1, x2, y2 = (float(meta[k]) for k in ("x1", "y1", "x2", "y2"))
-    except Exception as exc:
-        raise DataError(f"radar file {path}: unusable projection metadata ({exc})", file=path,
-                        variable="projection") from exc
+        proj4, scale = projection_in_metres(str(meta["projection"]), meta.get("cartesian_unit"))
+        crs = CRS.from_proj4(proj4)
+        x1, y1, x2, y2 = (scale * float(meta[k]) for k in ("x1", "y1", "x2", "y2"))
+        transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    except Exception as exc:  # pyproj raises CRSError, ProjError ...: name the file and the projection
+        raise DataError(f"radar file {path}: unusable projection metadata {meta.get('projection')!r} ({exc})",
+                        file=path, variable="projection") from exc
     rows, cols = shape
     dx, dy = (x2 - x1) / cols, (y2 - y1) / rows
     xs = x1 + (np.arange(cols) + 0.5) * dx
@@ -156,7 +206,7 @@ def pixel_lonlat(meta: dict, shape: tuple[int, int], path: Path) -> tuple[np.nda
     if meta.get("yorigin", "upper") == "lower":
         ys = ys[::-1]
     xx, yy = np.meshgrid(xs, ys)
-    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xx, yy)
+    lon, lat = transformer.transform(xx, yy)
     return np.asarray(lon), np.asarray(lat)
 
 

@@ -4,6 +4,8 @@
         [--data PATH] [--train-period START END] [--test-period START END] [--epochs N]
         [--device auto|cpu|cuda] [--resume | --overwrite]
     python -m core rain evaluate --run-dir runs/rain-quick [--device D]
+    python -m core rain evaluate --run-dir runs/rain-mch --data FOLDER --test-period START END --out DIR
+        [--region1 SOUTH NORTH WEST EAST]
 
 ``train`` trains the listed experiments (exp1, exp2) one after the other in the same run directory
 (per-experiment checkpoints), then verifies them and persistence on the test period (``metrics.json``,
@@ -19,7 +21,9 @@ One run per folder, as in the hydrology CLI: ``train`` into a folder that alread
 with code 2 and leaves it alone, unless ``--resume`` or ``--overwrite`` (delete it, then train); a
 ``--run-dir`` that is a file exits with code 2. ``evaluate`` on a run whose experiments have not
 finished training (read from each ``last.pt``) scores them but leaves the state ``failed`` (or
-``cancelled``) with how far training got; ``--resume`` continues it.
+``cancelled``) with how far training got; ``--resume`` continues it. ``evaluate --data`` scores the
+run on data it never saw (another radar's folder, on its own grid) into ``--out``
+(:mod:`core.rain.transfer`); the run folder is only read.
 """
 
 from __future__ import annotations
@@ -56,9 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last complete checkpoints")
     again.add_argument("--overwrite", action="store_true", help="delete the run already in --run-dir, then train a new one there")
     t.add_argument("--no-progress", action="store_true", help="no tqdm bar")
-    e = sub.add_parser("evaluate", help="re-verify the trained experiments of a run directory")
+    e = sub.add_parser("evaluate", help="re-verify the trained experiments of a run directory, on its own test "
+                       "period or (--data) on other data")
     e.add_argument("--run-dir", type=Path, required=True)
     e.add_argument("--device", default=None)
+    e.add_argument("--data", help="score the run on this radar folder (or NetCDF/Zarr file) instead, on its own grid; "
+                   "needs --test-period and --out; the run folder is only read")
+    e.add_argument("--test-period", nargs=2, metavar=("START", "END"), help="with --data: first predicted frames scored")
+    e.add_argument("--out", type=Path, help="with --data: folder for metrics.json and predictions.nc")
+    e.add_argument("--region1", nargs=4, type=float, metavar=("SOUTH", "NORTH", "WEST", "EAST"),
+                   help="with --data: region 1 on the new grid, degrees (default: the run's)")
     return p
 
 
@@ -109,6 +120,8 @@ def _device(cfg: dict) -> torch.device:
 def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     args = _parser().parse_args(argv)
+    if args.command == "evaluate" and (args.data or args.out or args.test_period or args.region1):
+        return _evaluate_elsewhere(args)
     try:
         check_run_path(args.run_dir)
         run = RunDir(args.run_dir)
@@ -150,6 +163,41 @@ def main(argv: list[str] | None = None) -> int:
         return summary
 
     return lifecycle.run_worker(run, body, complete=lambda: not unfinished)
+
+
+def _evaluate_elsewhere(args) -> int:
+    """``evaluate --data FOLDER --test-period S E --out DIR``: the run scored on data it never saw
+    (:mod:`core.rain.transfer`). Bad input prints one line naming the folder, date or region and exits
+    with code 2; the run folder is never written."""
+    from core.data.errors import DataError
+    from core.rain.transfer import evaluate_elsewhere
+    from core.runs.folder import RunFileDamaged
+    from core.training.checkpoint import CheckpointError
+
+    missing = [flag for flag, value in (("--data", args.data), ("--test-period", args.test_period), ("--out", args.out))
+               if not value]
+    if missing:
+        print(f"error: evaluate on other data needs --data FOLDER, --test-period START END and --out DIR "
+              f"(missing {', '.join(missing)})", file=sys.stderr)
+        return lifecycle.EXIT_USAGE
+    run = RunDir(args.run_dir)
+    if args.out.resolve() == run.path.resolve():
+        print(f"error: --out {args.out} is the run folder itself; scores on other data go to their own folder",
+              file=sys.stderr)
+        return lifecycle.EXIT_USAGE
+    try:
+        cfg = _load_config(argparse.Namespace(command="evaluate", run_dir=args.run_dir, device=args.device))
+        device = resolve_device(cfg["train"].get("device", "auto"))
+        metrics = evaluate_elsewhere(cfg, run, args.data, tuple(args.test_period), args.out, args.region1, device)
+    except (ConfigError, DataError, FileNotFoundError, CheckpointError, RunFileDamaged, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return lifecycle.EXIT_USAGE
+    print(f"{_summary(metrics)} ({metrics['n_test']} samples of {args.data}; written to {args.out / 'metrics.json'})")
+    trained, now = metrics["transfer"]["trained_step_minutes"], metrics["transfer"]["step_minutes"]
+    if trained is not None and abs(trained - now) > 1e-6:
+        print(f"note: the run trained on {trained:g}-minute steps, these data have {now:g}-minute steps; "
+              "its leads are counted in the new steps", file=sys.stderr)
+    return lifecycle.EXIT_OK
 
 
 def _check_training(cfg: dict, run: RunDir, previous: dict, unfinished: list[str], summary: str) -> str:

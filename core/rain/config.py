@@ -65,6 +65,7 @@ KEYS = [
     Key("nowcast.main_lead", Optional(Int(min=1)), None, "lead of metrics.json 'test'; null = the first lead"),
     Key("nowcast.baselines", Optional(ListOf(Choice(*BASELINES.names()))), None,
         "baselines scored beside the experiments; null = all of them"),
+    Key("nowcast.steps_members", Int(min=1), 20, "ensemble members of the steps_mean baseline (its mean is scored)"),
     Key("nowcast.guide", Choice("none", *GUIDES), "none",
         "give the net a baseline nowcast as input and learn a correction to it (residual)"),
     Key("nowcast.augment", Choice(*AUGMENTS), "none",

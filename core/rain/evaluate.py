@@ -4,17 +4,22 @@ Every system (``exp1``, ``exp2``, ``persistence`` = the last observed rain map) 
 on the same test samples and region-1 pixels: RMSE and MAE (rain units), and per threshold
 (event = value >= threshold) the contingency counts, CSI, POD, FAR, frequency bias and ETS, and FSS
 at a few window sizes. The experiment 2 minus experiment 1 difference of CSI and RMSE gets a paired
-bootstrap confidence interval over test times.
+bootstrap confidence interval over test times, and so does the CSI of the better experiment minus
+the strongest baseline at each threshold (:func:`compare_with_baselines`).
 
 ``metrics.json`` (docs/design.md, 7. Contracts)::
 
     {"test": {"exp1": {"rmse": .., "mae": .., "csi": {"5.0": ..}, "pod": {..}, "far": {..},
                        "bias": {..}, "ets": {..}, "contingency": {"5.0": {"hits": ..}}, "fss": {"5.0": {"3": ..}}},
               "exp2": {..}, "persistence": {..}},
-     "comparison": {"exp2_minus_exp1": {"csi": {"5.0": {"diff", "low", "high", "level", "n_boot"}}, "rmse": {..}}},
+     "comparison": {"exp2_minus_exp1": {"csi": {"5.0": {"diff", "low", "high", "level", "n_boot"}}, "rmse": {..}},
+                    "best_minus_baseline": {"csi": {"5.0": {"experiment": "exp2", "baseline": "sprog", "diff", "low",
+                                                            "high", "level", "n_boot"}}}},
      "thresholds": [..], "units": "..", "n_test": .., "test_times": [first, last], "grid": {..},
-     "test_leads": {"30": {"exp1": {..as test..}, "exp2": .., "persistence": .., "extrapolation": .., "sprog": ..}},
-     "comparison_leads": {"30": {"exp2_minus_exp1": {..}}}, "leads_minutes": ["5", ..], "main_lead_minutes": "30"}
+     "test_leads": {"30": {"exp1": {..as test..}, "exp2": .., "persistence": .., "extrapolation": .., "sprog": ..,
+                           "anvil": .., "steps_mean": ..}},
+     "comparison_leads": {"30": {"exp2_minus_exp1": {..}, "best_minus_baseline": {..}}}, "leads_minutes": ["5", ..],
+     "main_lead_minutes": "30"}
 
 ``test`` is ``test_leads`` at the main lead. Leads are keyed in minutes (``"720"`` for the 12-hourly
 reanalysis). A sample issued at frame ``i`` (its last input) is scored at lead ``k`` against frame ``i + k``.
@@ -122,7 +127,41 @@ def compare(pred1: np.ndarray, pred2: np.ndarray, obs: np.ndarray, thresholds, n
     b = np.stack([pred2, obs], axis=1)
     out = {"csi": {}, "rmse": M.paired_bootstrap_ci(lambda c: M.rmse(c[:, 0], c[:, 1]), a, b, n_boot, seed)}
     for t in thresholds:
-        out["csi"][threshold_key(t)] = M.paired_bootstrap_ci(lambda c, t=t: M.csi(c[:, 0], c[:, 1], t), a, b, n_boot, seed)
+        # from per-sample counts: the same draws and interval as resampling the fields, without re-reading them
+        out["csi"][threshold_key(t)] = M.paired_bootstrap_csi(M.case_counts(pred1, obs, t), M.case_counts(pred2, obs, t),
+                                                             n_boot, seed)
+    return out
+
+
+def compare_with_baselines(forecasts: dict[str, np.ndarray], obs: np.ndarray, thresholds, n_boot: int,
+                           seed: int) -> dict:
+    """Paired bootstrap of CSI of the better experiment minus the strongest baseline, per threshold.
+
+    ``forecasts``: ``{system: [N, H, W]}`` at one lead, ``obs`` ``[N, H, W]``. At each threshold the
+    better experiment is the one of ``exp1``/``exp2`` with the higher CSI over the test samples, the
+    strongest baseline the system without training (persistence, extrapolation, S-PROG, ANVIL, the
+    STEPS mean ...) with the highest; both are picked on the test samples themselves, so the
+    interval answers "does the best network beat the best reference here", not a pick made
+    beforehand. Returns ``{"csi": {threshold key: {"experiment", "baseline", "diff", "low", "high",
+    "level", "n_boot"}}}``; a threshold where no experiment or no baseline has a defined CSI is left out.
+    """
+    exps = [s for s in EXPERIMENTS if s in forecasts]
+    refs = [s for s in forecasts if s not in EXPERIMENTS]
+    out: dict = {"csi": {}}
+    if not exps or not refs:
+        return out
+    for t in thresholds:
+        counts = {s: M.case_counts(forecasts[s], obs, t) for s in exps + refs}
+        csi = {s: M.scores_from_counts({"hits": int(c[:, 0].sum()), "misses": int(c[:, 1].sum()),
+                                        "false_alarms": int(c[:, 2].sum()), "correct_negatives": 0})["csi"]
+               for s, c in counts.items()}
+        defined = {s: v for s, v in csi.items() if np.isfinite(v)}
+        best_exp = max((s for s in exps if s in defined), key=defined.get, default=None)
+        best_ref = max((s for s in refs if s in defined), key=defined.get, default=None)
+        if best_exp is None or best_ref is None:
+            continue
+        ci = M.paired_bootstrap_csi(counts[best_ref], counts[best_exp], n_boot, seed)
+        out["csi"][threshold_key(t)] = {"experiment": best_exp, "baseline": best_ref, **ci}
     return out
 
 
@@ -182,6 +221,8 @@ _LONG = {
     "persistence": "persistence: last observed rain map",
     "extrapolation": "pySTEPS Lucas-Kanade motion + semi-Lagrangian extrapolation",
     "sprog": "pySTEPS S-PROG (cascade of AR(2)-damped advected scales)",
+    "anvil": "pySTEPS ANVIL (advected cascade of ARI(2,1) growth and decay)",
+    "steps_mean": "mean of a pySTEPS STEPS ensemble (stochastic cascade nowcasts)",
 }
 
 SYSTEM_ORDER = (*EXPERIMENTS, *BASELINES.names())
@@ -211,9 +252,15 @@ def evaluate_leads(prepared, models: dict, thresholds: list[float], fss_scales, 
         truth_by_lead[lead] = truth
         key = lead_key(lead, minutes)
         test_leads[key] = {s: score(forecasts[s][:, lead - 1], truth, thresholds, fss_scales) for s in systems}
+        comp = {}
         if "exp1" in forecasts and "exp2" in forecasts:
-            comp_leads[key] = {"exp2_minus_exp1": compare(forecasts["exp1"][:, lead - 1], forecasts["exp2"][:, lead - 1],
-                                                          truth, thresholds, n_boot, seed)}
+            comp["exp2_minus_exp1"] = compare(forecasts["exp1"][:, lead - 1], forecasts["exp2"][:, lead - 1],
+                                              truth, thresholds, n_boot, seed)
+        best = compare_with_baselines({s: forecasts[s][:, lead - 1] for s in systems}, truth, thresholds, n_boot, seed)
+        if best["csi"]:
+            comp["best_minus_baseline"] = best
+        if comp:
+            comp_leads[key] = comp
     main_key = lead_key(nc.main_lead, minutes)
     valid_main = prepared.times[ends + nc.main_lead]
     metrics = {
@@ -240,7 +287,7 @@ def evaluate_leads(prepared, models: dict, thresholds: list[float], fss_scales, 
         "nowcast": {"guide": nc.guide, "augment": nc.augment, "n_leads": nc.n_leads},
     }
     if comp_leads:
-        metrics["comparison"] = comp_leads[main_key]
+        metrics["comparison"] = comp_leads.get(main_key, {})
         metrics["comparison_leads"] = comp_leads
     rows, cols = first.r1
     upstream = None

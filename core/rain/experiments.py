@@ -296,7 +296,8 @@ def build_experiment(
 ) -> ExperimentData:
     """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
 
-    The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid.
+    The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid,
+    unless ``normalizer`` is given (a trained run scored on other data keeps the scales it was trained with).
     ``guide_mm``: optional guide nowcast (extrapolation or S-PROG) ``[time, n_leads, lat, lon]`` (mm, issued at each
     frame, on the grid of ``stack``); it is cut like the input and normalised like rain. ``normalizer``:
     one fitted elsewhere (the training events of a ``data.events`` run, scoring a held-out event).
@@ -538,7 +539,7 @@ class NowcastConfig:
     network a baseline nowcast (``extrapolation`` or ``sprog``) as input and let it learn a
     correction; the untrained network returns the guide and stays the best checkpoint until training
     improves the validation loss. ``augment``: random
-    flips of training samples.
+    flips of training samples. ``steps_members``: ensemble size of the ``steps_mean`` baseline.
     """
 
     leads: list[int]
@@ -546,6 +547,7 @@ class NowcastConfig:
     baselines: list[str]
     guide: str = "none"
     augment: str = "none"
+    steps_members: int = 20  # ensemble size of the steps_mean baseline
 
     @property
     def n_leads(self) -> int:
@@ -562,7 +564,7 @@ class NowcastConfig:
         if "persistence" not in base:
             base.insert(0, "persistence")  # the reference every table is read against
         return cls(leads=leads, main_lead=int(main), baselines=list(dict.fromkeys(base)), guide=cfg["guide"],
-                   augment=cfg["augment"])
+                   augment=cfg["augment"], steps_members=int(cfg["steps_members"]))
 
 
 def step_minutes(times) -> float:

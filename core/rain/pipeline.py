@@ -272,24 +272,26 @@ def nowcast_baselines(ds: xr.Dataset, split: Split, steps: int, nowcast: Nowcast
     """``(guide, baselines)``: the guide nowcast (``nowcast.guide``: extrapolation or S-PROG) issued at
     every sample's frame ``[time, n_leads, block]`` (mm, None without a guide) and each baseline's region-1 nowcasts of the test samples ``[N, n_leads, H1, W1]``.
     """
-    from core.rain.baselines import nowcast_stack
+    from core.rain.baselines import grid_options, nowcast_stack
 
     rain = np.asarray(ds["rain"].values, dtype=np.float32)
     rows, cols = block
     r1r, r1c = layout.r1_rows, layout.r1_cols
     k = nowcast.n_leads
     guide = None
-    test = nowcast_stack(rain, split.test, steps, k, nowcast.baselines)
+    # STEPS scales its motion perturbations by the cell size and frame step; the ensemble size is the config's
+    options = {**grid_options(ds["lat"].values, ds["lon"].values, ds["time"].values), "members": nowcast.steps_members}
+    test = nowcast_stack(rain, split.test, steps, k, nowcast.baselines, options)
     if nowcast.guide != "none":
         issue = np.unique(np.concatenate([split.train, split.val]))
         fields = np.zeros((0, k) + rain.shape[1:], dtype=np.float32)
         if len(issue):
-            fields = nowcast_stack(rain, issue, steps, k, [nowcast.guide])[nowcast.guide]
+            fields = nowcast_stack(rain, issue, steps, k, [nowcast.guide], options)[nowcast.guide]
         guide = np.zeros((rain.shape[0], k) + rain[0, rows, cols].shape, dtype=np.float32)
         guide[issue] = fields[:, :, rows, cols]
         # the test samples' guide is the baseline scored beside the nets: computed once, the same fields
         test_guide = test[nowcast.guide] if nowcast.guide in test else \
-            nowcast_stack(rain, split.test, steps, k, [nowcast.guide])[nowcast.guide]
+            nowcast_stack(rain, split.test, steps, k, [nowcast.guide], options)[nowcast.guide]
         guide[split.test] = test_guide[:, :, rows, cols]
     baselines = {
         name: f[:, :, rows, cols][:, :, r1r[0] : r1r[-1] + 1, r1c[0] : r1c[-1] + 1].astype(np.float64)

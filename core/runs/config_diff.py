@@ -42,3 +42,17 @@ def config_differences(a: Mapping[str, Any], b: Mapping[str, Any], ignore: tuple
     fa, fb = flatten(a), flatten(b)
     keys = sorted((set(fa) | set(fb)) - set(ignore))
     return [(k, fa.get(k), fb.get(k)) for k in keys if fa.get(k) != fb.get(k)]
+
+
+def settings_table(configs: Mapping[str, Mapping[str, Any]], ignore: tuple[str, ...] = IGNORED) -> list[dict[str, Any]]:
+    """The settings that differ among several runs: one row ``{"setting": dotted key, <run>: value, ...}``
+    per key whose value is not the same in every run (a key missing from a run shows None there),
+    sorted by key; empty when all runs were set up alike. Values are shown as text (lists whole)."""
+    flat = {run: flatten(config) for run, config in configs.items()}
+    keys = sorted(set().union(*(f.keys() for f in flat.values())) - set(ignore)) if flat else []
+    rows = []
+    for key in keys:
+        values = [f.get(key) for f in flat.values()]
+        if any(v != values[0] for v in values[1:]):
+            rows.append({"setting": key, **{run: None if v is None else str(v) for run, v in zip(flat, values)}})
+    return rows

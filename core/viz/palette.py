@@ -18,6 +18,7 @@ SYSTEM_COLORS = {
     "XAJ (sliders)": "#9467bd",
     # rain forecasts
     "exp1": "#e377c2", "exp2": "#d62728", "persistence": "#7f7f7f",
+    "anvil": "#9467bd", "steps_mean": "#17becf",
     "truth": OBSERVED, "observed": OBSERVED,
 }
 FALLBACK_COLORS = ("#8c564b", "#bcbd22", "#17becf", "#393b79", "#637939")

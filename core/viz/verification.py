@@ -11,7 +11,8 @@ from core.viz.palette import system_color
 
 SCORES = ("csi", "pod", "far", "ets")
 SYSTEM_LABELS = {"exp1": "exp1 (region 1)", "exp2": "exp2 (+ upstream)", "persistence": "persistence",
-                 "extrapolation": "extrapolation (pySTEPS LK)", "sprog": "S-PROG (pySTEPS)"}
+                 "extrapolation": "extrapolation (pySTEPS LK)", "sprog": "S-PROG (pySTEPS)",
+                 "anvil": "ANVIL (pySTEPS)", "steps_mean": "STEPS ensemble mean (pySTEPS)"}
 
 
 def lead_keys(metrics: Mapping) -> list[str]:
@@ -75,6 +76,24 @@ def gain_table(metrics: Mapping, lead: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def baseline_gain_table(metrics: Mapping, lead: str | None = None) -> pd.DataFrame:
+    """The better experiment minus the strongest baseline in CSI, per threshold, with its paired-bootstrap
+    interval (``comparison_leads.<lead>.best_minus_baseline``); empty for runs without it.
+
+    Which experiment and which baseline were compared is named on each row: both are the ones with the
+    highest CSI at that threshold and lead. An interval above 0 means the network beats every reference.
+    """
+    columns = ["threshold", "experiment", "strongest baseline", "difference", "low", "high", "level"]
+    by_lead = metrics.get("comparison_leads") or {}
+    block = by_lead.get(lead) if lead is not None and lead in by_lead else metrics.get("comparison")
+    rows = []
+    for key, ci in (((block or {}).get("best_minus_baseline") or {}).get("csi") or {}).items():
+        rows.append({"threshold": key, "experiment": SYSTEM_LABELS.get(ci.get("experiment"), ci.get("experiment")),
+                     "strongest baseline": SYSTEM_LABELS.get(ci.get("baseline"), ci.get("baseline")),
+                     "difference": ci.get("diff"), "low": ci.get("low"), "high": ci.get("high"), "level": ci.get("level")})
+    return pd.DataFrame(rows, columns=columns)
+
+
 def csi_chart(metrics: Mapping, lead: str | None = None) -> go.Figure:
     """CSI against threshold, one bar group per system."""
     test = _test(metrics, lead)
@@ -96,6 +115,8 @@ def lead_chart(metrics: Mapping, threshold: str) -> go.Figure:
     from plotly.subplots import make_subplots
 
     leads = lead_keys(metrics)
+    if len(leads) == 1:  # a line through one point on a 2-minute-wide axis says nothing: bars per system
+        return _single_lead_chart(metrics, threshold, leads[0])
     fig = make_subplots(rows=1, cols=2, subplot_titles=(f"CSI at {threshold} {metrics.get('units', '')}", "RMSE"))
     systems = list(metrics["test_leads"][leads[0]]) if leads else []
     for i, system in enumerate(systems):
@@ -108,7 +129,26 @@ def lead_chart(metrics: Mapping, threshold: str) -> go.Figure:
                                  line={"color": color}), row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=rmse, mode="lines+markers", name=label, legendgroup=system,
                                  showlegend=False, line={"color": color}), row=1, col=2)
-    fig.update_xaxes(title_text="lead (min)")
+    fig.update_xaxes(title_text="lead (min)", tickmode="array", tickvals=[float(k) for k in leads], ticktext=leads)
+    fig.update_yaxes(range=[0, 1], row=1, col=1)
+    fig.update_layout(height=340, margin={"l": 50, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def _single_lead_chart(metrics: Mapping, threshold: str, lead: str) -> go.Figure:
+    """CSI at ``threshold`` and RMSE of each system at a run's only lead, as bars (x: the systems)."""
+    from plotly.subplots import make_subplots
+
+    block = metrics["test_leads"][lead]
+    systems = list(block)
+    labels = [SYSTEM_LABELS.get(s, s) for s in systems]
+    colors = [system_color(s, i) for i, s in enumerate(systems)]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"CSI at {threshold} {metrics.get('units', '')}", "RMSE"))
+    fig.add_trace(go.Bar(x=labels, y=[((block[s] or {}).get("csi") or {}).get(threshold) for s in systems],
+                         marker_color=colors, name="CSI", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Bar(x=labels, y=[(block[s] or {}).get("rmse") for s in systems], marker_color=colors,
+                         name="RMSE", showlegend=False), row=1, col=2)
+    fig.update_xaxes(type="category", title_text=f"system (lead {lead} min, the run's only lead)")
     fig.update_yaxes(range=[0, 1], row=1, col=1)
     fig.update_layout(height=340, margin={"l": 50, "r": 20, "t": 50, "b": 40})
     return fig
@@ -150,3 +190,24 @@ def lead_verdict(metrics: Mapping, lead: str | None, threshold: str) -> str:
                 verdict = "not significant: the interval contains 0"
             parts.append(f"exp2 - exp1 CSI {d:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}.")
     return " ".join(parts)
+
+
+def baseline_verdict(metrics: Mapping, lead: str | None, threshold: str) -> str:
+    """Plain words on the better experiment minus the strongest baseline in CSI at ``threshold`` and
+    ``lead`` (its paired-bootstrap interval); empty when the run has no such comparison."""
+    table = baseline_gain_table(metrics, lead)
+    row = table[table["threshold"] == threshold]
+    if row.empty:
+        return ""
+    r = row.iloc[0]
+    d, lo, hi = r["difference"], r["low"], r["high"]
+    if any(v is None or v != v for v in (d, lo, hi)):
+        return ""
+    if lo > 0:
+        verdict = "the network beats every reference here"
+    elif hi < 0:
+        verdict = "the reference is significantly better"
+    else:
+        verdict = "not significant: the interval contains 0"
+    return (f"{r['experiment']} - {r['strongest baseline']} CSI at {threshold} {metrics.get('units', '')} "
+            f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}.")

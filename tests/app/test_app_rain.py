@@ -120,15 +120,27 @@ def test_rain_maps_page(rain_run):
     assert_clean(at)
     maps = json.loads(at.get("plotly_chart")[0].proto.spec)
     heat = [t for t in maps["data"] if t["type"] == "heatmap"]
-    panels = ["truth", "exp1", "exp2", "persistence", "extrapolation", "sprog"]  # baselines on the maps too
+    # baselines on the maps too, the pySTEPS ANVIL and STEPS-mean references included (issue 30)
+    panels = ["truth", "exp1", "exp2", "persistence", "extrapolation", "sprog", "anvil", "steps_mean"]
     assert len(heat) == len(panels) and maps["layout"]["coloraxis"]["cmin"] == 0
     assert [a["text"] for a in maps["layout"]["annotations"]][: len(panels)] == panels
     diff = json.loads(at.get("plotly_chart")[1].proto.spec)
     assert diff["layout"]["coloraxis"]["cmid"] == 0
     assert len([t for t in diff["data"] if t["type"] == "heatmap"]) == len(panels) - 1
-    assert "best CSI" in " ".join(m.value for m in at.markdown)  # the words saying which system is best
+    words = " ".join(m.value for m in at.markdown)
+    assert "best CSI" in words  # the words saying which system is best
+    assert " - " in words and "CSI at" in words and "[" in words  # better experiment - strongest baseline, interval
     tables = at.table
-    assert len(tables) == 2  # CSI/POD/FAR/ETS per threshold, and the exp2 - exp1 bootstrap gains
+    # CSI/POD/FAR/ETS per threshold, the exp2 - exp1 bootstrap gains, better experiment - strongest baseline
+    assert len(tables) == 3
+    systems = {row for row in at.table[0].value.index.get_level_values("system")}
+    assert {"ANVIL (pySTEPS)", "STEPS ensemble mean (pySTEPS)"} <= systems
+    best = at.table[2].value
+    assert list(best.columns[:5]) == ["experiment", "strongest baseline", "difference", "low", "high"]
+    assert (best["low"] <= best["difference"]).all() and (best["difference"] <= best["high"]).all()
+    lead_chart = json.loads(at.get("plotly_chart")[2].proto.spec) if len(at.get("plotly_chart")) > 3 else None
+    if lead_chart is not None:  # runs with several leads draw every system on the lead chart
+        assert {"ANVIL (pySTEPS)", "STEPS ensemble mean (pySTEPS)"} <= {t.get("name") for t in lead_chart["data"]}
     # a different test time redraws the maps
     slider = at.select_slider(key="rain_time")
     before = at.get("plotly_chart")[0].proto.spec

@@ -375,7 +375,7 @@ def test_cli_on_a_small_demo_world(tmp_path):
     run_dir = tmp_path / "demo"
     assert cli.main(["train", "--config", str(_write(tmp_path, cfg)), "--run-dir", str(run_dir), "--no-progress"]) == 0
     metrics = RunDir(run_dir).read_metrics()
-    assert set(metrics["test"]) == {"exp1", "exp2", "persistence", "extrapolation", "sprog"}
+    assert set(metrics["test"]) == {"exp1", "exp2", "persistence", "extrapolation", "sprog", "anvil", "steps_mean"}
     assert list(metrics["test_leads"]) == ["720"]  # the reanalysis lead: one 12-hour step
     assert metrics["test_leads"]["720"] == metrics["test"]
     assert metrics["grid"]["exp2"] == {"input_shape": [8, 16], "region1_shape": [8, 8], "channels": 56}

@@ -35,7 +35,7 @@ def test_registry_lists_valid_names_in_registration_order():
     ("core.training.optimizers:get_optimizer", "optimizer", ["adamw", "adadelta"]),
     ("core.hydro.losses:get_loss", "loss", ["nse", "nse_kge", "nse_volume", "rmse", "mse"]),
     ("core.rain.losses:get_loss", "loss", ["weighted_mse", "log_cosh"]),
-    ("core.rain.baselines:get_method", "rain baseline", ["persistence", "extrapolation", "sprog"]),
+    ("core.rain.baselines:get_method", "rain baseline", ["persistence", "extrapolation", "sprog", "anvil", "steps_mean"]),
     ("core.data.sources:get_source_kind", "basin data source kind", ["demo", "camels_us", "basin_table", "basin_file"]),
 ])
 def test_unknown_names_list_the_valid_ones(getter, kind, names):
@@ -196,7 +196,7 @@ def test_nowcast_section_comes_from_the_key_table():
     from core.rain.pipeline import SCHEMA
 
     nc = NowcastConfig.from_config(None)
-    assert nc.leads == SCHEMA.defaults()["nowcast"]["leads"] and nc.baselines == ["persistence", "extrapolation", "sprog"]
+    assert nc.leads == SCHEMA.defaults()["nowcast"]["leads"] and nc.baselines == ["persistence", "extrapolation", "sprog", "anvil", "steps_mean"]
     assert NowcastConfig.from_config({"leads": [3, 1], "baselines": ["sprog"]}).baselines == ["persistence", "sprog"]
     with pytest.raises(ConfigError, match="nowcast.guide"):
         NowcastConfig.from_config({"guide": "persistence"})
