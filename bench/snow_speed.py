@@ -9,8 +9,8 @@ several repeats after one warm-up call (which also loads or compiles the numba k
 
 Case (a) of bench/xaj_speed.py: 256 basins, 365 warmup + 365 simulated days. Timed:
   snow routine alone, forward and forward + backward (gradient w.r.t. the 4 snow parameters), per backend;
-  snow + XAJ forward + backward (``core.hydro.snow_xaj.snow_xaj_forward_backward``) with the snow
-  routine fused, beside XAJ alone fused, both forward-only and forward + backward. With gradients
+  snow + XAJ forward + backward (``snow_xaj_call``, around ``core.hydro.snow_xaj.simulate_snow_xaj``)
+  with the snow routine fused, beside XAJ alone fused, both forward-only and forward + backward. With gradients
   the XAJ behind the snow routine runs on its eager reference (the fused XAJ adjoint has no
   gradient for its input P; docs/design.md 4.9), which this case measures.
 Forcing is synthetic (seeded gamma precipitation, seasonal temperature from -12 to +18 degC).
@@ -31,7 +31,7 @@ from machine_info import load_average  # noqa: E402  (bench/ is on sys.path as t
 from xaj_speed import machine, median_time, random_params, synthetic_forcing  # noqa: E402
 from core.hydro import snow, xaj  # noqa: E402
 from core.hydro.snow_params import denormalise_snow  # noqa: E402
-from core.hydro.snow_xaj import simulate_snow_xaj, snow_xaj_forward_backward  # noqa: E402
+from core.hydro.snow_xaj import simulate_snow_xaj  # noqa: E402
 
 BACKENDS = ("reference", "fused")
 
@@ -51,6 +51,21 @@ def snow_call(backend: str, forcing: torch.Tensor, params: torch.Tensor, warmup:
         series, _ = snow.simulate_snow(forcing[..., 0], forcing[..., 2], p, warmup=warmup, backend=backend)
         if backward:
             series["OUTFLOW"][warmup:].square().mean().backward()
+    return run
+
+
+def snow_xaj_call(backend: str, forcing: torch.Tensor, params: torch.Tensor, snow_params: torch.Tensor,
+                  warmup: int, backward: bool):
+    """One snow + XAJ pass per call (as ``xaj_speed.xaj_call``): ``forcing [T, B, 3]`` (P, PET, degC),
+    ``params [B, 15]``, ``snow_params [B, 4]``; with ``backward`` the gradient of a streamflow and
+    evaporation loss reaches both parameter sets. ``backend`` picks the snow routine's backend."""
+    def run() -> None:
+        p = params.detach().requires_grad_(backward)
+        s = snow_params.detach().requires_grad_(backward)
+        with torch.set_grad_enabled(backward):
+            q, et = simulate_snow_xaj(forcing, p, s, warmup=warmup, uh_length=15, backend=backend)
+        if backward:
+            (q.square().mean() + et.mean()).backward()
     return run
 
 
@@ -77,25 +92,15 @@ def main(argv: list[str] | None = None) -> None:
     def xaj_alone(backward: bool):
         def run() -> None:
             p = xaj_params.detach().requires_grad_(backward)
-            q, _ = xaj.simulate(forcing[..., :2], p, warmup=warmup, backend="fused")
+            with torch.set_grad_enabled(backward):
+                q, et = xaj.simulate(forcing[..., :2], p, warmup=warmup, backend="fused")
             if backward:
-                q.sum().backward()
-        return run
-
-    def snow_then_xaj(backward: bool):
-        def run() -> None:
-            p = xaj_params.detach().requires_grad_(backward)
-            s = snow_params.detach().requires_grad_(backward)
-            if backward:
-                snow_xaj_forward_backward(forcing, p, s, warmup=warmup, backend="fused")
-            else:
-                with torch.no_grad():
-                    simulate_snow_xaj(forcing, p, s, warmup=warmup, backend="fused")
+                (q.square().mean() + et.mean()).backward()
         return run
 
     for backward in (False, True):
         alone = median_time(xaj_alone(backward), args.repeats)
-        both = median_time(snow_then_xaj(backward), args.repeats)
+        both = median_time(snow_xaj_call("fused", forcing, xaj_params, snow_params, warmup, backward), args.repeats)
         label = "forward + backward" if backward else "forward (no_grad)"
         print(f"XAJ fused {label:18s}: alone {1e3 * alone:8.1f} ms, snow + XAJ {1e3 * both:8.1f} ms, "
               f"{both / alone:5.1f}x the time of XAJ alone", flush=True)

@@ -16,7 +16,7 @@ import xarray as xr
 
 from core.data.camels_us import STREAMFLOW_SIGNATURES
 from core.data.splits import Normalizer, parse_period
-from core.hydro.snow_setup import air_temperature
+from core.hydro.snow_choice import air_temperature
 
 
 @dataclass
@@ -102,7 +102,7 @@ def build_inputs(ds: xr.Dataset, norm: Normalizer, dynamic: Sequence[str], stati
     """Arrays for the whole record of ``ds`` scaled with ``norm``.
 
     ``temperature``: x gets a third channel, the daily mean air temperature (degC) the snow routine
-    reads (``snow_setup.air_temperature``). Missing forcing is an error (the physics cannot run
+    reads (``snow_choice.air_temperature``). Missing forcing is an error (the physics cannot run
     through it); missing q_obs is allowed.
     """
     for name in ("prcp", "pet", "q_obs"):

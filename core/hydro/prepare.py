@@ -20,7 +20,7 @@ from core.data import DataError, DataWarning, load_basins
 from core.data.normalize import Normalizer
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.params import ParamRanges
-from core.hydro.snow_setup import resolve_snow
+from core.hydro.snow_choice import resolve_snow
 from core.hydro.windows import WindowSpec, window_table
 
 
@@ -34,7 +34,7 @@ class Prepared:
     spec: WindowSpec
     ranges: ParamRanges
     snow: bool = False
-    """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_setup``): x carries temperature."""
+    """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_choice``): x carries temperature."""
     data_warnings: list[str] = field(default_factory=list)
     """Quirks of the data kept as given (:class:`core.data.DataWarning`), recorded in the run's metrics."""
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from core.hydro import snow_kernels as kern
-from core.hydro.snow import SNOW_SERIES, SnowState, check_snow_inputs
+from core.hydro.snow_setup import SNOW_SERIES, SnowState, check_snow_inputs
 from core.hydro.snow_params import PARTITION_INTERVAL
 
 _HALF, _WIDTH = 0.5 * PARTITION_INTERVAL, float(PARTITION_INTERVAL)

@@ -45,7 +45,7 @@ SNOW_UPPER = tuple(spec.default_upper for spec in SNOW_SPECS)
 def snowfall_ceiling() -> float:
     """degC: the warmest daily mean temperature at which some parameter set inside the ranges makes
     snow (upper TT plus half the partition interval). ``model_args.snow: auto`` turns the routine on
-    when a basin's temperature goes below it (``core.hydro.snow_setup.resolve_snow``)."""
+    when a basin's temperature goes below it (``core.hydro.snow_choice.resolve_snow``)."""
     return SNOW_UPPER[SNOW_INDEX["TT"]] + PARTITION_INTERVAL / 2.0
 
 

@@ -1,59 +1,52 @@
-"""Whether a run uses the snow routine (config key ``model_args.snow``) and its temperature input.
+"""What both snow backends share: the recorded series, the store and parameter tuples, input checks.
 
-``snow: true`` / ``false`` force the routine on or off. ``snow: auto`` turns it on when the daily
-mean air temperature of some basin, on some day of the run's periods (train, valid, test), goes
-below ``snow_params.snowfall_ceiling()`` (3.5 degC: the upper end of the TT range plus half the
-rain/snow partition interval), i.e. when some parameter set inside the ranges would make snow
-there; a dataset without temperature leaves it off. The decision is for the whole run (one model
-for all its basins); a basin that never sees snow simply passes P through the empty pack.
+``core.hydro.snow`` (eager reference and the backend choice) and ``core.hydro.snow_fused``
+(compiled) both import from here, so neither imports the other's internals (as ``xaj_setup``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import NamedTuple
 
-import numpy as np
-import pandas as pd
-import xarray as xr
+import torch
 
-from core.hydro.snow_params import snowfall_ceiling
+from core.hydro.snow_params import N_SNOW_PARAMS
 
-
-def air_temperature(ds: xr.Dataset) -> xr.DataArray | None:
-    """Daily mean air temperature ``(basin, time)`` degC: ``tmean``, else ``(tmin + tmax) / 2``, else None."""
-    if "tmean" in ds:
-        return ds["tmean"]
-    if "tmin" in ds and "tmax" in ds:
-        return (ds["tmin"] + ds["tmax"]) / 2.0
-    return None
+SNOW_SERIES: tuple[str, ...] = ("SNOWPACK", "LIQUID", "OUTFLOW", "MELT")
+"""Recorded per-step series ``[T, B]``: solid pack and liquid water at the end of the step (mm),
+the water reaching the ground (rain + release, mm/step) and the gross melt (mm/step)."""
 
 
-def coldest_in_periods(ds: xr.Dataset, periods: Mapping[str, Any]) -> float | None:
-    """The lowest daily mean temperature (degC) over the run's periods and basins (None: no temperature)."""
-    temp = air_temperature(ds)
-    if temp is None:
-        return None
-    time = pd.DatetimeIndex(ds["time"].values)
-    used = np.zeros(len(time), dtype=bool)
-    for bounds in periods.values():
-        if bounds is not None:
-            used |= np.asarray((time >= pd.Timestamp(bounds[0])) & (time <= pd.Timestamp(bounds[1])))
-    values = temp.transpose("basin", "time").values[:, used]
-    finite = values[np.isfinite(values)]
-    return float(finite.min()) if finite.size else None
+class SnowState(NamedTuple):
+    """Snow stores per basin ``[B]``, mm over the basin: solid pack and liquid water held in it."""
+
+    SNOWPACK: torch.Tensor
+    LIQUID: torch.Tensor
 
 
-def resolve_snow(setting: Any, ds: xr.Dataset, periods: Mapping[str, Any]) -> bool:
-    """``model_args.snow`` (True, False or "auto") -> whether this run's models use the snow routine.
+class SnowParams(NamedTuple):
+    """Columns of ``params [B, 4]``, each ``[B]``: TT degC, CFMAX mm/degC/step, CFR -, CWH -."""
 
-    Raises naming the dataset when ``True`` is asked of data without a temperature.
-    """
-    if setting is True:
-        if air_temperature(ds) is None:
-            raise ValueError(f"config key 'model_args.snow' is true but dataset {ds.attrs.get('source')} has no "
-                             "temperature (tmean, or tmin and tmax): add it or set snow: false")
-        return True
-    if setting == "auto":
-        coldest = coldest_in_periods(ds, periods)
-        return coldest is not None and coldest < snowfall_ceiling()
-    return False
+    TT: torch.Tensor
+    CFMAX: torch.Tensor
+    CFR: torch.Tensor
+    CWH: torch.Tensor
+
+
+def check_snow_inputs(prcp: torch.Tensor, temp: torch.Tensor, params: torch.Tensor, warmup: int) -> None:
+    """Shapes, warmup and finiteness; errors name the culprit (basin and step indices)."""
+    if prcp.dim() != 2 or temp.shape != prcp.shape:
+        raise ValueError(f"snow: prcp and temp must both be [T, B], got {tuple(prcp.shape)} and {tuple(temp.shape)}")
+    if params.dim() != 2 or params.shape != (prcp.shape[1], N_SNOW_PARAMS):
+        raise ValueError(f"snow: params must be [B, {N_SNOW_PARAMS}] (TT, CFMAX, CFR, CWH) for "
+                         f"{prcp.shape[1]} basins, got shape {tuple(params.shape)}")
+    if not 0 <= warmup < prcp.shape[0]:
+        raise ValueError(f"snow: warmup must be in [0, T) = [0, {prcp.shape[0]}), got {warmup}")
+    with torch.no_grad():
+        bad = ~torch.isfinite(temp)
+        if bool(bad.any()):
+            t, b = (int(i) for i in torch.nonzero(bad)[0])
+            raise ValueError(f"snow: temperature of basin index {b} is missing (non-finite) at step {t}")
+        if not bool(torch.isfinite(params).all()):
+            b = int(torch.nonzero(~torch.isfinite(params).all(-1))[0, 0])
+            raise ValueError(f"snow: basin index {b} has non-finite snow parameters {params[b].tolist()}")

@@ -8,8 +8,8 @@ Backends. The snow routine runs on its own fused kernel (``backend`` "auto"/"fus
 reference. XAJ then needs the gradient with respect to its input P (the snow outflow), which the
 fused XAJ adjoint (``core.hydro.xaj_kernels``) does not provide: it differentiates parameters only.
 So while a gradient is wanted XAJ runs on its eager reference after the snow routine, and on the
-fused kernel otherwise (evaluation, ``torch.no_grad``). ``snow_xaj_forward_backward`` is what the
-benchmark times.
+fused kernel otherwise (evaluation, ``torch.no_grad``). ``simulate_snow_xaj`` is what the benchmark
+times (``bench/snow_speed.py``, ``snow_xaj_call``).
 """
 
 from __future__ import annotations
@@ -105,14 +105,3 @@ def water_balance_with_snow(forcing: torch.Tensor, params: torch.Tensor, q: torc
     out["snow_residual"] = snow_budget["residual"]
     out["residual"] = out["inflow"] - out["evaporation"] - out["streamflow"] - (out["storage_end"] - out["storage_start"])
     return out
-
-
-def snow_xaj_forward_backward(forcing: torch.Tensor, params: torch.Tensor, snow_params: torch.Tensor,
-                              warmup: int = 0, uh_length: int = 15, backend: str = "fused") -> torch.Tensor:
-    """One forward and backward pass of snow + XAJ on a sum-of-streamflow loss, for benchmarks:
-    ``params [B, 15]`` and ``snow_params [B, 4]`` should require grad; returns the loss (detached).
-    ``backend`` as ``simulate_snow_xaj``."""
-    q, _ = simulate_snow_xaj(forcing, params, snow_params, warmup=warmup, uh_length=uh_length, backend=backend)
-    loss = q.sum()
-    loss.backward()
-    return loss.detach()

@@ -16,7 +16,7 @@ from core.hydro.config import load_config
 from core.hydro.dpl import DPLModel
 from core.hydro.params import ParamRanges
 from core.hydro.snow_params import N_SNOW_PARAMS, snowfall_ceiling
-from core.hydro.snow_setup import resolve_snow
+from core.hydro.snow_choice import resolve_snow
 
 REPO = Path(__file__).resolve().parents[2]
 CAMELS = ParamRanges.from_preset("camels_us")
