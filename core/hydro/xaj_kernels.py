@@ -9,7 +9,9 @@ and the same gradient conventions: ``torch.where`` sends the gradient down the t
 ``torch.minimum`` splits it half and half on a tie. The gamma unit
 hydrograph and the surface convolution stay in torch (``core.hydro.xaj_fused``).
 
-Layout: forcing ``[B, T]``, per-step parameters ``[B, T, N_PAR]``, initial states ``[B, N_INIT]``, recorded
+Layout: forcing ``[B, T]``, parameters ``[B, T, N_PAR]`` per step or ``[B, 1, N_PAR]`` static (one row
+for every step, read in place: static parameters pay for no per-step copy and their gradient
+is summed per basin inside the adjoint), initial states ``[B, N_INIT]``, recorded
 series ``[N_OUT, B, T]``; everything float64. Basin-major on purpose: each basin's loop then walks
 memory contiguously, whereas ``[T, B]`` with B = 256 strides 2 KB per step and thrashes the cache
 (measured 6x slower on case (a) of the benchmark). Each basin is independent: one compiled function runs one
@@ -223,10 +225,20 @@ def _step(wu, wl, wd, s, fr, prcp, pet, k, b, im, um, lm, dm, c, sm, ex, ki, kg)
     )
 
 
+@njit(cache=True, fastmath=False, inline="always")
+def _params_at(par, basin, t):
+    """The 13 kernel parameters of ``basin`` at row ``t`` of ``par [B, T or 1, N_PAR]``."""
+    return (par[basin, t, P_K], par[basin, t, P_B], par[basin, t, P_IM], par[basin, t, P_UM],
+            par[basin, t, P_LM], par[basin, t, P_DM], par[basin, t, P_C], par[basin, t, P_SM],
+            par[basin, t, P_EX], par[basin, t, P_KI], par[basin, t, P_KG], par[basin, t, P_CI],
+            par[basin, t, P_CG])
+
+
 @njit(cache=True, fastmath=False)
 def _forward_basin(ib_, prcp, pet, par, init, out):
     """The recursion of one basin (column ``ib_``) over all steps; see :func:`xaj_forward`."""
     n_time = prcp.shape[1]
+    first = n_time - out.shape[2]  # steps before it are run, not recorded
     wu = init[ib_, I_WU]
     wl = init[ib_, I_WL]
     wd = init[ib_, I_WD]
@@ -234,20 +246,9 @@ def _forward_basin(ib_, prcp, pet, par, init, out):
     fr = init[ib_, I_FR]
     qi = init[ib_, I_QI]
     qg = init[ib_, I_QG]
+    per_step = par.shape[1] > 1
     for t in range(n_time):
-        k = par[ib_, t, P_K]
-        b = par[ib_, t, P_B]
-        im = par[ib_, t, P_IM]
-        um = par[ib_, t, P_UM]
-        lm = par[ib_, t, P_LM]
-        dm = par[ib_, t, P_DM]
-        c = par[ib_, t, P_C]
-        sm = par[ib_, t, P_SM]
-        ex = par[ib_, t, P_EX]
-        ki = par[ib_, t, P_KI]
-        kg = par[ib_, t, P_KG]
-        ci = par[ib_, t, P_CI]
-        cg = par[ib_, t, P_CG]
+        k, b, im, um, lm, dm, c, sm, ex, ki, kg, ci, cg = _params_at(par, ib_, t if per_step else 0)
         res = _step(wu, wl, wd, s, fr, prcp[ib_, t], pet[ib_, t],
                     k, b, im, um, lm, dm, c, sm, ex, ki, kg)
         wu, wl, wd, s, fr = res[0], res[1], res[2], res[3], res[4]
@@ -256,20 +257,23 @@ def _forward_basin(ib_, prcp, pet, par, init, out):
         pervious = 1.0 - im
         qi = ci * qi + (1.0 - ci) * ri * pervious
         qg = cg * qg + (1.0 - cg) * rg * pervious
-        out[O_WU, ib_, t] = wu
-        out[O_WL, ib_, t] = wl
-        out[O_WD, ib_, t] = wd
-        out[O_S, ib_, t] = s
-        out[O_FR, ib_, t] = fr
-        out[O_QI, ib_, t] = qi
-        out[O_QG, ib_, t] = qg
-        out[O_E, ib_, t] = res[5]
-        out[O_RS, ib_, t] = res[6]
-        out[O_RI, ib_, t] = ri
-        out[O_RG, ib_, t] = rg
-        out[O_RIM, ib_, t] = res[9]
-        out[O_PE, ib_, t] = res[10]
-        out[O_R, ib_, t] = res[11]
+        if t < first:
+            continue
+        j = t - first
+        out[O_WU, ib_, j] = wu
+        out[O_WL, ib_, j] = wl
+        out[O_WD, ib_, j] = wd
+        out[O_S, ib_, j] = s
+        out[O_FR, ib_, j] = fr
+        out[O_QI, ib_, j] = qi
+        out[O_QG, ib_, j] = qg
+        out[O_E, ib_, j] = res[5]
+        out[O_RS, ib_, j] = res[6]
+        out[O_RI, ib_, j] = ri
+        out[O_RG, ib_, j] = rg
+        out[O_RIM, ib_, j] = res[9]
+        out[O_PE, ib_, j] = res[10]
+        out[O_R, ib_, j] = res[11]
 
 
 @njit(cache=True, fastmath=False)
@@ -284,20 +288,10 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
     a_fr = 0.0
     a_qi = 0.0
     a_qg = 0.0
+    per_step = par.shape[1] > 1
     for t in range(n_time - 1, -1, -1):
-        k = par[bi, t, P_K]
-        b = par[bi, t, P_B]
-        im = par[bi, t, P_IM]
-        um = par[bi, t, P_UM]
-        lm = par[bi, t, P_LM]
-        dm = par[bi, t, P_DM]
-        c = par[bi, t, P_C]
-        sm = par[bi, t, P_SM]
-        ex = par[bi, t, P_EX]
-        ki = par[bi, t, P_KI]
-        kg = par[bi, t, P_KG]
-        ci = par[bi, t, P_CI]
-        cg = par[bi, t, P_CG]
+        tp = t if per_step else 0
+        k, b, im, um, lm, dm, c, sm, ex, ki, kg, ci, cg = _params_at(par, bi, tp)
         g_k = 0.0
         g_b = 0.0
         g_im = 0.0
@@ -623,19 +617,19 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
         a_fr = g_fr
         a_qi = a_qi_prev
         a_qg = a_qg_prev
-        gpar[bi, t, P_K] = g_k
-        gpar[bi, t, P_B] = g_b
-        gpar[bi, t, P_IM] = g_im
-        gpar[bi, t, P_UM] = g_um
-        gpar[bi, t, P_LM] = g_lm
-        gpar[bi, t, P_DM] = g_dm
-        gpar[bi, t, P_C] = g_c
-        gpar[bi, t, P_SM] = g_sm
-        gpar[bi, t, P_EX] = g_ex
-        gpar[bi, t, P_KI] = g_ki
-        gpar[bi, t, P_KG] = g_kg
-        gpar[bi, t, P_CI] = g_ci
-        gpar[bi, t, P_CG] = g_cg
+        gpar[bi, tp, P_K] += g_k
+        gpar[bi, tp, P_B] += g_b
+        gpar[bi, tp, P_IM] += g_im
+        gpar[bi, tp, P_UM] += g_um
+        gpar[bi, tp, P_LM] += g_lm
+        gpar[bi, tp, P_DM] += g_dm
+        gpar[bi, tp, P_C] += g_c
+        gpar[bi, tp, P_SM] += g_sm
+        gpar[bi, tp, P_EX] += g_ex
+        gpar[bi, tp, P_KI] += g_ki
+        gpar[bi, tp, P_KG] += g_kg
+        gpar[bi, tp, P_CI] += g_ci
+        gpar[bi, tp, P_CG] += g_cg
 
     ginit[bi, I_WU] = a_wu
     ginit[bi, I_WL] = a_wl
@@ -655,7 +649,8 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, gpar, ginit):
 def xaj_forward(prcp, pet, par, init, out):
     """Run the recursion over ``T`` steps for ``B`` basins and record every series.
 
-    prcp, pet: [B, T] mm/step; par: [B, T, N_PAR] (per step); init: [B, N_INIT]; out: [N_OUT, B, T] (written).
+    prcp, pet: [B, T] mm/step; par: [B, T, N_PAR] (per step) or [B, 1, N_PAR] (static); init: [B, N_INIT];
+    out: [N_OUT, B, K] (written): the last K <= T steps (a warmup needs only its end states, K = 1).
     """
     for b in range(prcp.shape[0]):
         _forward_basin(b, prcp, pet, par, init, out)
@@ -672,8 +667,8 @@ def xaj_forward_parallel(prcp, pet, par, init, out):
 def xaj_backward(prcp, pet, par, init, out, gout, gpar, ginit):
     """Reverse-mode adjoint of :func:`xaj_forward`.
 
-    gout: [N_OUT, B, T] dL/d(recorded series); gpar: [B, T, N_PAR] (per step) and ginit: [B, N_INIT] are
-    overwritten with dL/d(par) and dL/d(init).
+    gout: [N_OUT, B, T] dL/d(recorded series); dL/d(par) is ADDED to gpar (shape of par: pass zeros) and
+    ginit [B, N_INIT] is overwritten with dL/d(init).
     """
     for b in range(prcp.shape[0]):
         _backward_basin(b, prcp, pet, par, init, out, gout, gpar, ginit)
