@@ -65,21 +65,24 @@ class _XajRecursion(torch.autograd.Function):
         # the trajectory the adjoint replays; saved through autograd so that an in-place edit of an
         # output (a view of it) is caught by the version counter instead of corrupting the gradient
         ctx.save_for_backward(prcp, pet, par, init, out_t)
-        return tuple(out_t.transpose(1, 2).unbind(0))
+        return tuple(out_t[:kern.N_OUT].transpose(1, 2).unbind(0))
 
     @staticmethod
     def backward(ctx, *grads):  # type: ignore[override]
         prcp, pet, par, init, out_t = ctx.saved_tensors
-        out = out_t.numpy()
-        gout = np.zeros_like(out)  # calloc: untouched series cost nothing
-        for i, g in enumerate(grads):
-            if g is not None:
-                gout[i] = g.detach().numpy().T
+        # only the series the loss uses get a gradient row (the kernel reads 0 for the others)
+        used = [i for i, g in enumerate(grads) if g is not None]
+        slot = np.full(kern.N_OUT, -1, dtype=np.int64)
+        slot[used] = np.arange(len(used))
+        gout = np.empty((len(used),) + tuple(prcp.shape))
+        for row, i in enumerate(used):
+            gout[row] = grads[i].detach().numpy().T
         gpar = torch.zeros_like(par)
         ginit = torch.zeros_like(init)
         backward = kern.xaj_backward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_backward
-        backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(),
-                          init.detach().contiguous().numpy(), out, gout, gpar.numpy(), ginit.numpy())
+        backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(), init.detach().contiguous().numpy(),
+                 out_t.numpy(), gout,
+                 slot, gpar.numpy(), ginit.numpy())
         return None, None, gpar, ginit
 
 
@@ -153,7 +156,7 @@ def _warmup_end(prcp: torch.Tensor, pet: torch.Tensor, par: torch.Tensor, init: 
     out = kern.empty_outputs(prcp.shape[0], keep)
     forward = kern.xaj_forward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_forward
     forward(prcp.numpy(), pet.numpy(), par.detach().numpy(), init.detach().numpy(), out)
-    return tuple(torch.from_numpy(out).transpose(1, 2).unbind(0))
+    return tuple(torch.from_numpy(out[:kern.N_OUT]).transpose(1, 2).unbind(0))
 
 
 def _convolve(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
