@@ -81,8 +81,7 @@ class _XajRecursion(torch.autograd.Function):
         ginit = torch.zeros_like(init)
         backward = kern.xaj_backward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_backward
         backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(), init.detach().contiguous().numpy(),
-                 out_t.numpy(), gout,
-                 slot, gpar.numpy(), ginit.numpy())
+                 out_t.numpy(), gout, slot, gpar.numpy(), ginit.numpy())
         return None, None, gpar, ginit
 
 
