@@ -3,13 +3,16 @@
 Both run side by side in one process on the same inputs; every time is the median of several
 repeats after one warm-up call (which also loads or compiles the numba kernels).
 
-    .venv/bin/python bench/xaj_speed.py            # full run (about a minute on 2 cores)
+    .venv/bin/python bench/xaj_speed.py            # full run (a few minutes on 2 shared cores)
     .venv/bin/python bench/xaj_speed.py --repeats 3 --markdown
+    .venv/bin/python bench/xaj_speed.py --only a-fb --rounds 3   # the headline case, three times
 
-Cases (issue 4):
+Cases (``CASES``, one row each; ``--list`` prints their keys):
   (a) 256 basins, 365 warmup + 365 simulated days, unit hydrograph 15 steps
   (b) 16 basins, 730 simulated days (no warmup)
-  forward only and forward + backward (gradient w.r.t. params), per backend;
+  forward only and forward + backward (gradient w.r.t. params), per backend; case (a) forward +
+  backward also with per-step parameters (the same set repeated, ``[T, B, 15]``: the dynamic-parameter
+  path, which static parameters no longer pay for);
   a whole dPL training step (ParameterLSTM hidden 64, 5 inputs -> sigmoid -> params -> XAJ ->
   RMSE -> backward -> AdamW step) on case (a), per backend, with a fresh LSTM (its gradient
   vanishes within a few dozen steps) and with a long-memory one (it reaches the first step);
@@ -19,6 +22,10 @@ batches of >= 64 basins when numba has > 1 thread); case (a) is also timed with 
 (``HYDROCAST_XAJ_PARALLEL=0``) after checking that both give bit-identical results.
 Forcing is synthetic (seeded gamma rain, seasonal PET) so the script needs no data folder.
 The machine is often shared: the 1-minute load average is printed before and after.
+
+A new model variant (e.g. XAJ with a snow routine in front) is one more ``Case`` whose ``make``
+builds the call for a backend, like ``xaj_call``; its reference and fused rows then print and
+enter the markdown table like the others.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -143,6 +151,40 @@ def machine() -> str:
             f"numba {numba.__version__} ({numba.get_num_threads()} threads) | python {platform.python_version()}")
 
 
+@dataclass(frozen=True)
+class Case:
+    """One row of the table: ``make(backend)`` returns the call to time (reference and fused)."""
+
+    key: str
+    label: str
+    make: Callable[[str], Callable[[], object]]
+
+
+class Inputs:
+    """The synthetic inputs of the cases, built once."""
+
+    def __init__(self) -> None:
+        self.f_a, self.p_a = synthetic_forcing(730, 256), random_params(256)
+        self.p_a_steps = self.p_a.expand(730, -1, -1)  # per-step parameters, the same set every step
+        self.f_b, self.p_b = synthetic_forcing(730, 16, seed=2), random_params(16, seed=3)
+
+
+def case_table(data: Inputs) -> list[Case]:
+    """Every case, in printing order (``--only`` selects by key)."""
+    d = data
+    return [
+        Case("a-f", "(a) 256 basins, 365+365 d: forward", lambda b: xaj_call(b, d.f_a, d.p_a, 365, False)),
+        Case("a-fb", "(a) 256 basins, 365+365 d: forward+backward", lambda b: xaj_call(b, d.f_a, d.p_a, 365, True)),
+        Case("a-fb-steps", "(a) forward+backward, per-step params [T, B, 15]",
+             lambda b: xaj_call(b, d.f_a, d.p_a_steps, 365, True)),
+        Case("b-f", "(b) 16 basins, 730 d: forward", lambda b: xaj_call(b, d.f_b, d.p_b, 0, False)),
+        Case("b-fb", "(b) 16 basins, 730 d: forward+backward", lambda b: xaj_call(b, d.f_b, d.p_b, 0, True)),
+        Case("dpl", "dPL training step on (a) (LSTM 64 + XAJ + AdamW)", lambda b: training_step(b, d.f_a, 365)),
+        Case("dpl-long", "same, LSTM with long memory (full backprop)",
+             lambda b: training_step(b, d.f_a, 365, long_memory=True)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     flush_denormals_for_all_threads()  # as the training CLI does, before any parallel torch op
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -153,7 +195,23 @@ def main(argv: list[str] | None = None) -> None:
                          "1 is steadier on a machine shared with other jobs")
     ap.add_argument("--no-keep-freed-memory", action="store_true",
                     help="leave glibc's malloc settings alone (the training CLI keeps freed memory, core.machine.heap)")
+    ap.add_argument("--only", action="append", default=[], metavar="KEY",
+                    help="run only these cases (repeatable; keys from --list); default: all")
+    ap.add_argument("--rounds", type=int, default=1, help="run the selected cases this many times, one table each")
+    ap.add_argument("--list", action="store_true", help="print the case keys and exit")
     args = ap.parse_args(argv)
+    data = Inputs()
+    table = case_table(data)
+    keys = [case.key for case in table] + ["a-fb-serial", "30y"]
+    if args.list:
+        print("\n".join(keys))
+        return
+    unknown = sorted(set(args.only) - set(keys))
+    if unknown:
+        raise SystemExit(f"bench/xaj_speed.py: unknown case(s) {unknown}; known: {', '.join(keys)}")
+    wanted = set(args.only) or set(keys)
+    if "a-fb-serial" in wanted:  # timed right after case a-fb, against its reference
+        wanted.add("a-fb")
     if not args.no_keep_freed_memory:
         keep_freed_memory()  # as the training CLI does
     if args.threads > 0:
@@ -163,59 +221,66 @@ def main(argv: list[str] | None = None) -> None:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     rep_ref, rep_fused = args.repeats, 4 * args.repeats
 
-    rows: list[tuple[str, float, float]] = []
-
-    def compare(label: str, make: Callable[[str], Callable[[], object]]) -> None:
-        t_ref = median_time(make("reference"), rep_ref)
-        t_fused = median_time(make("fused"), rep_fused)
-        rows.append((label, t_ref, t_fused))
-        print(f"  {label:<48s} reference {t_ref * 1e3:9.1f} ms   fused {t_fused * 1e3:8.1f} ms   "
-              f"ratio {t_ref / t_fused:6.1f}x", flush=True)
-
     print("machine:", machine(), flush=True)
     print("freed memory kept in the heap (core.machine.heap, as in training):", not args.no_keep_freed_memory)
-    load_before = load_average()
-    print("load average (1 min):", load_before)
-    f_a, p_a = synthetic_forcing(730, 256), random_params(256)
-    f_b, p_b = synthetic_forcing(730, 16, seed=2), random_params(16, seed=3)
     parallel = xaj_fused.use_parallel(256)
-    if parallel:
-        q_par = xaj.simulate(f_a, p_a, warmup=365, backend="fused")[0]
+    if parallel and wanted & {"a-fb", "a-fb-serial"}:
+        q_par = xaj.simulate(data.f_a, data.p_a, warmup=365, backend="fused")[0]
         with serial_kernels():
-            q_ser = xaj.simulate(f_a, p_a, warmup=365, backend="fused")[0]
+            q_ser = xaj.simulate(data.f_a, data.p_a, warmup=365, backend="fused")[0]
         if not torch.equal(q_par, q_ser):
             raise SystemExit("bench/xaj_speed.py: parallel and serial fused kernels disagree on case (a)")
-    compare("(a) 256 basins, 365+365 d: forward", lambda b: xaj_call(b, f_a, p_a, 365, False))
-    compare("(a) 256 basins, 365+365 d: forward+backward", lambda b: xaj_call(b, f_a, p_a, 365, True))
-    if parallel:
-        with serial_kernels():
-            t_ser = median_time(xaj_call("fused", f_a, p_a, 365, True), rep_fused)
-        ref_fb = rows[-1][1]
-        rows.append(("(a) forward+backward, fused with serial kernels", ref_fb, t_ser))
-        print(f"  {rows[-1][0]:<48s} (reference as above)      fused {t_ser * 1e3:8.1f} ms   "
-              f"ratio {ref_fb / t_ser:6.1f}x", flush=True)
-    compare("(b) 16 basins, 730 d: forward", lambda b: xaj_call(b, f_b, p_b, 0, False))
-    compare("(b) 16 basins, 730 d: forward+backward", lambda b: xaj_call(b, f_b, p_b, 0, True))
-    compare("dPL training step on (a) (LSTM 64 + XAJ + AdamW)", lambda b: training_step(b, f_a, 365))
-    compare("same, LSTM with long memory (full backprop)", lambda b: training_step(b, f_a, 365, long_memory=True))
+    for round_ in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {round_ + 1} of {args.rounds}", flush=True)
+        rows, load_before = run_round(table, wanted, parallel, data, rep_ref, rep_fused)
+        if args.markdown:
+            print_markdown(rows, rep_ref, rep_fused, load_before, load_average())
 
-    f_30, p_30 = synthetic_forcing(10958, 1, seed=4), random_params(1, seed=5)
-    t_30 = median_time(lambda: xaj.simulate(f_30, p_30, warmup=0, uh_length=15, backend="fused"), rep_fused)
-    print(f"  1 basin, 30 years daily, forward (fused): {t_30 * 1e3:.1f} ms (target < 20 ms)")
-    load_after = load_average()
-    print("load average (1 min):", load_after)
 
-    if args.markdown:
-        print()
-        print(f"Machine: {machine()}  ")
-        print(f"Median of {rep_ref} (reference) / {rep_fused} (fused) repeats after a warm-up call; "
-              f"1-minute load average {load_before} before, {load_after} after.")
-        print()
-        print("| case | eager reference | fused (numba) | speed-up |")
-        print("|---|---:|---:|---:|")
-        for label, t_ref, t_fused in rows:
+def run_round(table: list[Case], wanted: set[str], parallel: bool, data: Inputs, rep_ref: int,
+              rep_fused: int) -> tuple[list[tuple[str, float | None, float]], str]:
+    """Time the wanted cases once; rows (label, reference s or None, fused s). Prints as it goes."""
+    load_before = load_average()
+    print("load average (1 min):", load_before)
+    rows: list[tuple[str, float | None, float]] = []
+    for case in table:
+        if case.key not in wanted:
+            continue
+        t_ref = median_time(case.make("reference"), rep_ref)
+        t_fused = median_time(case.make("fused"), rep_fused)
+        rows.append((case.label, t_ref, t_fused))
+        print(f"  {case.label:<48s} reference {t_ref * 1e3:9.1f} ms   fused {t_fused * 1e3:8.1f} ms   "
+              f"ratio {t_ref / t_fused:6.1f}x", flush=True)
+        if case.key == "a-fb" and parallel and "a-fb-serial" in wanted:
+            with serial_kernels():
+                t_ser = median_time(case.make("fused"), rep_fused)
+            rows.append(("(a) forward+backward, fused with serial kernels", t_ref, t_ser))
+            print(f"  {rows[-1][0]:<48s} (reference as above)      fused {t_ser * 1e3:8.1f} ms   "
+                  f"ratio {t_ref / t_ser:6.1f}x", flush=True)
+    if "30y" in wanted:
+        f_30, p_30 = synthetic_forcing(10958, 1, seed=4), random_params(1, seed=5)
+        t_30 = median_time(lambda: xaj.simulate(f_30, p_30, warmup=0, uh_length=15, backend="fused"), rep_fused)
+        rows.append(("1 basin, 30 years daily, forward", None, t_30))
+        print(f"  1 basin, 30 years daily, forward (fused): {t_30 * 1e3:.1f} ms (target < 20 ms)")
+    print("load average (1 min):", load_average())
+    return rows, load_before
+
+
+def print_markdown(rows: list[tuple[str, float | None, float]], rep_ref: int, rep_fused: int,
+                   load_before: str, load_after: str) -> None:
+    print()
+    print(f"Machine: {machine()}  ")
+    print(f"Median of {rep_ref} (reference) / {rep_fused} (fused) repeats after a warm-up call; "
+          f"1-minute load average {load_before} before, {load_after} after.")
+    print()
+    print("| case | eager reference | fused (numba) | speed-up |")
+    print("|---|---:|---:|---:|")
+    for label, t_ref, t_fused in rows:
+        if t_ref is None:
+            print(f"| {label} | | {t_fused * 1e3:.1f} ms | target < 20 ms |")
+        else:
             print(f"| {label} | {t_ref * 1e3:.0f} ms | {t_fused * 1e3:.1f} ms | {t_ref / t_fused:.1f}x |")
-        print(f"| 1 basin, 30 years daily, forward | | {t_30 * 1e3:.1f} ms | target < 20 ms |")
 
 
 if __name__ == "__main__":

@@ -70,14 +70,20 @@ def pending_volume(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 
 def route_surface(inflow: torch.Tensor, weights: torch.Tensor, history: torch.Tensor | None,
-                  convolve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = causal_convolve) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  convolve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = causal_convolve,
+                  pending: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Surface routing of ``inflow [T, B]`` with kernels ``weights [B, L]`` after ``history [H, B]``
     (warmup inflow, or None for the zero history of docs/design.md, 4.5 Routing). Returns the routed
-    flow ``[T, B]``, the water pending in the unit hydrograph after each step ``[T, B]`` and before the first ``[B]``."""
+    flow ``[T, B]``, the water pending in the unit hydrograph after each step ``[T, B]`` and before the first ``[B]``
+    (both None with ``pending=False``: a caller that only needs the flow skips their convolution)."""
     if history is None:
+        if not pending:
+            return convolve(inflow, weights), None, None
         zero = inflow.new_zeros(inflow.shape[1:])
         return convolve(inflow, weights), pending_volume(inflow, weights), zero
     h = history.shape[0]
     full = torch.cat([history, inflow])
-    pending = pending_volume(full, weights)
-    return convolve(full, weights)[h:], pending[h:], pending[h - 1]
+    if not pending:
+        return convolve(full, weights)[h:], None, None
+    in_pipe = pending_volume(full, weights)
+    return convolve(full, weights)[h:], in_pipe[h:], in_pipe[h - 1]

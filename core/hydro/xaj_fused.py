@@ -24,7 +24,7 @@ import torch
 from core.hydro import xaj_kernels as kern
 from core.hydro.unit_hydrograph import gamma_unit_hydrograph, route_surface
 from core.hydro.xaj_setup import (FLUX_NAMES, INITIAL_NAMES, STATE_NAMES, XajParams, checked_inputs,
-                                  initial_state, per_step_params, periodic_reservoir_start, unpack_params)
+                                  initial_state, periodic_reservoir_start, unpack_params)
 
 _KERNEL_STATE_COLUMNS = (kern.O_WU, kern.O_WL, kern.O_WD, kern.O_S, kern.O_FR, kern.O_QI, kern.O_QG)
 
@@ -46,8 +46,8 @@ def use_parallel(n_basin: int) -> bool:
 class _XajRecursion(torch.autograd.Function):
     """Autograd wrapper of the compiled recursion.
 
-    Inputs: prcp, pet ``[B, T]`` float64 host tensors (data, no gradient); per-step par ``[B, T, 13]``
-    and init ``[B, 7]`` float64 host tensors (kernel order of ``xaj_kernels``).
+    Inputs: prcp, pet ``[B, T]`` float64 host tensors (data, no gradient); par ``[B, T, 13]`` per step
+    or ``[B, 1, 13]`` static, and init ``[B, 7]`` float64 host tensors (kernel order of ``xaj_kernels``).
     Outputs: the ``N_OUT`` recorded series, each a ``[T, B]`` view of the basin-major buffer
     (order ``xaj_kernels.OUTPUT_NAMES``).
     Series the loss does not use get no gradient buffer (``set_materialize_grads(False)``).
@@ -65,21 +65,23 @@ class _XajRecursion(torch.autograd.Function):
         # the trajectory the adjoint replays; saved through autograd so that an in-place edit of an
         # output (a view of it) is caught by the version counter instead of corrupting the gradient
         ctx.save_for_backward(prcp, pet, par, init, out_t)
-        return tuple(out_t.transpose(1, 2).unbind(0))
+        return tuple(out_t[:kern.N_OUT].transpose(1, 2).unbind(0))
 
     @staticmethod
     def backward(ctx, *grads):  # type: ignore[override]
         prcp, pet, par, init, out_t = ctx.saved_tensors
-        out = out_t.numpy()
-        gout = np.zeros_like(out)  # calloc: untouched series cost nothing
-        for i, g in enumerate(grads):
-            if g is not None:
-                gout[i] = g.detach().numpy().T
+        # only the series the loss uses get a gradient row (the kernel reads 0 for the others)
+        used = [i for i, g in enumerate(grads) if g is not None]
+        slot = np.full(kern.N_OUT, -1, dtype=np.int64)
+        slot[used] = np.arange(len(used))
+        gout = np.empty((len(used),) + tuple(prcp.shape))
+        for row, i in enumerate(used):
+            gout[row] = grads[i].detach().numpy().T
         gpar = torch.zeros_like(par)
         ginit = torch.zeros_like(init)
         backward = kern.xaj_backward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_backward
-        backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(),
-                          init.detach().contiguous().numpy(), out, gout, gpar.numpy(), ginit.numpy())
+        backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(), init.detach().contiguous().numpy(),
+                 out_t.numpy(), gout, slot, gpar.numpy(), ginit.numpy())
         return None, None, gpar, ginit
 
 
@@ -110,10 +112,50 @@ class _UnitHydrographConvolution(torch.autograd.Function):
 
 
 def _kernel_parameters(p: XajParams) -> torch.Tensor:
-    """Named ``[T, B]`` parameter columns (KI, KG already rescaled by ``unpack_params``) ->
-    ``[B, T, 13]`` kernel order, contiguous."""
+    """Named parameter columns (KI, KG already rescaled by ``unpack_params``) -> kernel order,
+    contiguous: ``[T, B]`` per-step columns -> ``[B, T, 13]``; ``[B]`` static ones -> ``[B, 1, 13]``."""
     stacked = torch.stack([p.K, p.B, p.IM, p.UM, p.LM, p.DM, p.C, p.SM, p.EX, p.KI, p.KG, p.CI, p.CG], dim=-1)
+    if stacked.dim() == 2:
+        return stacked.unsqueeze(1)
     return stacked.transpose(0, 1).contiguous()
+
+
+def _steps(column: torch.Tensor, start: int | None = None, stop: int | None = None) -> torch.Tensor:
+    """Rows ``start:stop`` of a per-step ``[T, B]`` parameter column; a static ``[B]`` one as it is
+    (it broadcasts against ``[T, B]`` series)."""
+    return column if column.dim() == 1 else column[start:stop]
+
+
+def _warmup_rows(column: torch.Tensor, warmup: int) -> torch.Tensor:
+    """``[warmup, B]`` rows of a parameter column; a static one expanded (no copy), so that products
+    over the warmup run in the same order as the reference's."""
+    return column.expand(warmup, -1) if column.dim() == 1 else column[:warmup]
+
+
+def _at(p: XajParams, t: int) -> XajParams:
+    """``[B]`` parameters of step ``t`` (static parameters are the same at every step)."""
+    return p if p.K.dim() == 1 else p.at(t)
+
+
+_HOST = torch.device("cpu")
+
+
+def _basin_major(forcing: torch.Tensor, variable: int, start: int, stop: int) -> torch.Tensor:
+    """Steps ``start:stop`` of one forcing variable of ``forcing [T, B, 2]`` (any dtype and device)
+    as the kernels' ``[B, stop - start]`` float64 host layout, in one copy."""
+    out = torch.empty((forcing.shape[1], stop - start), dtype=torch.float64)
+    out.copy_(forcing[start:stop, :, variable].detach().T)
+    return out
+
+
+def _warmup_end(prcp: torch.Tensor, pet: torch.Tensor, par: torch.Tensor, init: torch.Tensor,
+                keep: int) -> tuple[torch.Tensor, ...]:
+    """Run the warmup (no gradient) and record only its last ``keep`` steps: the ``N_OUT`` series,
+    each ``[keep, B]`` (its end states, and the surface inflow the routing history needs)."""
+    out = kern.empty_outputs(prcp.shape[0], keep)
+    forward = kern.xaj_forward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_forward
+    forward(prcp.numpy(), pet.numpy(), par.detach().numpy(), init.detach().numpy(), out)
+    return tuple(torch.from_numpy(out[:kern.N_OUT]).transpose(1, 2).unbind(0))
 
 
 def _convolve(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -165,36 +207,35 @@ def simulate_fused(
     _check_forcing_gradient(forcing)
     forcing, params = checked_inputs(forcing, params, warmup, uh_length)  # same errors as the reference
     dtype, device = params.dtype, params.device
-    host = torch.device("cpu")
-    steps = forcing.shape[0]
-    f64 = forcing.detach().to(device=host, dtype=torch.float64)  # already rounded to params.dtype
-    prcp = f64[:, :, 0].T.contiguous()  # [B, T], basin-major for the kernels
-    pet = f64[:, :, 1].T.contiguous()
-    p = unpack_params(per_step_params(params.to(device=host, dtype=torch.float64), steps))  # [T, B] columns
-    par = _kernel_parameters(p)  # [B, T, 13]
-    init = torch.stack(list(initial_state(p.at(0))), dim=1)  # [B, 7], differentiable like the reference's
+    # static [B, 15] stays static ([B] columns, kernel rows [B, 1, 13]): no [T, B] copies, no
+    # [T, B, 13] gradient; per-step [T, B, 15] gives [T, B] columns and kernel rows [B, T, 13]
+    p = unpack_params(params.to(device=_HOST, dtype=torch.float64))
+    par = _kernel_parameters(p)
+    init = torch.stack(list(initial_state(_at(p, 0))), dim=1)  # [B, 7], differentiable like the reference's
 
     history = None
     if warmup > 0:
+        keep = min(uh_length - 1, warmup) if warmup_routing and uh_length > 1 else 1
         with torch.no_grad():
-            warm = _XajRecursion.apply(prcp[:, :warmup].contiguous(), pet[:, :warmup].contiguous(),
-                                       par[:, :warmup].contiguous(), init.detach())
+            warm = _warmup_end(_basin_major(forcing, 0, 0, warmup), _basin_major(forcing, 1, 0, warmup),
+                               par if par.shape[1] == 1 else par[:, :warmup].contiguous(), init, keep)
             cold = init.detach()
             init = torch.stack([warm[i][-1] for i in _KERNEL_STATE_COLUMNS], dim=1)
             if reservoir_equilibrium:
                 qi, qg = STATE_NAMES.index("QI"), STATE_NAMES.index("QG")
-                init[:, qi] = periodic_reservoir_start(init[:, qi], cold[:, qi], p.CI[:warmup])
-                init[:, qg] = periodic_reservoir_start(init[:, qg], cold[:, qg], p.CG[:warmup])
+                init[:, qi] = periodic_reservoir_start(init[:, qi], cold[:, qi], _warmup_rows(p.CI, warmup))
+                init[:, qg] = periodic_reservoir_start(init[:, qg], cold[:, qg], _warmup_rows(p.CG, warmup))
             if warmup_routing and uh_length > 1:
-                history = (warm[kern.O_RIM] + warm[kern.O_RS] * (1.0 - p.IM[:warmup]))[-(uh_length - 1):]
-        prcp = prcp[:, warmup:].contiguous()
-        pet = pet[:, warmup:].contiguous()
-        par = par[:, warmup:].contiguous()
-
-    series = _XajRecursion.apply(prcp, pet, par, init)  # N_OUT x [T, B]
-    inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - p.IM[warmup:])
-    weights = gamma_unit_hydrograph(p.A[-1], p.THETA[-1], uh_length)
-    qs, pending, pending0 = route_surface(inflow, weights, history, convolve=_convolve)
+                history = warm[kern.O_RIM] + warm[kern.O_RS] * (1.0 - _steps(p.IM, warmup - keep, warmup))
+        if par.shape[1] > 1:
+            par = par[:, warmup:].contiguous()
+    steps = forcing.shape[0]
+    series = _XajRecursion.apply(_basin_major(forcing, 0, warmup, steps), _basin_major(forcing, 1, warmup, steps),
+                                 par, init)  # N_OUT x [T - warmup, B]
+    inflow = series[kern.O_RIM] + series[kern.O_RS] * (1.0 - _steps(p.IM, warmup))
+    last = _at(p, -1)  # the unit hydrograph of the last step, as in the reference
+    weights = gamma_unit_hydrograph(last.A, last.THETA, uh_length)
+    qs, pending, pending0 = route_surface(inflow, weights, history, convolve=_convolve, pending=return_states)
     q = qs + series[kern.O_QI] + series[kern.O_QG]
 
     def back(x: torch.Tensor) -> torch.Tensor:  # float64 host -> caller dtype and device
