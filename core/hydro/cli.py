@@ -167,6 +167,9 @@ def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "Prepa
         run.write_config(config)
         run.update_status(state="running", progress=0.0, message=f"training {config['model']}", pid=os.getpid())
     prepared = data.get(config)
+    if D.is_main() and write_config:
+        for note in prepared.data_warnings:  # in the job's log; metrics.json keeps them too
+            print(f"data warning: {note}", file=sys.stderr)
     summary = train_model(config, run, resume=args.resume, progress_bar=not args.no_progress,
                           prepared=prepared, progress=progress)
     result: dict = {}
@@ -174,6 +177,8 @@ def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "Prepa
         progress(1.0, f"evaluating {config['model']} on the test period", epoch=summary["epochs_run"], force=True)
         result = evaluate_model(config, run, args.device, prepared=prepared)
         result["training"] = summary
+        if prepared.data_warnings:
+            result["data_warnings"] = list(prepared.data_warnings)
         run.write_metrics(result)
         if write_config:
             med = result["test"]["median"]

@@ -8,6 +8,7 @@ normalisation fitted on the training period, arrays built, windows specified, pa
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from core.data import DataError, load_basins
+from core.data import DataError, DataWarning, load_basins
 from core.data.normalize import Normalizer
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.params import ParamRanges
@@ -31,6 +32,8 @@ class Prepared:
     periods: dict[str, tuple[str, str] | None]
     spec: WindowSpec
     ranges: ParamRanges
+    data_warnings: list[str] = field(default_factory=list)
+    """Quirks of the data kept as given (:class:`core.data.DataWarning`), recorded in the run's metrics."""
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     """Numeric basin attributes ``{name: [basin]}`` in the source's units (unnormalised), e.g. for
     the per-group scores of ``evaluate.group_by``."""
@@ -39,8 +42,14 @@ class Prepared:
 def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
     """Load the basins, resolve periods, fit (or reuse) the normalisation, build the arrays."""
     data = config["data"]
-    ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
-                     attributes=data.get("attributes"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
+                         attributes=data.get("attributes"))
+    noted = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    for w in caught:  # anything else goes on to the usual handlers
+        if not issubclass(w.category, DataWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
     check_test_flow(ds, periods.get("test"), str(data["source"]))
     ds, dynamic = derived_inputs(ds, list(data["dynamic_inputs"]), bool(data.get("log_prcp", False)))
@@ -54,7 +63,7 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     spec = WindowSpec(int(w["warmup"]), int(w["rho"]), int(w["horizon"]), int(w["stride"]))
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
-    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges,
+    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, data_warnings=noted,
                     attributes=basin_attributes(ds, config, str(data["source"])))
 
 
