@@ -36,7 +36,7 @@ import pandas as pd
 import xarray as xr
 
 from core.atomic_io import atomic_write_json, atomic_write_with
-from core.data import DataError, load_basins
+from core.data import DataError, DataWarning, load_basins
 from core.data.splits import Normalizer, parse_period
 from core.hydro.config import DEFAULTS, deep_merge, for_model, validate
 from core.hydro.evaluate import predict_period, score_basins
@@ -170,12 +170,18 @@ def model_inputs(forcing: xr.Dataset, model: RunModel, norm: Normalizer, period:
     return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
 
 
-def _load(source: str, basins: list[str] | None, config: Mapping[str, Any], cache: dict) -> xr.Dataset:
+def _load(source: str, basins: list[str] | None, config: Mapping[str, Any], cache: dict,
+          notes: list[str]) -> xr.Dataset:
+    """The source's basins as ``config`` reads them (its PET method, its attribute files), loaded once
+    per distinct reading; the data's quirks kept as given (DataWarning) go to ``notes``."""
     data = config["data"]
     key = (data.get("pet_method", "auto"), str(data.get("attributes")))
     if key not in cache:
-        cache[key] = load_basins(source, basins=basins, pet_method=data.get("pet_method", "auto"),
-                                 attributes=data.get("attributes"))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            cache[key] = load_basins(source, basins=basins, pet_method=data.get("pet_method", "auto"),
+                                     attributes=data.get("attributes"))
+        notes += [str(w.message) for w in caught if issubclass(w.category, DataWarning) and str(w.message) not in notes]
     return cache[key]
 
 
@@ -194,7 +200,7 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
     time = ids = first_ds = None
     q_obs = None
     for model in models:
-        ds = _load(source, basins, model.config, loaded)
+        ds = _load(source, basins, model.config, loaded, notes)
         forcing, observed = forcing_only(ds)
         ckpt = load_checkpoint(model.checkpoint)
         prepared = model_inputs(forcing, model, Normalizer.from_dict(ckpt["normalization"]), (start, end), source)
