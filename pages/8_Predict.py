@@ -117,7 +117,8 @@ else:
     st.caption("The data have no observed flow for this basin: no scores.")
 
 if "params" in ds:
-    st.subheader("XAJ parameters dXAJ generated for this basin")
+    st.subheader("Generated parameters")
     st.plotly_chart(parameter_trajectories(one["time"].values, one["params"].values[None], list(ds["param"].values),
-                                           ds["param_lower"].values, ds["param_upper"].values, [basin]),
+                                           ds["param_lower"].values, ds["param_upper"].values, [basin],
+                                           title=f"XAJ parameters dXAJ generated for {basin}, {start} .. {end}"),
                     key="predict_params")
