@@ -17,8 +17,10 @@ from core.hydro import cli
 
 
 def write_basin_folder(folder: Path, ids: list[str], start: str = "2000-01-01", end: str = "2002-12-31",
-                       seed: int = 0, snowy: set[str] | None = None, flow: bool = True) -> Path:
-    """A basin-table folder: ``<id>.csv`` (date, prcp_mm, tmin_c, tmax_c[, q_obs_mm]) + basins.csv."""
+                       seed: int = 0, snowy: set[str] | None = None, flow: bool = True, warming: float = 0.0) -> Path:
+    """A basin-table folder: ``<id>.csv`` (date, prcp_mm, tmin_c, tmax_c[, q_obs_mm]) + basins.csv.
+
+    Temperatures swing around 10 degC by +-10 (winters below freezing) plus ``warming`` (degC)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, end, freq="D")
@@ -27,7 +29,7 @@ def write_basin_folder(folder: Path, ids: list[str], start: str = "2000-01-01", 
     for k, bid in enumerate(ids):
         wet = rng.random(len(dates)) < 0.35
         prcp = np.where(wet, rng.gamma(0.8, 8.0, len(dates)), 0.0)
-        tmean = 10 + 10 * np.sin(2 * np.pi * (doy - 100) / 365.25) + rng.normal(0, 2, len(dates))
+        tmean = 10 + warming + 10 * np.sin(2 * np.pi * (doy - 100) / 365.25) + rng.normal(0, 2, len(dates))
         store, q = 50.0, np.empty(len(dates))
         for t, p in enumerate(prcp):  # linear reservoir: q = k S
             store += p

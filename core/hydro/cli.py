@@ -134,6 +134,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return over
 
 
+def _command_line_wins(config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's data/train/evaluate values over every model's ``overrides`` too: a
+    ``--max-minutes 60`` must not be undone by a baseline's own ``max_minutes: 4.5`` in the file."""
+    over = {k: v for k, v in _overrides(args).items() if k in ("data", "train", "evaluate") and v}
+    if over and config.get("overrides"):
+        config = dict(config)
+        config["overrides"] = {name: deep_merge(sub or {}, over) for name, sub in config["overrides"].items()}
+        config = validate(config)
+    return config
+
+
 def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
     """The run's stored config (defaults filled in) with this command line's overrides on top, checked."""
     if not run.config_path.is_file():
@@ -141,7 +152,7 @@ def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
     stored = read_yaml(run.config_path)
     try:
         merged = deep_merge(deep_merge(DEFAULTS, stored if isinstance(stored, dict) else {}), _overrides(args))
-        return validate(merged)
+        return _command_line_wins(validate(merged), args)
     except ConfigError as exc:
         raise exc.located(run.config_path) from None
 
@@ -194,7 +205,7 @@ def _load_train_config(args: argparse.Namespace, run: RunDir) -> dict[str, Any]:
         return _run_config(run, args)
     if not args.config:
         raise ConfigError("give --config FILE (or --resume on an existing run directory)")
-    return load_config(args.config, _overrides(args))
+    return _command_line_wins(load_config(args.config, _overrides(args)), args)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

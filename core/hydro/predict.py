@@ -135,9 +135,11 @@ def check_statics(ds: xr.Dataset, names: Iterable[str], source: str) -> None:
 
 
 def model_inputs(forcing: xr.Dataset, model: RunModel, norm: Normalizer, period: tuple[pd.Timestamp, pd.Timestamp],
-                 source: str) -> Prepared:
+                 source: str, snow: bool = False) -> Prepared:
     """The arrays of ``model`` for ``forcing`` (a dataset without q_obs), over the period and the
-    history before it, scaled with the run's own statistics ``norm``."""
+    history before it, scaled with the run's own statistics ``norm``. ``snow``: the model was trained
+    with the snow routine (what ``model_args.snow`` resolved to on the *training* data, stored in its
+    checkpoint), so x carries the air temperature; never re-resolved on the new basins."""
     config = model.config
     if "q_obs" in forcing:
         raise ValueError("model_inputs takes the forcing dataset without q_obs (see forcing_only)")
@@ -163,11 +165,11 @@ def model_inputs(forcing: xr.Dataset, model: RunModel, norm: Normalizer, period:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the placeholder's flow spread is all-NaN by design
         inputs = build_inputs(part.assign(q_obs=placeholder), norm, dynamic, statics,
-                              (str(period[0].date()), str(period[1].date())))
+                              (str(period[0].date()), str(period[1].date())), temperature=snow)
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
     periods = {"train": None, "valid": None, "test": (str(period[0].date()), str(period[1].date()))}
-    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
+    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, snow=snow)
 
 
 def _load(source: str, basins: list[str] | None, config: Mapping[str, Any], cache: dict,
@@ -197,13 +199,15 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
     loaded: dict = {}
     sims: dict[str, np.ndarray] = {}
     params = None
+    snow: dict[str, np.ndarray] = {}
     time = ids = first_ds = None
     q_obs = None
     for model in models:
         ds = _load(source, basins, model.config, loaded, notes)
         forcing, observed = forcing_only(ds)
         ckpt = load_checkpoint(model.checkpoint)
-        prepared = model_inputs(forcing, model, Normalizer.from_dict(ckpt["normalization"]), (start, end), source)
+        prepared = model_inputs(forcing, model, Normalizer.from_dict(ckpt["normalization"]), (start, end), source,
+                                snow=bool(ckpt.get("snow", False)))
         net = build_model(model.config, prepared)
         net.load_state_dict(ckpt["model"])
         pred = predict_period(net, prepared, "test", int(model.config["evaluate"]["batch_size"]), dev,
@@ -215,7 +219,12 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
         sims[model.name] = pred["q_sim"]
         if model.name == "dpl" and pred.get("params") is not None:
             params = (pred["params"], prepared.ranges)
+        if model.name == "dpl" and "snow_pack" in pred:
+            snow = {k: pred[k] for k in ("snow_pack", "snow_melt")}
     dataset = _dataset(config, run_dir, source, ids, time, sims, params, q_obs, first_ds, skipped)
+    for name, values in snow.items():  # dXAJ with the snow routine: its pack and melt beside the flow
+        dataset[name] = (("basin", "time"), values, {"units": "mm" if name == "snow_pack" else "mm/step",
+                                                     "long_name": f"{name.replace('_', ' ')} (dXAJ snow routine)"})
     notes += _unpredicted_notes(dataset, history_steps(first_ds.spec))
     metrics = None if q_obs is None else _metrics(config, dataset, loaded, ids, skipped)
     return Prediction(dataset=dataset, metrics=metrics, notes=notes)

@@ -20,6 +20,7 @@ from core.data import DataError, DataWarning, load_basins
 from core.data.normalize import Normalizer
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.params import ParamRanges
+from core.hydro.snow_setup import resolve_snow
 from core.hydro.windows import WindowSpec, window_table
 
 
@@ -32,6 +33,8 @@ class Prepared:
     periods: dict[str, tuple[str, str] | None]
     spec: WindowSpec
     ranges: ParamRanges
+    snow: bool = False
+    """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_setup``): x carries temperature."""
     data_warnings: list[str] = field(default_factory=list)
     """Quirks of the data kept as given (:class:`core.data.DataWarning`), recorded in the run's metrics."""
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
@@ -58,13 +61,14 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
         norm = fit_normalizer(ds, periods["train"], dynamic, statics)
     else:
         statics = list(norm.static)
-    inputs = build_inputs(ds, norm, dynamic, statics, periods["train"])
+    snow = resolve_snow((config.get("model_args") or {}).get("snow", False), ds, periods)
+    inputs = build_inputs(ds, norm, dynamic, statics, periods["train"], temperature=snow)
     w = config["window"]
     spec = WindowSpec(int(w["warmup"]), int(w["rho"]), int(w["horizon"]), int(w["stride"]))
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
-    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, data_warnings=noted,
-                    attributes=basin_attributes(ds, config, str(data["source"])))
+    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, snow=snow,
+                    data_warnings=noted, attributes=basin_attributes(ds, config, str(data["source"])))
 
 
 def basin_attributes(ds: xr.Dataset, config: Mapping[str, Any], source: str) -> dict[str, np.ndarray]:
@@ -103,7 +107,7 @@ class PreparedCache:
 
     A run's models differ in ``model``, ``model_args`` and ``train``; only ``data``, ``window``,
     ``param_ranges`` and ``range_preset`` (which a model's ``overrides`` may change) shape
-    :class:`Prepared`.
+    :class:`Prepared`, and ``model_args.snow`` (the temperature channel of x).
     """
 
     SECTIONS = ("data", "window", "param_ranges", "range_preset")
@@ -112,7 +116,9 @@ class PreparedCache:
         self._items: dict[str, Prepared] = {}
 
     def get(self, config: Mapping[str, Any]) -> Prepared:
-        key = json.dumps({k: config.get(k) for k in self.SECTIONS}, sort_keys=True, default=str)
+        sections = {k: config.get(k) for k in self.SECTIONS}
+        sections["snow"] = (config.get("model_args") or {}).get("snow", False)
+        key = json.dumps(sections, sort_keys=True, default=str)
         if key not in self._items:
             self._items[key] = prepare(config)
         return self._items[key]

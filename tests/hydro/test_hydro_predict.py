@@ -156,6 +156,21 @@ def test_not_a_run_and_wrong_time_step_are_refused(trained, tmp_path, capsys):
 
 
 @slow
+def test_a_snow_run_predicts_with_its_trained_snow_routine_even_in_a_warm_basin(tmp_path):
+    """The snow state is what ``snow: auto`` resolved to on the training data (stored in the
+    checkpoint), never re-resolved on the new basins: a warm basin still runs dXAJ's snow routine."""
+    train = write_basin_folder(tmp_path / "cold", ["S001", "S002"], seed=2)
+    config_changes = {"model_args": {"hidden": 8, "snow": "auto"}, "baselines": []}
+    run = train_tiny_run(tmp_path, train, **config_changes)
+    warm = write_basin_folder(tmp_path / "warm", ["W001"], seed=6, warming=20.0)
+    out = predict_run(run, str(warm), PERIOD)
+    ds = out.dataset
+    assert {"snow_pack", "snow_melt"} <= set(ds) and ds["snow_pack"].attrs["units"] == "mm"
+    assert np.isfinite(ds["q_sim"].values).all()
+    assert float(np.nanmax(ds["snow_pack"].values)) == pytest.approx(0.0, abs=1e-3)  # never below freezing
+
+
+@slow
 def test_run_metrics_carry_per_group_scores(trained):
     metrics = json.loads((trained["run"] / "metrics.json").read_text())
     for block in (metrics["test"], metrics["lstm"]["test"], metrics["static_xaj"]["test"]):
