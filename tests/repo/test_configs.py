@@ -93,6 +93,7 @@ def test_regional_config_follows_the_issue_31_protocol():
     assert [str(d) for d in cfg["data"]["test_period"]] == ["1995-10-01", "2005-09-30"]
     assert cfg["data"]["valid_fraction"] == 0  # fixed epochs, no early stopping on a hold-out
     assert cfg["evaluate"]["group_by"] == "frac_snow" and cfg["evaluate"]["group_edges"] == [0.12]
+    assert cfg["model_args"]["snow"] == "auto"  # the 50 snowy basins get the snow routine
     caps = 0.0
     for name in ["dpl", "static_xaj", "lstm"]:
         sub = for_model(cfg, name)
