@@ -6,7 +6,7 @@
         [--resume | --overwrite]
     python -m core hydro evaluate --run-dir runs/hydro-quick
     python -m core hydro predict --run-dir runs/hydro-quick --data FOLDER --period START END --out DIR
-        [--basins ID,ID] [--device auto|cpu|cuda]
+        [--basins ID,ID] [--device auto|cpu|cuda] [--stride K]
 
 Also runs unchanged under ``torchrun --nproc_per_node=N -m core hydro train ...`` (rank 0 writes).
 The run directory gets config.yaml, status.json, history.json, checkpoints/, metrics.json and
@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, help="folder for predictions.nc (and metrics.json)")
     pr.add_argument("--basins", help="comma-separated basin ids of the source (default: all)")
     pr.add_argument("--device", default="cpu", help="cpu (default), auto or cuda[:N]")
+    pr.add_argument("--stride", type=int, help="a window every k days predicting its last k (default: the run's "
+                    "evaluate.stride; up to rho + horizon: faster, each window predicts its whole target part)")
     return parser
 
 
@@ -94,7 +96,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices of unpredicted days
-            prediction = predict_run(args.run_dir, args.data, tuple(args.period), basins=basins, device=args.device)
+            prediction = predict_run(args.run_dir, args.data, tuple(args.period), basins=basins, device=args.device,
+                                     stride=args.stride)
         written = write_prediction(prediction, args.out)
     except (DataError, ConfigError, CheckpointError, RunFileDamaged, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

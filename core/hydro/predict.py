@@ -188,10 +188,14 @@ def _load(source: str, basins: list[str] | None, config: Mapping[str, Any], cach
 
 
 def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basins: list[str] | None = None,
-                device: str = "cpu") -> Prediction:
+                device: str = "cpu", stride: int | None = None) -> Prediction:
     """Run every transferable model of the trained run ``run_dir`` on the basins of ``source`` over
     ``period`` (start, end dates, inclusive). Streamflow in mm/step. Errors in the data raise
-    :class:`DataError` naming file, variable, basin and date."""
+    :class:`DataError` naming file, variable, basin and date.
+
+    ``stride``: a window every k days predicting its last k (None: the run's ``evaluate.stride``, so
+    the days are simulated as ``hydro evaluate`` does; up to ``rho + horizon``, where each window
+    predicts its whole target part, as in training, at a fraction of the cost)."""
     config, models, skipped = run_models(run_dir)
     start, end = parse_period(period, "prediction")
     dev = resolve_device(device)
@@ -200,6 +204,7 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
     sims: dict[str, np.ndarray] = {}
     params = None
     snow: dict[str, np.ndarray] = {}
+    strides: dict[str, int] = {}
     time = ids = first_ds = None
     q_obs = None
     for model in models:
@@ -210,8 +215,12 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
                                 snow=bool(ckpt.get("snow", False)))
         net = build_model(model.config, prepared)
         net.load_state_dict(ckpt["model"])
-        pred = predict_period(net, prepared, "test", int(model.config["evaluate"]["batch_size"]), dev,
-                              stride=int(model.config["evaluate"].get("stride") or 1))
+        k = int(stride or model.config["evaluate"].get("stride") or 1)
+        if not 1 <= k <= prepared.spec.target_length:
+            raise ValueError(f"stride must be in 1 .. rho + horizon = {prepared.spec.target_length} "
+                             f"(model {model.name}), got {k}")
+        pred = predict_period(net, prepared, "test", int(model.config["evaluate"]["batch_size"]), dev, stride=k)
+        strides[model.name] = k
         sl = slice(pred["first"], pred["last"] + 1)
         if time is None:
             time, ids, first_ds = prepared.inputs.time[sl], prepared.inputs.basins, prepared
@@ -222,6 +231,7 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
         if model.name == "dpl" and "snow_pack" in pred:
             snow = {k: pred[k] for k in ("snow_pack", "snow_melt")}
     dataset = _dataset(config, run_dir, source, ids, time, sims, params, q_obs, first_ds, skipped)
+    dataset.attrs["window_stride"] = json.dumps(strides)
     for name, values in snow.items():  # dXAJ with the snow routine: its pack and melt beside the flow
         dataset[name] = (("basin", "time"), values, {"units": "mm" if name == "snow_pack" else "mm/step",
                                                      "long_name": f"{name.replace('_', ' ')} (dXAJ snow routine)"})

@@ -171,6 +171,19 @@ def test_a_snow_run_predicts_with_its_trained_snow_routine_even_in_a_warm_basin(
 
 
 @slow
+def test_stride_up_to_the_target_part(trained, tmp_path, capsys):
+    """--stride rho + horizon: a window per 31 days predicts all of them; the run's stride is the default."""
+    assert _predict(trained, trained["new"], tmp_path / "wide", "--stride", "31") == 0
+    with xr.open_dataset(tmp_path / "wide" / "predictions.nc") as ds:
+        assert json.loads(ds.attrs["window_stride"]) == {"dpl": 31, "lstm": 31}
+        assert np.isfinite(ds["q_sim"].values).all()
+    default = predict_run(trained["run"], str(trained["new"]), PERIOD)
+    assert json.loads(default.dataset.attrs["window_stride"]) == {"dpl": 10, "lstm": 10}
+    assert _predict(trained, trained["new"], tmp_path / "bad", "--stride", "32") == 2
+    assert "rho + horizon = 31" in capsys.readouterr().err
+
+
+@slow
 def test_run_metrics_carry_per_group_scores(trained):
     metrics = json.loads((trained["run"] / "metrics.json").read_text())
     for block in (metrics["test"], metrics["lstm"]["test"], metrics["static_xaj"]["test"]):
