@@ -171,6 +171,20 @@ def test_a_snow_run_predicts_with_its_trained_snow_routine_even_in_a_warm_basin(
 
 
 @slow
+def test_on_the_runs_own_basins_predict_reproduces_evaluate(trained):
+    """Same basins, same test period: the ungauged path (inputs without q_obs, the checkpoint's
+    statistics, history trimmed to the warmup) gives what ``hydro evaluate`` wrote."""
+    out = predict_run(trained["run"], str(trained["tmp"] / "train"), ("2001-07-01", "2002-12-31"))
+    for name, path in (("dpl", trained["run"] / "predictions.nc"),
+                       ("lstm", trained["run"] / "models" / "lstm" / "predictions.nc")):
+        with xr.open_dataset(path) as ds:
+            np.testing.assert_allclose(out.dataset["q_sim"].sel(model=name).values, ds["q_sim"].values,
+                                       rtol=1e-4, atol=1e-5)
+    with xr.open_dataset(trained["run"] / "predictions.nc") as ds:
+        np.testing.assert_allclose(out.dataset["params"].values, ds["params"].values, rtol=1e-4, atol=1e-5)
+
+
+@slow
 def test_stride_up_to_the_target_part(trained, tmp_path, capsys):
     """--stride rho + horizon: a window per 31 days predicts all of them; the run's stride is the default."""
     assert _predict(trained, trained["new"], tmp_path / "wide", "--stride", "31") == 0
