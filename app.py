@@ -17,6 +17,7 @@ PAGES = [
     ("pages/5_Rain_experiments.py", "Rain experiments", ":material/rainy:", "Rain_experiments"),
     ("pages/6_Rain_maps.py", "Rain maps", ":material/satellite_alt:", "Rain_maps"),
     ("pages/7_Runs.py", "Runs", ":material/folder_open:", "Runs"),
+    ("pages/8_Predict.py", "Predict", ":material/online_prediction:", "Predict"),
 ]
 
 st.navigation([st.Page(path, title=title, icon=icon, url_path=url or None, default=not url)

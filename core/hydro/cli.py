@@ -5,6 +5,8 @@
         [--device auto|cpu|cuda] [--model dpl|static_xaj|lstm] [--baselines static_xaj,lstm|none]
         [--resume | --overwrite]
     python -m core hydro evaluate --run-dir runs/hydro-quick
+    python -m core hydro predict --run-dir runs/hydro-quick --data FOLDER --period START END --out DIR
+        [--basins ID,ID] [--device auto|cpu|cuda] [--stride K]
 
 Also runs unchanged under ``torchrun --nproc_per_node=N -m core hydro train ...`` (rank 0 writes).
 The run directory gets config.yaml, status.json, history.json, checkpoints/, metrics.json and
@@ -20,6 +22,11 @@ run exits with code 2 and leaves it alone, unless ``--resume`` (continue it) or 
 training is finished is read from its ``last.pt`` (:func:`core.training.trainer.training_state`):
 ``--resume`` trains every model that has epochs left, and ``evaluate`` on an unfinished run scores
 what exists but leaves the state ``failed`` (or ``cancelled``) with how far training got.
+
+``predict`` applies a trained run to basins it never saw (:mod:`core.hydro.predict`): from their
+forcing and attributes only, it writes ``DIR/predictions.nc`` and, when the source has observed
+flow, ``DIR/metrics.json``; it leaves the run folder untouched. Bad data exit with code 2 and a
+message naming file, variable, basin and date.
 """
 
 from __future__ import annotations
@@ -64,7 +71,46 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--run-dir", required=True)
     ev.add_argument("--device", help="auto (default), cpu or cuda[:N]")
     ev.add_argument("--eval-stride", type=int, help="override evaluate.stride (test windows every N days)")
+    pr = sub.add_parser("predict", help="predict basins the run never saw (ungauged) from forcing and attributes")
+    pr.add_argument("--run-dir", required=True, help="a trained hydro run directory")
+    pr.add_argument("--data", required=True, help="data source: a CAMELS-US or basin-table folder, a basin file")
+    pr.add_argument("--period", nargs=2, required=True, metavar=("START", "END"), help="days to predict (inclusive)")
+    pr.add_argument("--out", required=True, help="folder for predictions.nc (and metrics.json)")
+    pr.add_argument("--basins", help="comma-separated basin ids of the source (default: all)")
+    pr.add_argument("--device", default="cpu", help="cpu (default), auto or cuda[:N]")
+    pr.add_argument("--stride", type=int, help="a window every k days predicting its last k (default: the run's "
+                    "evaluate.stride; up to rho + horizon: faster, each window predicts its whole target part)")
     return parser
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Ungauged prediction: exit 0 with the files written, 2 on bad input (message, no traceback)."""
+    import warnings
+
+    from core.data import DataError
+    from core.hydro.predict import predict_run, write_prediction
+    from core.runs.folder import RunFileDamaged
+    from core.training.checkpoint import CheckpointError
+
+    basins = [b.strip() for b in args.basins.split(",") if b.strip()] if args.basins else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices of unpredicted days
+            prediction = predict_run(args.run_dir, args.data, tuple(args.period), basins=basins, device=args.device,
+                                     stride=args.stride)
+        written = write_prediction(prediction, args.out)
+    except (DataError, ConfigError, CheckpointError, RunFileDamaged, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return lifecycle.EXIT_USAGE
+    for note in prediction.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if prediction.metrics is not None:
+        m = prediction.metrics
+        parts = [f"{m['model']} NSE {m['test']['median']['nse']:.3f}"] + [
+            f"{k} NSE {v['test']['median']['nse']:.3f}" for k, v in m.items() if isinstance(v, dict) and "test" in v]
+        print("median: " + ", ".join(parts))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -268,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     flush_denormals_for_all_threads()
     keep_freed_memory()
     args = _parser().parse_args(argv)
+    if args.command == "predict":  # reads a run, writes elsewhere: no run-folder checks
+        return cmd_predict(args)
     try:
         check_run_path(args.run_dir)
     except NotARunFolder as exc:

@@ -61,6 +61,9 @@ KEYS = [
     Key("train.num_threads", Optional(Int(min=1)), None, "torch threads"),
     Key("evaluate.batch_size", Int(min=1), 512, "windows per forward pass"),
     Key("evaluate.stride", Int(min=1), 1, "a test window every k days, predicting its last k days"),
+    Key("evaluate.group_by", Optional(Str()), None,
+        "a numeric basin attribute (e.g. frac_snow) splitting the test scores into groups; null = none"),
+    Key("evaluate.group_edges", ListOf(Float()), [], "values of evaluate.group_by between the groups, e.g. [0.12]"),
     # --- issue 12 (dXAJ recipe) keys ---
     Key("range_preset", Choice("classic", "camels_us"), "classic",
         "parameter range table (core.hydro.params.PRESETS); param_ranges edits single names on top"),

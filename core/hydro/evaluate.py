@@ -29,6 +29,7 @@ from core import metrics
 from core.data.splits import Normalizer
 from core.machine.device import resolve_device
 from core.hydro.baselines import StaticXAJ
+from core.hydro.groups import group_summary
 from core.hydro.params import XAJ_PARAMS
 from core.hydro.models import build_model
 from core.hydro.prepare import Prepared, prepare
@@ -189,4 +190,8 @@ def evaluate_model(config: Mapping[str, Any], run: RunDir, device_name: str | No
         ds.attrs["n_components"] = int(margs.get("n_components", 1) or 1) if config["model"] == "dpl" else 1
     atomic_write_with(run.predictions_path, lambda tmp: ds.to_netcdf(tmp))
     scores["period"] = list(prepared.periods["test"])
+    group_by = config["evaluate"].get("group_by")
+    if group_by:
+        values = dict(zip(prepared.inputs.basins, prepared.attributes[group_by].tolist()))
+        scores["groups"] = group_summary(scores["per_basin"], values, group_by, config["evaluate"].get("group_edges") or [])
     return {"model": config["model"], "checkpoint_epoch": epoch, "test": scores}

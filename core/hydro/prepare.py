@@ -37,6 +37,9 @@ class Prepared:
     """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_choice``): x carries temperature."""
     data_warnings: list[str] = field(default_factory=list)
     """Quirks of the data kept as given (:class:`core.data.DataWarning`), recorded in the run's metrics."""
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    """Numeric basin attributes ``{name: [basin]}`` in the source's units (unnormalised), e.g. for
+    the per-group scores of ``evaluate.group_by``."""
 
 
 def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
@@ -65,7 +68,20 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
     return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, snow=snow,
-                    data_warnings=noted)
+                    data_warnings=noted, attributes=basin_attributes(ds, config, str(data["source"])))
+
+
+def basin_attributes(ds: xr.Dataset, config: Mapping[str, Any], source: str) -> dict[str, np.ndarray]:
+    """Every numeric ``(basin,)`` variable or coordinate of ``ds``; raises DataError when the attribute
+    ``evaluate.group_by`` names is not among them (before any training)."""
+    out = {str(n): np.asarray(v.values, dtype=np.float64) for n, v in {**ds.coords, **ds.data_vars}.items()
+           if v.dims == ("basin",) and np.issubdtype(v.dtype, np.number)}
+    group_by = (config.get("evaluate") or {}).get("group_by")
+    if group_by and group_by not in out:
+        raise DataError(f"config key evaluate.group_by names the basin attribute {group_by!r}, which the data "
+                        f"do not have (numeric attributes: {', '.join(sorted(out)) or 'none'})",
+                        file=source, variable=group_by)
+    return out
 
 
 def check_test_flow(ds: xr.Dataset, test: tuple[str, str] | None, source: str) -> None:

@@ -27,6 +27,7 @@ CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 HYDRO_PERIODS = {
     "hydro_quick.yaml": (["1984-01-01", "1985-12-31"], ["1986-01-01", "1986-06-30"]),
     "hydro_camels.yaml": (["1990-10-01", "1993-09-30"], ["1993-10-01", "1994-09-30"]),
+    "hydro_camels_regional.yaml": (["1990-10-01", "1993-09-30"], ["1993-10-01", "1994-09-30"]),
 }
 RAIN_PERIODS = {
     "rain_quick.yaml": (["2001-01-04", "2001-02-15"], ["2001-06-01", "2001-06-15"]),
@@ -80,6 +81,28 @@ def test_config_loads_and_validates(path):
     assert isinstance(source, str) and source, f"{path.name}: data.source"
 
 
+def test_regional_config_follows_the_issue_31_protocol():
+    """Regional training (issue 31): the 150-basin folder, all three models, the fixed periods, fixed
+    epochs and seed with max_minutes only a cap, scores per snow group; caps summing to a sane bound."""
+    from core.hydro.config import for_model, load_config
+
+    cfg = load_config(REPO / "configs" / "hydro_camels_regional.yaml")
+    assert cfg["data"]["source"].endswith("camels_us_regional")
+    assert cfg["model"] == "dpl" and sorted(cfg["baselines"]) == ["lstm", "static_xaj"]
+    assert [str(d) for d in cfg["data"]["train_period"]] == ["1985-10-01", "1995-09-30"]
+    assert [str(d) for d in cfg["data"]["test_period"]] == ["1995-10-01", "2005-09-30"]
+    assert cfg["data"]["valid_fraction"] == 0  # fixed epochs, no early stopping on a hold-out
+    assert cfg["evaluate"]["group_by"] == "frac_snow" and cfg["evaluate"]["group_edges"] == [0.12]
+    assert cfg["model_args"]["snow"] == "auto"  # the 50 snowy basins get the snow routine
+    caps = 0.0
+    for name in ["dpl", "static_xaj", "lstm"]:
+        sub = for_model(cfg, name)
+        assert sub["train"]["seed"] == 42 and sub["train"]["epochs"] >= 10
+        assert sub["train"]["max_minutes"] is not None
+        caps += sub["train"]["max_minutes"]
+    assert caps <= 40  # caps above the expected ~24 min, so a slow machine is stopped, not a normal run
+
+
 def _two_basin_copy(folder: Path, dest: Path) -> Path:
     """A basin-table folder with the first two basins of ``folder`` (symlinked CSVs, trimmed basins.csv)."""
     dest.mkdir()
@@ -87,7 +110,8 @@ def _two_basin_copy(folder: Path, dest: Path) -> Path:
     keep = meta.iloc[:2]
     keep.to_csv(dest / "basins.csv", index=False)
     for gid in keep["gauge_id"]:
-        os.symlink(folder / f"{gid}.csv", dest / f"{gid}.csv")
+        series = next(p for p in (folder / f"{gid}.csv", folder / f"{gid}.csv.gz") if p.exists())
+        os.symlink(series, dest / series.name)
     return dest
 
 

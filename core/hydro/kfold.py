@@ -1,0 +1,160 @@
+"""k-fold ungauged evaluation: train on k - 1 folds of the basins, predict the held-out fold, pool.
+
+Every basin of a regional config is held out exactly once: its score comes from a model that never
+saw its streamflow (nor its forcing), which is what a user gets in an ungauged basin. The folds are
+stratified by a basin attribute (``evaluate.group_by``, e.g. snow fraction: snow-poor and snowy
+basins spread evenly over the folds) and drawn with a fixed seed. Each fold is an ordinary run
+folder (``fold_<i>/run``, trained by ``python -m core hydro train`` with ``data.basins`` set to its
+training basins) and an ordinary prediction folder (``fold_<i>/predicted``, by
+:func:`core.hydro.predict.predict_run` over the config's test period). A fold whose run already
+completed is reused, so an interrupted k-fold continues where it stopped.
+
+Outputs in the k-fold folder: ``kfold.json`` (folds, pooled per-basin scores, median per model and
+per group) and ``kfold.md`` (the same medians as a markdown table). Run it with
+``scripts/kfold_ungauged.py`` (docs/hydro_predict.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_yaml, read_json
+from core.data import load_basins
+from core.hydro.evaluate import SCORE_KEYS
+from core.hydro.groups import group_labels, group_summary
+from core.hydro.predict import predict_run, write_prediction
+
+TABLE_SCORES = ("nse", "kge", "pbias")
+
+
+def stratified_folds(labels: Mapping[str, str], k: int, seed: int = 0) -> list[list[str]]:
+    """Split basin ids into ``k`` folds, each group (``labels``: basin -> group) spread evenly.
+
+    Within each group the ids are shuffled with ``seed`` and dealt round-robin, the deal continuing
+    from group to group so fold sizes differ by at most one. Folds come back sorted.
+    """
+    if k < 2:
+        raise ValueError(f"k-fold needs at least 2 folds, got {k}")
+    if len(labels) < k:
+        raise ValueError(f"{len(labels)} basins cannot fill {k} folds")
+    rng = np.random.default_rng(seed)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    position = 0
+    for group in sorted(set(labels.values())):
+        members = sorted(b for b, g in labels.items() if g == group)
+        for basin in rng.permutation(members):
+            folds[position % k].append(str(basin))
+            position += 1
+    return [sorted(f) for f in folds]
+
+
+def _pooled_medians(per_basin: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    out = {}
+    for key in SCORE_KEYS:
+        values = np.array([s.get(key, np.nan) for s in per_basin.values()], dtype=float)
+        out[key] = float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+    return out
+
+
+def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: int = 0,
+              train: Callable[[Path, Path], None] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the k folds of ``config`` (a resolved hydro config) into ``out_dir``; returns the summary.
+
+    ``train(config_path, run_dir)`` trains one fold (default: ``python -m core hydro train`` in
+    process). Basins: ``data.basins`` of the config or every basin of its source; stratified by
+    ``evaluate.group_by`` / ``group_edges`` when set.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data, evaluation = config["data"], config["evaluate"]
+    source = str(data["source"])
+    ds = load_basins(source, basins=data.get("basins"), pet_method=data.get("pet_method", "auto"))
+    ids = [str(b) for b in ds["basin"].values]
+    group_by, edges = evaluation.get("group_by"), evaluation.get("group_edges") or []
+    values = (dict(zip(ids, np.asarray(ds[group_by].values, dtype=float).tolist())) if group_by and group_by in ds
+              else {b: float("nan") for b in ids})
+    labels = group_labels(values, group_by, edges) if group_by else {b: "all basins" for b in ids}
+    folds = stratified_folds(labels, k, seed)
+    train = train or _train_in_process
+    test = tuple(str(d) for d in data["test_period"])
+    per_model: dict[str, dict[str, dict[str, float]]] = {}
+    notes: list[str] = []
+    for i, held_out in enumerate(folds):
+        fold = out / f"fold_{i + 1}"
+        run = fold / "run"
+        fold_config = json.loads(json.dumps(config, default=str))
+        fold_config["data"]["basins"] = sorted(set(ids) - set(held_out))
+        fold_config["name"] = f"{config.get('name') or 'hydro'}-fold{i + 1}of{k}"
+        fold.mkdir(parents=True, exist_ok=True)
+        atomic_write_yaml(fold / "config.yaml", fold_config)
+        done = (read_json(run / "status.json", {}) or {}).get("state") == "completed"
+        if done:
+            log(f"fold {i + 1}/{k}: run {run} already completed, reused")
+        else:
+            log(f"fold {i + 1}/{k}: training on {len(fold_config['data']['basins'])} basins")
+            train(fold / "config.yaml", run)
+        log(f"fold {i + 1}/{k}: predicting {len(held_out)} held-out basins over {test[0]} .. {test[1]}")
+        prediction = predict_run(run, source, test, basins=held_out)
+        write_prediction(prediction, fold / "predicted")
+        notes += [f"fold {i + 1}: {n}" for n in prediction.notes]
+        metrics = prediction.metrics or {}
+        for name, block in _model_blocks(metrics).items():
+            per_model.setdefault(name, {}).update(block["per_basin"])
+    summary: dict[str, Any] = {
+        "kind": "kfold_ungauged", "k": k, "seed": seed, "source": source, "test_period": list(test),
+        "stratified_by": {"attribute": group_by, "edges": list(edges)} if group_by else None,
+        "folds": folds, "notes": notes,
+        "models": {name: {"n_basins": len(pb), "median": _pooled_medians(pb),
+                          **({"groups": group_summary(pb, values, group_by, edges)["groups"]} if group_by else {})}
+                   for name, pb in per_model.items()},
+        "per_basin": per_model,
+    }
+    atomic_write_json(out / "kfold.json", summary)
+    atomic_write_bytes(out / "kfold.md", markdown_table(summary).encode("utf-8"))
+    return summary
+
+
+def _model_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """``{model: test block}`` of a prediction's metrics.json (main model at the top, others by name)."""
+    blocks = {}
+    if "test" in metrics:
+        blocks[metrics["model"]] = metrics["test"]
+    for name, value in metrics.items():
+        if isinstance(value, Mapping) and "test" in value:
+            blocks[name] = value["test"]
+    return blocks
+
+
+def markdown_table(summary: Mapping[str, Any]) -> str:
+    """Median held-out scores per model (all basins, then each group) as a markdown table."""
+    head = ["model", "basins", "n"] + [s.upper() if s != "pbias" else "PBIAS %" for s in TABLE_SCORES]
+    lines = [f"k-fold ungauged ({summary['k']} folds, seed {summary['seed']}), test period "
+             f"{summary['test_period'][0]} .. {summary['test_period'][1]}: median over held-out basins", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, block in summary["models"].items():
+        rows = [("all", block["n_basins"], block["median"])]
+        rows += [(label, g["n_basins"], g["median"]) for label, g in (block.get("groups") or {}).items()]
+        for label, n, med in rows:
+            cells = [name, label, str(n)] + [_fmt(med.get(s), s) for s in TABLE_SCORES]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any, score: str) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"{value:+.1f}" if score == "pbias" else f"{value:.3f}"
+
+
+def _train_in_process(config_path: Path, run_dir: Path) -> None:
+    from core.hydro import cli
+
+    resume = ["--resume"] if (run_dir / "config.yaml").exists() else []
+    code = cli.main(["train", "--config", str(config_path), "--run-dir", str(run_dir), "--no-progress", *resume])
+    if code != 0:
+        raise RuntimeError(f"training {run_dir} failed (exit code {code}); see {run_dir / 'log.txt'}")
+

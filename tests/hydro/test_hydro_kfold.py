@@ -1,0 +1,69 @@
+"""k-fold ungauged evaluation (core.hydro.kfold, scripts/kfold_ungauged.py) on a tiny setting."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.hydro.kfold import markdown_table, stratified_folds
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from basin_folders import tiny_config, write_basin_folder  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_folds_are_stratified_disjoint_and_reproducible():
+    labels = {f"p{i}": "snow-poor" for i in range(7)} | {f"s{i}": "snowy" for i in range(4)}
+    folds = stratified_folds(labels, 2, seed=0)
+    assert sorted(sum(folds, [])) == sorted(labels)  # every basin held out exactly once
+    assert [len(f) for f in folds] in ([6, 5], [5, 6])
+    for fold in folds:  # each group spread over both folds
+        assert sum(b.startswith("s") for b in fold) == 2
+    assert stratified_folds(labels, 2, seed=0) == folds
+    assert stratified_folds(labels, 2, seed=1) != folds
+    with pytest.raises(ValueError, match="cannot fill"):
+        stratified_folds({"a": "x"}, 2)
+
+
+@pytest.mark.slow
+def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys):
+    """2 folds of 4 basins, 1 epoch: every basin scored once by a model that never saw it."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import kfold_ungauged
+
+    source = write_basin_folder(tmp_path / "basins", ["A001", "A002", "A003", "A004"], snowy={"A003", "A004"})
+    config = tiny_config(source, evaluate={"batch_size": 256, "stride": 10, "group_by": "frac_snow",
+                                           "group_edges": [0.12]})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "kfold"
+    assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
+                                "--epochs", "1"]) == 0
+    summary = json.loads((out / "kfold.json").read_text())
+    folds = summary["folds"]
+    assert sorted(sum(folds, [])) == ["A001", "A002", "A003", "A004"]
+    for i, held_out in enumerate(folds):
+        trained_on = yaml.safe_load((out / f"fold_{i + 1}" / "run" / "config.yaml").read_text())["data"]["basins"]
+        assert not set(trained_on) & set(held_out)  # the held-out basins were never trained on
+        assert {"A003", "A004"} & set(held_out) and {"A001", "A002"} & set(held_out)  # stratified
+        metrics = json.loads((out / f"fold_{i + 1}" / "predicted" / "metrics.json").read_text())
+        assert set(metrics["test"]["per_basin"]) == set(held_out)
+    for name in ("dpl", "lstm"):
+        pooled = summary["per_basin"][name]
+        assert sorted(pooled) == ["A001", "A002", "A003", "A004"]
+        assert math.isfinite(summary["models"][name]["median"]["nse"])
+        assert summary["models"][name]["groups"]["frac_snow >= 0.12"]["n_basins"] == 2
+    assert "static_xaj" not in summary["models"]  # calibrated per basin: nothing to say about a new one
+    table = (out / "kfold.md").read_text()
+    assert "| dpl | all | 4 |" in table and "frac_snow >= 0.12" in table
+    assert table == markdown_table(summary)
+    # a second call reuses the completed fold runs
+    capsys.readouterr()
+    assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
+                                "--epochs", "1"]) == 0
+    assert capsys.readouterr().out.count("already completed, reused") == 2
