@@ -68,6 +68,11 @@ class RainTask(TrainingTask):
         self.valid_set = WindowDataset(data, ends[rank::world], steps)
         self.per_rank_batch = max(1, batch_size // world)
         self.loss_fn, self.alpha = get_loss(str(train["loss"])), float(train["alpha"])
+        # the structure terms (soft CSI, FSS) compare normalised rain with thresholds given in rain units
+        self.loss_terms = {
+            "thresholds": [float(data.normalizer.rain_forward(np.float32(t))) for t in (train.get("loss_thresholds") or ())],
+            "weight": float(train.get("loss_weight", 1.0)),
+        }
         self.channels_last = train.get("channels_last", "auto")
         self._mask: torch.Tensor | None = None
 
@@ -90,7 +95,7 @@ class RainTask(TrainingTask):
         return net(batch[0], clip=False)
 
     def loss(self, out: torch.Tensor, batch) -> torch.Tensor:
-        return self.loss_fn(out, batch[1], self._mask, self.alpha)
+        return self.loss_fn(out, batch[1], self._mask, self.alpha, **self.loss_terms)
 
     def batch_weight(self, batch) -> float:
         return float(len(batch[0]))
@@ -107,7 +112,7 @@ class RainTask(TrainingTask):
             x, y = x.to(device), y.to(device)
             with autocast():
                 pred = model(x, clip=False)
-            total += float(self.loss_fn(pred, y, self._mask, self.alpha)) * len(x)
+            total += float(self.loss_fn(pred, y, self._mask, self.alpha, **self.loss_terms)) * len(x)
             n += len(x)
         total, n = D.all_sum([total, n])
         return {"val_loss": total / n} if n else None
