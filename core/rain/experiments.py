@@ -293,6 +293,7 @@ def build_experiment(
     guide_mm: np.ndarray | None = None,
     augment: str = "none",
     steering: tuple[float, float] | None = None,
+    normalizer: Normalizer | None = None,
 ) -> ExperimentData:
     """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
 
@@ -301,11 +302,14 @@ def build_experiment(
     frame, on the grid of ``stack``); it is cut like the input and normalised like rain.
     ``steering``: ``(level hPa, step seconds)`` for the steering-wind guide, computed here from this
     experiment's own joined grid (:func:`core.rain.guide.steering_wind_guide`) instead of ``guide_mm``.
+    frame, on the grid of ``stack``); it is cut like the input and normalised like rain. ``normalizer``:
+    one fitted elsewhere (the training events of a ``data.events`` run, scoring a held-out event).
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
     grid, r1_slice, glat, glon = join_grid(name, stack, ds, layout)
-    normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
+    if normalizer is None:
+        normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
     guide = None
     if steering is not None:
         from core.rain.guide import steering_wind_guide
