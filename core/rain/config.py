@@ -8,6 +8,7 @@ baseline names come from their registries. ``core.rain.pipeline`` loads configs 
 from __future__ import annotations
 
 from core.rain.baselines import METHODS as BASELINES
+from core.rain.guide import STEERING_WIND
 from core.rain.losses import LOSSES
 from core.training.trainer_keys import AMP_FLAG, trainer_keys
 from core.training.config import (
@@ -17,8 +18,10 @@ from core.training.config import (
 
 SIDES = ("west", "east", "south", "north", "auto")
 EXPERIMENTS = ("exp1", "exp2")  # experiment 1: region 1 alone; experiment 2: with the upstream region 2
-GUIDES = tuple(n for n in BASELINES.names() if n != "persistence")
-"""Baselines that can guide the net (persistence adds nothing the net does not already see)."""
+GUIDES = (*(n for n in BASELINES.names() if n != "persistence"), STEERING_WIND)
+"""Baselines that can guide the net (persistence adds nothing the net does not already see), and the
+steering-wind advection of each experiment's own grid (gridded weather, :mod:`core.rain.guide`)."""
+PROB_MATCHING = ("none", "last_frame", "guide")
 AUGMENTS = ("none", "flips", "dihedral")
 EVENT_ROLES = ("train", "val", "test")
 EVENT_KEYS = ("folder", "start", "end", "role")
@@ -54,6 +57,9 @@ KEYS = [
     *trainer_keys(epochs=20, batch_size=8, grad_accum=1, lr=1e-3, weight_decay=1e-2, patience=5, amp="auto"),
     Key("train.loss", Choice(*LOSSES.names()), LOSSES.names()[0], "training loss"),
     Key("train.alpha", Float(0), 1.0, "weighted-MSE weight of heavy rain"),
+    Key("train.loss_thresholds", Optional(ListOf(Float(0, min_open=True), min_len=1)), None,
+        "rain thresholds of the soft CSI / FSS terms (rain units); null = evaluate.thresholds"),
+    Key("train.loss_weight", Float(0), 1.0, "weight of the soft CSI / FSS term beside the weighted MSE"),
     Key("train.channels_last", AMP_FLAG, "auto", "NHWC memory format: auto, true or false"),
     Key("train.device", Device(), "auto", "auto, cpu or cuda[:N]"),
     Key("evaluate.thresholds", Optional(ListOf(Float(0, min_open=True), min_len=1)), None, "rain thresholds; null = defaults of the source"),
@@ -68,6 +74,11 @@ KEYS = [
     Key("nowcast.steps_members", Int(min=1), 20, "ensemble members of the steps_mean baseline (its mean is scored)"),
     Key("nowcast.guide", Choice("none", *GUIDES), "none",
         "give the net a baseline nowcast as input and learn a correction to it (residual)"),
+    # --- issue 30: sharp forecasts ---
+    Key("nowcast.steering_level", Float(0, min_open=True), 600.0,
+        "pressure level (hPa) of the wind that moves the steering_wind guide"),
+    Key("nowcast.prob_matching", Choice(*PROB_MATCHING), "none",
+        "map the nets' forecasts onto the rain distribution of region 1's last frame or of the guide"),
     Key("nowcast.augment", Choice(*AUGMENTS), "none",
         "random flips of training samples; dihedral (data.events): flips and 90-degree rotations"),
 ]
@@ -106,6 +117,9 @@ def _main_lead_in_leads(config: dict) -> None:
         raise ConfigError(f"expected one of nowcast.leads {leads}, got {main}", "nowcast.main_lead")
 
 
+def _matching_has_guide(config: dict) -> None:
+    if config["nowcast"]["prob_matching"] == "guide" and config["nowcast"]["guide"] == "none":
+        raise ConfigError("prob_matching: guide needs a nowcast.guide (or use last_frame)", "nowcast.prob_matching")
 def _events_complete(config: dict) -> None:
     """With ``data.events``: known keys, a folder each, roles that leave a test event and training."""
     events = config["data"]["events"]
@@ -146,6 +160,7 @@ SCHEMA = Schema("rain", KEYS, checks=[
     _region1_required,
     _thresholds_increasing,
     _main_lead_in_leads,
+    _matching_has_guide,
     _split_periods_complete,
     _events_complete,
     check_periods_disjoint(["split.train", "split.val", "split.test"]),

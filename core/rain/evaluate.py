@@ -38,6 +38,7 @@ from core import metrics as M
 from core.rain.baselines import METHODS as BASELINES
 from core.rain.experiments import EXPERIMENTS, ExperimentData, lead_key, sample_inputs, step_minutes
 from core.rain.model import STRainNet
+from core.rain.probmatch import match_forecasts
 from core.atomic_io import atomic_write_with
 
 DEFAULT_THRESHOLDS_12H = (0.1, 5.0, 15.0, 30.0)  # mm per 12 h
@@ -100,6 +101,17 @@ def truth_and_persistence(data: ExperimentData, ends: np.ndarray, lead: int = 1)
     truth = data.rain_mm[np.asarray(ends) + int(lead)][:, rows, cols].astype(np.float64)
     persistence = data.rain_mm[np.asarray(ends)][:, rows, cols].astype(np.float64)
     return truth, persistence
+
+
+def matching_reference(data: ExperimentData, ends: np.ndarray, reference: str) -> np.ndarray:
+    """Region-1 rain the nets' forecasts are probability-matched to (:mod:`core.rain.probmatch`):
+    the last observed map ``[N, H1, W1]`` (``last_frame``) or the guide ``[N, n_leads, H1, W1]`` (``guide``), mm."""
+    rows, cols = data.r1
+    if reference == "last_frame":
+        return data.rain_mm[np.asarray(ends)][:, rows, cols].astype(np.float64)
+    if data.guide is None:
+        raise ValueError("config nowcast.prob_matching = guide needs a nowcast.guide")
+    return np.asarray(data.normalizer.rain_inverse(data.guide[np.asarray(ends)][:, :, rows, cols]), dtype=np.float64)
 
 
 def score(pred: np.ndarray, obs: np.ndarray, thresholds, fss_scales) -> dict:
@@ -244,6 +256,9 @@ def evaluate_leads(prepared, models: dict, thresholds: list[float], fss_scales, 
     for name, model in models.items():
         forecasts[name] = predict(model, prepared.experiments[name], ends, prepared.steps, device,
                                   autocast_dtype, batch_size)
+        if nc.prob_matching != "none":
+            forecasts[name] = match_forecasts(forecasts[name], matching_reference(prepared.experiments[name], ends,
+                                                                                  nc.prob_matching))
     forecasts.update(prepared.baselines or {})
     systems = [s for s in SYSTEM_ORDER if s in forecasts]
     truth_by_lead, test_leads, comp_leads = {}, {}, {}
@@ -284,7 +299,7 @@ def evaluate_leads(prepared, models: dict, thresholds: list[float], fss_scales, 
         },
         "source": prepared.kind,
         "upstream_side": prepared.layout.side,
-        "nowcast": {"guide": nc.guide, "augment": nc.augment, "n_leads": nc.n_leads},
+        "nowcast": {"guide": nc.guide, "augment": nc.augment, "n_leads": nc.n_leads, "prob_matching": nc.prob_matching},
     }
     if comp_leads:
         metrics["comparison"] = comp_leads.get(main_key, {})

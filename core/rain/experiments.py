@@ -292,6 +292,7 @@ def build_experiment(
     n_leads: int = 1,
     guide_mm: np.ndarray | None = None,
     augment: str = "none",
+    steering: tuple[float, float] | None = None,
     normalizer: Normalizer | None = None,
 ) -> ExperimentData:
     """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
@@ -299,8 +300,10 @@ def build_experiment(
     The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid,
     unless ``normalizer`` is given (a trained run scored on other data keeps the scales it was trained with).
     ``guide_mm``: optional guide nowcast (extrapolation or S-PROG) ``[time, n_leads, lat, lon]`` (mm, issued at each
-    frame, on the grid of ``stack``); it is cut like the input and normalised like rain. ``normalizer``:
-    one fitted elsewhere (the training events of a ``data.events`` run, scoring a held-out event).
+    frame, on the grid of ``stack``); it is cut like the input and normalised like rain.
+    ``steering``: ``(level hPa, step seconds)`` for the steering-wind guide, computed here from this
+    experiment's own joined grid (:func:`core.rain.guide.steering_wind_guide`) instead of ``guide_mm``.
+    ``normalizer``: e.g. the one fitted on the training events of a ``data.events`` run, scoring a held-out event.
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
@@ -308,7 +311,13 @@ def build_experiment(
     if normalizer is None:
         normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
     guide = None
-    if guide_mm is not None:
+    if steering is not None:
+        from core.rain.guide import steering_wind_guide
+
+        level, step_seconds = steering
+        g = steering_wind_guide(grid, channel_names(variables, levels), glat, glon, step_seconds, n_leads, level)
+        guide = np.nan_to_num(normalizer.rain_forward(g), nan=0.0, posinf=0.0, neginf=0.0)
+    elif guide_mm is not None:
         g = join_grid(name, guide_mm, ds, layout)[0]
         guide = np.nan_to_num(normalizer.rain_forward(g), nan=0.0, posinf=0.0, neginf=0.0)
     normed = normalizer.transform_stack(grid)
@@ -538,8 +547,11 @@ class NowcastConfig:
     ``baselines``: systems without training scored beside the experiments. ``guide``: give the
     network a baseline nowcast (``extrapolation`` or ``sprog``) as input and let it learn a
     correction; the untrained network returns the guide and stays the best checkpoint until training
-    improves the validation loss. ``augment``: random
-    flips of training samples. ``steps_members``: ensemble size of the ``steps_mean`` baseline.
+    improves the validation loss; ``steering_wind`` advects each experiment's own last rain map by the
+    wind at ``steering_level`` hPa (:mod:`core.rain.guide`). ``augment``: random flips of training
+    samples. ``prob_matching``: map the nets' forecasts onto the rain distribution of region 1's last
+    observed frame or of the guide (:mod:`core.rain.probmatch`). ``steps_members``: ensemble size of
+    the ``steps_mean`` baseline.
     """
 
     leads: list[int]
@@ -548,6 +560,8 @@ class NowcastConfig:
     guide: str = "none"
     augment: str = "none"
     steps_members: int = 20  # ensemble size of the steps_mean baseline
+    steering_level: float = 600.0
+    prob_matching: str = "none"
 
     @property
     def n_leads(self) -> int:
@@ -564,7 +578,8 @@ class NowcastConfig:
         if "persistence" not in base:
             base.insert(0, "persistence")  # the reference every table is read against
         return cls(leads=leads, main_lead=int(main), baselines=list(dict.fromkeys(base)), guide=cfg["guide"],
-                   augment=cfg["augment"], steps_members=int(cfg["steps_members"]))
+                   augment=cfg["augment"], steps_members=int(cfg["steps_members"]),
+                   steering_level=float(cfg["steering_level"]), prob_matching=cfg["prob_matching"])
 
 
 def step_minutes(times) -> float:

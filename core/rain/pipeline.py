@@ -51,7 +51,9 @@ from core.rain.experiments import (
     lead_sample_ends,
     plan_regions,
     split_samples,
+    step_minutes,
 )
+from core.rain.guide import STEERING_WIND
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
 from core.rain.train import load_best_model, train_crops, train_experiment
 from core.runs.folder import RunDir
@@ -195,9 +197,12 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     ds = ds.isel(lat=rows, lon=cols)
     check_memory(ds, len(variables) * len(levels) + 1, len(cfg["experiments"]), str(cfg["data"].get("source")))
     stack = stack_channels(ds, variables, levels)
+    steering = None
+    if nowcast.guide == STEERING_WIND:
+        steering = (nowcast.steering_level, 60.0 * step_minutes(times.values))
     experiments = {
         name: build_experiment(name, stack, ds, layout, fit, variables, levels,
-                               n_leads=nowcast.n_leads, guide_mm=guide, augment=nowcast.augment)
+                               n_leads=nowcast.n_leads, guide_mm=guide, augment=nowcast.augment, steering=steering)
         for name in cfg["experiments"]
     }
     units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
@@ -282,7 +287,7 @@ def nowcast_baselines(ds: xr.Dataset, split: Split, steps: int, nowcast: Nowcast
     # STEPS scales its motion perturbations by the cell size and frame step; the ensemble size is the config's
     options = {**grid_options(ds["lat"].values, ds["lon"].values, ds["time"].values), "members": nowcast.steps_members}
     test = nowcast_stack(rain, split.test, steps, k, nowcast.baselines, options)
-    if nowcast.guide != "none":
+    if nowcast.guide not in ("none", STEERING_WIND):  # the steering-wind guide is built per experiment
         issue = np.unique(np.concatenate([split.train, split.val]))
         fields = np.zeros((0, k) + rain.shape[1:], dtype=np.float32)
         if len(issue):
@@ -309,6 +314,17 @@ def model_config(cfg: dict, prepared: Prepared) -> dict:
     return {**cfg["model"], "leads": nc.n_leads, "residual": nc.guide != "none"}
 
 
+def run_thresholds(cfg: dict, prepared: Prepared) -> list[float]:
+    """The scored rain thresholds: ``evaluate.thresholds``, or the defaults of the source kind."""
+    return list(cfg["evaluate"]["thresholds"] or (
+        E.DEFAULT_THRESHOLDS_RADAR if prepared.kind == "radar" else E.DEFAULT_THRESHOLDS_12H))
+
+
+def train_section(cfg: dict, prepared: Prepared) -> dict:
+    """The ``train`` section with ``loss_thresholds`` filled in (null: the scored thresholds)."""
+    return {**cfg["train"], "loss_thresholds": list(cfg["train"].get("loss_thresholds") or run_thresholds(cfg, prepared))}
+
+
 def train_all(
     cfg: dict,
     prepared: Prepared,
@@ -330,12 +346,14 @@ def train_all(
 
         if prepared.training is not None:  # data.events: crops of the train/val events
             result = train_crops(prepared.training.train[name], prepared.training.val[name],
-                                 prepared.experiments[name], model_config(cfg, prepared), cfg["train"], device,
+                                 prepared.experiments[name], model_config(cfg, prepared), train_section(cfg, prepared),
+                                 device,
                                  augment=prepared.nowcast.augment, seed=int(cfg.get("seed", 0)), run=run,
                                  resume=resume, progress=report, progress_bar=progress_bar)
         else:
             result = train_experiment(prepared.experiments[name], prepared.split, prepared.steps,
-                                      model_config(cfg, prepared), cfg["train"], device, seed=int(cfg.get("seed", 0)),
+                                      model_config(cfg, prepared), train_section(cfg, prepared), device,
+                                      seed=int(cfg.get("seed", 0)),
                                       run=run, resume=resume, progress=report, progress_bar=progress_bar)
         summaries[name] = result.summary()
     return summaries
@@ -348,9 +366,7 @@ def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.devic
     (:func:`core.rain.evaluate.evaluate_leads`).
     """
     ev = cfg["evaluate"]
-    thresholds = ev["thresholds"] or list(
-        E.DEFAULT_THRESHOLDS_RADAR if prepared.kind == "radar" else E.DEFAULT_THRESHOLDS_12H
-    )
+    thresholds = run_thresholds(cfg, prepared)
     autocast_on, autocast_dtype, _ = amp_settings(device, cfg["train"]["amp"])
     models = {name: load_best_model(run, name, device)[0] for name in cfg["experiments"]}
     metrics = E.evaluate_leads(

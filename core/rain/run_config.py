@@ -96,7 +96,7 @@ def rain_config_from_form(
 
     ``experiments``: ``both`` or one experiment name. ``periods``: ``{train, val, test}`` date pairs
     (the example config's dated split, demo source only). For a file of the user's, the example
-    config's dates, coarsening and demo arguments (which describe the generated world) are dropped,
+    config's dates, coarsening, demo arguments and nowcast guide (which describe the generated world) are dropped,
     so the core defaults apply (split by fractions of the file's time span).
 
     Returns the raw config to hand to a worker (the worker completes it the same way); raises
@@ -107,6 +107,8 @@ def rain_config_from_form(
     if source != "demo":
         config["data"] = {"source": source}
         config["split"] = {}
+        # the steering-wind guide reads the demo world's 600 hPa wind, which a user's file may not hold
+        config.pop("nowcast", None)
     if periods:
         config["split"] = {k: _period(v) for k, v in periods.items()}
     config["regions"] = {"region1": dict(region1), "upstream_side": upstream_side}

@@ -53,6 +53,15 @@ def load_best_model(run: RunDir, experiment: str, device: torch.device) -> tuple
     return model.to(device).eval(), ckpt
 
 
+def loss_terms(data: ExperimentData, train: Mapping[str, Any]) -> dict[str, Any]:
+    """The structure-loss arguments (soft CSI, FSS): ``train.loss_thresholds`` mapped from rain units into
+    the normalised rain the net predicts, and ``train.loss_weight``."""
+    return {
+        "thresholds": [float(data.normalizer.rain_forward(np.float32(t))) for t in (train.get("loss_thresholds") or ())],
+        "weight": float(train.get("loss_weight", 1.0)),
+    }
+
+
 class RainTask(TrainingTask):
     """One experiment: samples issued at ``split.train`` frames, validated on ``split.val`` (else train)."""
 
@@ -69,6 +78,7 @@ class RainTask(TrainingTask):
         self.valid_set = WindowDataset(data, ends[rank::world], steps)
         self.per_rank_batch = max(1, batch_size // world)
         self.loss_fn, self.alpha = get_loss(str(train["loss"])), float(train["alpha"])
+        self.loss_terms = loss_terms(data, train)
         self.channels_last = train.get("channels_last", "auto")
         self._mask: torch.Tensor | None = None
 
@@ -91,7 +101,7 @@ class RainTask(TrainingTask):
         return net(batch[0], clip=False)
 
     def loss(self, out: torch.Tensor, batch) -> torch.Tensor:
-        return self.loss_fn(out, batch[1], self._mask, self.alpha)
+        return self.loss_fn(out, batch[1], self._mask, self.alpha, **self.loss_terms)
 
     def batch_weight(self, batch) -> float:
         return float(len(batch[0]))
@@ -108,7 +118,7 @@ class RainTask(TrainingTask):
             x, y = x.to(device), y.to(device)
             with autocast():
                 pred = model(x, clip=False)
-            total += float(self.loss_fn(pred, y, self._mask, self.alpha)) * len(x)
+            total += float(self.loss_fn(pred, y, self._mask, self.alpha, **self.loss_terms)) * len(x)
             n += len(x)
         total, n = D.all_sum([total, n])
         return {"val_loss": total / n} if n else None
@@ -164,6 +174,7 @@ class CropTask(RainTask):
         self.n_train = len(train_set)
         self.per_rank_batch = max(1, batch_size // D.world_size())
         self.loss_fn, self.alpha = get_loss(str(train["loss"])), float(train["alpha"])
+        self.loss_terms = loss_terms(meta, train)
         self.channels_last = train.get("channels_last", "auto")
         self.augment = augment
         self._mask = None
@@ -180,7 +191,7 @@ class CropTask(RainTask):
         return x.to(device, non_blocking=True), y.to(device, non_blocking=True), mask.to(device)
 
     def loss(self, out: torch.Tensor, batch) -> torch.Tensor:
-        return self.loss_fn(out, batch[1], batch[2], self.alpha)
+        return self.loss_fn(out, batch[1], batch[2], self.alpha, **self.loss_terms)
 
     @torch.no_grad()
     def validate(self, model: nn.Module, autocast: Callable) -> dict | None:
@@ -193,7 +204,7 @@ class CropTask(RainTask):
             x, y, mask = x.to(device), y.to(device), mask.to(device)
             with autocast():
                 pred = model(x, clip=False)
-            total += float(self.loss_fn(pred, y, mask, self.alpha)) * len(x)
+            total += float(self.loss_fn(pred, y, mask, self.alpha, **self.loss_terms)) * len(x)
             n += len(x)
         total, n = D.all_sum([total, n])
         return {"val_loss": total / n} if n else None

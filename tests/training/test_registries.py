@@ -34,7 +34,7 @@ def test_registry_lists_valid_names_in_registration_order():
     ("core.hydro.models:get_model", "hydro model", ["dpl", "static_xaj", "lstm"]),
     ("core.training.optimizers:get_optimizer", "optimizer", ["adamw", "adadelta"]),
     ("core.hydro.losses:get_loss", "loss", ["nse", "nse_kge", "nse_volume", "rmse", "mse"]),
-    ("core.rain.losses:get_loss", "loss", ["weighted_mse", "log_cosh"]),
+    ("core.rain.losses:get_loss", "loss", ["weighted_mse", "log_cosh", "weighted_mae", "mse_soft_csi", "mse_fss"]),
     ("core.rain.baselines:get_method", "rain baseline", ["persistence", "extrapolation", "sprog", "anvil", "steps_mean"]),
     ("core.data.sources:get_source_kind", "basin data source kind", ["demo", "camels_us", "basin_table", "basin_file"]),
 ])
