@@ -1,4 +1,4 @@
-"""Command line: ``python -m core hydro ...`` and ``python -m core rain ...``.
+"""Command line: ``python -m core hydro ...``, ``python -m core rain ...`` and ``python -m core report ...``.
 
 The subcommands live with their models (``core.hydro.cli``, ``core.rain.cli``); this module only
 dispatches, so ``python -m core hydro`` never imports the rain side and vice versa.
@@ -10,12 +10,14 @@ import faulthandler
 import importlib
 import sys
 
-COMMANDS = {"hydro": "core.hydro.cli", "rain": "core.rain.cli"}
+COMMANDS = {"hydro": "core.hydro.cli", "rain": "core.rain.cli", "report": "core.report.cli"}
 
 USAGE = """usage: python -m core {hydro,rain} {train,evaluate} [options]
+       python -m core report --run-dir RUN --out FILE.html
 
   hydro   differentiable Xinanjiang (dXAJ) and its baselines
   rain    ST-RainNet experiments 1 and 2
+  report  one run's figures, scores and settings in one HTML file that opens offline
 
 Run 'python -m core hydro --help' or 'python -m core rain --help' for the options."""
 

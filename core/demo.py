@@ -10,11 +10,17 @@ about 0.7 here) instead of a flat line. The rain run is ``configs/rain_quick.yam
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 from core.hydro.run_config import QUICK as HYDRO_QUICK  # noqa: F401  (the quick preset, kept under its old name)
+from core.runs.catalog import list_runs
+from core.runs.folder import RunDir
 
 DEMO_ORDER = ("hydro", "rain")
+DEMO_RUN_NAME = "demo"
+"""The name the demo gives its runs: folders ``<kind>-<UTC stamp>-demo`` (``-<i>`` when two share a second)."""
 HYDRO_PRESET = "quick"
 RAIN_PRESET = "standard"
 
@@ -43,3 +49,19 @@ def demo_config(kind: str) -> dict[str, Any]:
     if kind == "rain":
         return rain_demo_config()
     raise ValueError(f"demo_config: unknown kind {kind!r}; use one of {DEMO_ORDER}")
+
+
+def is_demo_run(run: RunDir, kind: str) -> bool:
+    """Whether ``run`` is a demo run of ``kind`` (by its folder name, as ``core.runs.folder.new_run_dir`` makes it)."""
+    return re.fullmatch(rf"{re.escape(kind)}-\d{{8}}-\d{{6}}-{DEMO_RUN_NAME}(-\d+)?", run.name) is not None
+
+
+def latest_demo_runs(root: str | os.PathLike | None = None) -> dict[str, RunDir]:
+    """``{kind: newest demo run of kind}`` under ``root``: what Home shows when it has no demo of its own
+    in the session (a new tab, a restarted server), read from the run folders on disk."""
+    found: dict[str, RunDir] = {}
+    for run in list_runs(root, settle=False):  # newest first
+        for kind in DEMO_ORDER:
+            if kind not in found and is_demo_run(run, kind):
+                found[kind] = run
+    return found

@@ -6,13 +6,10 @@ the shared sidebar. This page stays light: no torch import, so a new user sees i
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from core.runs.catalog import list_runs
-from core.runs.folder import run_kind
 from ui.demo import demo_panel
-from ui.frame import runs_root, show_error, status_message
+from ui.frame import runs_root, show_error
 from ui.sidebar import device_summary, setup_page
 
 setup_page("Home", ":material/water_drop:")
@@ -28,7 +25,7 @@ st.markdown(
 st.subheader("Demo")
 st.markdown("One click trains the quick **dXAJ** run on the embedded Fulda catchment (with a static-XAJ and an "
             "LSTM baseline) and then the quick **rain experiments 1 and 2**, in the background, and shows their "
-            "results here: about a minute each on 2 CPU cores.")
+            "results here: about a minute each on 2 CPU cores. The latest runs follow, with their state.")
 demo_panel()
 
 left, right = st.columns(2)
@@ -51,23 +48,3 @@ with right:
     except Exception as exc:  # a broken data folder must not take the home page down
         show_error(exc, "Listing data sources failed")
     st.markdown(f"Runs folder: `{runs_root()}`")
-
-st.subheader("Latest runs")
-runs = list_runs(runs_root())[:8]
-if not runs:
-    st.info("No runs yet. Press **Run the demo** above, or start with **Train dXAJ**.")
-else:
-    rows = []
-    for run in runs:
-        status = run.read_status()
-        seconds = run.duration_seconds()
-        rows.append({"run": run.name, "kind": run_kind(run),
-                     "state": status.get("state", "?"), "progress": float(status.get("progress") or 0.0),
-                     "duration (s)": round(seconds) if seconds is not None else None,
-                     "message": status_message(status)})
-    st.dataframe(pd.DataFrame(rows), hide_index=True,
-                 column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})
-    for run in runs:
-        problems = run.damage()
-        if problems:  # one message per damaged run; the other runs are listed as usual
-            st.warning(f"Run {run.name}: {problems[0]}. Inspect or delete it on **Runs**.", icon="⚠️")

@@ -81,14 +81,14 @@ else:
 
 st.subheader("Upload a basin table")
 st.markdown(
-    "A `.csv` with a date column and `prcp` and `q_obs` (and `pet` or temperatures), or a basin `.nc` "
+    "A `.csv` (or gzip-compressed `.csv.gz`) with a date column and `prcp` and `q_obs` (and `pet` or temperatures), or a basin `.nc` "
     "file. It is validated fully before use; valid files become a data source in the sidebar. Files "
     "chosen together are one upload: a `basins.csv` among them describes their basins, and no other upload."
 )
 show_flash()
 # a new key after each saved upload empties the uploader, so the next files are a new upload, not
 # added to the last one
-uploads = st.file_uploader("Basin files", type=["csv", "nc"], accept_multiple_files=True,
+uploads = st.file_uploader("Basin files", type=["csv", "gz", "nc"], accept_multiple_files=True,
                            key=f"basin_upload_{st.session_state.get('_basin_upload_round', 0)}")
 upload_ids = tuple(f.file_id for f in uploads or ())
 if upload_ids and st.session_state.get("_basin_upload_done") != upload_ids:

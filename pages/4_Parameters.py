@@ -13,6 +13,7 @@ from core.hydro.params import PARAM_SPECS
 from core.hydro.sandbox import SandboxForcing, run_sandbox, sandbox_forcing
 from core.viz.hydrographs import hydrograph
 from core.viz.parameters import parameter_distributions, parameter_trajectories
+from core.viz.snow import snow_hydrograph
 from ui.data import MODEL_LABELS, basin_dataset, basin_ids, hydro_predictions, readable_runs
 from ui.frame import DATA_SOURCE_KEY, kept, remember, remembered, show_error
 from ui.ranges import active_ranges
@@ -55,6 +56,15 @@ else:
                         key="param_trajectories")
     st.plotly_chart(parameter_distributions(ds["params"].values, list(ds["param"].values), ds["param_lower"].values,
                                             ds["param_upper"].values, basins), key="param_distributions")
+    if "snow_pack" in ds:  # the run used the snow routine (model_args.snow)
+        st.subheader("Snow pack and melt")
+        snow_basin = st.selectbox("Basin", basins, key="snow_basin_pick")
+        one = ds.sel(basin=snow_basin)
+        model = str(ds.attrs.get("model", "dpl"))
+        st.plotly_chart(snow_hydrograph(one["time"].values, one["q_obs"].values, one["q_sim"].values,
+                                        one["snow_pack"].values, one["snow_melt"].values,
+                                        model_label=MODEL_LABELS.get(model, model),
+                                        title=f"{snow_basin}: streamflow, snow pack and melt"), key="snow_hydrograph")
 
 st.subheader("Sandbox: feel each parameter")
 st.markdown("Move a slider and XAJ reruns at once for the basin (fused XAJ kernel, one year of warm-up). "

@@ -7,7 +7,8 @@ import streamlit as st
 
 from core.runs.catalog import delete_run, list_runs
 from core.runs.config_diff import config_differences, public_config_text
-from ui.frame import runs_root, show_error, status_message
+from core.runs.state import run_state
+from ui.frame import runs_root, show_error
 from ui.run_tables import compare_frame, metrics_frame, runs_frame
 from ui.sidebar import setup_page
 
@@ -30,7 +31,8 @@ for problem in run.damage():
                "delete the run if it cannot be repaired.", icon="⚠️")
 c1, c2 = st.columns(2)
 with c1:
-    st.markdown(f"**State:** {status.get('state', '?')} — {status_message(status)}")
+    shown = run_state(run)  # the reader of the table above and of Home
+    st.markdown(f"**State:** {shown.state} — {shown.message}")
     st.markdown("**Config**")
     config = run.safe_config()  # {} when damaged: then the raw text, as it is on disk
     st.code(public_config_text(config) if config else run.config_text() or "(none yet)",
@@ -46,6 +48,20 @@ with c2:
     if run.predictions_path.is_file():
         st.download_button("Export predictions (NetCDF)", run.predictions_path.read_bytes(),
                            file_name=f"{run.name}_predictions.nc", mime="application/x-netcdf", key="export_nc")
+    if st.button("Make the run report (HTML)", key="make_report",
+                 help="One file with this run's interactive figures, scores, config, data period and machine; "
+                      "it opens offline in any browser, no server needed."):
+        from core.report import report_html
+
+        try:
+            # one report kept (a few MB: plotly.js is inside), for the run it was made of
+            st.session_state["_run_report"] = (run.name, report_html(run).encode("utf-8"))
+        except OSError as exc:
+            show_error(exc, f"Writing the report of {run.name}")
+    made = st.session_state.get("_run_report")
+    if made and made[0] == run.name:
+        st.download_button("Download the run report (HTML)", made[1],
+                           file_name=f"{run.name}_report.html", mime="text/html", key="export_report")
     if status.get("state") == "failed":
         st.code(status.get("log_tail") or run.tail_log(15), language="text")
     if status.get("state") in ("pending", "running"):

@@ -188,4 +188,4 @@ def readable_runs(kind: str) -> tuple[list[RunDir], list[str]]:
     return good, damaged
 
 
-MODEL_LABELS = {"dpl": "dXAJ (dPL)", "static_xaj": "XAJ, static parameters", "lstm": "LSTM"}
+from core.viz.palette import MODEL_LABELS  # noqa: E402,F401  (one naming for the pages and the run report)

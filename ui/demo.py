@@ -1,20 +1,30 @@
-"""The Home page's one-click demo: queue the quick hydro and rain runs, start each when the device is
-free (from the sidebar's job fragment, so the queue moves on whatever page is open), show results.
+"""The Home page's one-click demo and its runs table: queue the quick hydro and rain runs, start each
+when the device is free (from the sidebar's job fragment, so the queue moves on whatever page is
+open), show their state and results, and the latest runs.
 
 The queue lives in ``st.session_state["demo"]``: ``{"queue": [kinds still to start], "runs": {kind: path}}``.
+The results are read from the demo's run folders: without a demo in the session (a new tab, after a
+restart) Home shows the newest demo runs on disk (:func:`core.demo.latest_demo_runs`).
+
+The demo's lines and the "Latest runs" table are drawn in one fragment from one reading per poll
+(:func:`core.runs.state.run_state`), so they cannot disagree.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from core.demo import DEMO_ORDER, demo_config
+from core.demo import DEMO_ORDER, DEMO_RUN_NAME, demo_config, latest_demo_runs
 from core.runs import jobs
 from core.runs.folder import FINAL_STATES, RunDir
+from core.runs.state import RunState, latest_run_states, run_state
 from core.rain.predictions import rain_fields
 from ui.frame import runs_root, show_error, status_message
 
+LATEST_RUNS = 8
+"""Rows of Home's "Latest runs" table."""
 DEMO_KEY = "demo"
 POLL_SECONDS = 2.0
 
@@ -35,7 +45,7 @@ def advance_demo() -> bool:
         return False
     kind = demo["queue"][0]
     try:
-        run = jobs.start_job(kind, demo_config(kind), runs_root(), name="demo")
+        run = jobs.start_job(kind, demo_config(kind), runs_root(), name=DEMO_RUN_NAME)
     except jobs.JobError:
         return False  # another start won the device a moment ago; the next poll tries again
     demo["queue"].pop(0)
@@ -54,41 +64,74 @@ def demo_pending() -> bool:
 
 
 def demo_panel() -> None:
-    """Button, progress of both runs, then their results (polls only while the demo runs)."""
+    """Button, then one fragment with the demo's state and results and the latest runs (polling only
+    while a demo run or a listed run is pending or running)."""
     pending = demo_pending()
     st.button("▶ Run the demo", type="primary", on_click=start_demo, disabled=pending, key="demo_start",
               help="Trains the quick dXAJ run (embedded Fulda basin, with static-XAJ and LSTM baselines) and "
                    "then the quick rain experiments 1 and 2 in the background, about a minute each on 2 CPU "
                    "cores, and shows their results here.")
-    if DEMO_KEY in st.session_state:
-        st.fragment(run_every=POLL_SECONDS if pending else None)(_demo_body)(pending)
+    live = pending or any(state.live for state in latest_run_states(runs_root(), LATEST_RUNS))
+    st.fragment(run_every=POLL_SECONDS if live else None)(_live_body)(live)
 
 
-def _demo_body(was_pending: bool) -> None:
-    demo = st.session_state[DEMO_KEY]
+def _demo_runs() -> dict[str, RunDir]:
+    """The session's demo runs, else the newest demo runs on disk."""
+    demo = st.session_state.get(DEMO_KEY)
+    if demo and demo["runs"]:
+        return {kind: RunDir(path) for kind, path in demo["runs"].items()}
+    return latest_demo_runs(runs_root())
+
+
+def _live_body(was_live: bool) -> None:
     advance_demo()
-    for kind, label in (("hydro", "dXAJ (streamflow)"), ("rain", "ST-RainNet (rain)")):
-        path = demo["runs"].get(kind)
-        if path is None:
-            st.caption(f"{label}: waiting for the device")
-            continue
-        status = jobs.poll_job(RunDir(path))
-        st.progress(min(max(float(status.get("progress") or 0.0), 0.0), 1.0),
-                    text=f"{label}, run `{RunDir(path).name}`: {status.get('state')} - {status_message(status)}")
-    if was_pending and not demo_pending():
+    # one reading of every run for this poll: the demo's lines and the table below show the same states
+    latest = latest_run_states(runs_root(), LATEST_RUNS)
+    states = {state.name: state for state in latest}
+    runs = _demo_runs()
+    demo = st.session_state.get(DEMO_KEY)
+    if demo or runs:
+        for kind, label in (("hydro", "dXAJ (streamflow)"), ("rain", "ST-RainNet (rain)")):
+            run = runs.get(kind)
+            if run is None:
+                if demo and kind in demo["queue"]:
+                    st.caption(f"{label}: waiting for the device")
+                continue
+            state = states.get(run.name) or run_state(run)
+            st.progress(state.progress, text=f"{label}, run `{run.name}`: {state.state} - {state.message}")
+        if not demo_pending() and all(_state(run, states).state in FINAL_STATES for run in runs.values()):
+            _results(runs)
+    _latest_table(latest)
+    if was_live and not (demo_pending() or any(state.live for state in latest)):
         st.rerun()  # the whole page once, to show the results with polling off
-    if not demo_pending():
-        _results(demo)
 
 
-def _results(demo: dict) -> None:
+def _state(run: RunDir, states: dict[str, RunState]) -> RunState:
+    return states.get(run.name) or run_state(run)
+
+
+def _latest_table(latest: list[RunState]) -> None:
+    st.subheader("Latest runs")
+    if not latest:
+        st.info("No runs yet. Press **Run the demo** above, or start with **Train dXAJ**.")
+        return
+    # a plain table: its cells are text a reader (and a browser test) sees at once
+    rows = [{**state.row(), "progress": f"{state.progress:.0%}"} for state in latest]
+    st.table(pd.DataFrame(rows).drop(columns=["started"]).set_index("run"))
+    for state in latest:
+        problems = RunDir(state.path).damage()
+        if problems:  # one message per damaged run; the other runs are listed as usual
+            st.warning(f"Run {state.name}: {problems[0]}. Inspect or delete it on **Runs**.", icon="⚠️")
+
+
+def _results(runs: dict[str, RunDir]) -> None:
+    """The demo's hydrograph and rain maps, read from its run folders."""
     from core.viz.hydrographs import hydrograph
     from core.viz.maps import rain_maps
     from ui.data import MODEL_LABELS, hydro_predictions, predictions
 
     left, right = st.columns(2)
-    hydro = RunDir(demo["runs"]["hydro"]) if "hydro" in demo["runs"] else None
-    rain = RunDir(demo["runs"]["rain"]) if "rain" in demo["runs"] else None
+    hydro, rain = runs.get("hydro"), runs.get("rain")
     with left:
         if hydro is not None and hydro.predictions_path.exists():
             try:

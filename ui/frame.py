@@ -82,12 +82,10 @@ def remembered(key: str, default, in_form: bool = False) -> dict:
 
 
 def status_message(status: dict) -> str:
-    """The message of a run's status for people: a cancelled run says so instead of the signal that
-    stopped it ("received signal 15")."""
-    state = status.get("state", "")
-    if state == "cancelled":
-        return "Cancelled by user"
-    return str(status.get("message") or state or "")
+    """:func:`core.runs.state.status_message`: one wording of a run's state everywhere."""
+    from core.runs.state import status_message as worded
+
+    return worded(status)
 
 
 def flash(message: str) -> None:

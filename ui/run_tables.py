@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.runs.folder import RunDir, run_kind
-from ui.frame import status_message
+from core.runs.state import run_state
 
 
 def _mapping(value: object) -> dict:
@@ -13,16 +13,12 @@ def _mapping(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+COLUMNS = ["run", "kind", "state", "progress", "duration (s)", "started", "message"]
+
+
 def runs_frame(runs: list[RunDir]) -> pd.DataFrame:
-    rows = []
-    for run in runs:
-        status = run.read_status()  # a damaged status.json reads as state "damaged" with the reason
-        seconds = run.duration_seconds()
-        rows.append({"run": run.name, "kind": run_kind(run), "state": status.get("state", "?"),
-                     "progress": float(status.get("progress") or 0.0),
-                     "duration (s)": round(seconds) if seconds is not None else None,
-                     "started": status.get("started"), "message": status_message(status)})
-    return pd.DataFrame(rows, columns=["run", "kind", "state", "progress", "duration (s)", "started", "message"])
+    """One row per run, read by :func:`core.runs.state.run_state` (the reader Home uses too)."""
+    return pd.DataFrame([run_state(run).row() for run in runs], columns=COLUMNS)
 
 
 def metrics_frame(run: RunDir) -> pd.DataFrame:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.runs.jobs import active_job, poll_job
+from core.runs.jobs import active_job
+from core.runs.state import run_state
 from ui.data import source_options
 from ui.demo import advance_demo, demo_pending
-from ui.frame import DATA_SOURCE_KEY, keep, persistent_widget, runs_root, status_message, widget_key
+from ui.frame import DATA_SOURCE_KEY, keep, persistent_widget, runs_root, widget_key
 
 
 @st.cache_resource(show_spinner=False)
@@ -65,10 +66,8 @@ def _job_badge_body(was_active: bool) -> None:
         if was_active:
             st.rerun()  # the job ended: redraw the page once (its results), polling off
         return
-    status = poll_job(run)  # also notices a dead worker and reaps it
-    kind = status.get("kind") or run.name.split("-")[0]
-    st.markdown(f"**Job {status.get('state', 'pending')}:** `{run.name}` ({kind})")
-    progress = min(max(float(status.get("progress") or 0.0), 0.0), 1.0)
-    st.progress(progress, text=status_message(status))
+    state = run_state(run)  # polls the worker (a dead one is noticed and reaped); Home and Runs read the same
+    st.markdown(f"**Job {state.state}:** `{run.name}` ({state.kind})")
+    st.progress(state.progress, text=state.message)
     if not was_active:
         st.rerun()  # started elsewhere since this page was drawn: turn polling on

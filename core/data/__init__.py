@@ -9,12 +9,13 @@ in their own modules of this package and are imported from there.
 
 from .basin_table import validate_upload
 from .loader import load_basins
-from .errors import DataError
+from .errors import DataError, DataWarning
 from .sources import DataSource, available_sources, list_basins
 from .splits import Normalizer, split_periods
 
 __all__ = [
     "DataError",
+    "DataWarning",
     "DataSource",
     "Normalizer",
     "available_sources",

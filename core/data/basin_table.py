@@ -38,7 +38,7 @@ from . import validation
 from .basins import BasinRecord, assemble, select_ids, step_label
 from .errors import DataError
 
-SERIES_SUFFIXES = (".csv", ".nc")
+SERIES_SUFFIXES = (".csv", ".csv.gz", ".nc")
 ATTRIBUTES_FILE = "basins.csv"
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 
@@ -84,20 +84,39 @@ _CFS_TO_M3S = 0.0283168
 # ----------------------------------------------------------------------------------------------
 # public readers
 
+def series_suffix(name: str | os.PathLike) -> str:
+    """The file type of a basin series file, lower-case: ``.csv``, ``.csv.gz`` (a gzip-compressed CSV,
+    as CAMELS-US regional tables are shipped), ``.nc``, or whatever else its name ends with."""
+    lowered = Path(name).name.lower()
+    return ".csv.gz" if lowered.endswith(".csv.gz") else Path(lowered).suffix
+
+
+def series_stem(name: str | os.PathLike) -> str:
+    """The basin id a series file's name gives: its name without ``.csv``, ``.csv.gz`` or ``.nc``."""
+    base = Path(name).name
+    return base[: -len(series_suffix(base))] if series_suffix(base) else base
+
+
+def is_csv_series(name: str | os.PathLike) -> bool:
+    """Whether a series file is a (possibly gzip-compressed) CSV table."""
+    return series_suffix(name) in (".csv", ".csv.gz")
+
+
 def list_table_basins(folder: str | os.PathLike) -> dict[str, Path]:
     """Basin id -> series file for a basin-table folder (``basins.csv`` is not a basin)."""
     folder = Path(folder)
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in SERIES_SUFFIXES or path.name.lower() == ATTRIBUTES_FILE:
+        if series_suffix(path) not in SERIES_SUFFIXES or path.name.lower() == ATTRIBUTES_FILE:
             continue
+        stem = series_stem(path)
         if path.is_dir():
             # a folder named like a basin file would be read as one and fail deep inside pandas
             raise DataError(f"{path.name} in the basin folder is a folder, not a basin file: rename or move it",
-                            file=path, basin=path.stem)
-        if path.stem in found:
-            raise DataError(f"basin {path.stem!r} has two series files ({found[path.stem].name}, {path.name})", file=path, basin=path.stem)
-        found[path.stem] = path
+                            file=path, basin=stem)
+        if stem in found:
+            raise DataError(f"basin {stem!r} has two series files ({found[stem].name}, {path.name})", file=path, basin=stem)
+        found[stem] = path
     return found
 
 
@@ -105,7 +124,7 @@ def list_file_basins(path: str | os.PathLike) -> list[str]:
     """Basin ids of one basin file: its name without extension, or the ids it holds itself (a long
     CSV with a ``basin`` column, a NetCDF with a ``basin`` dimension); only those columns are read."""
     path = Path(path)
-    if path.suffix.lower() == ".nc":
+    if series_suffix(path) == ".nc":
         try:
             with xr.open_dataset(path) as handle:
                 if "basin" not in handle.dims:
@@ -115,7 +134,7 @@ def list_file_basins(path: str | os.PathLike) -> list[str]:
             raise DataError(f"cannot open as NetCDF ({exc})", file=path) from exc
     columns = [c for c in csv_header(path) if COLUMN_ALIASES.get(c.lower()) == "basin"]
     if not columns:
-        return [path.stem]
+        return [series_stem(path)]
     if len(columns) > 1:
         raise DataError(f"columns {columns[0]!r} and {columns[1]!r} both give variable 'basin'", file=path, variable="basin")
     encoding, separator, _ = csv_format(_head_bytes(path), str(path))
@@ -137,7 +156,7 @@ def _folder_ids(files: dict[str, Path]) -> dict[str, Path]:
     # make listing a folder of hundreds of basins slow, while a CSV header is read in microseconds
     out: dict[str, Path] = {}
     for stem, path in files.items():
-        for basin in list_file_basins(path) if path.suffix.lower() == ".csv" else [stem]:
+        for basin in list_file_basins(path) if is_csv_series(path) else [stem]:
             if basin in out:
                 raise DataError(f"basin {basin!r} is in two series files ({out[basin].name}, {path.name})",
                                 file=path, basin=basin)
@@ -152,14 +171,14 @@ def load_table_folder_records(
     folder = Path(folder)
     files = list_table_basins(folder)
     if not files:
-        raise DataError(f"no basin series (*.csv, *.nc) in folder {folder}", file=folder)
+        raise DataError(f"no basin series (*.csv, *.csv.gz, *.nc) in folder {folder}", file=folder)
     files = _folder_ids(files)
     ids = select_ids(files, basins, str(folder))
     attributes = read_attributes(folder / ATTRIBUTES_FILE) if (folder / ATTRIBUTES_FILE).is_file() else {}
     by_id: dict[str, BasinRecord] = {}
     # a long-format file holds several of the chosen basins: read it once
     for path in dict.fromkeys(files[basin] for basin in ids):
-        for rec in _read_series_file(path, default_basin=path.stem, statics={}, attributes=attributes):
+        for rec in _read_series_file(path, default_basin=series_stem(path), statics={}, attributes=attributes):
             # a bad latitude or area is then reported in basins.csv, where it was written
             rec.files.update({key: str(folder / ATTRIBUTES_FILE) for key in attributes.get(rec.basin, {})
                               if key not in rec.files})
@@ -175,7 +194,8 @@ def load_table_file_records(
     path = Path(path)
     sidecar = path.parent / ATTRIBUTES_FILE
     attributes = read_attributes(sidecar) if sidecar.is_file() and sidecar != path else {}
-    records = _read_series_file(path, default_basin=path.stem, statics=attributes.get(path.stem, {}), attributes=attributes)
+    stem = series_stem(path)
+    records = _read_series_file(path, default_basin=stem, statics=attributes.get(stem, {}), attributes=attributes)
     by_id = {rec.basin: rec for rec in records}
     ids = select_ids(by_id, basins, str(path))
     return [by_id[b] for b in ids], {"source_kind": "basin_file"}
@@ -207,13 +227,13 @@ def validate_upload(
     """
     name = Path(filename or "upload").name
     check_upload_bytes(name, data, max_bytes)
-    suffix = Path(name).suffix.lower()
+    suffix = series_suffix(name)
     if suffix not in SERIES_SUFFIXES:
-        raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv or .nc basin table", file=name)
+        raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv, .csv.gz or .nc basin table", file=name)
     statics = {k: v for k, v in (("lat", lat), ("area_km2", area_km2)) if v is not None}
-    basin = _safe_id(Path(name).stem)
+    basin = _safe_id(series_stem(name))
     try:
-        if suffix == ".csv":
+        if suffix != ".nc":
             raw = _read_csv_source(io.BytesIO(data), name)
             records = _records_from_table(raw, name, basin, statics, {})
         else:
@@ -304,21 +324,32 @@ _SEPARATORS = (",", ";", "\t")
 _DECIMAL_COMMA = re.compile(r"\d,\d")
 
 
-def _head_bytes(source: Any) -> bytes:
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _is_gzip(source: Any) -> bool:
     if isinstance(source, io.BytesIO):
-        return source.getvalue()[:_SNIFF_BYTES]
+        return source.getvalue()[:2] == _GZIP_MAGIC
     with open(source, "rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
-    if head.startswith(b"\x1f\x8b"):
-        # a gzip-compressed table (<id>.csv.gz): pandas decompresses it; the sniff needs its text
-        import gzip
+        return fh.read(2) == _GZIP_MAGIC
+
+
+def _head_bytes(source: Any, display: str | None = None) -> bytes:
+    if isinstance(source, io.BytesIO):
+        raw = source.getvalue()[:_SNIFF_BYTES]
+    else:
+        with open(source, "rb") as fh:
+            raw = fh.read(_SNIFF_BYTES)
+    if raw[:2] == _GZIP_MAGIC:
+        # a gzip-compressed table (<id>.csv.gz): pandas decompresses it; the sniff needs the text of
+        # its start, which a stream cut short still has (the full read names the damage)
+        import zlib
 
         try:
-            with gzip.open(source, "rb") as fh:
-                return fh.read(_SNIFF_BYTES)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"damaged gzip file ({exc})", file=str(source)) from exc
-    return head
+            return zlib.decompressobj(wbits=31).decompress(raw, _SNIFF_BYTES)
+        except zlib.error as exc:
+            raise DataError(f"damaged gzip file ({exc})", file=display or str(source)) from exc
+    return raw
 
 
 def csv_format(head: bytes, display: str) -> tuple[str, str, str]:
@@ -371,13 +402,14 @@ def csv_header(path: str | os.PathLike) -> list[str]:
 
 
 def _read_csv_source(source: Any, display: str) -> pd.DataFrame:
-    encoding, separator, decimal = csv_format(_head_bytes(source), display)
+    encoding, separator, decimal = csv_format(_head_bytes(source, display), display)
     try:
         # basin ids are text ("01484100"), never numbers that lose their leading zeros
         id_columns = {alias: str for alias, canonical in COLUMN_ALIASES.items() if canonical == "basin"}
         id_columns.update({alias.upper(): str for alias in id_columns})
+        # by content, not name: an upload arrives as bytes, and a .csv may be compressed all the same
         return pd.read_csv(source, skipinitialspace=True, low_memory=False, dtype=id_columns, encoding=encoding,
-                           sep=separator, decimal=decimal)
+                           sep=separator, decimal=decimal, compression="gzip" if _is_gzip(source) else None)
     except UnicodeDecodeError as exc:
         raise DataError(f"not a {encoding.upper().replace('-SIG', '')} text CSV ({exc.reason} at byte {exc.start}): "
                         "save the table as CSV UTF-8",
@@ -386,6 +418,8 @@ def _read_csv_source(source: Any, display: str) -> pd.DataFrame:
         raise DataError("file is empty", file=display) from exc
     except pd.errors.ParserError as exc:
         raise DataError(f"not a well-formed CSV table ({exc})", file=display) from exc
+    except (OSError, EOFError) as exc:  # a gzip stream cut short
+        raise DataError(f"damaged gzip file ({exc})", file=display) from exc
 
 
 def _read_series_file(
@@ -394,7 +428,7 @@ def _read_series_file(
     statics: dict[str, Any],
     attributes: dict[str, dict[str, Any]] | None = None,
 ) -> list[BasinRecord]:
-    if path.suffix.lower() == ".nc":
+    if series_suffix(path) == ".nc":
         return _records_from_netcdf(path, default_basin, statics, display=str(path), attributes=attributes)
     return _records_from_table(_read_csv_source(path, str(path)), str(path), default_basin, statics, attributes or {})
 

@@ -46,6 +46,11 @@ class DataError(ValueError):
         super().__init__(full)
 
 
+class DataWarning(UserWarning):
+    """Real data with a quirk that is kept as given (e.g. Daymet's tmin a few degrees above tmax on
+    cold days): the message names file, variable, basin and the first date, like :class:`DataError`."""
+
+
 def _format_date(date: Any) -> str:
     """ISO text of a date-like value; midnight timestamps are shown as plain dates."""
     try:

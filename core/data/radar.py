@@ -5,7 +5,7 @@ Formats (``format=`` of :func:`load_radar`, ``auto`` picks the one whose file na
 | format | files | pysteps importer | value |
 |---|---|---|---|
 | ``mch_gif`` | ``AQCyyjjjHHMM?_00005.801.gif`` (MeteoSwiss) | ``import_mch_gif(product="AQC", unit="mm", accutime=5)`` | 5-min accumulation, mm |
-| ``bom_rf3`` | ``NN_YYYYmmdd_HHMMSS.prcp-c10.nc`` (BOM) | ``import_bom_rf3`` | 10-min accumulation, mm |
+| ``bom_rf3`` | ``NN_YYYYmmdd_HHMMSS.prcp-<product>.nc`` (BOM: ``prcp-c10``, ``prcp-cscn`` ...) | ``import_bom_rf3`` | accumulation over the file's ``accutime`` (10 or 6 min), mm |
 | ``fmi_pgm`` | ``YYYYmmddHHMM_fmi.radar.composite.*.pgm.gz`` (FMI) | ``import_fmi_pgm(gzipped=True)`` | reflectivity, dBZ |
 | ``odim_hdf5`` | ``*YYYYmmddHHMM*.h5`` / ``.hdf`` (OPERA ODIM) | ``import_odim_hdf5`` | as the file says |
 | ``knmi_hdf5`` | ``RAD_NL25_RAC_*_YYYYmmddHHMM.h5`` (KNMI) | ``import_knmi_hdf5`` | as the file says |
@@ -35,6 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from core.data.errors import DataError
+from core.data.radar_steps import km_resolution, resample_steps
 
 os.environ.setdefault("PYSTEPS_QUIET", "1")
 
@@ -56,7 +57,7 @@ FORMATS: dict[str, RadarFormat] = {
     for f in (
         RadarFormat("mch_gif", re.compile(r"^AQC(\d{9})\w*\.\d+\.gif$"), "%y%j%H%M", "import_mch_gif",
                     {"product": "AQC", "unit": "mm", "accutime": 5.0}, "MeteoSwiss radar composite (AQC)"),
-        RadarFormat("bom_rf3", re.compile(r"^\d+_(\d{8}_\d{6})\.prcp-c\d+\.nc$"), "%Y%m%d_%H%M%S", "import_bom_rf3",
+        RadarFormat("bom_rf3", re.compile(r"^\d+_(\d{8}_\d{6})\.prcp-[a-z0-9]+\.nc$"), "%Y%m%d_%H%M%S", "import_bom_rf3",
                     {}, "Bureau of Meteorology rainfields (RF3)"),
         RadarFormat("fmi_pgm", re.compile(r"^(\d{12})_fmi\.radar\.composite\..*\.pgm\.gz$"), "%Y%m%d%H%M",
                     "import_fmi_pgm", {"gzipped": True}, "FMI radar composite"),
@@ -175,6 +176,8 @@ def load_radar(
     lon_range: tuple[float, float] | None = None,
     min_rain_mm_h: float = 0.05,
     format: str = "auto",
+    cell_km: float | None = None,
+    step_minutes: float | None = None,
 ) -> xr.Dataset:
     """Rain rate of the composites in ``folder`` (and its event subfolders) on a regular lat/lon grid.
 
@@ -186,6 +189,10 @@ def load_radar(
     lat_range, lon_range : target grid box, degrees (default: the composite's extent).
     min_rain_mm_h : rates below this (noise near the detection limit) are set to 0 mm/h.
     format : one of :data:`FORMATS` or ``auto``.
+    cell_km : cells of about this many km instead of ``resolution_deg`` (:func:`core.data.radar_steps.km_resolution`,
+        at the grid's middle latitude), so radars of different pixel sizes share one cell size.
+    step_minutes : resample the frames to this step (:func:`core.data.radar_steps.resample_steps`:
+        overlap-weighted mean rates, accumulations kept), so radars of different steps share one.
 
     Returns
     -------
@@ -208,6 +215,9 @@ def load_radar(
         if frames is None:
             shape, geometry = rate.shape, (meta.get("projection"), meta.get("x1"), meta.get("y2"))
             lon, lat = pixel_lonlat(meta, rate.shape, path)
+            if cell_km is not None:  # the lon step depends on the latitude: take the grid's middle
+                mid = _grid_edges(lat_range, res_lat, lat)
+                res_lat, res_lon = km_resolution(cell_km, 0.5 * (mid[0] + mid[-1]))
             lat_edges = _grid_edges(lat_range, res_lat, lat)
             lon_edges = _grid_edges(lon_range, res_lon, lon)
             n_lat, n_lon = lat_edges.size - 1, lon_edges.size - 1
@@ -237,7 +247,7 @@ def load_radar(
 
     times = pd.DatetimeIndex([t for t, _ in files])
     step_s = int(np.median(np.diff(times.values) / np.timedelta64(1, "s"))) if len(times) > 1 else 0
-    return xr.Dataset(
+    ds = xr.Dataset(
         {"rain": (("time", "lat", "lon"), frames, {
             "units": "mm h-1",
             "standard_name": "rainfall_rate",
@@ -259,3 +269,6 @@ def load_radar(
             "min_rain_mm_h": min_rain_mm_h,
         },
     )
+    if cell_km is not None:
+        ds.attrs["cell_km"] = float(cell_km)
+    return resample_steps(ds, step_minutes, str(folder)) if step_minutes is not None else ds

@@ -23,7 +23,6 @@ from core.registry import Registry
 from .errors import DataError
 
 ENV_VAR = "HYDROCAST_DATA"
-_SERIES_SUFFIXES = (".csv", ".nc")
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,10 @@ def detect_kind(path: str | os.PathLike) -> str | None:
 def _looks_like_basin_series(path: Path) -> bool:
     """Cheap sniff: a CSV whose header has a date column, or a NetCDF whose
     dimensions are only time (and basin) -- gridded weather files have lat/lon too."""
-    from .basin_table import COLUMN_ALIASES, csv_header
+    from .basin_table import COLUMN_ALIASES, csv_header, is_csv_series
 
     try:
-        if path.suffix.lower() == ".csv":
+        if is_csv_series(path):
             names = {COLUMN_ALIASES.get(c.lower()) for c in csv_header(path)}
             return "date" in names
         import xarray as xr
@@ -123,7 +122,9 @@ def _camels_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
 def _is_table_folder(path: Path) -> bool:
     if not path.is_dir():
         return False
-    series = sorted(p for p in path.iterdir() if p.suffix.lower() in _SERIES_SUFFIXES and p.name.lower() != "basins.csv")
+    from .basin_table import SERIES_SUFFIXES, series_suffix
+
+    series = sorted(p for p in path.iterdir() if series_suffix(p) in SERIES_SUFFIXES and p.name.lower() != "basins.csv")
     return bool(series) and _looks_like_basin_series(series[0])
 
 
@@ -140,7 +141,9 @@ def _table_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
 
 
 def _is_table_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in _SERIES_SUFFIXES and _looks_like_basin_series(path)
+    from .basin_table import SERIES_SUFFIXES, series_suffix
+
+    return path.is_file() and series_suffix(path) in SERIES_SUFFIXES and _looks_like_basin_series(path)
 
 
 def _file_load(location: Any, basins: Any) -> tuple[list, dict[str, Any]]:
@@ -176,12 +179,12 @@ def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
     path = Path(os.fspath(source)).expanduser()
     if path.exists():
         kind = detect_kind(path)
-        if kind is None and path.is_file() and path.suffix.lower() == ".csv":
+        if kind is None and path.is_file() and path.name.lower().endswith((".csv", ".csv.gz")):
             check_table_header(path)
         if kind is None:
             raise DataError(
                 "not a basin data source: expected a CAMELS-US folder (basin_mean_forcing/, usgs_streamflow/), "
-                "a folder of per-basin .csv/.nc files, or a single .csv/.nc file",
+                "a folder of per-basin .csv/.csv.gz/.nc files, or a single .csv/.csv.gz/.nc file",
                 file=path,
             )
         return kind, path
@@ -198,7 +201,7 @@ def resolve_source(source: str | os.PathLike) -> tuple[str, Any]:
 
 def check_table_header(path: Path) -> None:
     """Raise the precise reason a ``.csv`` file given as a source is not read as a basin table."""
-    from .basin_table import COLUMN_ALIASES, csv_header
+    from .basin_table import COLUMN_ALIASES, csv_header, is_csv_series
 
     header = csv_header(path)  # raises for an encoding it cannot read
     if "date" not in {COLUMN_ALIASES.get(c.lower()) for c in header}:

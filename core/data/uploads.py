@@ -32,11 +32,12 @@ from typing import Sequence
 
 import xarray as xr
 
-from .basin_table import ATTRIBUTES_FILE, DEFAULT_MAX_UPLOAD_BYTES, check_upload_bytes
+from .basin_table import (ATTRIBUTES_FILE, DEFAULT_MAX_UPLOAD_BYTES, SERIES_SUFFIXES, check_upload_bytes, is_csv_series,
+                          series_stem, series_suffix)
 from .errors import DataError
 
 UPLOADS_FOLDER = "uploads"
-UPLOAD_SUFFIXES = (".csv", ".nc")
+UPLOAD_SUFFIXES = SERIES_SUFFIXES  # .csv, .csv.gz, .nc
 _HASH_CHARS = 10
 _MAX_STEM = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -61,10 +62,10 @@ def upload_file_name(filename: str) -> str:
     if not isinstance(filename, str) or "\x00" in filename:
         raise DataError("the upload's file name is not usable text", file=repr(filename))
     last = re.split(r"[\\/]+", filename.strip())[-1]
-    stem, suffix = os.path.splitext(last)
-    suffix = suffix.lower()
+    suffix = series_suffix(last)
+    stem = last[: len(last) - len(suffix)] if suffix else last
     if suffix not in UPLOAD_SUFFIXES:
-        raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv or .nc basin table", file=last or filename)
+        raise DataError(f"unsupported file type {suffix or '(none)'!r}: upload a .csv, .csv.gz or .nc basin table", file=last or filename)
     safe = _UNSAFE.sub("_", stem).strip("._")[:_MAX_STEM].strip("._")
     if not safe:
         raise DataError("the file name has no usable characters (after removing folders and dots)", file=last or filename)
@@ -82,7 +83,7 @@ def save_upload(root: str | os.PathLike, filename: str, data: bytes) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     name = upload_file_name(filename)
     digest = hashlib.sha256(data).hexdigest()[:_HASH_CHARS]
-    folder = root / f"{Path(name).stem}-{digest}"
+    folder = root / f"{series_stem(name)}-{digest}"
     target = folder / name
     if folder.is_symlink():
         raise DataError(f"{folder.name} in the uploads folder is a symbolic link; refusing to write through it", file=folder)
@@ -136,7 +137,7 @@ def save_upload_set(
     digest = hashlib.sha256()
     for name in sorted(named):
         digest.update(f"{name}\0{hashlib.sha256(named[name]).hexdigest()}\0".encode())
-    folder = root / f"{Path(series[0]).stem}-{digest.hexdigest()[:_HASH_CHARS]}"
+    folder = root / f"{series_stem(series[0])}-{digest.hexdigest()[:_HASH_CHARS]}"
     if folder.is_symlink():
         raise DataError(f"{folder.name} in the uploads folder is a symbolic link; refusing to write through it", file=folder)
     root.mkdir(parents=True, exist_ok=True)
@@ -147,7 +148,7 @@ def save_upload_set(
         staged = staging / series[0] if len(series) == 1 else staging
         try:
             for name in series:
-                if name.lower().endswith(".csv"):
+                if is_csv_series(name):
                     check_table_header(staging / name)
             dataset = load_basins(staged, pet_method=pet_method).load()
         except DataError as exc:
@@ -192,10 +193,10 @@ def list_uploads(root: str | os.PathLike) -> list[Upload]:
     for entry in sorted(root.iterdir()):
         if entry.name.startswith(".") or entry.is_symlink():
             continue
-        if entry.is_file() and entry.suffix.lower() in UPLOAD_SUFFIXES:
+        if entry.is_file() and series_suffix(entry) in UPLOAD_SUFFIXES:
             found.append((entry, None))
         elif entry.is_dir() and _UPLOAD_FOLDER.match(entry.name):
-            files = [p for p in sorted(entry.iterdir()) if p.is_file() and p.suffix.lower() in UPLOAD_SUFFIXES]
+            files = [p for p in sorted(entry.iterdir()) if p.is_file() and series_suffix(p) in UPLOAD_SUFFIXES]
             series = [p for p in files if p.name.lower() != ATTRIBUTES_FILE] or files
             if len(series) == 1:
                 found.append((series[0], entry))
@@ -215,6 +216,6 @@ def _shown(source: Path) -> str:
     """A file upload by its name, a set by its series files (and its basins.csv)."""
     if not source.is_dir():
         return source.name
-    files = sorted((p.name for p in source.iterdir() if p.is_file() and p.suffix.lower() in UPLOAD_SUFFIXES),
+    files = sorted((p.name for p in source.iterdir() if p.is_file() and series_suffix(p) in UPLOAD_SUFFIXES),
                    key=lambda n: (n.lower() == ATTRIBUTES_FILE, n))
     return ", ".join(files[:3]) + (f" + {len(files) - 3} more" if len(files) > 3 else "")

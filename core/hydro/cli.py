@@ -91,6 +91,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return over
 
 
+def _command_line_wins(config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's data/train/evaluate values over every model's ``overrides`` too: a
+    ``--max-minutes 60`` must not be undone by a baseline's own ``max_minutes: 4.5`` in the file."""
+    over = {k: v for k, v in _overrides(args).items() if k in ("data", "train", "evaluate") and v}
+    if over and config.get("overrides"):
+        config = dict(config)
+        config["overrides"] = {name: deep_merge(sub or {}, over) for name, sub in config["overrides"].items()}
+        config = validate(config)
+    return config
+
+
 def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
     """The run's stored config (defaults filled in) with this command line's overrides on top, checked."""
     if not run.config_path.is_file():
@@ -98,7 +109,7 @@ def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
     stored = read_yaml(run.config_path)
     try:
         merged = deep_merge(deep_merge(DEFAULTS, stored if isinstance(stored, dict) else {}), _overrides(args))
-        return validate(merged)
+        return _command_line_wins(validate(merged), args)
     except ConfigError as exc:
         raise exc.located(run.config_path) from None
 
@@ -124,6 +135,9 @@ def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "Prepa
         run.write_config(config)
         run.update_status(state="running", progress=0.0, message=f"training {config['model']}", pid=os.getpid())
     prepared = data.get(config)
+    if D.is_main() and write_config:
+        for note in prepared.data_warnings:  # in the job's log; metrics.json keeps them too
+            print(f"data warning: {note}", file=sys.stderr)
     summary = train_model(config, run, resume=args.resume, progress_bar=not args.no_progress,
                           prepared=prepared, progress=progress)
     result: dict = {}
@@ -131,6 +145,8 @@ def _train_one(config: dict, run: RunDir, args: argparse.Namespace, data: "Prepa
         progress(1.0, f"evaluating {config['model']} on the test period", epoch=summary["epochs_run"], force=True)
         result = evaluate_model(config, run, args.device, prepared=prepared)
         result["training"] = summary
+        if prepared.data_warnings:
+            result["data_warnings"] = list(prepared.data_warnings)
         run.write_metrics(result)
         if write_config:
             med = result["test"]["median"]
@@ -146,7 +162,7 @@ def _load_train_config(args: argparse.Namespace, run: RunDir) -> dict[str, Any]:
         return _run_config(run, args)
     if not args.config:
         raise ConfigError("give --config FILE (or --resume on an existing run directory)")
-    return load_config(args.config, _overrides(args))
+    return _command_line_wins(load_config(args.config, _overrides(args)), args)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -71,6 +71,8 @@ KEYS = [
     Key("xaj.warmup_routing", Bool(), False, "unit hydrograph starts with the warmup's inflow history"),
     Key("xaj.reservoir_equilibrium", Bool(), False,
         "interflow and groundwater reservoirs start in periodic steady state over the warmup"),
+    Key("model_args.snow", Choice("auto", True, False), False,
+        "HBV snow routine before XAJ (dXAJ, static XAJ); auto = on when temperatures go below 3.5 degC"),
     Key("xaj.step_hours", Float(0, min_open=True), 24.0, "step length; != 24 converts KI, KG, CI, CG, THETA"),
 ]
 

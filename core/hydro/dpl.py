@@ -20,6 +20,12 @@ Issue 12 additions, after δHBV (Feng et al. 2022, WRR):
 - ``warmup_routing``: the surface convolution starts with the warmup's inflow history.
 - ``reservoir_equilibrium``: the interflow and groundwater reservoirs start the scored steps in
   periodic steady state over the warmup (``xaj.simulate``).
+
+Issue 31, ``snow``: an HBV snow routine runs before XAJ (``core.hydro.snow_xaj``; x then carries the
+air temperature as a third channel). The LSTM head grows by the 4 snow parameters (TT, CFMAX, CFR,
+CWH; ``core.hydro.snow_params``), one static set per basin taken like the static XAJ parameters
+and shared by the parallel components (the pack is one per basin; the components differ in how the
+ground handles its water). Without snow the model is exactly what it was: same head, same outputs.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from torch import nn
 from core.hydro import xaj
 from core.hydro.lstm import ParameterLSTM
 from core.hydro.params import PARAM_INDEX, XAJ_PARAMS, ParamRanges
+from core.hydro.snow_params import N_SNOW_PARAMS, denormalise_snow, snow_step_constants
+from core.hydro.snow_xaj import snow_ground_input, xaj_backend_after_snow
 from core.hydro.xaj_setup import step_constants
 
 N_PARAMS = len(XAJ_PARAMS)
@@ -50,10 +58,12 @@ def check_dynamic_params(names: Sequence[str] | None) -> tuple[str, ...]:
 class DPLModel(nn.Module):
     """dXAJ: ``forward(x, z, warmup, basin) -> {"q", "et", "params"}``.
 
-    x: P and PET, mm/step ``[warmup + n, B, 2]``; z: normalised inputs ``[warmup + n, B, F]``;
+    x: P and PET, mm/step ``[warmup + n, B, 2]`` (with ``snow``: P, PET, air temperature degC
+    ``[warmup + n, B, 3]``); z: normalised inputs ``[warmup + n, B, F]``;
     basin: basin index ``[B]`` (used by the ``mean_basin`` strategy).
     Returns q and et ``[n, B]`` mm/step and the physical parameters: ``[B, 15]`` without dynamic
-    parameters, else ``[n, B, 15]`` (component means).
+    parameters, else ``[n, B, 15]`` (component means). With ``snow`` also ``snow_params`` ``[B, 4]``
+    (CFMAX per day) and the end-of-step ``snow_pack`` (solid + liquid, mm) and ``snow_melt`` (mm/step) ``[n, B]``.
     """
 
     kind = "dpl"
@@ -74,6 +84,7 @@ class DPLModel(nn.Module):
         warmup_routing: bool = False,
         step_hours: float = 24.0,
         reservoir_equilibrium: bool = False,
+        snow: bool = False,
     ):
         super().__init__()
         # the LSTM may read only the last ``lstm_steps`` of each window: its cost grows with the
@@ -92,7 +103,9 @@ class DPLModel(nn.Module):
         if self.dynamic_params and strategy != "last":
             raise ValueError("config key 'model_args.dynamic_params' needs strategy 'last' (the static "
                              f"parameters come from the last step), got {strategy!r}")
-        self.param_lstm = ParameterLSTM(n_inputs, N_PARAMS * self.n_components, hidden, dropout, strategy, bptt_steps)
+        self.snow = bool(snow)
+        n_outputs = N_PARAMS * self.n_components + (N_SNOW_PARAMS if self.snow else 0)
+        self.param_lstm = ParameterLSTM(n_inputs, n_outputs, hidden, dropout, strategy, bptt_steps)
         self.register_buffer("dynamic_index", torch.tensor([PARAM_INDEX[n] for n in self.dynamic_params],
                                                            dtype=torch.long), persistent=False)
 
@@ -102,12 +115,27 @@ class DPLModel(nn.Module):
     def component_params(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
         """Physical parameters of every component: ``[B, m, 15]`` (static) or ``[T, B, m, 15]`` with
         dynamic parameters, T = the window length of ``z`` ``[T, B, F]``."""
+        return self.parameter_sets(z, basin)[0]
+
+    def parameter_sets(self, z: torch.Tensor, basin: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(component_params, snow01)``: the XAJ parameters as ``component_params`` and, with
+        ``snow``, the normalised snow parameters ``[B, 4]`` in [0, 1] (else None)."""
         steps, batch = z.shape[0], z.shape[1]
         zin = self._lstm_input(z)
+        width = N_PARAMS * self.n_components
         if not self.dynamic_params:
-            p01 = self.param_lstm(zin, basin).view(batch, self.n_components, N_PARAMS)
-            return self.ranges.denormalise(p01)
-        traj = self.param_lstm.trajectory(zin).view(zin.shape[0], batch, self.n_components, N_PARAMS)
+            out = self.param_lstm(zin, basin)
+            snow01 = None
+            if self.snow:
+                out, snow01 = out[:, :width], out[:, width:]
+            p01 = out.reshape(batch, self.n_components, N_PARAMS)
+            return self.ranges.denormalise(p01), snow01
+        traj = self.param_lstm.trajectory(zin)
+        snow01 = None
+        if self.snow:
+            traj, snow01 = traj[..., :width], traj[-1, :, width:]
+        traj = traj.reshape(zin.shape[0], batch, self.n_components, N_PARAMS)
         # Assembled from the small pieces (the last step's set, the dynamic columns) rather than by
         # masking the whole trajectory: the backward pass then touches [T, B, m, 15] only once.
         static = self.ranges.denormalise(traj[-1])  # [B, m, 15]
@@ -115,7 +143,7 @@ class DPLModel(nn.Module):
         dynamic = self.ranges.denormalise(traj.index_select(-1, cols), columns=cols)  # [S, B, m, k]
         if dynamic.shape[0] < steps:  # the LSTM's span starts inside the warmup: hold its first value before
             dynamic = torch.cat([dynamic[:1].expand(steps - dynamic.shape[0], -1, -1, -1), dynamic])
-        return static.expand(steps, *static.shape).index_copy(-1, cols, dynamic)
+        return static.expand(steps, *static.shape).index_copy(-1, cols, dynamic), snow01
 
     def physical_params(self, z: torch.Tensor, basin: torch.Tensor | None = None) -> torch.Tensor:
         """Physical XAJ parameters for the windows ``z`` ``[T, B, F]``: ``[B, 15]`` or per step
@@ -125,17 +153,27 @@ class DPLModel(nn.Module):
     def forward(
         self, x: torch.Tensor, z: torch.Tensor, warmup: int, basin: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        comp = self.component_params(z, basin)  # [B, m, 15] or [T, B, m, 15]
+        comp, snow01 = self.parameter_sets(z, basin)  # [B, m, 15] or [T, B, m, 15]; [B, 4] or None
         m = self.n_components
         batch = x.shape[1]
         params = comp.reshape(*comp.shape[:-3], batch * m, N_PARAMS)
         params = step_constants(params, self.step_hours)
-        forcing = x.repeat_interleave(m, dim=1) if m > 1 else x
-        q, et = xaj.simulate(forcing, params, warmup=warmup, uh_length=self.uh_length, backend=self.backend,
+        extra: dict[str, torch.Tensor] = {}
+        backend = self.backend
+        if self.snow:
+            snow_params = denormalise_snow(snow01)
+            forcing, series, _ = snow_ground_input(x, snow_step_constants(snow_params, self.step_hours), warmup,
+                                                   backend=self.backend, repeat=m)
+            backend = xaj_backend_after_snow(self.backend, forcing.requires_grad)
+            extra = {"snow_params": snow_params, "snow_pack": (series["SNOWPACK"] + series["LIQUID"])[warmup:],
+                     "snow_melt": series["MELT"][warmup:]}
+        else:
+            forcing = x.repeat_interleave(m, dim=1) if m > 1 else x
+        q, et = xaj.simulate(forcing, params, warmup=warmup, uh_length=self.uh_length, backend=backend,
                              warmup_routing=self.warmup_routing, reservoir_equilibrium=self.reservoir_equilibrium)
         q = q.view(q.shape[0], batch, m).mean(-1)
         et = et.view(et.shape[0], batch, m).mean(-1)
         reported = comp.mean(dim=-2)
         if reported.dim() == 3:
             reported = reported[warmup:]
-        return {"q": q, "et": et, "params": reported}
+        return {"q": q, "et": et, "params": reported, **extra}

@@ -9,7 +9,9 @@ set per basin, so it runs once through warmup + the whole test period.
 
 Outputs: ``metrics.json`` (docs/design.md, 7. Contracts: ``{"test": {"median": {...}, "per_basin": {...}}}``)
 and ``predictions.nc`` with ``q_obs``, ``q_sim``, ``prcp``, ``pet`` ``(basin, time)`` and ``params``
-``(basin, time, param)`` in physical units, with the ranges as ``param_lower``/``param_upper``.
+``(basin, time, param)`` in physical units, with the ranges as ``param_lower``/``param_upper``; a run
+with the snow routine adds ``tmean`` (degC), ``snow_pack`` (mm) and ``snow_melt`` (mm/step) ``(basin, time)``
+and the attribute ``snow = 1``.
 """
 
 from __future__ import annotations
@@ -26,10 +28,8 @@ from torch import nn
 from core import metrics
 from core.data.splits import Normalizer
 from core.machine.device import resolve_device
-from core.hydro import xaj
 from core.hydro.baselines import StaticXAJ
 from core.hydro.params import XAJ_PARAMS
-from core.hydro.xaj_setup import step_constants
 from core.hydro.models import build_model
 from core.hydro.prepare import Prepared, prepare
 from core.hydro.train import load_checkpoint
@@ -49,7 +49,8 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
     (k = 1: a window per day, the exact per-day trajectory; larger k divides the cost by k and stays
     inside what training scored, since every target step of a window entered the loss).
 
-    Returns ``{"first", "last", "q_sim": [basin, n] mm/step, "params": [basin, n, 15] or None}``;
+    Returns ``{"first", "last", "q_sim": [basin, n] mm/step, "params": [basin, n, 15] or None}``,
+    with the snow routine also ``snow_pack`` (mm) and ``snow_melt`` (mm/step) ``[basin, n]``;
     days without enough preceding data for a full window stay NaN.
     """
     device = device or torch.device("cpu")
@@ -64,13 +65,14 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
         # one parameter set per basin: a single continuous run, spun up on the preceding days
         start = max(0, first - spec.warmup - spec.rho)
         forcing = torch.as_tensor(inputs.x[:, start : last + 1].transpose(1, 0, 2), device=device)
-        p = model.physical_params(None, None)
-        q, _ = xaj.simulate(forcing, step_constants(p, model.step_hours), warmup=first - start, uh_length=model.uh_length, backend=model.backend,
-                            warmup_routing=getattr(model, "warmup_routing", False),
-                            reservoir_equilibrium=getattr(model, "reservoir_equilibrium", False))
-        q_sim[:] = q.T.cpu().numpy()
-        params = np.repeat(p.cpu().numpy()[:, None, :], n_days, axis=1)
-        return {"first": first, "last": last, "q_sim": q_sim, "params": params}
+        out = model.simulate(forcing, first - start)
+        q_sim[:] = out["q"].T.cpu().numpy()
+        params = np.repeat(out["params"].cpu().numpy()[:, None, :], n_days, axis=1)
+        result = {"first": first, "last": last, "q_sim": q_sim, "params": params}
+        if "snow_pack" in out:
+            result["snow_pack"] = out["snow_pack"].T.float().cpu().numpy()
+            result["snow_melt"] = out["snow_melt"].T.float().cpu().numpy()
+        return result
 
     if not 1 <= stride <= spec.target_length:
         raise ValueError(f"config key 'evaluate.stride' must be in 1 .. rho + horizon = {spec.target_length}, got {stride}")
@@ -79,6 +81,7 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
     ok = starts - spec.warmup >= 0
     table = np.array([(b, f) for b in range(n_basins) for f in starts[ok]], dtype=np.int64).reshape(-1, 2)
     sampler = WindowSampler(inputs.x, inputs.z, inputs.y, table, spec)
+    snow = {}  # with the snow routine: pack and melt of the window ending on each day, like q_sim
     back = np.arange(stride - 1, -1, -1)  # offsets of the predicted days before each window end
     for i in range(0, len(table), batch_size):
         rows = np.arange(i, min(i + batch_size, len(table)))
@@ -88,6 +91,10 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
         day = (table[rows, 1] + spec.target_length - 1 - first)[None, :] - back[:, None]  # [stride, n]
         keep = day >= 0
         q_sim[b[keep], day[keep]] = out["q"][-stride:].float().cpu().numpy()[keep]
+        for name in ("snow_pack", "snow_melt"):
+            if name in out:
+                series = snow.setdefault(name, np.full((n_basins, n_days), np.nan, dtype=np.float32))
+                series[b[keep], day[keep]] = out[name][-stride:].float().cpu().numpy()[keep]
         if "params" in out:
             if params is None:
                 params = np.full((n_basins, n_days, len(XAJ_PARAMS)), np.nan, dtype=np.float32)
@@ -97,7 +104,7 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
             else:
                 p = np.broadcast_to(traj[None], (stride, len(rows), len(XAJ_PARAMS)))
             params[b[keep], day[keep]] = p[keep]
-    return {"first": first, "last": last, "q_sim": q_sim, "params": params, "stride": stride}
+    return {"first": first, "last": last, "q_sim": q_sim, "params": params, "stride": stride, **snow}
 
 
 def score_basins(q_sim: np.ndarray, q_obs: np.ndarray, basins: list[str]) -> dict[str, Any]:
@@ -127,6 +134,14 @@ def predictions_dataset(prepared: Prepared, pred: Mapping[str, Any], model_name:
                "window_stride": int(pred.get("stride", 1)),
                "warmup": prepared.spec.warmup, "rho": prepared.spec.rho, "horizon": prepared.spec.horizon},
     )
+    if inputs.x.shape[-1] > 2:
+        ds["tmean"] = (("basin", "time"), inputs.x[:, sl, 2], {"units": "degC", "long_name": "air temperature (snow routine)"})
+    for name, long_name, units in (("snow_pack", "snow pack, solid and liquid water", "mm"),
+                                   ("snow_melt", "snowmelt", "mm/step")):
+        if name in pred:
+            ds[name] = (("basin", "time"), pred[name], {"units": units, "long_name": long_name})
+    if "snow_pack" in pred:
+        ds.attrs["snow"] = 1
     if pred.get("params") is not None:
         ranges = prepared.ranges
         ds = ds.assign_coords(param=list(XAJ_PARAMS))

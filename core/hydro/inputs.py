@@ -16,11 +16,13 @@ import xarray as xr
 
 from core.data.camels_us import STREAMFLOW_SIGNATURES
 from core.data.splits import Normalizer, parse_period
+from core.hydro.snow_setup import air_temperature
 
 
 @dataclass
 class HydroInputs:
-    """x ``[basin, time, 2]`` P and PET (mm/step); z ``[basin, time, F]``; y ``[basin, time]`` q_obs (mm/step).
+    """x ``[basin, time, 2]`` P and PET (mm/step), with the snow routine ``[basin, time, 3]`` P, PET and
+    the daily mean air temperature (degC); z ``[basin, time, F]``; y ``[basin, time]`` q_obs (mm/step).
 
     q_std ``[basin]``: each basin's streamflow standard deviation over the training period (mm/step).
     """
@@ -96,16 +98,26 @@ def fit_normalizer(ds: xr.Dataset, train_period: Sequence[Any], dynamic: Sequenc
 
 
 def build_inputs(ds: xr.Dataset, norm: Normalizer, dynamic: Sequence[str], statics: Sequence[str],
-                 train_period: Sequence[Any]) -> HydroInputs:
+                 train_period: Sequence[Any], temperature: bool = False) -> HydroInputs:
     """Arrays for the whole record of ``ds`` scaled with ``norm``.
 
-    Missing forcing is an error (the physics cannot run through it); missing q_obs is allowed.
+    ``temperature``: x gets a third channel, the daily mean air temperature (degC) the snow routine
+    reads (``snow_setup.air_temperature``). Missing forcing is an error (the physics cannot run
+    through it); missing q_obs is allowed.
     """
     for name in ("prcp", "pet", "q_obs"):
         if name not in ds:
             raise ValueError(f"dataset {ds.attrs.get('source')} has no variable {name!r}")
     ds = ds.transpose("basin", "time", ...)
-    x = np.stack([ds["prcp"].values, ds["pet"].values], axis=-1).astype(np.float32)
+    channels, channel_names = [ds["prcp"].values, ds["pet"].values], ["prcp", "pet"]
+    if temperature:
+        temp = air_temperature(ds)
+        if temp is None:
+            raise ValueError(f"dataset {ds.attrs.get('source')} has no temperature (tmean, or tmin and tmax) "
+                             "for the snow routine")
+        channels.append(temp.transpose("basin", "time").values)
+        channel_names.append("tmean")
+    x = np.stack(channels, axis=-1).astype(np.float32)
     z_parts = []
     for name in dynamic:
         values = np.asarray(norm.apply(ds[name].values.astype(np.float64), name))
@@ -117,7 +129,7 @@ def build_inputs(ds: xr.Dataset, norm: Normalizer, dynamic: Sequence[str], stati
     z = np.stack(z_parts, axis=-1).astype(np.float32) if z_parts else np.zeros(x.shape[:2] + (0,), np.float32)
     basins = [str(b) for b in ds["basin"].values]
     times = pd.DatetimeIndex(ds["time"].values)
-    for arr, names in ((x, ["prcp", "pet"]), (z, list(dynamic) + list(statics))):
+    for arr, names in ((x, channel_names), (z, list(dynamic) + list(statics))):
         bad = ~np.isfinite(arr)
         if bad.any():
             b, t, f = (int(i[0]) for i in np.nonzero(bad))

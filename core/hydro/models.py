@@ -46,12 +46,12 @@ def _dpl(config: Mapping[str, Any], prepared: "Prepared") -> nn.Module:
     return DPLModel(len(prepared.inputs.input_names), prepared.ranges, hidden=int(margs["hidden"]),
                     dropout=float(margs["dropout"]), strategy=margs["strategy"], lstm_steps=margs.get("lstm_steps"),
                     bptt_steps=margs.get("bptt_steps"), dynamic_params=margs.get("dynamic_params"),
-                    n_components=int(margs.get("n_components", 1)), **_xaj_args(config))
+                    n_components=int(margs.get("n_components", 1)), snow=prepared.snow, **_xaj_args(config))
 
 
 @MODELS.register("static_xaj")
 def _static_xaj(config: Mapping[str, Any], prepared: "Prepared") -> nn.Module:
-    return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, **_xaj_args(config))
+    return StaticXAJ(len(prepared.inputs.basins), prepared.ranges, snow=prepared.snow, **_xaj_args(config))
 
 
 @MODELS.register("lstm")

@@ -8,17 +8,19 @@ normalisation fitted on the training period, arrays built, windows specified, pa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from core.data import DataError, load_basins
+from core.data import DataError, DataWarning, load_basins
 from core.data.normalize import Normalizer
 from core.hydro.inputs import HydroInputs, build_inputs, derived_inputs, fit_normalizer, resolve_periods, static_names
 from core.hydro.params import ParamRanges
+from core.hydro.snow_setup import resolve_snow
 from core.hydro.windows import WindowSpec, window_table
 
 
@@ -31,13 +33,23 @@ class Prepared:
     periods: dict[str, tuple[str, str] | None]
     spec: WindowSpec
     ranges: ParamRanges
+    snow: bool = False
+    """The snow routine is on (``model_args.snow`` resolved, ``core.hydro.snow_setup``): x carries temperature."""
+    data_warnings: list[str] = field(default_factory=list)
+    """Quirks of the data kept as given (:class:`core.data.DataWarning`), recorded in the run's metrics."""
 
 
 def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepared:
     """Load the basins, resolve periods, fit (or reuse) the normalisation, build the arrays."""
     data = config["data"]
-    ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
-                     attributes=data.get("attributes"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        ds = load_basins(data["source"], basins=data.get("basins"), pet_method=data.get("pet_method", "auto"),
+                         attributes=data.get("attributes"))
+    noted = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    for w in caught:  # anything else goes on to the usual handlers
+        if not issubclass(w.category, DataWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     periods = resolve_periods(config, pd.DatetimeIndex(ds["time"].values))
     check_test_flow(ds, periods.get("test"), str(data["source"]))
     ds, dynamic = derived_inputs(ds, list(data["dynamic_inputs"]), bool(data.get("log_prcp", False)))
@@ -46,12 +58,14 @@ def prepare(config: Mapping[str, Any], norm: Normalizer | None = None) -> Prepar
         norm = fit_normalizer(ds, periods["train"], dynamic, statics)
     else:
         statics = list(norm.static)
-    inputs = build_inputs(ds, norm, dynamic, statics, periods["train"])
+    snow = resolve_snow((config.get("model_args") or {}).get("snow", False), ds, periods)
+    inputs = build_inputs(ds, norm, dynamic, statics, periods["train"], temperature=snow)
     w = config["window"]
     spec = WindowSpec(int(w["warmup"]), int(w["rho"]), int(w["horizon"]), int(w["stride"]))
     ranges = ParamRanges.from_dict(config.get("param_ranges"), source="config param_ranges",
                                    preset=config.get("range_preset", "classic"))
-    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges)
+    return Prepared(inputs=inputs, norm=norm, periods=periods, spec=spec, ranges=ranges, snow=snow,
+                    data_warnings=noted)
 
 
 def check_test_flow(ds: xr.Dataset, test: tuple[str, str] | None, source: str) -> None:
@@ -77,7 +91,7 @@ class PreparedCache:
 
     A run's models differ in ``model``, ``model_args`` and ``train``; only ``data``, ``window``,
     ``param_ranges`` and ``range_preset`` (which a model's ``overrides`` may change) shape
-    :class:`Prepared`.
+    :class:`Prepared`, and ``model_args.snow`` (the temperature channel of x).
     """
 
     SECTIONS = ("data", "window", "param_ranges", "range_preset")
@@ -86,7 +100,9 @@ class PreparedCache:
         self._items: dict[str, Prepared] = {}
 
     def get(self, config: Mapping[str, Any]) -> Prepared:
-        key = json.dumps({k: config.get(k) for k in self.SECTIONS}, sort_keys=True, default=str)
+        sections = {k: config.get(k) for k in self.SECTIONS}
+        sections["snow"] = (config.get("model_args") or {}).get("snow", False)
+        key = json.dumps(sections, sort_keys=True, default=str)
         if key not in self._items:
             self._items[key] = prepare(config)
         return self._items[key]

@@ -147,8 +147,11 @@ class HydroTask(TrainingTask):
 
     def checkpoint_meta(self) -> dict[str, Any]:
         p = self.prepared
-        return {"normalization": p.norm.to_dict(), "config": dict(self.config), "input_names": p.inputs.input_names,
+        meta = {"normalization": p.norm.to_dict(), "config": dict(self.config), "input_names": p.inputs.input_names,
                 "basins": p.inputs.basins, "periods": p.periods}
+        if p.snow:  # what "snow: auto" resolved to on the training data (only then: classic checkpoints unchanged)
+            meta["snow"] = True
+        return meta
 
 
 def train_model(

@@ -19,7 +19,9 @@ SIDES = ("west", "east", "south", "north", "auto")
 EXPERIMENTS = ("exp1", "exp2")  # experiment 1: region 1 alone; experiment 2: with the upstream region 2
 GUIDES = tuple(n for n in BASELINES.names() if n != "persistence")
 """Baselines that can guide the net (persistence adds nothing the net does not already see)."""
-AUGMENTS = ("none", "flips")
+AUGMENTS = ("none", "flips", "dihedral")
+EVENT_ROLES = ("train", "val", "test")
+EVENT_KEYS = ("folder", "start", "end", "role")
 
 KEYS = [
     Key("kind", Choice("rain"), "rain", "kind of run"),
@@ -33,6 +35,11 @@ KEYS = [
     Key("data.levels", OneOf(Choice("auto"), ListOf(Float(), min_len=1)), "auto", "pressure levels to stack"),
     Key("data.coarsen", Int(min=1), 1, "block-average the grid by this factor"),
     Key("data.steps", Int(min=1), 6, "input frames per sample"),
+    # --- issue 30 (training across radars, core.rain.events): events of several radar folders ---
+    Key("data.events", ListOf(FreeMapping()), [],
+        "radar events {folder (under data.source), start, end, role: train|val|test}; one test event"),
+    Key("data.crop", Int(min=4), 24, "with data.events: region-1 crop side (cells) of the training samples"),
+    Key("data.crops_per_issue", Int(min=1), 4, "with data.events: random crops per training issue time"),
     Key("regions.region1", Optional(FreeMapping()), None, "{lat: [south, north], lon: [west, east]} (required)"),
     Key("regions.region2", Optional(FreeMapping()), None, "default: region1's size on the upstream side"),
     Key("regions.upstream_side", Choice(*SIDES), "west", "where region 2 lies; auto = from the rain motion"),
@@ -60,7 +67,8 @@ KEYS = [
         "baselines scored beside the experiments; null = all of them"),
     Key("nowcast.guide", Choice("none", *GUIDES), "none",
         "give the net a baseline nowcast as input and learn a correction to it (residual)"),
-    Key("nowcast.augment", Choice(*AUGMENTS), "none", "random flips of training samples"),
+    Key("nowcast.augment", Choice(*AUGMENTS), "none",
+        "random flips of training samples; dihedral (data.events): flips and 90-degree rotations"),
 ]
 
 
@@ -97,6 +105,34 @@ def _main_lead_in_leads(config: dict) -> None:
         raise ConfigError(f"expected one of nowcast.leads {leads}, got {main}", "nowcast.main_lead")
 
 
+def _events_complete(config: dict) -> None:
+    """With ``data.events``: known keys, a folder each, roles that leave a test event and training."""
+    events = config["data"]["events"]
+    if not events:
+        if config["nowcast"]["augment"] == "dihedral":
+            raise ConfigError("dihedral augmentation needs data.events (random crops; a fixed region join "
+                              "cannot rotate)", "nowcast.augment")
+        return
+    roles = []
+    for i, event in enumerate(events):
+        where = f"data.events[{i}]"
+        unknown = sorted(set(event) - set(EVENT_KEYS))
+        if unknown:
+            raise ConfigError(f"unknown key(s) {unknown}; known: {', '.join(EVENT_KEYS)}", where)
+        if not isinstance(event.get("folder"), str) or not event["folder"]:
+            raise ConfigError("missing: folder (a radar folder under data.source)", where)
+        role = event.get("role", "train")
+        if role not in EVENT_ROLES:
+            raise ConfigError(f"role must be one of {', '.join(EVENT_ROLES)}, got {role!r}", where)
+        roles.append(role)
+    if roles.count("test") != 1 or "train" not in roles:
+        raise ConfigError(f"give one event with role: test and at least one with role: train, got roles {roles}",
+                          "data.events")
+    if any(config["split"].get(k) is not None for k in ("train", "val", "test")):
+        raise ConfigError("with data.events the events' roles split the data: leave split.train/val/test unset",
+                          "split")
+
+
 def _kernel_odd(config: dict) -> None:
     if config["model"]["kernel_size"] % 2 == 0:
         raise ConfigError(f"expected an odd kernel size (the output keeps the grid), got {config['model']['kernel_size']}",
@@ -110,6 +146,7 @@ SCHEMA = Schema("rain", KEYS, checks=[
     _thresholds_increasing,
     _main_lead_in_leads,
     _split_periods_complete,
+    _events_complete,
     check_periods_disjoint(["split.train", "split.val", "split.test"]),
 ])
 

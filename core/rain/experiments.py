@@ -292,17 +292,20 @@ def build_experiment(
     n_leads: int = 1,
     guide_mm: np.ndarray | None = None,
     augment: str = "none",
+    normalizer: Normalizer | None = None,
 ) -> ExperimentData:
     """Crop/concatenate ``stack`` (``[time, C, lat, lon]`` in mm and physical units) for experiment ``name``.
 
     The normalisation is fitted on ``fit_frames`` (training frames only) of this experiment's own input grid.
     ``guide_mm``: optional guide nowcast (extrapolation or S-PROG) ``[time, n_leads, lat, lon]`` (mm, issued at each
-    frame, on the grid of ``stack``); it is cut like the input and normalised like rain.
+    frame, on the grid of ``stack``); it is cut like the input and normalised like rain. ``normalizer``:
+    one fitted elsewhere (the training events of a ``data.events`` run, scoring a held-out event).
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r} in config 'experiments'; use {list(EXPERIMENTS)}")
     grid, r1_slice, glat, glon = join_grid(name, stack, ds, layout)
-    normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
+    if normalizer is None:
+        normalizer = Normalizer.fit_stack(grid, fit_frames, channel_names(variables, levels))
     guide = None
     if guide_mm is not None:
         g = join_grid(name, guide_mm, ds, layout)[0]

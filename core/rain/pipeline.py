@@ -48,11 +48,12 @@ from core.rain.experiments import (
     NowcastConfig,
     Split,
     build_experiment,
+    lead_sample_ends,
     plan_regions,
     split_samples,
 )
 from core.rain.stacking import coarsen, resolve_variables, stack_channels
-from core.rain.train import load_best_model, train_experiment
+from core.rain.train import load_best_model, train_crops, train_experiment
 from core.runs.folder import RunDir
 from core.training import distributed as D
 from core.training.config import ConfigError, read_yaml, resolve_data_path
@@ -131,6 +132,7 @@ class Prepared:
     units: str
     nowcast: NowcastConfig | None = None
     baselines: dict[str, np.ndarray] | None = None  # region-1 nowcasts of the test samples [N, n_leads, H1, W1]
+    training: object | None = None  # data.events runs: core.rain.events.EventTraining (crop samples)
 
 
 # float32 copies of the stacked block alive while experiments are built: the stack itself, then per
@@ -154,7 +156,16 @@ def check_memory(ds: xr.Dataset, n_channels: int, n_experiments: int, source: st
 
 
 def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = None) -> Prepared:
-    """Load and stack the data of ``cfg`` (completed) and build every listed experiment on the same split."""
+    """Load and stack the data of ``cfg`` (completed) and build every listed experiment on the same split.
+
+    A config with ``data.events`` trains across radar events (:func:`core.rain.events.prepare_events`).
+    """
+    if ds is None and cfg["data"].get("events"):
+        from core.rain.events import load_events
+
+        training, normalizer, test_ds, source = load_events(cfg, resolve_source(str(cfg["data"]["source"])),
+                                                            progress=lambda message: None)
+        return prepare_test_event(cfg, test_ds, source, normalizer, training)
     if ds is None:
         ds, kind = open_gridded(cfg["data"], config_dir)
     else:
@@ -191,6 +202,46 @@ def prepare(cfg: dict, config_dir: Path | None = None, ds: xr.Dataset | None = N
     }
     units = str(ds["rain"].attrs.get("units", "mm/h" if kind == "radar" else "mm per 12 h"))
     return Prepared(experiments, split, times, steps, layout, kind, units, nowcast, baselines)
+
+
+def prepare_test_event(cfg: dict, ds: xr.Dataset, source: str, normalizer, training) -> Prepared:
+    """The held-out test event of a ``data.events`` run (:mod:`core.rain.events`), ready to score.
+
+    Every sample of the event is a test sample; ``regions.region1`` is placed on its grid and region 2
+    by ``regions.upstream_side`` (``auto``: from the input frames of its first sample only, so no
+    target frame decides the layout); the inputs are scaled with ``normalizer`` (fitted on the
+    training events). ``training`` (:class:`core.rain.events.EventTraining`) rides along for training.
+    """
+    from core.rain.events import event_side
+
+    steps = int(cfg["data"]["steps"])
+    nowcast = NowcastConfig.from_config(cfg.get("nowcast"))
+    times = pd.DatetimeIndex(ds["time"].values)
+    ends = lead_sample_ends(times.values, steps, nowcast.n_leads)
+    if ends.size == 0:
+        raise DataError(f"test event {source}: no sample of {steps} input steps and {nowcast.n_leads} leads "
+                        "without a gap", file=source)
+    split = Split(train=np.zeros(0, dtype=np.int64), val=np.zeros(0, dtype=np.int64), test=ends)
+    regions = dict(cfg["regions"])
+    if regions.get("upstream_side") == "auto" and "exp2" in cfg["experiments"]:
+        regions["upstream_side"] = event_side(ds, "auto", np.arange(int(ends[0]) - steps + 1, int(ends[0]) + 1))
+    layout = plan_regions(ds, regions, need_region2="exp2" in cfg["experiments"])
+    rows, cols, layout = layout.cropped()
+    check_test_rain(ds, split, steps, nowcast.n_leads, (rows, cols), layout, source)
+    guide, baselines = nowcast_baselines(ds, split, steps, nowcast, (rows, cols), layout)
+    block = ds.isel(lat=rows, lon=cols)
+    check_memory(block, 1, len(cfg["experiments"]), source)
+    stack = stack_channels(block, [], [])
+    experiments = {
+        name: build_experiment(name, stack, block, layout, np.zeros(0, dtype=np.int64), [], [],
+                               n_leads=nowcast.n_leads, guide_mm=guide, normalizer=normalizer)
+        for name in cfg["experiments"]
+    }
+    for event in training.events:
+        if event["role"] == "test":
+            event.update(issues=int(ends.size), samples=int(ends.size), upstream_side=layout.side)
+    units = str(block["rain"].attrs.get("units", "mm/h"))
+    return Prepared(experiments, split, times, steps, layout, "radar", units, nowcast, baselines, training=training)
 
 
 def check_test_rain(ds: xr.Dataset, split: Split, steps: int, n_leads: int, block: tuple[slice, slice],
@@ -275,9 +326,15 @@ def train_all(
             if progress is not None:
                 progress((i + fraction) / len(names), message, epoch=epoch, force=force)
 
-        result = train_experiment(prepared.experiments[name], prepared.split, prepared.steps,
-                                  model_config(cfg, prepared), cfg["train"], device, seed=int(cfg.get("seed", 0)),
-                                  run=run, resume=resume, progress=report, progress_bar=progress_bar)
+        if prepared.training is not None:  # data.events: crops of the train/val events
+            result = train_crops(prepared.training.train[name], prepared.training.val[name],
+                                 prepared.experiments[name], model_config(cfg, prepared), cfg["train"], device,
+                                 augment=prepared.nowcast.augment, seed=int(cfg.get("seed", 0)), run=run,
+                                 resume=resume, progress=report, progress_bar=progress_bar)
+        else:
+            result = train_experiment(prepared.experiments[name], prepared.split, prepared.steps,
+                                      model_config(cfg, prepared), cfg["train"], device, seed=int(cfg.get("seed", 0)),
+                                      run=run, resume=resume, progress=report, progress_bar=progress_bar)
         summaries[name] = result.summary()
     return summaries
 
@@ -299,6 +356,9 @@ def evaluate_run(cfg: dict, prepared: Prepared, run: RunDir, device: torch.devic
         int(cfg.get("seed", 0)), device, autocast_dtype if autocast_on else None, int(ev.get("batch_size", 8)),
         run.predictions_path,
     )
+    if prepared.training is not None:  # data.events: the samples are crops of other events
+        metrics.update(n_train=len(prepared.training.train[cfg["experiments"][0]]),
+                       n_val=len(prepared.training.val[cfg["experiments"][0]]), events=prepared.training.events)
     run.write_metrics(metrics)
     return metrics
 

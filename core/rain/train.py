@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from core.rain.crops import D4, CropSet
 from core.rain.experiments import ExperimentData, Split, WindowDataset
 from core.rain.losses import get_loss
 from core.rain.model import STRainNet, build_model
@@ -136,6 +137,76 @@ def train_experiment(
     settings = TrainSettings.from_section(train, seed=int(seed))
     task = RainTask(data, split, steps, model_cfg, train, settings.batch_size)
     folder = run.model_dir(data.name) if run is not None else None
+    if folder is not None and D.is_main():
+        folder.create()
+    return fit(task, settings, device, folder, **options)
+
+
+FLIP_ACROSS_JOIN = (1, True)
+"""Transpose + a quarter turn: the rows reversed, so region 2 stays west of region 1 (``augment: flips``)."""
+
+
+class CropTask(RainTask):
+    """One experiment trained on crops of radar events (``data.events``, :mod:`core.rain.crops`).
+
+    Each training batch gets one random symmetry of the square (``augment: dihedral``) or a random
+    flip across the region join's axis (``flips``), applied to inputs, targets and the region-1 mask
+    alike; validation crops are scored as cut. ``meta`` is the experiment on the test event: it
+    carries the normalisation (fitted on the training events) and the channels the checkpoint records.
+    """
+
+    def __init__(self, train_set: CropSet, valid_set: CropSet, meta: ExperimentData, model_cfg: Mapping[str, Any],
+                 train: Mapping[str, Any], batch_size: int, augment: str):
+        self.data, self.steps, self.model_cfg, self.name = meta, train_set.steps, dict(model_cfg), meta.name
+        self.record_tags = {"experiment": meta.name}
+        self.validate_before_training = bool(self.model_cfg.get("residual"))
+        self.crops, self.valid_crops = train_set, (valid_set if len(valid_set) else train_set)
+        self.n_train = len(train_set)
+        self.per_rank_batch = max(1, batch_size // D.world_size())
+        self.loss_fn, self.alpha = get_loss(str(train["loss"])), float(train["alpha"])
+        self.channels_last = train.get("channels_last", "auto")
+        self.augment = augment
+        self._mask = None
+
+    def _op(self) -> tuple[int, bool]:
+        if self.augment == "dihedral":
+            return D4[int(torch.randint(len(D4), ()))]
+        if self.augment == "flips" and bool(torch.rand(()) < 0.5):
+            return FLIP_ACROSS_JOIN
+        return (0, False)
+
+    def train_batch(self, indices: np.ndarray, device: torch.device):
+        x, y, mask = self.crops.batch(indices, self._op())
+        return x.to(device, non_blocking=True), y.to(device, non_blocking=True), mask.to(device)
+
+    def loss(self, out: torch.Tensor, batch) -> torch.Tensor:
+        return self.loss_fn(out, batch[1], batch[2], self.alpha)
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, autocast: Callable) -> dict | None:
+        model.eval()
+        device = next(model.parameters()).device
+        total, n = 0.0, 0
+        order = np.arange(D.rank(), len(self.valid_crops), D.world_size())
+        for k in range(0, len(order), self.per_rank_batch):
+            x, y, mask = self.valid_crops.batch(order[k : k + self.per_rank_batch])
+            x, y, mask = x.to(device), y.to(device), mask.to(device)
+            with autocast():
+                pred = model(x, clip=False)
+            total += float(self.loss_fn(pred, y, mask, self.alpha)) * len(x)
+            n += len(x)
+        total, n = D.all_sum([total, n])
+        return {"val_loss": total / n} if n else None
+
+
+def train_crops(train_set: CropSet, valid_set: CropSet, meta: ExperimentData, model_cfg: Mapping[str, Any],
+                train: Mapping[str, Any], device: torch.device, augment: str = "none", seed: int = 0,
+                run: RunDir | None = None, **options: Any) -> TrainResult:
+    """Train experiment ``meta.name`` on the crop samples ``train_set``, validated on ``valid_set`` (the
+    training crops when empty), into ``run``'s folder of it; as :func:`train_experiment` otherwise."""
+    settings = TrainSettings.from_section(train, seed=int(seed))
+    task = CropTask(train_set, valid_set, meta, model_cfg, train, settings.batch_size, augment)
+    folder = run.model_dir(meta.name) if run is not None else None
     if folder is not None and D.is_main():
         folder.create()
     return fit(task, settings, device, folder, **options)

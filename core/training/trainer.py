@@ -148,10 +148,12 @@ class TrainResult:
     best_val_loss: float
     stopped_early: bool  # patience ran out before the last epoch
     stopped_by_time: bool  # max_minutes reached
+    minutes: float = 0.0  # wall time of this call (a resumed run counts the time since its resume)
 
     def summary(self) -> dict[str, Any]:
         return {"best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss, "epochs_run": self.epochs_run,
-                "stopped_early": self.stopped_early, "stopped_by_time": self.stopped_by_time}
+                "stopped_early": self.stopped_early, "stopped_by_time": self.stopped_by_time,
+                "minutes": round(self.minutes, 2)}
 
 
 def _capped_under(ckpt: Mapping[str, Any], settings: TrainSettings) -> bool:
@@ -439,4 +441,5 @@ def fit(
     n_run = len(state["history"])
     return TrainResult(model=task.name, epochs_run=n_run, best_epoch=int(state["best_epoch"]),
                        best_val_loss=float(state["best_val"]),
-                       stopped_early=bool(state["finished"]) and n_run < epochs, stopped_by_time=stopped_by_time)
+                       stopped_early=bool(state["finished"]) and n_run < epochs, stopped_by_time=stopped_by_time,
+                       minutes=(time.monotonic() - t_start) / 60.0)

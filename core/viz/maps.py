@@ -1,4 +1,5 @@
-"""Maps on a plain lon/lat plot with the embedded coastlines (works offline; no tiles, no geo traces)."""
+"""Maps on a plain lon/lat plot with the embedded coastlines, rivers, lakes and state/province borders
+(works offline; no tiles, no geo traces)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.viz.coastlines import coastline_traces
+from core.viz.map_layers import reference_traces
 
 from core.viz.palette import RAIN_SCALE  # one scale for the screen and the PNG export
 DIFF_SCALE = "RdBu_r"
@@ -31,17 +33,25 @@ def _equal_aspect(fig: go.Figure, row: int | None = None, col: int | None = None
         fig.update_yaxes(scaleratio=ratio)
 
 
+def zoom_pad(lon: np.ndarray, lat: np.ndarray, share: float = 0.15, least: float = 0.4, most: float = 3.0) -> float:
+    """Degrees of margin around the basins shown: ``share`` of their spread, between ``least`` (one
+    basin still shows its river and neighbours, about 40 km) and ``most``."""
+    spread = max(float(np.nanmax(lon) - np.nanmin(lon)), float(np.nanmax(lat) - np.nanmin(lat)))
+    return float(np.clip(share * spread, least, most))
+
+
 def basin_map(lat: Sequence[float], lon: Sequence[float], ids: Sequence[str], names: Sequence[str] | None = None,
               selected: Sequence[str] | None = None, area_km2: Sequence[float] | None = None,
-              pad_degrees: float = 3.0) -> go.Figure:
-    """Basin outlets (markers, selected ones highlighted) over coastlines and land borders."""
+              pad_degrees: float | None = None) -> go.Figure:
+    """Basin outlets (markers, selected ones highlighted) over lakes, rivers, state/province borders,
+    coastlines and land borders, zoomed to the outlets (``pad_degrees`` around them; None: :func:`zoom_pad`)."""
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
     ids = [str(i) for i in ids]
     names = [str(n) for n in (names if names is not None else ids)]
     chosen = set(selected or [])
-    lon_range, lat_range = _extent(lon, lat, pad_degrees)
-    fig = go.Figure(coastline_traces(lon_range, lat_range))
+    lon_range, lat_range = _extent(lon, lat, zoom_pad(lon, lat) if pad_degrees is None else pad_degrees)
+    fig = go.Figure(reference_traces(lon_range, lat_range) + coastline_traces(lon_range, lat_range))
     is_sel = np.array([i in chosen for i in ids])
     area = np.asarray(area_km2, dtype=float) if area_km2 is not None else np.full(len(ids), np.nan)
     for mask, label, color, size in ((~is_sel, "basin", "#7f7f7f", 8), (is_sel, "selected", "#d62728", 12)):
@@ -98,7 +108,10 @@ def _panel_grid(fields: Mapping[str, np.ndarray], lat: np.ndarray, lon: np.ndarr
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.02)
     lon_range = (float(np.min(lon)) - 0.5 * _step(lon), float(np.max(lon)) + 0.5 * _step(lon))
     lat_range = (float(np.min(lat)) - 0.5 * _step(lat), float(np.max(lat)) + 0.5 * _step(lat))
-    coast = coastline_traces(lon_range, lat_range, margin=0.5)
+    # thin dark lines, lake shores unfilled: water in blue would read as rain on the blue rain scale
+    # (each panel is a few hundred pixels wide at most: no finer detail than that)
+    coast = (reference_traces(lon_range, lat_range, overlay=True, pixels=200)
+             + coastline_traces(lon_range, lat_range, margin=0.5))
     for i, name in enumerate(names, start=1):
         fig.add_trace(go.Heatmap(z=np.asarray(fields[name], dtype=float), x=lon, y=lat, coloraxis="coloraxis",
                                  hovertemplate=name + " %{z:.2f} at %{y:.2f} N, %{x:.2f} E<extra></extra>"),
@@ -125,7 +138,8 @@ def _step(coord: np.ndarray) -> float:
 def rain_maps(fields: Mapping[str, np.ndarray], lat: Sequence[float], lon: Sequence[float], units: str = "mm",
               title: str = "", vmax: float | None = None) -> go.Figure:
     """Side-by-side rain maps ``{name: [lat, lon]}`` (truth, exp1, exp2, persistence) on ONE colour scale
-    from 0 to the largest value of all panels (or ``vmax``), with coastlines."""
+    from 0 to the largest value of all panels (or ``vmax``), with coastlines, rivers, lake shores and
+    state/province borders."""
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
     if vmax is None:

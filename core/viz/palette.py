@@ -7,6 +7,9 @@ OBSERVED = "#222222"
 """Observations and the rain truth."""
 RAINFALL = "#6baed6"
 
+MODEL_LABELS = {"dpl": "dXAJ (dPL)", "static_xaj": "XAJ, static parameters", "lstm": "LSTM"}
+"""Streamflow models by the names the pages, the demo and the run report show."""
+
 SYSTEM_COLORS = {
     # streamflow models, by key and by the label the pages show
     "dpl": "#1f77b4", "dXAJ (dPL)": "#1f77b4",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from core.data import DataError, validate_upload
+from core.data import DataError, DataWarning, validate_upload
 
 
 def csv(rows: list[str], header: str = "date,prcp,pet,q_obs") -> bytes:
@@ -51,7 +52,6 @@ GOOD = "2001-01-{d:02d},1.5,-2,4,120,700,9.5,0.5"
     ("2001-01-05,1.5,-2,4,1e300,700,9.5,0.5", "srad", "impossible srad"),
     ("2001-01-05,1.5,-2,4,120,-3,9.5,0.5", "vp", "impossible vp"),
     ("2001-01-05,1.5,-2,4,120,700,30,0.5", "dayl", "impossible dayl 30 h"),
-    ("2001-01-05,1.5,9,4,120,700,9.5,0.5", "tmin", "above tmax 4 degC on the same step (swapped columns? up to 3 degC"),
 ])
 def test_impossible_forcing_is_refused_naming_file_variable_basin_and_date(bad_row, variable, words):
     ok = validate_upload(csv(days(GOOD), METEO), "basin_b.csv", lat=50.0)
@@ -68,3 +68,23 @@ def test_heavy_but_possible_values_are_accepted():
     rows = days(GOOD, special={3: "2001-01-03,1000,-60,-50,10,5,22,0.5", 4: "2001-01-04,1,3.2,2.2,100,600,9,0.5"})
     ds = validate_upload(csv(rows, METEO), "basin_c.csv", lat=70.0)
     assert float(ds["prcp"].max()) == 1000.0
+
+
+def test_tmin_above_tmax_on_a_few_days_is_kept_with_a_warning_naming_basin_and_date():
+    # Daymet in cold basins: tmin several degrees above tmax on some days (up to 14.7 degC in CAMELS-US)
+    rows = days(GOOD, special={5: "2001-01-05,1.5,9,-5,120,700,9.5,0.5", 9: "2001-01-09,1.5,2,-3,120,700,9.5,0.5"})
+    with pytest.warns(DataWarning) as caught:
+        ds = validate_upload(csv(rows, METEO), "basin_b.csv", lat=50.0)
+    message = str(caught[0].message)
+    assert "basin_b" in message and "2 step(s)" in message and "first 2001-01-05" in message and "14.0 degC" in message, message
+    assert float(ds["tmin"].sel(time="2001-01-05").squeeze()) == 9.0  # kept as given, not repaired
+    assert np.isfinite(ds["pet"].values).all()
+
+
+def test_tmin_above_tmax_on_most_days_is_refused_as_swapped_columns():
+    swapped = "date,prcp,tmax,tmin,srad,vp,dayl,q_obs"  # the header names the columns the wrong way round
+    with pytest.raises(DataError) as err:
+        validate_upload(csv(days(GOOD), swapped), "basin_b.csv", lat=50.0)
+    e = err.value
+    assert "columns swapped" in str(e) and "100%" in str(e), str(e)
+    assert (e.file, e.variable, e.basin, e.date) == ("basin_b.csv", "tmin", "basin_b", "2001-01-01")

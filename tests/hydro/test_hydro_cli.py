@@ -337,3 +337,40 @@ def test_run_dir_naming_a_file_is_a_named_error(tmp_path, capsys):
         assert "notes.txt" in err and ("is a file" in err or "under the file" in err)
         assert "Traceback" not in err
     assert afile.read_text() == "x"
+
+
+def test_data_warnings_reach_the_prepared_data_and_the_runs_metrics(tmp_path, monkeypatch):
+    """A quirk kept as given (tmin above tmax on cold days) is not lost in a background job's log."""
+    import warnings as _warnings
+
+    from core.data import DataWarning
+    from core.hydro import prepare as P
+
+    real_load = P.load_basins
+
+    def load_with_quirk(*args, **kwargs):
+        _warnings.warn(DataWarning("demo.csv: basin fulda: tmin above tmax by more than 3 degC on 2 step(s)"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(P, "load_basins", load_with_quirk)
+    config = load_config(None, TINY)
+    assert P.prepare(config).data_warnings == ["demo.csv: basin fulda: tmin above tmax by more than 3 degC on 2 step(s)"]
+    run_dir = tmp_path / "run"
+    assert cli.main(["train", "--config", _write_config(tmp_path, train={**TINY["train"], "epochs": 1}),
+                     "--run-dir", str(run_dir), "--baselines", "none", "--no-progress"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["data_warnings"] == ["demo.csv: basin fulda: tmin above tmax by more than 3 degC on 2 step(s)"]
+
+
+def test_command_line_values_win_over_a_models_own_overrides(tmp_path):
+    """``--max-minutes 60`` once stopped the LSTM baseline at its file cap of 4.5 minutes (after 2 epochs)."""
+    from core.hydro.config import for_model
+
+    path = _write_config(tmp_path, baselines=["lstm"],
+                         overrides={"lstm": {"train": {"max_minutes": 4.5, "lr": 0.002}}})
+    args = cli._parser().parse_args(["train", "--config", path, "--run-dir", str(tmp_path / "r"),
+                                          "--max-minutes", "60", "--epochs", "5"])
+    config = cli._load_train_config(args, RunDir(tmp_path / "r"))
+    lstm = for_model(config, "lstm")["train"]
+    assert (lstm["max_minutes"], lstm["epochs"], lstm["lr"]) == (60.0, 5, 0.002)  # the model's own lr stays
+    assert for_model(config, "dpl")["train"]["max_minutes"] == 60.0

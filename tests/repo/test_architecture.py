@@ -23,8 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
 LAYERS: dict[str, tuple[str, ...]] = {
     "app": ("ui", "core"),
     "ui": ("core",),
-    "core.__main__": ("core.runs",),  # reaches the halves' CLIs by importlib and a name, on demand
-    "core.demo": ("core.hydro", "core.rain"),
+    "core.__main__": ("core.runs",),  # reaches the halves' CLIs and the report by importlib and a name, on demand
+    "core.demo": ("core.hydro", "core.rain", "core.runs"),  # the demo's runs are found by their folder names
+    "core.report": ("core.viz", "core.hydro", "core.rain", "core.runs", "core.data", "core.metrics", "core.machine",
+                    "core.atomic_io"),  # one run's figures, scores and settings in one HTML file
     "core.viz": ("core.data", "core.metrics"),
     "core.hydro": ("core.training", "core.runs", "core.data", "core.metrics", "core.machine", "core.atomic_io",
                    "core.registry"),

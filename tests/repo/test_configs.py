@@ -93,13 +93,17 @@ def _two_basin_copy(folder: Path, dest: Path) -> Path:
 
 def _shrunk_copy(path: Path, dest: Path) -> Path:
     """The config with fewer iterations per epoch and smaller batches (the CLI has no flag for them);
-    everything else (model, windows, inputs, data) stays as the example has it."""
+    everything else (model, windows, inputs, data) stays as the example has it, except that a config training
+across radar events (``data.events``) keeps only its first training event and its test event."""
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     train = cfg.setdefault("train", {})
     if "iterations_per_epoch" in train or _kind(path) == "hydro":
         train["iterations_per_epoch"] = 2
     train["batch_size"] = min(int(train.get("batch_size", 8)), 8)
     data = cfg.get("data", {})
+    if data.get("events"):  # training across radars: one training event and the test event keep it short
+        roles = [e.get("role", "train") for e in data["events"]]
+        data["events"] = [data["events"][roles.index("train")], data["events"][roles.index("test")]]
     source = data.get("source")
     if isinstance(source, str) and source != "demo" and not Path(source).is_absolute():
         data["source"] = str((REPO / source).resolve())  # relative to the repository, as the CLI reads it

@@ -65,6 +65,7 @@ def test_training_fits_writes_history_and_checkpoints(tmp_path):
     result = fit(LineTask(), settings(epochs=6), torch.device("cpu"), run)
     history = run.read_history()
     assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6] and result.epochs_run == 6
+    assert 0 < result.minutes < 5 and "minutes" in result.summary()  # the time is reported beside the fixed epochs
     assert history[-1]["val_loss"] < history[0]["val_loss"]
     assert {"train_loss", "val_loss", "best_val_loss", "lr", "seconds"} <= set(history[0])
     best = load_checkpoint(run.checkpoint_dir / "best.pt")

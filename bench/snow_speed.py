@@ -1,0 +1,106 @@
+"""Speed of the fused snow routine (numba recursion + hand adjoint) against its eager reference, and
+what the snow routine adds to XAJ.
+
+Both backends run side by side in one process on the same inputs; every time is the median of
+several repeats after one warm-up call (which also loads or compiles the numba kernels).
+
+    .venv/bin/python bench/snow_speed.py              # about a minute on 2 cores
+    .venv/bin/python bench/snow_speed.py --repeats 3
+
+Case (a) of bench/xaj_speed.py: 256 basins, 365 warmup + 365 simulated days. Timed:
+  snow routine alone, forward and forward + backward (gradient w.r.t. the 4 snow parameters), per backend;
+  snow + XAJ forward + backward (``core.hydro.snow_xaj.snow_xaj_forward_backward``) with the snow
+  routine fused, beside XAJ alone fused, both forward-only and forward + backward. With gradients
+  the XAJ behind the snow routine runs on its eager reference (the fused XAJ adjoint has no
+  gradient for its input P; docs/design.md 4.9), which this case measures.
+Forcing is synthetic (seeded gamma precipitation, seasonal temperature from -12 to +18 degC).
+The 1-minute load average is printed before and after: the machine is often shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine_info import load_average  # noqa: E402  (bench/ is on sys.path as the script folder)
+from xaj_speed import machine, median_time, random_params, synthetic_forcing  # noqa: E402
+from core.hydro import snow, xaj  # noqa: E402
+from core.hydro.snow_params import denormalise_snow  # noqa: E402
+from core.hydro.snow_xaj import simulate_snow_xaj, snow_xaj_forward_backward  # noqa: E402
+
+BACKENDS = ("reference", "fused")
+
+
+def snowy_forcing(n_time: int, n_basin: int, seed: int = 0) -> torch.Tensor:
+    """[T, B, 3]: P and PET (mm/day) of ``xaj_speed.synthetic_forcing`` and a seasonal temperature (degC)."""
+    base = synthetic_forcing(n_time, n_basin, seed)
+    g = torch.Generator().manual_seed(seed + 7)
+    day = torch.arange(n_time, dtype=torch.float32)[:, None]
+    temp = 3.0 + 15.0 * torch.sin(2 * torch.pi * (day - 100) / 365.25) + 3.0 * torch.randn(n_time, n_basin, generator=g)
+    return torch.cat([base, temp[..., None]], dim=-1)
+
+
+def snow_call(backend: str, forcing: torch.Tensor, params: torch.Tensor, warmup: int, backward: bool):
+    def run() -> None:
+        p = params.detach().requires_grad_(backward)
+        series, _ = snow.simulate_snow(forcing[..., 0], forcing[..., 2], p, warmup=warmup, backend=backend)
+        if backward:
+            series["OUTFLOW"][warmup:].square().mean().backward()
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is steadier on a shared machine)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print("machine:", machine())
+    print("load average before:", load_average(), flush=True)
+    n_basin, warmup, n_sim = 256, 365, 365
+    forcing = snowy_forcing(warmup + n_sim, n_basin)
+    snow_params = denormalise_snow(torch.rand(n_basin, 4, generator=torch.Generator().manual_seed(3)))
+    xaj_params = random_params(n_basin)
+
+    print(f"\ncase (a): {n_basin} basins, {warmup} warmup + {n_sim} simulated days")
+    for backward in (False, True):
+        times = {b: median_time(snow_call(b, forcing, snow_params, warmup, backward), args.repeats) for b in BACKENDS}
+        label = "forward + backward" if backward else "forward"
+        print(f"snow routine {label:18s}: reference {1e3 * times['reference']:8.1f} ms, fused "
+              f"{1e3 * times['fused']:7.2f} ms, ratio {times['reference'] / times['fused']:6.1f}x", flush=True)
+
+    def xaj_alone(backward: bool):
+        def run() -> None:
+            p = xaj_params.detach().requires_grad_(backward)
+            q, _ = xaj.simulate(forcing[..., :2], p, warmup=warmup, backend="fused")
+            if backward:
+                q.sum().backward()
+        return run
+
+    def snow_then_xaj(backward: bool):
+        def run() -> None:
+            p = xaj_params.detach().requires_grad_(backward)
+            s = snow_params.detach().requires_grad_(backward)
+            if backward:
+                snow_xaj_forward_backward(forcing, p, s, warmup=warmup, backend="fused")
+            else:
+                with torch.no_grad():
+                    simulate_snow_xaj(forcing, p, s, warmup=warmup, backend="fused")
+        return run
+
+    for backward in (False, True):
+        alone = median_time(xaj_alone(backward), args.repeats)
+        both = median_time(snow_then_xaj(backward), args.repeats)
+        label = "forward + backward" if backward else "forward (no_grad)"
+        print(f"XAJ fused {label:18s}: alone {1e3 * alone:8.1f} ms, snow + XAJ {1e3 * both:8.1f} ms, "
+              f"{both / alone:5.1f}x the time of XAJ alone", flush=True)
+    print("load average after:", load_average())
+
+
+if __name__ == "__main__":
+    main()
