@@ -10,9 +10,10 @@ several repeats after one warm-up call (which also loads or compiles the numba k
 Case (a) of bench/xaj_speed.py: 256 basins, 365 warmup + 365 simulated days. Timed:
   snow routine alone, forward and forward + backward (gradient w.r.t. the 4 snow parameters), per backend;
   snow + XAJ forward + backward (``snow_xaj_call``, around ``core.hydro.snow_xaj.simulate_snow_xaj``)
-  with the snow routine fused, beside XAJ alone fused, both forward-only and forward + backward. With gradients
-  the XAJ behind the snow routine runs on its eager reference (the fused XAJ adjoint has no
-  gradient for its input P; docs/design.md 4.9), which this case measures.
+  with the snow routine fused, beside XAJ alone fused, both forward-only and forward + backward. The
+  XAJ behind the snow routine stays fused with gradients too (its adjoint passes the gradient on to
+  its input P; docs/design.md 4.9). bench/xaj_speed.py case ``a-fb-snow`` times the same against the
+  eager reference of both.
 Forcing is synthetic (seeded gamma precipitation, seasonal temperature from -12 to +18 degC).
 The 1-minute load average is printed before and after: the machine is often shared.
 """

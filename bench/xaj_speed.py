@@ -16,7 +16,11 @@ Cases (``CASES``, one row each; ``--list`` prints their keys):
   a whole dPL training step (ParameterLSTM hidden 64, 5 inputs -> sigmoid -> params -> XAJ ->
   RMSE -> backward -> AdamW step) on case (a), per backend, with a fresh LSTM (its gradient
   vanishes within a few dozen steps) and with a long-memory one (it reaches the first step);
-  forward of one basin over 30 years of daily data (dashboard sliders; target < 20 ms).
+  forward of one basin over 30 years of daily data (dashboard sliders; target < 20 ms);
+  case (a) with snow: the HBV snow routine in front of XAJ (temperature from ``snow_speed.snowy_forcing``,
+  the same P and PET), forward + backward w.r.t. the XAJ and the snow parameters
+  (``core.hydro.snow_xaj.simulate_snow_xaj``): fused snow + fused XAJ against the eager
+  reference of both (the fused XAJ passes the gradient on to its input P, docs/design.md 4.9).
 "fused" uses the default driver choice (``core.hydro.xaj_fused.use_parallel``: prange kernels for
 batches of >= 64 basins when numba has > 1 thread); case (a) is also timed with the serial kernels
 (``HYDROCAST_XAJ_PARALLEL=0``) after checking that both give bit-identical results.
@@ -111,6 +115,20 @@ def xaj_call(backend: str, forcing: torch.Tensor, params: torch.Tensor, warmup: 
     return run
 
 
+def snow_xaj_call(backend: str, forcing: torch.Tensor, params: torch.Tensor, snow_params: torch.Tensor,
+                  warmup: int):
+    """Snow routine + XAJ, forward + backward of a streamflow and evaporation loss, on one backend for both
+    (``core.hydro.snow_xaj.simulate_snow_xaj``: XAJ follows the snow routine's backend)."""
+    from core.hydro.snow_xaj import simulate_snow_xaj
+
+    def run() -> None:
+        p = params.detach().requires_grad_(True)
+        s = snow_params.detach().requires_grad_(True)
+        q, et = simulate_snow_xaj(forcing, p, s, warmup=warmup, uh_length=15, backend=backend)
+        (q.square().mean() + et.mean()).backward()
+    return run
+
+
 def training_step(backend: str, forcing: torch.Tensor, warmup: int, seed: int = 0, long_memory: bool = False):
     """One dPL step per call: LSTM -> params -> XAJ -> NaN-masked RMSE -> backward -> AdamW.
 
@@ -167,6 +185,11 @@ class Inputs:
         self.f_a, self.p_a = synthetic_forcing(730, 256), random_params(256)
         self.p_a_steps = self.p_a.expand(730, -1, -1)  # per-step parameters, the same set every step
         self.f_b, self.p_b = synthetic_forcing(730, 16, seed=2), random_params(16, seed=3)
+        from snow_speed import snowy_forcing  # imported here: snow_speed imports this module
+        from core.hydro.snow_params import denormalise_snow
+
+        self.f_a_snow = snowy_forcing(730, 256)  # the P and PET of case (a) plus a temperature
+        self.snow_a = denormalise_snow(torch.rand(256, 4, generator=torch.Generator().manual_seed(3)))
 
 
 def case_table(data: Inputs) -> list[Case]:
@@ -177,6 +200,8 @@ def case_table(data: Inputs) -> list[Case]:
         Case("a-fb", "(a) 256 basins, 365+365 d: forward+backward", lambda b: xaj_call(b, d.f_a, d.p_a, 365, True)),
         Case("a-fb-steps", "(a) forward+backward, per-step params [T, B, 15]",
              lambda b: xaj_call(b, d.f_a, d.p_a_steps, 365, True)),
+        Case("a-fb-snow", "(a) with snow: snow + XAJ forward+backward",
+             lambda b: snow_xaj_call(b, d.f_a_snow, d.p_a, d.snow_a, 365)),
         Case("b-f", "(b) 16 basins, 730 d: forward", lambda b: xaj_call(b, d.f_b, d.p_b, 0, False)),
         Case("b-fb", "(b) 16 basins, 730 d: forward+backward", lambda b: xaj_call(b, d.f_b, d.p_b, 0, True)),
         Case("dpl", "dPL training step on (a) (LSTM 64 + XAJ + AdamW)", lambda b: training_step(b, d.f_a, 365)),

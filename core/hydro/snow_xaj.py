@@ -5,11 +5,10 @@ routine (``core.hydro.snow``) turns P into the water reaching the ground (rain +
 releases), which replaces P as XAJ's input; PET is unchanged.
 
 Backends. The snow routine runs on its own fused kernel (``backend`` "auto"/"fused") or the eager
-reference. XAJ then needs the gradient with respect to its input P (the snow outflow), which the
-fused XAJ adjoint (``core.hydro.xaj_kernels``) does not provide: it differentiates parameters only.
-So while a gradient is wanted XAJ runs on its eager reference after the snow routine, and on the
-fused kernel otherwise (evaluation, ``torch.no_grad``). ``simulate_snow_xaj`` is what the benchmark
-times (``bench/snow_speed.py``, ``snow_xaj_call``).
+reference, and XAJ on the same backend. Training needs XAJ's gradient with respect to its input P
+(the snow outflow); the fused XAJ adjoint (``core.hydro.xaj_kernels``) provides it, so the fused
+backend is kept with gradients too. ``simulate_snow_xaj`` is what the benchmarks time
+(``bench/snow_speed.py`` ``snow_xaj_call``, ``bench/xaj_speed.py`` case ``a-fb-snow``).
 """
 
 from __future__ import annotations
@@ -20,9 +19,10 @@ from core.hydro import snow, xaj
 
 
 def xaj_backend_after_snow(backend: str, needs_gradient: bool) -> str:
-    """XAJ's backend behind the snow routine: the reference when the gradient must reach the snow
-    parameters through XAJ's input (the fused XAJ has no adjoint for its forcing), else ``backend``."""
-    return "reference" if needs_gradient else backend
+    """XAJ's backend behind the snow routine: ``backend``, with or without a gradient for XAJ's input
+    (``needs_gradient``): both XAJ backends differentiate with respect to their forcing P. Kept as
+    the one place that decides, for the models that call it (``dpl``, ``baselines``)."""
+    return backend
 
 
 def snow_ground_input(forcing: torch.Tensor, snow_params: torch.Tensor, warmup: int = 0, backend: str = "auto",

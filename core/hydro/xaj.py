@@ -243,8 +243,8 @@ def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_le
         Also return a dict of diagnostics (see below).
     backend : {"auto", "reference", "fused"}
         "reference" is this module's eager loop, "fused" the compiled ``core.hydro.xaj_fused`` (numba
-        is a requirement); "auto" uses the fused one except when ``forcing`` itself requires a
-        gradient (the fused adjoint differentiates parameters only).
+        is a requirement); "auto" is the fused one. Both differentiate with respect to ``params`` and,
+        when it requires grad, ``forcing`` (P and PET of the main period).
     warmup_routing : bool
         False (docs/design.md, 4.5 Routing): the surface convolution starts with zero history after the
         warmup. True: it starts with the warmup's surface inflow as history, so a storm just before
@@ -268,7 +268,7 @@ def simulate(forcing: torch.Tensor, params: torch.Tensor, warmup: int = 0, uh_le
     """
     if backend not in ("auto", "reference", "fused"):
         raise ValueError(f"simulate: unknown backend {backend!r}; use 'auto', 'reference' or 'fused'")
-    if backend == "reference" or (backend == "auto" and forcing.requires_grad):
+    if backend == "reference":
         return simulate_reference(forcing, params, warmup, uh_length, return_states, warmup_routing,
                                   reservoir_equilibrium)
     return xaj_fused.simulate_fused(forcing, params, warmup, uh_length, return_states, warmup_routing,

@@ -10,8 +10,10 @@ functions so that both paths share them.
 
 The recursion runs on the host in float64 whatever the input dtype and device (on CUDA the inputs
 are copied to the host and the results back: a few MB); results are cast back to the dtype and
-device of ``params``. Gradients flow to ``params`` only; forcing is data. Warmup runs without
-gradient and its end states are constants, as in the reference.
+device of ``params``. Gradients flow to ``params`` and, when ``forcing`` requires grad (the snow
+routine's outflow is XAJ's P), to the forcing of the main period as well; the adjoint then also
+writes dL/dP and dL/dPET. Warmup runs without gradient and its end states are constants, as in the
+reference (the warmup forcing gets a zero gradient there too).
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def use_parallel(n_basin: int) -> bool:
 class _XajRecursion(torch.autograd.Function):
     """Autograd wrapper of the compiled recursion.
 
-    Inputs: prcp, pet ``[B, T]`` float64 host tensors (data, no gradient); par ``[B, T, 13]`` per step
-    or ``[B, 1, 13]`` static, and init ``[B, 7]`` float64 host tensors (kernel order of ``xaj_kernels``).
+    Inputs: prcp, pet ``[B, T]``, par ``[B, T, 13]`` per step or ``[B, 1, 13]`` static, and init ``[B, 7]``,
+    float64 host tensors (kernel order of ``xaj_kernels``). prcp and pet get a gradient only when they
+    require one (otherwise the kernel skips those adjoints: parameter-only training pays nothing).
     Outputs: the ``N_OUT`` recorded series, each a ``[T, B]`` view of the basin-major buffer
     (order ``xaj_kernels.OUTPUT_NAMES``).
     Series the loss does not use get no gradient buffer (``set_materialize_grads(False)``).
@@ -59,7 +62,7 @@ class _XajRecursion(torch.autograd.Function):
         init_np = init.detach().contiguous().numpy()
         out = kern.empty_outputs(*prcp.shape)
         forward = kern.xaj_forward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_forward
-        forward(prcp.numpy(), pet.numpy(), par_np, init_np, out)
+        forward(prcp.detach().numpy(), pet.detach().numpy(), par_np, init_np, out)
         out_t = torch.from_numpy(out)
         ctx.set_materialize_grads(False)
         # the trajectory the adjoint replays; saved through autograd so that an in-place edit of an
@@ -79,10 +82,15 @@ class _XajRecursion(torch.autograd.Function):
             gout[row] = grads[i].detach().numpy().T
         gpar = torch.zeros_like(par)
         ginit = torch.zeros_like(init)
-        backward = kern.xaj_backward_parallel if use_parallel(prcp.shape[0]) else kern.xaj_backward
-        backward(prcp.numpy(), pet.numpy(), par.detach().contiguous().numpy(), init.detach().contiguous().numpy(),
-                 out_t.numpy(), gout, slot, gpar.numpy(), ginit.numpy())
-        return None, None, gpar, ginit
+        n_basin = prcp.shape[0]
+        gprcp = torch.empty_like(prcp) if ctx.needs_input_grad[0] else None
+        gpet = torch.empty_like(pet) if ctx.needs_input_grad[1] else None
+        backward = kern.xaj_backward_parallel if use_parallel(n_basin) else kern.xaj_backward
+        backward(prcp.detach().numpy(), pet.detach().numpy(), par.detach().contiguous().numpy(),
+                 init.detach().contiguous().numpy(), out_t.numpy(), gout, slot, gpar.numpy(), ginit.numpy(),
+                 kern.no_forcing_gradient(n_basin) if gprcp is None else gprcp.numpy(),
+                 kern.no_forcing_gradient(n_basin) if gpet is None else gpet.numpy())
+        return gprcp, gpet, gpar, ginit
 
 
 class _UnitHydrographConvolution(torch.autograd.Function):
@@ -142,9 +150,13 @@ _HOST = torch.device("cpu")
 
 def _basin_major(forcing: torch.Tensor, variable: int, start: int, stop: int) -> torch.Tensor:
     """Steps ``start:stop`` of one forcing variable of ``forcing [T, B, 2]`` (any dtype and device)
-    as the kernels' ``[B, stop - start]`` float64 host layout, in one copy."""
+    as the kernels' ``[B, stop - start]`` float64 host layout, in one copy; differentiable (through
+    autograd's copy) when ``forcing`` requires grad, a plain detached copy otherwise."""
+    steps = forcing[start:stop, :, variable]
+    if forcing.requires_grad and torch.is_grad_enabled():
+        return steps.T.to(device=_HOST, dtype=torch.float64).contiguous()
     out = torch.empty((forcing.shape[1], stop - start), dtype=torch.float64)
-    out.copy_(forcing[start:stop, :, variable].detach().T)
+    out.copy_(steps.detach().T)
     return out
 
 
@@ -162,12 +174,6 @@ def _convolve(inflow: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return _UnitHydrographConvolution.apply(inflow, weights)
 
 
-def _check_forcing_gradient(forcing: torch.Tensor) -> None:
-    if forcing.requires_grad:
-        raise ValueError("xaj_fused.simulate_fused: forcing requires grad, but the fused adjoint only "
-                         "differentiates with respect to params; use simulate(..., backend='reference')")
-
-
 def simulate_fused(
     forcing: torch.Tensor,
     params: torch.Tensor,
@@ -182,7 +188,9 @@ def simulate_fused(
     Parameters
     ----------
     forcing : torch.Tensor
-        ``[T, B, 2]`` precipitation and potential evapotranspiration, mm per step.
+        ``[T, B, 2]`` precipitation and potential evapotranspiration, mm per step. May require grad
+        (e.g. P from the snow routine): its main-period steps then get the exact gradient, the
+        warmup steps zero, as in the reference.
     params : torch.Tensor
         ``[B, 15]`` or per step ``[T, B, 15]`` physical parameters in the order K, B, IM, UM, LM, DM,
         C, SM, EX, KI, KG, A, THETA, CI, CG. Gradients flow to it through the main (post-warmup)
@@ -204,7 +212,6 @@ def simulate_fused(
     (q, et) or (q, et, states): streamflow and actual evapotranspiration ``[T - warmup, B]``, mm per
     step, dtype and device of ``params``.
     """
-    _check_forcing_gradient(forcing)
     forcing, params = checked_inputs(forcing, params, warmup, uh_length)  # same errors as the reference
     dtype, device = params.dtype, params.device
     # static [B, 15] stays static ([B] columns, kernel rows [B, 1, 13]): no [T, B] copies, no

@@ -309,9 +309,11 @@ def _forward_basin(ib_, prcp, pet, par, init, out):
 
 
 @njit(cache=True, fastmath=False)
-def _backward_basin(bi, prcp, pet, par, init, out, gout, slot, gpar, ginit):
+def _backward_basin(bi, prcp, pet, par, init, out, gout, slot, gpar, ginit, gprcp, gpet):
     """Adjoint of one basin (column ``bi``); see :func:`xaj_backward`."""
     n_time = prcp.shape[1]
+    want_prcp = gprcp.shape[1] > 0  # the forcing adjoints only when asked for (empty arrays otherwise)
+    want_pet = gpet.shape[1] > 0
     # adjoints of the states at the end of the current step
     a_wu = 0.0
     a_wl = 0.0
@@ -606,10 +608,15 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, slot, gpar, ginit):
         # 1. evaporation; pe = max(d, 0), d = p - e, e = eu + el + ed
         if d >= 0.0:
             g_d += g_pe
+        g_p = g_d  # d = p - e
         # reported E = (1 - im) e_perv + im e_imp, e_perv = eu + el + min(ed, wd), e_imp = min(p, ep)
         g_ev = g_eo * (1.0 - im)
         g_im += g_eo * (e_imp - e_perv)
-        g_ep_imp = 0.0 if p < ep else g_eo * im
+        if p < ep:
+            g_ep_imp = 0.0
+            g_p += g_eo * im
+        else:
+            g_ep_imp = g_eo * im
         g_e = -g_d
         g_eu = g_e + g_ev
         g_el += g_e + g_ev
@@ -640,9 +647,18 @@ def _backward_basin(bi, prcp, pet, par, init, out, gout, slot, gpar, ginit):
             g_ep += g_eu
         else:
             g_wu += g_eu
+            g_p += g_eu
         # ep = max(k pet, 0)
         if kp >= 0.0:
             g_k += g_ep * pet[bi, t]
+            if want_pet:
+                gpet[bi, t] = g_ep * k
+        elif want_pet:
+            gpet[bi, t] = 0.0
+        # p = max(prcp, 0): the gradient passes at prcp == 0 (torch.clamp's convention), so a dry
+        # step still tells how much a drop of rain would change the loss
+        if want_prcp:
+            gprcp[bi, t] = g_p if prcp[bi, t] >= 0.0 else 0.0
 
         a_wu = g_wu
         a_wl = g_wl
@@ -698,22 +714,28 @@ def xaj_forward_parallel(prcp, pet, par, init, out):
 
 
 @njit(cache=True, fastmath=False)
-def xaj_backward(prcp, pet, par, init, out, gout, slot, gpar, ginit):
+def xaj_backward(prcp, pet, par, init, out, gout, slot, gpar, ginit, gprcp, gpet):
     """Reverse-mode adjoint of :func:`xaj_forward`.
 
     out: [N_REC, B, T] as the forward pass wrote it; gout: [G, B, T] dL/d(recorded series), series j
     in row slot[j] (slot: int64 [N_OUT], -1 where the loss does not use series j: its gradient is 0).
     dL/d(par) is ADDED to gpar (shape of par: pass zeros); ginit [B, N_INIT] is overwritten with dL/d(init).
+    gprcp, gpet: [B, T] overwritten with dL/d(prcp), dL/d(pet), or [B, 0] (``no_forcing_gradient``) to skip them.
     """
     for b in range(prcp.shape[0]):
-        _backward_basin(b, prcp, pet, par, init, out, gout, slot, gpar, ginit)
+        _backward_basin(b, prcp, pet, par, init, out, gout, slot, gpar, ginit, gprcp, gpet)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
-def xaj_backward_parallel(prcp, pet, par, init, out, gout, slot, gpar, ginit):
+def xaj_backward_parallel(prcp, pet, par, init, out, gout, slot, gpar, ginit, gprcp, gpet):
     """:func:`xaj_backward` with basins spread over numba's threads."""
     for b in prange(prcp.shape[0]):
-        _backward_basin(b, prcp, pet, par, init, out, gout, slot, gpar, ginit)
+        _backward_basin(b, prcp, pet, par, init, out, gout, slot, gpar, ginit, gprcp, gpet)
+
+
+def no_forcing_gradient(n_basin: int) -> np.ndarray:
+    """The ``[B, 0]`` stand-in for ``gprcp``/``gpet`` of :func:`xaj_backward`: that adjoint is not wanted."""
+    return np.empty((n_basin, 0), dtype=np.float64)
 
 
 def empty_outputs(n_basin: int, n_time: int) -> np.ndarray:
