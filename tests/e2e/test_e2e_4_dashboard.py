@@ -289,3 +289,23 @@ def test_sandbox_redraw_time(page, app_server):
     record_timing("sandbox_redraw_s (slider move to new test-period scores, median of 5)", sorted(times)[2])
     assert_no_exception(page)
     shot(page, "dash_parameters_sandbox_moved")
+
+
+def test_navigation_icons_are_drawn_from_the_bundled_icon_font(page, app_server):
+    """Debian's Chromium has no emoji font: icons must come from Streamlit's Material Symbols font,
+    which ships with the app. Each navigation entry shows a Material icon element whose font has loaded
+    and which is drawn with a width (an emoji without a font is an empty box of text)."""
+    _open_home(page, app_server)
+    links = page.locator("[data-testid=stSidebarNav] a")
+    assert links.count() >= 9  # the 8 pages of the dashboard and Predict
+    for i in range(links.count()):
+        icon = links.nth(i).locator("[data-testid=stIconMaterial]")
+        assert icon.count() == 1, links.nth(i).inner_text()
+        family = icon.evaluate("e => getComputedStyle(e).fontFamily")
+        assert "Material Symbols" in family, family
+        assert icon.bounding_box()["width"] > 8
+    loaded = page.evaluate("""async () => { await document.fonts.ready;
+        return [...document.fonts].filter(f => f.family.includes('Material Symbols') && f.status === 'loaded').length; }""")
+    assert loaded >= 1
+    emoji = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+    assert not emoji.search(page.locator("[data-testid=stSidebarNav]").inner_text())
