@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ def upload_dir() -> Path:
 
 
 @st.cache_data(show_spinner=False, ttl=300)
-def _available_sources(uploads: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def _available_sources(uploads: tuple[tuple[str, str], ...], data_roots: str) -> dict[str, str]:
+    # data_roots ($HYDROCAST_DATA) is part of the key: the sources listed depend on it
     from core.data import available_sources
 
     options = {}
@@ -39,7 +41,8 @@ def source_options() -> dict[str, str]:
     """``{source argument for load_basins: label}``: demo, $HYDROCAST_DATA folders, uploaded files."""
     from core.data.uploads import list_uploads
 
-    return _available_sources(tuple((str(u.source), u.label) for u in list_uploads(upload_dir())))
+    return _available_sources(tuple((str(u.source), u.label) for u in list_uploads(upload_dir())),
+                              os.environ.get("HYDROCAST_DATA", ""))
 
 
 @st.cache_data(show_spinner=False)
