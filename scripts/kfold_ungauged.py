@@ -7,7 +7,7 @@ Splits the config's basins into k folds stratified by ``evaluate.group_by`` (the
 snow fraction below / above 0.12), trains the config on k - 1 folds (``OUT/fold_<i>/run``), predicts
 the held-out fold (``OUT/fold_<i>/predicted``) and pools the held-out scores into ``OUT/kfold.json``
 and ``OUT/kfold.md``. A fold whose run completed is reused: run the same command again to continue.
-Each fold costs one training of the config (the regional one: about 24 minutes on 2 cores).
+Each fold trains the config without the models that cannot predict a new basin (static_xaj).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_y
 from core.data import load_basins
 from core.hydro.evaluate import SCORE_KEYS
 from core.hydro.groups import group_labels, group_summary
-from core.hydro.predict import predict_run, write_prediction
+from core.hydro.predict import NOT_TRANSFERABLE, predict_run, write_prediction
 
 TABLE_SCORES = ("nse", "kge", "pbias")
 
@@ -83,11 +83,15 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     test = tuple(str(d) for d in data["test_period"])
     per_model: dict[str, dict[str, dict[str, float]]] = {}
     notes: list[str] = []
+    # a model calibrated per training basin has nothing to say about a held-out one: not trained at all
+    dropped = [b for b in (config.get("baselines") or []) if b in NOT_TRANSFERABLE]
+    notes += [f"{name} not trained: {NOT_TRANSFERABLE[name]}" for name in dropped]
     for i, held_out in enumerate(folds):
         fold = out / f"fold_{i + 1}"
         run = fold / "run"
         fold_config = json.loads(json.dumps(config, default=str))
         fold_config["data"]["basins"] = sorted(set(ids) - set(held_out))
+        fold_config["baselines"] = [b for b in (config.get("baselines") or []) if b not in dropped]
         fold_config["name"] = f"{config.get('name') or 'hydro'}-fold{i + 1}of{k}"
         fold.mkdir(parents=True, exist_ok=True)
         atomic_write_yaml(fold / "config.yaml", fold_config)

@@ -59,6 +59,9 @@ def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys)
         assert math.isfinite(summary["models"][name]["median"]["nse"])
         assert summary["models"][name]["groups"]["frac_snow >= 0.12"]["n_basins"] == 2
     assert "static_xaj" not in summary["models"]  # calibrated per basin: nothing to say about a new one
+    assert not (out / "fold_1" / "run" / "models" / "static_xaj").exists()  # so not trained either (saves k x its cost)
+    assert (out / "fold_1" / "run" / "models" / "lstm").is_dir()
+    assert any("static_xaj not trained" in n for n in summary["notes"])
     table = (out / "kfold.md").read_text()
     assert "| dpl | all | 4 |" in table and "frac_snow >= 0.12" in table
     assert table == markdown_table(summary)
