@@ -1,7 +1,7 @@
 """k-fold ungauged evaluation of a hydro config (core.hydro.kfold; docs/hydro_predict.md).
 
     python scripts/kfold_ungauged.py --config configs/hydro_camels_regional.yaml --out runs/kfold-regional
-        [--folds 5] [--seed 0] [--epochs N] [--basins ID,ID,...]
+        [--folds 5] [--seed 0] [--epochs N] [--basins ID,ID,...] [--only 1,3]
 
 Splits the config's basins into k folds stratified by ``evaluate.group_by`` (the regional config:
 snow fraction below / above 0.12), trains the config on k - 1 folds (``OUT/fold_<i>/run``), predicts
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5, help="k (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
     parser.add_argument("--epochs", type=int, help="override train.epochs of every model (short trials)")
+    parser.add_argument("--only", help="comma-separated fold numbers to train here (default all); other folds "
+                        "are pooled where completed: run folds in parallel processes, then once without --only")
     parser.add_argument("--basins", help="comma-separated basin ids (default: the config's, else all of its source)")
     args = parser.parse_args(argv)
     overrides: dict = {}
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             for block in (config.get("overrides") or {}).values():
                 if "epochs" in (block.get("train") or {}):
                     block["train"]["epochs"] = args.epochs
-        summary = run_kfold(config, args.out, k=args.folds, seed=args.seed)
+        only = [int(i) for i in args.only.split(",") if i.strip()] if args.only else None
+        summary = run_kfold(config, args.out, k=args.folds, seed=args.seed, only=only)
     except (ConfigError, DataError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -61,12 +61,16 @@ def _pooled_medians(per_basin: Mapping[str, Mapping[str, float]]) -> dict[str, f
 
 
 def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: int = 0,
-              train: Callable[[Path, Path], None] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+              train: Callable[[Path, Path], None] | None = None, log: Callable[[str], None] = print,
+              only: Iterable[int] | None = None) -> dict[str, Any]:
     """Run the k folds of ``config`` (a resolved hydro config) into ``out_dir``; returns the summary.
 
     ``train(config_path, run_dir)`` trains one fold (default: ``python -m core hydro train`` in
     process). Basins: ``data.basins`` of the config or every basin of its source; stratified by
-    ``evaluate.group_by`` / ``group_edges`` when set.
+    ``evaluate.group_by`` / ``group_edges`` when set. ``only``: fold numbers (1 .. k) to train here,
+    the others are pooled only where their run already completed (so several processes or machines
+    can share the folds; a last call without ``only`` pools them all). The summary's ``missing_folds``
+    names the folds not pooled.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -79,6 +83,10 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
               else {b: float("nan") for b in ids})
     labels = group_labels(values, group_by, edges) if group_by else {b: "all basins" for b in ids}
     folds = stratified_folds(labels, k, seed)
+    chosen = set(range(1, k + 1)) if only is None else {int(i) for i in only}
+    if not chosen or not chosen <= set(range(1, k + 1)):
+        raise ValueError(f"fold numbers must lie in 1 .. {k}, got {sorted(chosen)}")
+    missing: list[int] = []
     train = train or _train_in_process
     test = tuple(str(d) for d in data["test_period"])
     per_model: dict[str, dict[str, dict[str, float]]] = {}
@@ -98,6 +106,10 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
         done = (read_json(run / "status.json", {}) or {}).get("state") == "completed"
         if done:
             log(f"fold {i + 1}/{k}: run {run} already completed, reused")
+        elif i + 1 not in chosen:
+            log(f"fold {i + 1}/{k}: not trained here and not completed yet: left out of the pooled scores")
+            missing.append(i + 1)
+            continue
         else:
             log(f"fold {i + 1}/{k}: training on {len(fold_config['data']['basins'])} basins")
             train(fold / "config.yaml", run)
@@ -111,7 +123,7 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     summary: dict[str, Any] = {
         "kind": "kfold_ungauged", "k": k, "seed": seed, "source": source, "test_period": list(test),
         "stratified_by": {"attribute": group_by, "edges": list(edges)} if group_by else None,
-        "folds": folds, "notes": notes,
+        "folds": folds, "missing_folds": missing, "notes": notes,
         "models": {name: {"n_basins": len(pb), "median": _pooled_medians(pb),
                           **({"groups": group_summary(pb, values, group_by, edges)["groups"]} if group_by else {})}
                    for name, pb in per_model.items()},
@@ -137,7 +149,9 @@ def markdown_table(summary: Mapping[str, Any]) -> str:
     """Median held-out scores per model (all basins, then each group) as a markdown table."""
     head = ["model", "basins", "n"] + [s.upper() if s != "pbias" else "PBIAS %" for s in TABLE_SCORES]
     lines = [f"k-fold ungauged ({summary['k']} folds, seed {summary['seed']}), test period "
-             f"{summary['test_period'][0]} .. {summary['test_period'][1]}: median over held-out basins", "",
+             f"{summary['test_period'][0]} .. {summary['test_period'][1]}: median over held-out basins"
+             + (f" (folds {', '.join(map(str, summary['missing_folds']))} not yet pooled)"
+                if summary.get("missing_folds") else ""), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, block in summary["models"].items():
         rows = [("all", block["n_basins"], block["median"])]

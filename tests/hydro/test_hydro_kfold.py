@@ -42,6 +42,13 @@ def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys)
                                            "group_edges": [0.12]})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     out = tmp_path / "kfold"
+    # fold 2 alone first (as a second process would): fold 1 is neither trained nor pooled
+    assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
+                                "--epochs", "1", "--only", "2"]) == 0
+    partial = json.loads((out / "kfold.json").read_text())
+    assert partial["missing_folds"] == [1] and not (out / "fold_1" / "run").exists()
+    assert sorted(partial["per_basin"]["dpl"]) == partial["folds"][1]
+    assert "folds 1 not yet pooled" in (out / "kfold.md").read_text()
     assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
                                 "--epochs", "1"]) == 0
     summary = json.loads((out / "kfold.json").read_text())
@@ -70,3 +77,4 @@ def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys)
     assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
                                 "--epochs", "1"]) == 0
     assert capsys.readouterr().out.count("already completed, reused") == 2
+    assert summary["missing_folds"] == []
