@@ -9,7 +9,8 @@ prepared once, as ``hydro evaluate`` does). Speed does not depend on the weights
 
     python bench/predict_speed.py [--run-dir RUN] [--threads 2] [--repeat 2]
 
-Also times ``--stride rho + horizon`` (a window per year predicting its whole target part).
+``predict``'s default is a window per ``rho + horizon`` days predicting its whole target part; the
+bench also times ``--stride`` of the run's ``evaluate.stride`` (what ``hydro evaluate`` does).
 """
 
 from __future__ import annotations
@@ -85,23 +86,25 @@ def main(argv: list[str] | None = None) -> int:
     predict_run(run, source, PERIOD)  # warm-up: compiled kernels, file cache
     from core.hydro.predict import run_models
 
-    whole = min(int(m.config["window"]["rho"]) + int(m.config["window"]["horizon"]) for m in run_models(run)[1])
-    times, baseline, wide = [], [], []
+    config = run_models(run)[0]
+    run_stride = int(config["evaluate"].get("stride") or 1)
+    times, baseline, daily = [], [], []
     for _ in range(args.repeat):
         start = time.perf_counter()
         pred = predict_run(run, source, PERIOD)
         times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        predict_run(run, source, PERIOD, stride=whole)
-        wide.append(time.perf_counter() - start)
+        predict_run(run, source, PERIOD, stride=run_stride)
+        daily.append(time.perf_counter() - start)
         baseline.append(_evaluate_seconds(run))
     q = pred.dataset["q_sim"]
     print(f"machine: {cpu_name()}, cpu_count {os.cpu_count()}, {platform.platform()}, torch threads {torch.get_num_threads()}, "
           f"load average {load_average()} (the machine is shared: read the ratio)")
-    print(f"predict: {q.sizes['basin']} basins x {q.sizes['time']} days x models {q['model'].values.tolist()}: "
-          f"median {statistics.median(times):.1f} s (runs {', '.join(f'{t:.1f}' for t in times)}); goal < 30 s")
-    print(f"predict --stride {whole} (each window predicts its whole target part): median "
-          f"{statistics.median(wide):.1f} s (runs {', '.join(f'{t:.1f}' for t in wide)})")
+    print(f"predict (default: each window predicts its whole target part): {q.sizes['basin']} basins x "
+          f"{q.sizes['time']} days x models {q['model'].values.tolist()}: median {statistics.median(times):.1f} s "
+          f"(runs {', '.join(f'{t:.1f}' for t in times)}); goal < 30 s")
+    print(f"predict --stride {run_stride} (the run's evaluate.stride, as hydro evaluate): median "
+          f"{statistics.median(daily):.1f} s (runs {', '.join(f'{t:.1f}' for t in daily)})")
     print(f"baseline, the run's evaluate of the same models and days: median {statistics.median(baseline):.1f} s")
     print(f"ratio predict / evaluate: {statistics.median(times) / statistics.median(baseline):.2f}")
     tmp.cleanup()

@@ -78,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, help="folder for predictions.nc (and metrics.json)")
     pr.add_argument("--basins", help="comma-separated basin ids of the source (default: all)")
     pr.add_argument("--device", default="cpu", help="cpu (default), auto or cuda[:N]")
-    pr.add_argument("--stride", type=int, help="a window every k days predicting its last k (default: the run's "
-                    "evaluate.stride; up to rho + horizon: faster, each window predicts its whole target part)")
+    pr.add_argument("--stride", type=int, help="a window every k days predicting its last k, 1 .. rho + horizon "
+                    "(default rho + horizon: each window predicts its whole target part; the run's "
+                    "evaluate.stride reproduces hydro evaluate, at several times the cost)")
     return parser
 
 

@@ -114,7 +114,8 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
             log(f"fold {i + 1}/{k}: training on {len(fold_config['data']['basins'])} basins")
             train(fold / "config.yaml", run)
         log(f"fold {i + 1}/{k}: predicting {len(held_out)} held-out basins over {test[0]} .. {test[1]}")
-        prediction = predict_run(run, source, test, basins=held_out)
+        # the run's evaluate.stride: held-out basins scored exactly as a gauged run scores its own
+        prediction = predict_run(run, source, test, basins=held_out, stride=int(evaluation.get("stride") or 1))
         write_prediction(prediction, fold / "predicted")
         notes += [f"fold {i + 1}: {n}" for n in prediction.notes]
         metrics = prediction.metrics or {}

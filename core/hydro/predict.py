@@ -193,9 +193,11 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
     ``period`` (start, end dates, inclusive). Streamflow in mm/step. Errors in the data raise
     :class:`DataError` naming file, variable, basin and date.
 
-    ``stride``: a window every k days predicting its last k (None: the run's ``evaluate.stride``, so
-    the days are simulated as ``hydro evaluate`` does; up to ``rho + horizon``, where each window
-    predicts its whole target part, as in training, at a fraction of the cost)."""
+    ``stride``: a window every k days predicting its last k, 1 .. ``rho + horizon``. None (default):
+    ``rho + horizon``, each window predicts its whole target part, the days training scored for it
+    (on the 150 regional CAMELS basins the median NSE and KGE differ from the run's stride 30 by
+    0.002 and 0.009, within noise, at a twelfth of the cost: docs/hydro_predict.md). The run's
+    ``evaluate.stride`` reproduces ``hydro evaluate`` exactly."""
     config, models, skipped = run_models(run_dir)
     start, end = parse_period(period, "prediction")
     dev = resolve_device(device)
@@ -215,7 +217,7 @@ def predict_run(run_dir: str | Path, source: str, period: tuple[Any, Any], basin
                                 snow=bool(ckpt.get("snow", False)))
         net = build_model(model.config, prepared)
         net.load_state_dict(ckpt["model"])
-        k = int(stride or model.config["evaluate"].get("stride") or 1)
+        k = int(stride or prepared.spec.target_length)
         if not 1 <= k <= prepared.spec.target_length:
             raise ValueError(f"stride must be in 1 .. rho + horizon = {prepared.spec.target_length} "
                              f"(model {model.name}), got {k}")
@@ -280,8 +282,8 @@ def _unpredicted_notes(ds: xr.Dataset, history: int) -> list[str]:
         if not done.all():
             first = np.argmax(done) if done.any() else None
             since = f"from {pd.Timestamp(ds['time'].values[first]).date()}" if first is not None else "on no day"
-            notes.append(f"basin {basin}: predicted {since} only; the days before lack the {history} days of "
-                         "forcing history a window needs (not predicted, not scored)")
+            notes.append(f"basin {basin}: predicted {since} only; the days before are not covered by a full window "
+                         f"({history + 1} days with its warmup) inside the record (not predicted, not scored)")
     if not np.isfinite(q).any():
         raise DataError(f"no day of the period can be predicted: every day needs {history} days of forcing before it",
                         file=ds.attrs.get("source"), date=str(ds["time"].values[0])[:10])

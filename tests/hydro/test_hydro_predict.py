@@ -133,8 +133,13 @@ def test_a_record_starting_late_leaves_the_first_days_unpredicted(trained, tmp_p
     assert "predicted from" in capsys.readouterr().err
     with xr.open_dataset(tmp_path / "out" / "predictions.nc") as ds:
         q = ds["q_sim"].sel(model="dpl", basin="F001").values
-    history = 30 + 31 - 1  # warmup + rho + horizon - 1 of the tiny run
-    assert np.isnan(q[: history - 10]).all() and np.isfinite(q[history:]).all()
+    warmup, history = 30, 30 + 31 - 1  # warmup and warmup + rho + horizon - 1 of the tiny run
+    # default stride rho + horizon: a window's first target day needs only the warmup before it
+    assert np.isnan(q[:warmup]).all() and np.isfinite(q[history:]).all()
+    assert _predict(trained, late, tmp_path / "daily", "--stride", "1") == 0  # a window ending on every day
+    with xr.open_dataset(tmp_path / "daily" / "predictions.nc") as ds:
+        q = ds["q_sim"].sel(model="dpl", basin="F001").values
+    assert np.isnan(q[:history]).all() and np.isfinite(q[history:]).all()
     short = write_basin_folder(tmp_path / "short", ["F002"], start="2002-12-01", seed=4)
     assert _predict(trained, short, tmp_path / "out2") == 2
     assert "no day of the period can be predicted" in capsys.readouterr().err
@@ -174,7 +179,7 @@ def test_a_snow_run_predicts_with_its_trained_snow_routine_even_in_a_warm_basin(
 def test_on_the_runs_own_basins_predict_reproduces_evaluate(trained):
     """Same basins, same test period: the ungauged path (inputs without q_obs, the checkpoint's
     statistics, history trimmed to the warmup) gives what ``hydro evaluate`` wrote."""
-    out = predict_run(trained["run"], str(trained["tmp"] / "train"), ("2001-07-01", "2002-12-31"))
+    out = predict_run(trained["run"], str(trained["tmp"] / "train"), ("2001-07-01", "2002-12-31"), stride=10)
     for name, path in (("dpl", trained["run"] / "predictions.nc"),
                        ("lstm", trained["run"] / "models" / "lstm" / "predictions.nc")):
         with xr.open_dataset(path) as ds:
@@ -186,13 +191,16 @@ def test_on_the_runs_own_basins_predict_reproduces_evaluate(trained):
 
 @slow
 def test_stride_up_to_the_target_part(trained, tmp_path, capsys):
-    """--stride rho + horizon: a window per 31 days predicts all of them; the run's stride is the default."""
+    """--stride k: a window every k days; the default is rho + horizon (31 here), the run's stride on request."""
     assert _predict(trained, trained["new"], tmp_path / "wide", "--stride", "31") == 0
     with xr.open_dataset(tmp_path / "wide" / "predictions.nc") as ds:
         assert json.loads(ds.attrs["window_stride"]) == {"dpl": 31, "lstm": 31}
         assert np.isfinite(ds["q_sim"].values).all()
     default = predict_run(trained["run"], str(trained["new"]), PERIOD)
-    assert json.loads(default.dataset.attrs["window_stride"]) == {"dpl": 10, "lstm": 10}
+    assert json.loads(default.dataset.attrs["window_stride"]) == {"dpl": 31, "lstm": 31}
+    assert _predict(trained, trained["new"], tmp_path / "run_stride", "--stride", "10") == 0
+    with xr.open_dataset(tmp_path / "run_stride" / "predictions.nc") as ds:
+        assert json.loads(ds.attrs["window_stride"]) == {"dpl": 10, "lstm": 10}
     assert _predict(trained, trained["new"], tmp_path / "bad", "--stride", "32") == 2
     assert "rho + horizon = 31" in capsys.readouterr().err
 
