@@ -126,7 +126,8 @@ with st.form("rain_settings"):
     epochs = c1.number_input("Epochs", 1, 1000, **remembered(form_keys[0], int(train_base.get("epochs", 20)), True))
     batch = c2.number_input("Batch size", 1, 256, **remembered(form_keys[1], int(train_base.get("batch_size", 8)), True))
     lr = c3.number_input("Learning rate", 1e-5, 1.0, format="%.5f", **remembered(form_keys[2], float(train_base.get("lr", 1e-3)), True))
-    loss = c4.selectbox("Loss", RAIN_LOSSES.names(), **remembered(form_keys[3], RAIN_LOSSES.names()[0], True))
+    loss_base = train_base.get("loss") if train_base.get("loss") in RAIN_LOSSES.names() else RAIN_LOSSES.names()[0]
+    loss = c4.selectbox("Loss", RAIN_LOSSES.names(), **remembered(form_keys[3], loss_base, True))
     c1, c2, c3 = st.columns(3)
     hidden = c1.text_input("Hidden channels (encoder, bottleneck)", **remembered(form_keys[4], hidden_base, True))
     amp = c2.selectbox("Mixed precision", ["auto", "true", "false"], **remembered(form_keys[5], "auto", True),

@@ -153,3 +153,13 @@ def test_rain_maps_page(rain_run):
     button(at, "Render PNG with cartopy").click().run()
     assert_clean(at)
     assert len(at.image) == 1
+
+
+def test_the_loss_defaults_to_the_example_configs(env):
+    """The form starts from the config's loss (issue 30's mse_soft_csi), not the registry's first entry."""
+    from core.rain.run_config import base_config
+
+    at = open_page("5_Rain_experiments.py")
+    loss = base_config()["train"]["loss"]
+    assert at.selectbox(key="rain_loss_0").value == loss
+    assert at.selectbox(key="rain_loss_0").options[0] != loss  # the registry's first entry is another loss
