@@ -1,7 +1,7 @@
 """k-fold ungauged evaluation of a hydro config (core.hydro.kfold; docs/hydro_predict.md).
 
     python scripts/kfold_ungauged.py --config configs/hydro_camels_regional.yaml --out runs/kfold-regional
-        [--folds 5] [--seed 0] [--epochs N] [--basins ID,ID,...] [--only 1,3]
+        [--folds 5] [--seed 0] [--epochs N] [--max-minutes M] [--basins ID,ID,...] [--only 1,3]
 
 Splits the config's basins into k folds stratified by ``evaluate.group_by`` (the regional config:
 snow fraction below / above 0.12), trains the config on k - 1 folds (``OUT/fold_<i>/run``), predicts
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5, help="k (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
     parser.add_argument("--epochs", type=int, help="override train.epochs of every model (short trials)")
+    parser.add_argument("--max-minutes", type=float, help="override every model's train.max_minutes (a safety cap; "
+                        "folds run side by side train slower than the config's caps assume)")
     parser.add_argument("--only", help="comma-separated fold numbers to train here (default all); other folds "
                         "are pooled where completed: run folds in parallel processes, then once without --only")
     parser.add_argument("--basins", help="comma-separated basin ids (default: the config's, else all of its source)")
@@ -41,10 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         overrides["data"] = {"basins": [b.strip() for b in args.basins.split(",") if b.strip()]}
     try:
         config = load_config(args.config, overrides)
-        if args.epochs is not None:  # per-model overrides name their own epochs: the trial shortens them too
+        # per-model overrides name their own epochs and caps: the command line wins over them too
+        for key, value in (("epochs", args.epochs), ("max_minutes", args.max_minutes)):
+            if value is None:
+                continue
+            config["train"][key] = value
             for block in (config.get("overrides") or {}).values():
-                if "epochs" in (block.get("train") or {}):
-                    block["train"]["epochs"] = args.epochs
+                if key in (block.get("train") or {}):
+                    block["train"][key] = value
         only = [int(i) for i in args.only.split(",") if i.strip()] if args.only else None
         summary = run_kfold(config, args.out, k=args.folds, seed=args.seed, only=only)
     except (ConfigError, DataError, ValueError, RuntimeError) as exc:

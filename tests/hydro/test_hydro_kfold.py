@@ -39,12 +39,16 @@ def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys)
 
     source = write_basin_folder(tmp_path / "basins", ["A001", "A002", "A003", "A004"], snowy={"A003", "A004"})
     config = tiny_config(source, evaluate={"batch_size": 256, "stride": 10, "group_by": "frac_snow",
-                                           "group_edges": [0.12]})
+                                           "group_edges": [0.12]},
+                         overrides={"lstm": {"train": {"max_minutes": 3}}})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     out = tmp_path / "kfold"
     # fold 2 alone first (as a second process would): fold 1 is neither trained nor pooled
     assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
-                                "--epochs", "1", "--only", "2"]) == 0
+                                "--epochs", "1", "--only", "2", "--max-minutes", "7"]) == 0
+    fold_config = yaml.safe_load((out / "fold_2" / "run" / "config.yaml").read_text())
+    assert fold_config["train"]["max_minutes"] == 7  # the command line's cap, for every model
+    assert fold_config["overrides"]["lstm"]["train"]["max_minutes"] == 7
     partial = json.loads((out / "kfold.json").read_text())
     assert partial["missing_folds"] == [1] and not (out / "fold_1" / "run").exists()
     assert sorted(partial["per_basin"]["dpl"]) == partial["folds"][1]
