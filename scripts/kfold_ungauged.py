@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                         "are pooled where completed: run folds in parallel processes, then once without --only")
     parser.add_argument("--basins", help="comma-separated basin ids (default: the config's, else all of its source)")
     args = parser.parse_args(argv)
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        print(f"error: --max-minutes must be > 0, got {args.max_minutes:g}", file=sys.stderr)
+        return 2
     overrides: dict = {}
     if args.epochs is not None:
         overrides["train"] = {"epochs": args.epochs}
