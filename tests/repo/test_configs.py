@@ -100,7 +100,8 @@ def test_regional_config_follows_the_issue_31_protocol():
         assert sub["train"]["seed"] == 42 and sub["train"]["epochs"] >= 10
         assert sub["train"]["max_minutes"] is not None
         caps += sub["train"]["max_minutes"]
-    assert caps <= 40  # caps above the expected ~24 min, so a slow machine is stopped, not a normal run
+    # safety caps well above the measured 17.2 / 1.5 / 6.8 min (27 min in all), yet bounded
+    assert caps <= 60
 
 
 def _two_basin_copy(folder: Path, dest: Path) -> Path:
@@ -118,12 +119,15 @@ def _two_basin_copy(folder: Path, dest: Path) -> Path:
 def _shrunk_copy(path: Path, dest: Path) -> Path:
     """The config with fewer iterations per epoch and smaller batches (the CLI has no flag for them);
     everything else (model, windows, inputs, data) stays as the example has it, except that a config training
-across radar events (``data.events``) keeps only its first training event and its test event."""
+across radar events (``data.events``) keeps only its first training event and its test event, and a
+rain config's STEPS-mean reference gets 2 members."""
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     train = cfg.setdefault("train", {})
     if "iterations_per_epoch" in train or _kind(path) == "hydro":
         train["iterations_per_epoch"] = 2
     train["batch_size"] = min(int(train.get("batch_size", 8)), 8)
+    if _kind(path) == "rain":  # the STEPS-mean reference: 2 members instead of 20 (its cost is per member)
+        cfg.setdefault("nowcast", {})["steps_members"] = 2
     data = cfg.get("data", {})
     if data.get("events"):  # training across radars: one training event and the test event keep it short
         roles = [e.get("role", "train") for e in data["events"]]
