@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 def main(argv: list[str] | None = None) -> int:
     from core.data import DataError
-    from core.hydro.config import ConfigError, load_config
+    from core.hydro.config import ConfigError, load_config, override_every_model
     from core.hydro.kfold import run_kfold
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -36,24 +36,13 @@ def main(argv: list[str] | None = None) -> int:
                         "are pooled where completed: run folds in parallel processes, then once without --only")
     parser.add_argument("--basins", help="comma-separated basin ids (default: the config's, else all of its source)")
     args = parser.parse_args(argv)
-    if args.max_minutes is not None and args.max_minutes <= 0:
-        print(f"error: --max-minutes must be > 0, got {args.max_minutes:g}", file=sys.stderr)
-        return 2
-    overrides: dict = {}
-    if args.epochs is not None:
-        overrides["train"] = {"epochs": args.epochs}
+    train = {k: v for k, v in (("epochs", args.epochs), ("max_minutes", args.max_minutes)) if v is not None}
+    overrides: dict = {"train": train} if train else {}
     if args.basins:
         overrides["data"] = {"basins": [b.strip() for b in args.basins.split(",") if b.strip()]}
     try:
-        config = load_config(args.config, overrides)
         # per-model overrides name their own epochs and caps: the command line wins over them too
-        for key, value in (("epochs", args.epochs), ("max_minutes", args.max_minutes)):
-            if value is None:
-                continue
-            config["train"][key] = value
-            for block in (config.get("overrides") or {}).values():
-                if key in (block.get("train") or {}):
-                    block["train"][key] = value
+        config = override_every_model(load_config(args.config, overrides), {"train": train} if train else {})
         only = [int(i) for i in args.only.split(",") if i.strip()] if args.only else None
         summary = run_kfold(config, args.out, k=args.folds, seed=args.seed, only=only)
     except (ConfigError, DataError, ValueError, RuntimeError) as exc:

@@ -37,7 +37,8 @@ import sys
 from typing import Any
 
 from core.hydro.models import model_names
-from core.hydro.config import DEFAULTS, ConfigError, deep_merge, for_model, load_config, validate
+from core.hydro.config import (DEFAULTS, ConfigError, deep_merge, for_model, load_config, override_every_model,
+                               validate)
 from core.machine.device import flush_denormals_for_all_threads
 from core.machine.heap import keep_freed_memory
 from core.runs.folder import NotARunFolder, RunDir, RunHeld, check_run_path
@@ -142,11 +143,7 @@ def _command_line_wins(config: dict[str, Any], args: argparse.Namespace) -> dict
     """The command line's data/train/evaluate values over every model's ``overrides`` too: a
     ``--max-minutes 60`` must not be undone by a baseline's own ``max_minutes: 4.5`` in the file."""
     over = {k: v for k, v in _overrides(args).items() if k in ("data", "train", "evaluate") and v}
-    if over and config.get("overrides"):
-        config = dict(config)
-        config["overrides"] = {name: deep_merge(sub or {}, over) for name, sub in config["overrides"].items()}
-        config = validate(config)
-    return config
+    return override_every_model(config, over)
 
 
 def _run_config(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:

@@ -71,6 +71,16 @@ def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, A
     return validate(config, path)
 
 
+def override_every_model(config: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` (e.g. ``{"train": {"max_minutes": 60}}``) merged into every model's ``overrides`` too,
+    checked: a command line's value must not be undone by a baseline's own value in the file."""
+    if not over or not config.get("overrides"):
+        return dict(config)
+    merged = dict(config)
+    merged["overrides"] = {name: deep_merge(sub or {}, over) for name, sub in config["overrides"].items()}
+    return validate(merged)
+
+
 def for_model(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     """The config a single model trains with: ``model`` set, its ``overrides`` merged, no baselines."""
     sub = deep_merge(config, (config.get("overrides") or {}).get(model, {}))
