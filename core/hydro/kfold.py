@@ -7,7 +7,9 @@ basins spread evenly over the folds) and drawn with a fixed seed. Each fold is a
 folder (``fold_<i>/run``, trained by ``python -m core hydro train`` with ``data.basins`` set to its
 training basins) and an ordinary prediction folder (``fold_<i>/predicted``, by
 :func:`core.hydro.predict.predict_run` over the config's test period). A fold whose run already
-completed is reused, so an interrupted k-fold continues where it stopped.
+completed is reused, so an interrupted k-fold continues where it stopped; so is its held-out
+prediction while ``fold_<i>/predicted/request.json`` (the run's finish time, the held-out basins, the
+period and the stride) still matches, so a pooling call costs seconds, not a prediction per fold.
 
 Outputs in the k-fold folder: ``kfold.json`` (folds, pooled per-basin scores, median per model and
 per group) and ``kfold.md`` (the same medians as a markdown table). Run it with
@@ -113,12 +115,23 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
         else:
             log(f"fold {i + 1}/{k}: training on {len(fold_config['data']['basins'])} basins")
             train(fold / "config.yaml", run)
-        log(f"fold {i + 1}/{k}: predicting {len(held_out)} held-out basins over {test[0]} .. {test[1]}")
         # the run's evaluate.stride: held-out basins scored exactly as a gauged run scores its own
-        prediction = predict_run(run, source, test, basins=held_out, stride=int(evaluation.get("stride") or 1))
-        write_prediction(prediction, fold / "predicted")
-        notes += [f"fold {i + 1}: {n}" for n in prediction.notes]
-        metrics = prediction.metrics or {}
+        stride = int(evaluation.get("stride") or 1)
+        request = {"run_finished": (read_json(run / "status.json", {}) or {}).get("finished"),
+                   "basins": sorted(held_out), "period": list(test), "stride": stride}
+        predicted = fold / "predicted"
+        made = _current_prediction(predicted, request)
+        if made is not None:
+            log(f"fold {i + 1}/{k}: held-out prediction of this run already made, reused")
+            metrics, prediction_notes = made
+        else:
+            log(f"fold {i + 1}/{k}: predicting {len(held_out)} held-out basins over {test[0]} .. {test[1]}")
+            prediction = predict_run(run, source, test, basins=held_out, stride=stride)
+            write_prediction(prediction, predicted)
+            metrics, prediction_notes = prediction.metrics or {}, list(prediction.notes)
+            # last: written only beside a whole prediction
+            atomic_write_json(predicted / "request.json", {**request, "notes": prediction_notes})
+        notes += [f"fold {i + 1}: {n}" for n in prediction_notes]
         for name, block in _model_blocks(metrics).items():
             per_model.setdefault(name, {}).update(block["per_basin"])
     summary: dict[str, Any] = {
@@ -133,6 +146,15 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     atomic_write_json(out / "kfold.json", summary)
     atomic_write_bytes(out / "kfold.md", markdown_table(summary).encode("utf-8"))
     return summary
+
+
+def _current_prediction(predicted: Path, request: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+    """The held-out ``metrics.json`` in ``predicted`` and its notes when it was made for ``request``, else None."""
+    made = read_json(predicted / "request.json", None) or {}
+    metrics = read_json(predicted / "metrics.json", None)
+    if metrics is None or {k: v for k, v in made.items() if k != "notes"} != dict(request):
+        return None
+    return metrics, list(made.get("notes") or [])
 
 
 def _model_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -80,5 +80,17 @@ def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys)
     capsys.readouterr()
     assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
                                 "--epochs", "1"]) == 0
-    assert capsys.readouterr().out.count("already completed, reused") == 2
+    printed = capsys.readouterr().out
+    assert printed.count("already completed, reused") == 2
+    # ... and their held-out predictions, unless what they were made for changed
+    assert printed.count("held-out prediction of this run already made, reused") == 2
+    request = out / "fold_1" / "predicted" / "request.json"
+    request.write_text(request.read_text().replace('"stride": 10', '"stride": 3'))
+    assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
+                                "--epochs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("held-out prediction of this run already made, reused") == 1
+    assert "fold 1/2: predicting" in printed
+    again = json.loads((out / "kfold.json").read_text())
+    assert again["per_basin"] == summary["per_basin"] and again["notes"] == summary["notes"]
     assert summary["missing_folds"] == []
