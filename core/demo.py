@@ -1,5 +1,6 @@
-"""The one-click demo: the quick dXAJ and ST-RainNet runs, sized to show a meaningful result in
-about a minute each on 2 CPU cores, trained one after the other (one job per device).
+"""The one-click demo: the quick dXAJ and ST-RainNet runs, sized to show a meaningful result on 2 CPU
+cores (about a minute for dXAJ, 2.5 for the rain experiments), trained one after the other (one job
+per device).
 
 The hydro run trains dXAJ on the embedded Fulda catchment with both baselines (static XAJ and an
 LSTM); 5 epochs of 10 batches are enough for the LSTM baseline to follow the hydrograph (test NSE

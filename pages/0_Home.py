@@ -25,7 +25,8 @@ st.markdown(
 st.subheader("Demo")
 st.markdown("One click trains the quick **dXAJ** run on the embedded Fulda catchment (with a static-XAJ and an "
             "LSTM baseline) and then the quick **rain experiments 1 and 2**, in the background, and shows their "
-            "results here: about a minute each on 2 CPU cores. The latest runs follow, with their state.")
+            "results here: about a minute for dXAJ and two and a half for the rain experiments on 2 CPU cores. "
+            "The latest runs follow, with their state.")
 demo_panel()
 
 left, right = st.columns(2)

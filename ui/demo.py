@@ -69,8 +69,8 @@ def demo_panel() -> None:
     pending = demo_pending()
     st.button("▶ Run the demo", type="primary", on_click=start_demo, disabled=pending, key="demo_start",
               help="Trains the quick dXAJ run (embedded Fulda basin, with static-XAJ and LSTM baselines) and "
-                   "then the quick rain experiments 1 and 2 in the background, about a minute each on 2 CPU "
-                   "cores, and shows their results here.")
+                   "then the rain experiments 1 and 2 in the background (about 1 + 2.5 minutes on 2 CPU "
+                   "cores), and shows their results here.")
     live = pending or any(state.live for state in latest_run_states(runs_root(), LATEST_RUNS))
     st.fragment(run_every=POLL_SECONDS if live else None)(_live_body)(live)
 
