@@ -98,9 +98,11 @@ def test_regional_config_follows_the_issue_31_protocol():
     for name in ["dpl", "static_xaj", "lstm"]:
         sub = for_model(cfg, name)
         assert sub["train"]["seed"] == 42 and sub["train"]["epochs"] >= 10
+        # dXAJ and the LSTM read the same CAMELS attributes: an ungauged basin's parameters come from them
+        assert str(sub["data"]["attributes"]).endswith("camels_attributes_v2.0"), name
         assert sub["train"]["max_minutes"] is not None
         caps += sub["train"]["max_minutes"]
-    # safety caps well above the measured 17.2 / 1.5 / 6.8 min (27 min in all), yet bounded
+    # safety caps well above the measured 16.2 / 0.2 / 7.1 min (25.7 min in all), yet bounded
     assert caps <= 60
 
 
