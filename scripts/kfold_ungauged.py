@@ -37,12 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--basins", help="comma-separated basin ids (default: the config's, else all of its source)")
     args = parser.parse_args(argv)
     train = {k: v for k, v in (("epochs", args.epochs), ("max_minutes", args.max_minutes)) if v is not None}
-    overrides: dict = {"train": train} if train else {}
+    command_line: dict = {"train": train} if train else {}
+    overrides = dict(command_line)
     if args.basins:
         overrides["data"] = {"basins": [b.strip() for b in args.basins.split(",") if b.strip()]}
     try:
         # per-model overrides name their own epochs and caps: the command line wins over them too
-        config = override_every_model(load_config(args.config, overrides), {"train": train} if train else {})
+        config = override_every_model(load_config(args.config, overrides), command_line)
         only = [int(i) for i in args.only.split(",") if i.strip()] if args.only else None
         summary = run_kfold(config, args.out, k=args.folds, seed=args.seed, only=only)
     except (ConfigError, DataError, ValueError, RuntimeError) as exc:

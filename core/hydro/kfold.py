@@ -130,7 +130,7 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
             write_prediction(prediction, predicted)
             metrics, prediction_notes = prediction.metrics or {}, list(prediction.notes)
             # last: written only beside a whole prediction
-            atomic_write_json(predicted / "request.json", {**request, "notes": prediction_notes})
+            atomic_write_json(predicted / "request.json", {"request": request, "notes": prediction_notes})
         notes += [f"fold {i + 1}: {n}" for n in prediction_notes]
         for name, block in _model_blocks(metrics).items():
             per_model.setdefault(name, {}).update(block["per_basin"])
@@ -152,7 +152,7 @@ def _current_prediction(predicted: Path, request: Mapping[str, Any]) -> tuple[di
     """The held-out ``metrics.json`` in ``predicted`` and its notes when it was made for ``request``, else None."""
     made = read_json(predicted / "request.json", None) or {}
     metrics = read_json(predicted / "metrics.json", None)
-    if metrics is None or {k: v for k, v in made.items() if k != "notes"} != dict(request):
+    if metrics is None or made.get("request") != dict(request):
         return None
     return metrics, list(made.get("notes") or [])
 
