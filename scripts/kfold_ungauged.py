@@ -2,12 +2,15 @@
 
     python scripts/kfold_ungauged.py --config configs/hydro_camels_regional.yaml --out runs/kfold-regional
         [--folds 5] [--seed 0] [--epochs N] [--max-minutes M] [--basins ID,ID,...] [--only 1,3]
+        [--period START END]
 
 Splits the config's basins into k folds stratified by ``evaluate.group_by`` (the regional config:
 snow fraction below / above 0.12), trains the config on k - 1 folds (``OUT/fold_<i>/run``), predicts
 the held-out fold (``OUT/fold_<i>/predicted``) and pools the held-out scores into ``OUT/kfold.json``
 and ``OUT/kfold.md``. A fold whose run completed is reused: run the same command again to continue.
 Each fold trains the config without the models that cannot predict a new basin (static_xaj).
+``--period START END`` scores the held-out basins over other dates (e.g. the training period, to choose
+between variants without touching the test period): ``OUT/kfold_START_END.json`` / ``.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 def main(argv: list[str] | None = None) -> int:
     from core.data import DataError
     from core.hydro.config import ConfigError, load_config, override_every_model
-    from core.hydro.kfold import run_kfold
+    from core.hydro.kfold import markdown_table, run_kfold
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, help="hydro config YAML (e.g. configs/hydro_camels_regional.yaml)")
@@ -35,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated fold numbers to train here (default all); other folds "
                         "are pooled where completed: run folds in parallel processes, then once without --only")
     parser.add_argument("--basins", help="comma-separated basin ids (default: the config's, else all of its source)")
+    parser.add_argument("--period", nargs=2, metavar=("START", "END"),
+                        help="score the held-out basins over these dates instead of the test period "
+                        "(choosing between variants without the test period); own output files")
     args = parser.parse_args(argv)
     train = {k: v for k, v in (("epochs", args.epochs), ("max_minutes", args.max_minutes)) if v is not None}
     command_line: dict = {"train": train} if train else {}
@@ -45,11 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         # per-model overrides name their own epochs and caps: the command line wins over them too
         config = override_every_model(load_config(args.config, overrides), command_line)
         only = [int(i) for i in args.only.split(",") if i.strip()] if args.only else None
-        summary = run_kfold(config, args.out, k=args.folds, seed=args.seed, only=only)
+        summary = run_kfold(config, args.out, k=args.folds, seed=args.seed, only=only,
+                            period=tuple(args.period) if args.period else None)
     except (ConfigError, DataError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print((Path(args.out) / "kfold.md").read_text())
+    print(markdown_table(summary))
     return 0 if summary["models"] else 1
 
 

@@ -11,6 +11,11 @@ completed is reused, so an interrupted k-fold continues where it stopped; so is 
 prediction while ``fold_<i>/predicted/request.json`` (the run's finish time, the held-out basins, the
 period and the stride) still matches, so a pooling call costs seconds, not a prediction per fold.
 
+Choosing between variants on the test period would tune on it. ``period`` scores the held-out basins
+over another span instead (e.g. the training period: the basins are still unseen, the test period
+stays untouched) into ``fold_<i>/predicted_<start>_<end>`` and ``kfold_<start>_<end>.json`` / ``.md``;
+the test period's files are left as they are.
+
 Outputs in the k-fold folder: ``kfold.json`` (folds, pooled per-basin scores, median per model and
 per group) and ``kfold.md`` (the same medians as a markdown table). Run it with
 ``scripts/kfold_ungauged.py`` (docs/hydro_predict.md).
@@ -64,7 +69,7 @@ def _pooled_medians(per_basin: Mapping[str, Mapping[str, float]]) -> dict[str, f
 
 def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: int = 0,
               train: Callable[[Path, Path], None] | None = None, log: Callable[[str], None] = print,
-              only: Iterable[int] | None = None) -> dict[str, Any]:
+              only: Iterable[int] | None = None, period: tuple[str, str] | None = None) -> dict[str, Any]:
     """Run the k folds of ``config`` (a resolved hydro config) into ``out_dir``; returns the summary.
 
     ``train(config_path, run_dir)`` trains one fold (default: ``python -m core hydro train`` in
@@ -72,7 +77,8 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     ``evaluate.group_by`` / ``group_edges`` when set. ``only``: fold numbers (1 .. k) to train here,
     the others are pooled only where their run already completed (so several processes or machines
     can share the folds; a last call without ``only`` pools them all). The summary's ``missing_folds``
-    names the folds not pooled.
+    names the folds not pooled. ``period`` (start, end): score the held-out basins over these dates
+    rather than the config's test period (for decisions between variants; separate output files).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -91,6 +97,10 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     missing: list[int] = []
     train = train or _train_in_process
     test = tuple(str(d) for d in data["test_period"])
+    scored = tuple(str(d) for d in period) if period else test
+    if len(scored) != 2:
+        raise ValueError(f"a k-fold period needs a start and an end date, got {list(scored)}")
+    suffix = "" if scored == test else f"_{scored[0]}_{scored[1]}"
     per_model: dict[str, dict[str, dict[str, float]]] = {}
     notes: list[str] = []
     # a model calibrated per training basin has nothing to say about a held-out one: not trained at all
@@ -118,15 +128,15 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
         # the run's evaluate.stride: held-out basins scored exactly as a gauged run scores its own
         stride = int(evaluation.get("stride") or 1)
         request = {"run_finished": (read_json(run / "status.json", {}) or {}).get("finished"),
-                   "basins": sorted(held_out), "period": list(test), "stride": stride}
-        predicted = fold / "predicted"
+                   "basins": sorted(held_out), "period": list(scored), "stride": stride}
+        predicted = fold / f"predicted{suffix}"
         made = _current_prediction(predicted, request)
         if made is not None:
             log(f"fold {i + 1}/{k}: held-out prediction of this run already made, reused")
             metrics, prediction_notes = made
         else:
-            log(f"fold {i + 1}/{k}: predicting {len(held_out)} held-out basins over {test[0]} .. {test[1]}")
-            prediction = predict_run(run, source, test, basins=held_out, stride=stride)
+            log(f"fold {i + 1}/{k}: predicting {len(held_out)} held-out basins over {scored[0]} .. {scored[1]}")
+            prediction = predict_run(run, source, scored, basins=held_out, stride=stride)
             write_prediction(prediction, predicted)
             metrics, prediction_notes = prediction.metrics or {}, list(prediction.notes)
             # last: written only beside a whole prediction
@@ -136,6 +146,7 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
             per_model.setdefault(name, {}).update(block["per_basin"])
     summary: dict[str, Any] = {
         "kind": "kfold_ungauged", "k": k, "seed": seed, "source": source, "test_period": list(test),
+        "period": list(scored), "period_is_test": scored == test,
         "stratified_by": {"attribute": group_by, "edges": list(edges)} if group_by else None,
         "folds": folds, "missing_folds": missing, "notes": notes,
         "models": {name: {"n_basins": len(pb), "median": _pooled_medians(pb),
@@ -143,8 +154,8 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
                    for name, pb in per_model.items()},
         "per_basin": per_model,
     }
-    atomic_write_json(out / "kfold.json", summary)
-    atomic_write_bytes(out / "kfold.md", markdown_table(summary).encode("utf-8"))
+    atomic_write_json(out / f"kfold{suffix}.json", summary)
+    atomic_write_bytes(out / f"kfold{suffix}.md", markdown_table(summary).encode("utf-8"))
     return summary
 
 
@@ -171,8 +182,10 @@ def _model_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 def markdown_table(summary: Mapping[str, Any]) -> str:
     """Median held-out scores per model (all basins, then each group) as a markdown table."""
     head = ["model", "basins", "n"] + [s.upper() if s != "pbias" else "PBIAS %" for s in TABLE_SCORES]
-    lines = [f"k-fold ungauged ({summary['k']} folds, seed {summary['seed']}), test period "
-             f"{summary['test_period'][0]} .. {summary['test_period'][1]}: median over held-out basins"
+    period = summary.get("period") or summary["test_period"]
+    which = "test period" if summary.get("period_is_test", True) else "period (not the test period)"
+    lines = [f"k-fold ungauged ({summary['k']} folds, seed {summary['seed']}), {which} "
+             f"{period[0]} .. {period[1]}: median over held-out basins"
              + (f" (folds {', '.join(map(str, summary['missing_folds']))} not yet pooled)"
                 if summary.get("missing_folds") else ""), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

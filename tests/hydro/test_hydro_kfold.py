@@ -94,3 +94,19 @@ def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys)
     again = json.loads((out / "kfold.json").read_text())
     assert again["per_basin"] == summary["per_basin"] and again["notes"] == summary["notes"]
     assert summary["missing_folds"] == []
+    # held-out basins over the training period (choosing variants without the test period): own files,
+    # the test period's left as they were, and a prediction that differs from the test period's
+    before = {f: f.read_bytes() for f in out.rglob("*") if f.is_file() and "predicted" in f.parent.name}
+    assert kfold_ungauged.main(["--config", str(tmp_path / "c.yaml"), "--out", str(out), "--folds", "2",
+                                "--epochs", "1", "--period", "2000-03-01", "2001-06-30"]) == 0
+    assert all(f.read_bytes() == data for f, data in before.items())
+    assert json.loads((out / "kfold.json").read_text())["per_basin"] == summary["per_basin"]
+    valid = json.loads((out / "kfold_2000-03-01_2001-06-30.json").read_text())
+    assert valid["period"] == ["2000-03-01", "2001-06-30"] and valid["period_is_test"] is False
+    assert summary["period_is_test"] is True
+    assert sorted(valid["per_basin"]["dpl"]) == ["A001", "A002", "A003", "A004"]
+    assert valid["per_basin"]["dpl"] != summary["per_basin"]["dpl"]
+    for i in (1, 2):
+        request = json.loads((out / f"fold_{i}" / "predicted_2000-03-01_2001-06-30" / "request.json").read_text())
+        assert request["request"]["period"] == ["2000-03-01", "2001-06-30"]
+    assert "period (not the test period) 2000-03-01 .. 2001-06-30" in (out / "kfold_2000-03-01_2001-06-30.md").read_text()
