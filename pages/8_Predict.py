@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data import DataError
+from core.hydro.model_scores import model_test_blocks
 from core.viz.hydrographs import hydrograph
 from core.viz.parameters import parameter_trajectories
 from ui.data import MODEL_LABELS, basin_ids, source_options, upload_dir
@@ -102,9 +103,7 @@ st.plotly_chart(hydrograph(one["time"].values, q_obs, sims, prcp=one["prcp"].val
 
 if metrics is not None:
     rows = []
-    blocks = {metrics["model"]: metrics["test"]} | {k: v["test"] for k, v in metrics.items()
-                                                     if isinstance(v, dict) and "test" in v}
-    for name, block in blocks.items():
+    for name, block in model_test_blocks(metrics).items():
         s = block["per_basin"].get(basin, {})
         rows.append({"model": MODEL_LABELS.get(name, name), "NSE (-)": s.get("nse"), "KGE (-)": s.get("kge"),
                      "PBIAS (%)": s.get("pbias")})

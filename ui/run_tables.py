@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from core.hydro.model_scores import model_test_blocks
 from core.runs.folder import RunDir, run_kind
 from core.runs.state import run_state
 
@@ -26,11 +27,7 @@ def metrics_frame(run: RunDir) -> pd.DataFrame:
     metrics = run.read_metrics()
     rows = []
     if run_kind(run) == "hydro":
-        blocks = {str(metrics.get("model", "dpl")): _mapping(metrics.get("test"))}
-        for name, value in metrics.items():
-            if isinstance(value, dict) and "test" in value and name not in ("test",):
-                blocks[name] = _mapping(value["test"])
-        for model, test in blocks.items():
+        for model, test in model_test_blocks(metrics).items():
             for score, value in _mapping(test.get("median")).items():
                 rows.append({"model": model, "where": "median", "score": score, "value": value})
             for basin, scores in _mapping(test.get("per_basin")).items():

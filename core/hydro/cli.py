@@ -36,6 +36,7 @@ import os
 import sys
 from typing import Any
 
+from core.hydro.model_scores import model_test_blocks
 from core.hydro.models import model_names
 from core.hydro.config import (DEFAULTS, ConfigError, deep_merge, for_model, load_config, override_every_model,
                                validate)
@@ -108,8 +109,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     if prediction.metrics is not None:
         m = prediction.metrics
-        parts = [f"{m['model']} NSE {m['test']['median']['nse']:.3f}"] + [
-            f"{k} NSE {v['test']['median']['nse']:.3f}" for k, v in m.items() if isinstance(v, dict) and "test" in v]
+        parts = [f"{name} NSE {block['median']['nse']:.3f}" for name, block in model_test_blocks(m).items()]
         print("median: " + ", ".join(parts))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -33,6 +33,7 @@ from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_y
 from core.data import load_basins
 from core.hydro.evaluate import SCORE_KEYS
 from core.hydro.groups import group_labels, group_summary
+from core.hydro.model_scores import model_test_blocks
 from core.hydro.predict import NOT_TRANSFERABLE, predict_run, write_prediction
 
 TABLE_SCORES = ("nse", "kge", "pbias")
@@ -142,7 +143,7 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
             # last: written only beside a whole prediction
             atomic_write_json(predicted / "request.json", {"request": request, "notes": prediction_notes})
         notes += [f"fold {i + 1}: {n}" for n in prediction_notes]
-        for name, block in _model_blocks(metrics).items():
+        for name, block in model_test_blocks(metrics).items():
             per_model.setdefault(name, {}).update(block["per_basin"])
     summary: dict[str, Any] = {
         "kind": "kfold_ungauged", "k": k, "seed": seed, "source": source, "test_period": list(test),
@@ -166,17 +167,6 @@ def _current_prediction(predicted: Path, request: Mapping[str, Any]) -> tuple[di
     if metrics is None or made.get("request") != dict(request):
         return None
     return metrics, list(made.get("notes") or [])
-
-
-def _model_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """``{model: test block}`` of a prediction's metrics.json (main model at the top, others by name)."""
-    blocks = {}
-    if "test" in metrics:
-        blocks[metrics["model"]] = metrics["test"]
-    for name, value in metrics.items():
-        if isinstance(value, Mapping) and "test" in value:
-            blocks[name] = value["test"]
-    return blocks
 
 
 def markdown_table(summary: Mapping[str, Any]) -> str:

@@ -1,0 +1,30 @@
+"""Each model's test scores in a hydro scores document (a run's or a prediction's ``metrics.json``, a
+k-fold's ``kfold.json``), under one reading.
+
+A run's ``metrics.json`` keeps the main model's block at the top (``model``, ``test``) and each
+baseline's under its name (``lstm: {test: ...}``); ``kfold.json`` pools held-out basins as
+``per_basin: {model: {basin: scores}}``. Scores per basin are ``core.hydro.evaluate.SCORE_KEYS``
+(NSE, KGE, PBIAS %, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def model_test_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """``{model: test block}`` of a run's or a prediction's ``metrics.json`` (main model first)."""
+    blocks: dict[str, Mapping[str, Any]] = {}
+    if isinstance(metrics.get("test"), Mapping):
+        blocks[str(metrics.get("model", "dpl"))] = metrics["test"]
+    for name, value in metrics.items():
+        if name != "test" and isinstance(value, Mapping) and isinstance(value.get("test"), Mapping):
+            blocks[str(name)] = value["test"]
+    return blocks
+
+
+def per_basin_scores(document: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, float]]]:
+    """``{model: {basin: scores}}`` of a ``kfold.json`` or a ``metrics.json`` document."""
+    if document.get("kind") == "kfold_ungauged":
+        return {str(m): dict(pb) for m, pb in (document.get("per_basin") or {}).items()}
+    return {m: dict(block.get("per_basin") or {}) for m, block in model_test_blocks(document).items()}
