@@ -26,8 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: the repository's core
 
 
-def _load(spec: str) -> tuple[str, dict[str, Any], str]:
-    """``FILE[:MODEL]`` -> (label, document, model)."""
+def _load(spec: str) -> tuple[dict[str, Any], str]:
+    """``FILE[:MODEL]`` -> (document, model; "" for the default)."""
     path, _, model = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
     file = Path(path)
     if file.is_dir():
@@ -38,18 +38,7 @@ def _load(spec: str) -> tuple[str, dict[str, Any], str]:
         document = json.loads(file.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{file}: not a JSON scores file ({exc})") from exc
-    return spec, document, model
-
-
-def _groups(document: dict[str, Any], model: str) -> dict[str, list[str]]:
-    if document.get("kind") == "kfold_ungauged":
-        groups = ((document.get("models") or {}).get(model) or {}).get("groups") or {}
-    else:
-        from core.hydro.model_scores import model_test_blocks
-
-        # a run's test.groups is core.hydro.groups.group_summary: {attribute, edges, groups: {label: ...}}
-        groups = ((model_test_blocks(document).get(model) or {}).get("groups") or {}).get("groups") or {}
-    return {label: list(g.get("basins") or []) for label, g in groups.items()}
+    return document, model
 
 
 def _pick(document: dict[str, Any], model: str, spec: str) -> tuple[str, dict]:
@@ -67,6 +56,7 @@ def _pick(document: dict[str, Any], model: str, spec: str) -> tuple[str, dict]:
 def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
+    from core.hydro.model_scores import basin_groups
     from core.hydro.paired import paired_difference, seed_spread
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -76,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.spread:
-            picked = [_pick(d, m, s) for s, d, m in map(_load, args.spread)]
+            picked = [_pick(*_load(spec), spec) for spec in args.spread]
             print("| score | runs | mean | sd | medians |\n|---|---|---|---|---|")
             for score in args.scores:
                 medians = [float(np.nanmedian([s.get(score, np.nan) for s in pb.values()])) for _, pb in picked]
@@ -86,14 +76,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if len(args.runs) != 2:
             parser.error("give two results A and B (or --spread RUN ...)")
-        (spec_a, doc_a, model_a), (spec_b, doc_b, model_b) = _load(args.runs[0]), _load(args.runs[1])
+        spec_a, spec_b = args.runs
+        doc_a, model_a = _load(spec_a)
         name_a, a = _pick(doc_a, model_a, spec_a)
-        name_b, b = _pick(doc_b, model_b, spec_b)
+        name_b, b = _pick(*_load(spec_b), spec_b)
         print(f"A = {spec_a} ({name_a}), B = {spec_b} ({name_b}); differences A - B "
               "(PBIAS: |B| - |A|), positive = A better\n")
         print("| score | basins | n | median A | median B | median difference | A better | B better | Wilcoxon p |")
         print("|---|---|---|---|---|---|---|---|---|")
-        subsets = {"all": None, **_groups(doc_a, name_a)}
+        subsets = {"all": None, **basin_groups(doc_a, name_a)}
         for score in args.scores:
             for label, basins in subsets.items():
                 r = paired_difference(a, b, score, basins)

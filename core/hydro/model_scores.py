@@ -28,3 +28,14 @@ def per_basin_scores(document: Mapping[str, Any]) -> dict[str, dict[str, Mapping
     if document.get("kind") == "kfold_ungauged":
         return {str(m): dict(pb) for m, pb in (document.get("per_basin") or {}).items()}
     return {m: dict(block.get("per_basin") or {}) for m, block in model_test_blocks(document).items()}
+
+
+def basin_groups(document: Mapping[str, Any], model: str) -> dict[str, list[str]]:
+    """``{group label: basin ids}`` of ``model`` in a ``kfold.json`` or ``metrics.json`` (``evaluate.group_by``;
+    empty without groups). A run's ``test.groups`` is :func:`core.hydro.groups.group_summary`'s
+    ``{attribute, edges, groups}``; a k-fold keeps the groups themselves under ``models.<model>.groups``."""
+    if document.get("kind") == "kfold_ungauged":
+        groups = ((document.get("models") or {}).get(model) or {}).get("groups") or {}
+    else:
+        groups = ((model_test_blocks(document).get(model) or {}).get("groups") or {}).get("groups") or {}
+    return {str(label): list(g.get("basins") or []) for label, g in groups.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.hydro.model_scores import model_test_blocks, per_basin_scores
+from core.hydro.model_scores import basin_groups, model_test_blocks, per_basin_scores
 from core.hydro.paired import paired_difference, seed_spread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,8 +84,12 @@ METRICS = {"model": "dpl", "test": {"median": {"nse": 0.6}, "per_basin": {"A": {
 def test_the_reader_takes_a_runs_metrics_and_a_kfold_summary():
     assert list(model_test_blocks(METRICS)) == ["dpl", "lstm"]  # main model first, "training" is no model
     assert per_basin_scores(METRICS)["lstm"]["B"] == {"nse": 0.4}
-    kfold = {"kind": "kfold_ungauged", "per_basin": {"dpl": {"A": {"nse": 0.1}}}}
+    kfold = {"kind": "kfold_ungauged", "per_basin": {"dpl": {"A": {"nse": 0.1}}},
+             "models": {"dpl": {"groups": {"frac_snow < 0.12": {"n_basins": 1, "basins": ["A"]}}}}}
     assert per_basin_scores(kfold) == {"dpl": {"A": {"nse": 0.1}}}
+    assert basin_groups(METRICS, "dpl") == {"frac_snow < 0.12": ["A"], "frac_snow >= 0.12": ["B"]}
+    assert basin_groups(METRICS, "lstm") == {}  # scored without groups
+    assert basin_groups(kfold, "dpl") == {"frac_snow < 0.12": ["A"]}
 
 
 def test_script_prints_the_paired_table_per_group_and_names_a_missing_model(tmp_path, capsys):
