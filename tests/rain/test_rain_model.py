@@ -118,3 +118,15 @@ def test_amp_auto_takes_bf16_only_where_it_is_fast(monkeypatch):
             train.cpu_bf16_fast.cache_clear()
         # without AMX, bf16 ran slower than float32 (bench/rain_speed.py), so auto stays in float32
         assert enabled is has_amx and dtype == torch.bfloat16 and scaler is False
+
+
+def test_untrained_residual_model_returns_its_guide_in_full_precision_under_autocast():
+    # the zero-initialised head adds nothing; the guide must come back as given, not rounded to bf16
+    torch.manual_seed(0)
+    leads = 3
+    net = STRainNet(2 + leads, hidden_channels=(4, 8), out_channels=leads, residual=True).eval()
+    x = torch.rand(2, 3, 2 + leads, 9, 10) * 3.0 + 0.1
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, x[:, -1, -leads:], rtol=1e-6, atol=1e-6)
