@@ -107,25 +107,32 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     # a model calibrated per training basin has nothing to say about a held-out one: not trained at all
     dropped = [b for b in (config.get("baselines") or []) if b in NOT_TRANSFERABLE]
     notes += [f"{name} not trained: {NOT_TRANSFERABLE[name]}" for name in dropped]
+    # train first, pool after: a fold another process completes while this one trains is then pooled
+    # too (checked once at the start, the last process to finish would leave it out)
     for i, held_out in enumerate(folds):
         fold = out / f"fold_{i + 1}"
-        run = fold / "run"
         fold_config = json.loads(json.dumps(config, default=str))
         fold_config["data"]["basins"] = sorted(set(ids) - set(held_out))
         fold_config["baselines"] = [b for b in (config.get("baselines") or []) if b not in dropped]
         fold_config["name"] = f"{config.get('name') or 'hydro'}-fold{i + 1}of{k}"
         fold.mkdir(parents=True, exist_ok=True)
         atomic_write_yaml(fold / "config.yaml", fold_config)
-        done = (read_json(run / "status.json", {}) or {}).get("state") == "completed"
-        if done:
-            log(f"fold {i + 1}/{k}: run {run} already completed, reused")
-        elif i + 1 not in chosen:
+        if i + 1 not in chosen:
+            continue
+        if _completed(fold / "run"):
+            log(f"fold {i + 1}/{k}: run {fold / 'run'} already completed, reused")
+        else:
+            log(f"fold {i + 1}/{k}: training on {len(fold_config['data']['basins'])} basins")
+            train(fold / "config.yaml", fold / "run")
+    for i, held_out in enumerate(folds):
+        fold = out / f"fold_{i + 1}"
+        run = fold / "run"
+        if not _completed(run):
             log(f"fold {i + 1}/{k}: not trained here and not completed yet: left out of the pooled scores")
             missing.append(i + 1)
             continue
-        else:
-            log(f"fold {i + 1}/{k}: training on {len(fold_config['data']['basins'])} basins")
-            train(fold / "config.yaml", run)
+        if i + 1 not in chosen:
+            log(f"fold {i + 1}/{k}: run {run} completed elsewhere, pooled")
         # the run's evaluate.stride: held-out basins scored exactly as a gauged run scores its own
         stride = int(evaluation.get("stride") or 1)
         request = {"run_finished": (read_json(run / "status.json", {}) or {}).get("finished"),
@@ -158,6 +165,11 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     atomic_write_json(out / f"kfold{suffix}.json", summary)
     atomic_write_bytes(out / f"kfold{suffix}.md", markdown_table(summary).encode("utf-8"))
     return summary
+
+
+def _completed(run: Path) -> bool:
+    """Whether the fold run in ``run`` finished training (its status file says completed)."""
+    return (read_json(run / "status.json", {}) or {}).get("state") == "completed"
 
 
 def _current_prediction(predicted: Path, request: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]] | None:

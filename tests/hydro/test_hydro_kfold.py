@@ -31,6 +31,42 @@ def test_folds_are_stratified_disjoint_and_reproducible():
         stratified_folds({"a": "x"}, 2)
 
 
+def test_a_fold_completed_by_another_process_while_this_one_trained_is_pooled(tmp_path, monkeypatch):
+    """``--only`` processes side by side: the last one to finish pools every completed fold, also those
+    that completed while it trained (fake training and prediction: only the bookkeeping is under test)."""
+    from types import SimpleNamespace
+
+    import core.hydro.kfold as kfold
+
+    source = write_basin_folder(tmp_path / "basins", ["A001", "A002", "A003", "A004"], end="2000-12-31")
+    config = {"name": "race", "baselines": ["lstm"], "evaluate": {"stride": 1},
+              "data": {"source": str(source), "test_period": ["2000-07-01", "2000-12-31"]}}
+    out = tmp_path / "kfold"
+
+    def complete(run: Path) -> None:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "status.json").write_text(json.dumps({"state": "completed", "finished": "2026-01-01T00:00:00"}))
+
+    def train_fold_2(config_path: Path, run: Path) -> None:
+        assert run == out / "fold_2" / "run"
+        complete(out / "fold_1" / "run")  # another process (--only 1) finishes fold 1 meanwhile
+        complete(run)
+
+    def predict(run, source, period, basins, stride):
+        scores = {b: {"nse": 0.5, "kge": 0.5, "pbias": 0.0} for b in basins}
+        return SimpleNamespace(metrics={"model": "dpl", "test": {"per_basin": scores}}, notes=[])
+
+    def write(prediction, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.json").write_text(json.dumps(prediction.metrics))
+
+    monkeypatch.setattr(kfold, "predict_run", predict)
+    monkeypatch.setattr(kfold, "write_prediction", write)
+    summary = kfold.run_kfold(config, out, k=2, train=train_fold_2, only=[2], log=lambda message: None)
+    assert summary["missing_folds"] == []
+    assert sorted(summary["per_basin"]["dpl"]) == ["A001", "A002", "A003", "A004"]
+
+
 @pytest.mark.slow
 def test_kfold_script_trains_predicts_held_out_folds_and_pools(tmp_path, capsys):
     """2 folds of 4 basins, 1 epoch: every basin scored once by a model that never saw it."""
