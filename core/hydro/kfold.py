@@ -107,8 +107,8 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
     # a model calibrated per training basin has nothing to say about a held-out one: not trained at all
     dropped = [b for b in (config.get("baselines") or []) if b in NOT_TRANSFERABLE]
     notes += [f"{name} not trained: {NOT_TRANSFERABLE[name]}" for name in dropped]
-    # train first, pool after: a fold another process completes while this one trains is then pooled
-    # too (checked once at the start, the last process to finish would leave it out)
+    # train first, pool after: a fold that another process completes while this one trains is pooled
+    # too (looked at before this process trained, the last process to finish would leave it out)
     for i, held_out in enumerate(folds):
         fold = out / f"fold_{i + 1}"
         fold_config = json.loads(json.dumps(config, default=str))
