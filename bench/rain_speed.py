@@ -7,7 +7,7 @@ freshly spawned child process builds the same model (56 channels, T = 6, hidden 
 warm-up step and then ``--steps`` timed AdamW steps, and reports samples/s and its peak resident
 memory (``ru_maxrss``) above the level before training. Variants alternate over ``--rounds``
 rounds so that machine load hits both alike; the median is reported. "Shipped" is what ``amp: auto``
-picks on this machine: bf16 autocast where the CPU has AMX (``core.rain.train.cpu_bf16_fast``), float32
+picks on this machine: bf16 autocast where the CPU has AMX (``core.training.precision.cpu_bf16_fast``), float32
 elsewhere. The last part trains the quick demo config in float32 and in bf16 over several seeds
 and compares test CSI at 5 mm.
 """
@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 from core.machine.heap import keep_freed_memory  # noqa: E402
 from core.rain.model import STRainNet  # noqa: E402
-from core.rain.train import cpu_bf16_fast  # noqa: E402
+from core.training.precision import cpu_bf16_fast  # noqa: E402
 
 VARIANTS = {
     "float32 (plain)": {"amp": False, "channels_last": False},
