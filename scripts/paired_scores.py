@@ -54,9 +54,7 @@ def _pick(document: dict[str, Any], model: str, spec: str) -> tuple[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import numpy as np
-
-    from core.hydro.model_scores import basin_groups
+    from core.hydro.model_scores import basin_groups, median_scores
     from core.hydro.paired import paired_difference, seed_spread
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -69,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             picked = [_pick(*_load(spec), spec) for spec in args.spread]
             print("| score | runs | mean | sd | medians |\n|---|---|---|---|---|")
             for score in args.scores:
-                medians = [float(np.nanmedian([s.get(score, np.nan) for s in pb.values()])) for _, pb in picked]
+                medians = [median_scores(pb, [score])[score] for _, pb in picked]
                 spread = seed_spread(medians)
                 print(f"| {score} | {spread['n_seeds']} | {spread['mean']:.3f} | {spread['sd']:.3f} | "
                       + " / ".join(f"{m:.3f}" for m in medians) + " |")

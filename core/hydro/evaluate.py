@@ -30,6 +30,7 @@ from core.data.splits import Normalizer
 from core.machine.device import resolve_device
 from core.hydro.baselines import StaticXAJ
 from core.hydro.groups import group_summary
+from core.hydro.model_scores import median_scores
 from core.hydro.params import XAJ_PARAMS
 from core.hydro.models import build_model
 from core.hydro.prepare import Prepared, prepare
@@ -111,11 +112,7 @@ def predict_period(model: nn.Module, prepared: Prepared, period: str = "test", b
 def score_basins(q_sim: np.ndarray, q_obs: np.ndarray, basins: list[str]) -> dict[str, Any]:
     """``{"median": {...}, "per_basin": {id: hydro_scores}}`` for ``[basin, time]`` arrays."""
     per_basin = {bid: metrics.hydro_scores(q_sim[i], q_obs[i]) for i, bid in enumerate(basins)}
-    median = {}
-    for key in SCORE_KEYS:
-        values = np.array([s[key] for s in per_basin.values()], dtype=float)
-        median[key] = float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
-    return {"median": median, "per_basin": per_basin}
+    return {"median": median_scores(per_basin, SCORE_KEYS), "per_basin": per_basin}
 
 
 def predictions_dataset(prepared: Prepared, pred: Mapping[str, Any], model_name: str) -> xr.Dataset:

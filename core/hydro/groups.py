@@ -14,6 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from core.hydro.model_scores import median_scores
+
 GROUP_SCORES = ("nse", "kge", "pbias", "kge_r", "kge_alpha", "kge_beta", "rmse", "peak_error")
 
 
@@ -53,10 +55,7 @@ def group_summary(per_basin: Mapping[str, Mapping[str, float]], values: Mapping[
     groups: dict[str, Any] = {}
     for label in sorted(set(labels.values()), key=lambda s: (s.endswith("unknown"), _lower_edge(s, edges))):
         members = [b for b in per_basin if labels[b] == label]
-        median = {}
-        for key in GROUP_SCORES:
-            scores = np.array([per_basin[b].get(key, np.nan) for b in members], dtype=float)
-            median[key] = float(np.nanmedian(scores)) if np.isfinite(scores).any() else float("nan")
+        median = median_scores({b: per_basin[b] for b in members}, GROUP_SCORES)
         groups[label] = {"n_basins": len(members), "basins": members, "median": median}
     return {"attribute": attribute, "edges": sorted(float(e) for e in edges), "groups": groups}
 

@@ -33,7 +33,7 @@ from core.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_y
 from core.data import load_basins
 from core.hydro.evaluate import SCORE_KEYS
 from core.hydro.groups import group_labels, group_summary
-from core.hydro.model_scores import model_test_blocks
+from core.hydro.model_scores import median_scores, model_test_blocks
 from core.hydro.predict import NOT_TRANSFERABLE, predict_run, write_prediction
 
 TABLE_SCORES = ("nse", "kge", "pbias")
@@ -58,14 +58,6 @@ def stratified_folds(labels: Mapping[str, str], k: int, seed: int = 0) -> list[l
             folds[position % k].append(str(basin))
             position += 1
     return [sorted(f) for f in folds]
-
-
-def _pooled_medians(per_basin: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    out = {}
-    for key in SCORE_KEYS:
-        values = np.array([s.get(key, np.nan) for s in per_basin.values()], dtype=float)
-        out[key] = float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
-    return out
 
 
 def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: int = 0,
@@ -157,7 +149,7 @@ def run_kfold(config: Mapping[str, Any], out_dir: str | Path, k: int = 5, seed: 
         "period": list(scored), "period_is_test": scored == test,
         "stratified_by": {"attribute": group_by, "edges": list(edges)} if group_by else None,
         "folds": folds, "missing_folds": missing, "notes": notes,
-        "models": {name: {"n_basins": len(pb), "median": _pooled_medians(pb),
+        "models": {name: {"n_basins": len(pb), "median": median_scores(pb, SCORE_KEYS),
                           **({"groups": group_summary(pb, values, group_by, edges)["groups"]} if group_by else {})}
                    for name, pb in per_model.items()},
         "per_basin": per_model,

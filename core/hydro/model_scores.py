@@ -9,7 +9,9 @@ baseline's under its name (``lstm: {test: ...}``); ``kfold.json`` pools held-out
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+import numpy as np
 
 
 def model_test_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -21,6 +23,16 @@ def model_test_blocks(metrics: Mapping[str, Any]) -> dict[str, Mapping[str, Any]
         if name != "test" and isinstance(value, Mapping) and isinstance(value.get("test"), Mapping):
             blocks[str(name)] = value["test"]
     return blocks
+
+
+def median_scores(per_basin: Mapping[str, Mapping[str, float]], keys: Iterable[str]) -> dict[str, float]:
+    """``{score: median over basins}`` of ``per_basin`` (``{basin: {score: value}}``) for each of ``keys``:
+    basins without a finite value are left out; NaN when no basin has one."""
+    out = {}
+    for key in keys:
+        values = np.array([scores.get(key, np.nan) for scores in per_basin.values()], dtype=float)
+        out[key] = float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+    return out
 
 
 def per_basin_scores(document: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, float]]]:

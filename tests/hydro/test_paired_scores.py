@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.hydro.model_scores import basin_groups, model_test_blocks, per_basin_scores
+from core.hydro.model_scores import basin_groups, median_scores, model_test_blocks, per_basin_scores
 from core.hydro.paired import paired_difference, seed_spread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +79,15 @@ METRICS = {"model": "dpl", "test": {"median": {"nse": 0.6}, "per_basin": {"A": {
                                         "frac_snow >= 0.12": {"n_basins": 1, "basins": ["B"], "median": {}}}}},
            "lstm": {"test": {"median": {"nse": 0.4}, "per_basin": {"A": {"nse": 0.5}, "B": {"nse": 0.4}}}},
            "training": {"epochs": 3}}
+
+
+def test_median_scores_leave_out_basins_without_a_finite_value():
+    per_basin = {"a": {"nse": 0.1, "kge": float("nan")}, "b": {"nse": 0.5}, "c": {"nse": float("nan"), "kge": 0.3},
+                 "d": {"nse": 0.9, "kge": 0.7}}
+    median = median_scores(per_basin, ["nse", "kge", "pbias"])
+    assert median["nse"] == pytest.approx(0.5)  # of 0.1, 0.5, 0.9
+    assert median["kge"] == pytest.approx(0.5)  # of 0.3, 0.7
+    assert math.isnan(median["pbias"])  # no basin has one
 
 
 def test_the_reader_takes_a_runs_metrics_and_a_kfold_summary():
